@@ -1,0 +1,174 @@
+import type { TimerHandle } from "./clock.js";
+import type { ActorId } from "./ids.js";
+
+/** How an actor type's state reaches the store. */
+export type PersistenceMode = "deactivate" | "turn" | "none";
+
+/** Options for a reference: apply to every call made through it. */
+export interface CallOptions {
+  /** Deadline of each call, in ms (default: the silo's `callTimeoutMs`, 30 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface TimerOptions {
+  /** First tick after this many ms. */
+  readonly dueMs: number;
+  /** Then every `periodMs` ms; omit for a one-shot timer. */
+  readonly periodMs?: number;
+}
+
+/**
+ * What an actor instance sees of the runtime hosting it. Implemented by the
+ * silo's activation; the Actor base class forwards to it.
+ * @internal
+ */
+export interface ActorHost {
+  readonly id: ActorId;
+  state: unknown;
+  ref(cls: ActorClass, key: string, options?: CallOptions): unknown;
+  setTimer(fn: () => unknown, options: TimerOptions): TimerHandle;
+  saveState(): Promise<void>;
+  emit(event: string, payload: unknown): void;
+  subscriberCount(event?: string): number;
+}
+
+/** @internal The host being attached to the actor under construction. */
+let constructing: ActorHost | undefined;
+
+/** @internal Build an actor instance bound to `host` (the base constructor picks it up). */
+export function constructActor<T extends Actor<unknown>>(cls: new () => T, host: ActorHost): T {
+  constructing = host;
+  try {
+    return new cls();
+  } finally {
+    constructing = undefined;
+  }
+}
+
+/**
+ * Base class of every actor. Subclass it, give the state type, add methods:
+ *
+ * ```ts
+ * class Counter extends Actor<{ value: number }> {
+ *   static initialState() { return { value: 0 }; }
+ *   async add(n: number) { this.state.value += n; return this.state.value; }
+ * }
+ * ```
+ *
+ * Every public method (not `_`-prefixed, not `#private`) is callable through a
+ * reference. The runtime creates instances; never call `new` yourself.
+ */
+export abstract class Actor<S = undefined> {
+  readonly #host: ActorHost;
+
+  constructor() {
+    if (constructing === undefined) {
+      throw new TypeError("Actors are created by a silo; get a reference with silo.ref(Type, key)");
+    }
+    this.#host = constructing;
+  }
+
+  /** The persisted state of this actor; assign or mutate it freely inside a turn. */
+  get state(): S {
+    return this.#host.state as S;
+  }
+  set state(value: S) {
+    this.#host.state = value;
+  }
+
+  /** Type and key of this actor. */
+  get id(): ActorId {
+    return this.#host.id;
+  }
+
+  /** Key of this actor. */
+  get key(): string {
+    return this.#host.id.key;
+  }
+
+  /** A typed reference to another actor (or this one), carrying this turn's call chain. */
+  ref<T extends Actor<unknown>>(cls: ActorClass<T>, key: string, options?: CallOptions): ActorRef<T> {
+    return this.#host.ref(cls as ActorClass, key, options) as ActorRef<T>;
+  }
+
+  /**
+   * A volatile timer: its callback runs as a turn of this actor (never alongside
+   * another turn unless the type is reentrant). Cleared when the actor is
+   * deactivated; it does not keep the actor active.
+   */
+  setTimer(callback: () => unknown, options: TimerOptions): TimerHandle {
+    return this.#host.setTimer(callback, options);
+  }
+
+  /** Write the state to the store now (a conditional write; see persistence modes). */
+  saveState(): Promise<void> {
+    return this.#host.saveState();
+  }
+
+  /**
+   * Send an event to everyone subscribed to this actor (`ref.on(event, cb)` in
+   * clients, `silo.subscribe` in-process). The payload must be encodable.
+   */
+  emit(event: string, payload?: unknown): void {
+    this.#host.emit(event, payload);
+  }
+
+  /** How many subscribers listen to `event` (or to any event of this actor). */
+  subscriberCount(event?: string): number {
+    return this.#host.subscriberCount(event);
+  }
+
+  /** Called after the state is loaded, before the first call runs. */
+  onActivate(): void | Promise<void> {}
+
+  /** Called before the state is saved at deactivation. */
+  onDeactivate(): void | Promise<void> {}
+}
+
+/** The static side of an actor class, with its optional settings. */
+export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
+  new (): T;
+  readonly name: string;
+  readonly prototype: T;
+  /** Type name on the wire and in storage; defaults to the class name. */
+  readonly actorType?: string;
+  /** State of an actor that has never been stored. */
+  initialState?(): unknown;
+  /** Let every method interleave with every other at `await` points. */
+  readonly reentrant?: boolean;
+  /** Methods that may run while another turn is in progress (e.g. read-only getters). */
+  readonly interleave?: readonly string[];
+  /** Idle time after which an activation is swapped out (overrides the silo default). */
+  readonly idleTimeoutMs?: number;
+  /** When state is written: at deactivation (default), after every changing turn, or never. */
+  readonly persistence?: PersistenceMode;
+  /** Version of the state's shape (default 1); raise it together with `migrateState`. */
+  readonly stateVersion?: number;
+  /** Upgrade state stored by an older `stateVersion`. */
+  migrateState?(old: unknown, fromVersion: number): unknown;
+}
+
+/** Names of Actor's own members: never exposed through a reference. */
+export type ActorBaseMember = keyof Actor<unknown> | "onActivate" | "onDeactivate" | "constructor";
+
+/** The names of the public methods a reference to `T` exposes. */
+export type ActorMethodNames<T> = {
+  [K in keyof T]-?: K extends string
+    ? K extends ActorBaseMember
+      ? never
+      : K extends `_${string}`
+        ? never
+        : T[K] extends (...args: never[]) => unknown
+          ? K
+          : never
+    : never;
+}[keyof T];
+
+/** Turn a method's signature into its remote form: same parameters, a Promise of the awaited result. */
+export type RemoteMethod<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+
+/** A typed reference to an actor: exactly its public methods, each returning a Promise. */
+export type ActorRef<T> = { readonly [K in ActorMethodNames<T>]: RemoteMethod<T[K]> } & {
+  /** Type and key of the referenced actor. */
+  readonly id: ActorId;
+};

@@ -1,0 +1,107 @@
+import type { Clock, TimerHandle } from "./clock.js";
+
+/**
+ * Something with a deadline. The queue links entries intrusively (no extra
+ * allocation per call) and calls `expire()` once the deadline passes.
+ */
+export interface DeadlineEntry {
+  deadline: number;
+  /** @internal */ dlPrev: DeadlineEntry | undefined;
+  /** @internal */ dlNext: DeadlineEntry | undefined;
+  /** @internal */ dlList: DeadlineList | undefined;
+  expire(): void;
+}
+
+/** @internal Entries sharing one timeout length, hence already sorted by deadline. */
+export class DeadlineList {
+  head: DeadlineEntry | undefined;
+  tail: DeadlineEntry | undefined;
+  constructor(readonly timeoutMs: number) {}
+}
+
+/**
+ * One timer for all the deadlines of a silo, instead of a `setTimeout` per call.
+ *
+ * Calls mostly share a few timeout lengths (the silo default, a handful of
+ * per-call overrides), and a clock only moves forward, so the entries with one
+ * timeout length arrive in deadline order. Each length gets a doubly linked
+ * list: adding is an append, finishing a call is an O(1) unlink, and the
+ * earliest deadline is the minimum of the list heads. A single timer is armed
+ * for that minimum. When the entry it was armed for finishes early, the timer
+ * is left alone: it fires, finds nothing due, and re-arms for the new minimum,
+ * so a busy silo creates about one timer per timeout length, not one per call.
+ */
+export class DeadlineQueue {
+  readonly #clock: Clock;
+  readonly #lists = new Map<number, DeadlineList>();
+  #timer: TimerHandle | undefined;
+  #armedFor = Number.POSITIVE_INFINITY;
+  #size = 0;
+  #closed = false;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  add(entry: DeadlineEntry, timeoutMs: number): void {
+    entry.deadline = this.#clock.now() + timeoutMs;
+    let list = this.#lists.get(timeoutMs);
+    if (list === undefined) {
+      list = new DeadlineList(timeoutMs);
+      this.#lists.set(timeoutMs, list);
+    }
+    entry.dlList = list;
+    entry.dlPrev = list.tail;
+    entry.dlNext = undefined;
+    if (list.tail === undefined) list.head = entry;
+    else list.tail.dlNext = entry;
+    list.tail = entry;
+    this.#size++;
+    if (entry.deadline < this.#armedFor) this.#arm(entry.deadline);
+  }
+
+  remove(entry: DeadlineEntry): void {
+    const list = entry.dlList;
+    if (list === undefined) return;
+    if (entry.dlPrev === undefined) list.head = entry.dlNext;
+    else entry.dlPrev.dlNext = entry.dlNext;
+    if (entry.dlNext === undefined) list.tail = entry.dlPrev;
+    else entry.dlNext.dlPrev = entry.dlPrev;
+    entry.dlPrev = entry.dlNext = entry.dlList = undefined;
+    this.#size--;
+  }
+
+  /** Stop the timer; entries still queued never expire. */
+  close(): void {
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  #arm(at: number): void {
+    if (this.#closed) return;
+    this.#timer?.cancel();
+    this.#armedFor = at;
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), at - this.#clock.now(), true);
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedFor = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [timeout, list] of this.#lists) {
+      for (let e = list.head; e !== undefined && e.deadline <= now; e = list.head) {
+        this.remove(e);
+        e.expire();
+      }
+      if (list.head === undefined) this.#lists.delete(timeout);
+      else if (list.head.deadline < next) next = list.head.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+  }
+}

@@ -1,0 +1,113 @@
+import { Deque } from "./deque.js";
+
+/** A unit of work for an activation: a method call, a timer tick, a hook. */
+export interface Turn {
+  /** True when this turn may run while another turn is running (reentrant type or interleavable method). */
+  readonly interleave: boolean;
+}
+
+/**
+ * Runs the turns of one activation: one ordinary turn at a time, in arrival
+ * order; interleaving turns start at once. The mailbox only orders work; what a
+ * turn does (and whether an expired call is skipped) is the executor's business.
+ *
+ * The executor returns `undefined` when the turn finished synchronously, or a
+ * promise that settles (never rejects) when it is done.
+ */
+export class Mailbox<T extends Turn> {
+  readonly #execute: (turn: T) => Promise<void> | undefined;
+  #queue: Deque<T> | undefined;
+  /** The ordinary turn now running, if any. */
+  #current: T | undefined;
+  #running = 0;
+  #idleWaiters: (() => void)[] | undefined;
+
+  constructor(execute: (turn: T) => Promise<void> | undefined) {
+    this.#execute = execute;
+  }
+
+  /** The ordinary (non-interleaving) turn in progress. */
+  get current(): T | undefined {
+    return this.#current;
+  }
+
+  /** Turns running now, ordinary and interleaving. */
+  get running(): number {
+    return this.#running;
+  }
+
+  get queued(): number {
+    return this.#queue?.length ?? 0;
+  }
+
+  get idle(): boolean {
+    return this.#running === 0 && this.queued === 0;
+  }
+
+  post(turn: T): void {
+    if (turn.interleave) {
+      this.#runInterleaved(turn);
+      return;
+    }
+    (this.#queue ??= new Deque<T>()).push(turn);
+    if (this.#current === undefined) this.#pump();
+  }
+
+  /** Resolves once nothing runs and nothing waits. */
+  whenIdle(): Promise<void> {
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => {
+      (this.#idleWaiters ??= []).push(resolve);
+    });
+  }
+
+  /** Take every queued turn out (for a mailbox being torn down). */
+  drainQueued(): T[] {
+    return this.#queue?.drain() ?? [];
+  }
+
+  #runInterleaved(turn: T): void {
+    this.#running++;
+    const done = this.#execute(turn);
+    if (done === undefined) this.#finished();
+    else done.then(() => this.#finished());
+  }
+
+  // A loop rather than recursion: a long queue of synchronous turns must not grow the stack.
+  #pump(): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    while (this.#current === undefined) {
+      const turn = queue.shift();
+      if (turn === undefined) break;
+      this.#current = turn;
+      this.#running++;
+      const done = this.#execute(turn);
+      if (done === undefined) {
+        this.#current = undefined;
+        this.#running--;
+      } else {
+        done.then(() => {
+          this.#current = undefined;
+          this.#running--;
+          this.#pump();
+          this.#checkIdle();
+        });
+        return;
+      }
+    }
+    this.#checkIdle();
+  }
+
+  #finished(): void {
+    this.#running--;
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters === undefined || !this.idle) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = undefined;
+    for (const w of waiters) w();
+  }
+}

@@ -1,0 +1,48 @@
+import type { CallOptions } from "./actor.js";
+import type { ActorId } from "./ids.js";
+
+/** The target of a reference, as the invoker sees it. */
+export interface RefTarget {
+  readonly id: ActorId;
+  /** "Type/key", computed once per reference. */
+  readonly idString: string;
+  readonly options: CallOptions | undefined;
+  /** @internal The activation that made the reference, when inside an actor (for call chains). */
+  readonly caller: unknown;
+}
+
+/** Sends a call to wherever the target lives (local mailbox, another silo, a gateway). */
+export interface Invoker {
+  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
+}
+
+/** Symbol under which a reference exposes its target (for the runtime and codecs). */
+export const REF_TARGET: unique symbol = Symbol.for("praas.refTarget");
+
+const handler: ProxyHandler<{ target: RefTarget; invoker: Invoker }> = {
+  get(holder, prop) {
+    if (typeof prop !== "string") return prop === REF_TARGET ? holder.target : undefined;
+    // A reference must not look like a promise, or `await ref` would call `then`.
+    if (prop === "then") return undefined;
+    if (prop === "id") return holder.target.id;
+    const { target, invoker } = holder;
+    return (...args: unknown[]) => invoker.invoke(target, prop, args);
+  },
+  has(_holder, prop) {
+    return prop === "id" || prop === REF_TARGET;
+  },
+  set() {
+    return false;
+  },
+};
+
+/** Create an untyped reference; typed wrappers cast it to `ActorRef<T>`. */
+export function createRef(invoker: Invoker, target: RefTarget): unknown {
+  return new Proxy({ target, invoker }, handler);
+}
+
+/** The target of a reference created by {@link createRef}, or undefined for anything else. */
+export function refTarget(value: unknown): RefTarget | undefined {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return undefined;
+  return (value as { [REF_TARGET]?: RefTarget })[REF_TARGET];
+}

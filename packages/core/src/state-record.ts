@@ -1,0 +1,47 @@
+import { decode, encode } from "./codec.js";
+import { CorruptStateError } from "./errors.js";
+
+/**
+ * What the runtime stores for one actor: a versioned CBOR record. `f` is the
+ * record format (so the layout can evolve), `v` the actor's own state version
+ * (for `migrateState`), `s` the state, `m` unconsumed inbox messages.
+ */
+export interface StateRecord {
+  readonly stateVersion: number;
+  readonly state: unknown;
+  readonly inbox?: readonly unknown[];
+}
+
+export const STATE_RECORD_FORMAT = 1;
+const MARKER = "praas";
+
+export function encodeStateRecord(record: StateRecord): Uint8Array {
+  const out: Record<string, unknown> = { [MARKER]: STATE_RECORD_FORMAT, v: record.stateVersion, s: record.state };
+  if (record.inbox !== undefined && record.inbox.length > 0) out.m = record.inbox;
+  return encode(out);
+}
+
+/** Decode and check a stored record; anything unexpected is a {@link CorruptStateError} naming `location`. */
+export function decodeStateRecord(bytes: Uint8Array, location: string): StateRecord {
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch (err) {
+    throw new CorruptStateError(location, `not valid CBOR (${(err as Error).message})`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !(MARKER in value)) {
+    throw new CorruptStateError(location, "not a PraaS state record");
+  }
+  const r = value as Record<string, unknown>;
+  if (r[MARKER] !== STATE_RECORD_FORMAT) {
+    throw new CorruptStateError(
+      location,
+      `record format ${String(r[MARKER])} is not supported (expected ${STATE_RECORD_FORMAT})`,
+    );
+  }
+  if (typeof r.v !== "number" || !Number.isInteger(r.v) || r.v < 1) {
+    throw new CorruptStateError(location, "state version is missing or invalid");
+  }
+  if (r.m !== undefined && !Array.isArray(r.m)) throw new CorruptStateError(location, "inbox is not a list");
+  return r.m === undefined ? { stateVersion: r.v, state: r.s } : { stateVersion: r.v, state: r.s, inbox: r.m };
+}

@@ -1,0 +1,38 @@
+import type { ActorId } from "./ids.js";
+
+/** Bytes of one actor's stored state and the version token they were stored under. */
+export interface StoredState {
+  readonly data: Uint8Array;
+  /** Opaque token (an ETag, a counter, a random id) that changes on every write. */
+  readonly version: string;
+}
+
+/**
+ * Where swapped-out state lives. Every write is conditional, which is what makes
+ * activations fenced: a stale activation's save names a version that is no
+ * longer current, fails with `StateConflictError`, and the activation is dropped.
+ *
+ * Stores deal in bytes; the runtime encodes a versioned record with the codec
+ * (see state-record.ts), so each store stays a thin adapter.
+ */
+export interface StateStore {
+  /** Short name for logs and metrics ("memory", "fs", "s3", "redis"). */
+  readonly kind: string;
+  /** Load the current bytes and version, or undefined when nothing is stored. */
+  load(id: ActorId): Promise<StoredState | undefined>;
+  /**
+   * Write `data` if the stored version is still `expected` (`null`: only if
+   * nothing is stored). Returns the new version. Throws `StateConflictError`
+   * when the condition does not hold.
+   */
+  save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string>;
+  /**
+   * Remove the stored state. With `expected` given, only when the version still
+   * matches (`StateConflictError` otherwise). Deleting nothing is not an error.
+   */
+  delete(id: ActorId, expected?: string): Promise<void>;
+  /** Where `id` is kept, for error messages (a file path, an S3 URL, a Redis key). */
+  describe(id: ActorId): string;
+  /** Release connections and handles. */
+  close(): Promise<void>;
+}

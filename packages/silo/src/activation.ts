@@ -1,0 +1,461 @@
+import { createHash } from "node:crypto";
+import {
+  type Actor,
+  type ActorClass,
+  type ActorHost,
+  type ActorId,
+  assertEncodable,
+  type CallOptions,
+  type ChainLink,
+  type Clock,
+  commonLinks,
+  constructActor,
+  DeadlockError,
+  decodeStateRecord,
+  describeCycle,
+  deserializeError,
+  EMPTY_CHAIN,
+  encodeStateRecord,
+  InvalidArgumentError,
+  Mailbox,
+  type PraasError,
+  StaleActivationError,
+  StateConflictError,
+  type StateStore,
+  StateVersionError,
+  serializeError,
+  type TimerHandle,
+  type TimerOptions,
+  type Turn,
+} from "@praas/core";
+import type { Call } from "./call.js";
+import type { ActorTypeInfo } from "./registry.js";
+
+/**
+ * The life of an activation:
+ * activating → active → deactivating → deactivated, or activating → deactivated
+ * when loading or `onActivate` fails. See docs/architecture.md for the diagram.
+ */
+export type ActivationStatus = "activating" | "active" | "deactivating" | "deactivated";
+
+/** Why an activation ended. */
+export type DeactivationReason = "idle" | "stop" | "request" | "capacity" | "stale" | "delete";
+
+/** What an activation needs from its silo. */
+export interface ActivationContext {
+  readonly store: StateStore;
+  readonly clock: Clock;
+  nextTurnId(): number;
+  makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation): unknown;
+  /** Route a call again (after the activation it waited on went away). */
+  dispatch(call: Call): void;
+  /** The activation is gone: drop it from the table. */
+  release(a: Activation): void;
+  /** The activation is ready (for events and metrics). */
+  activated(a: Activation): void;
+  /** The activation ended (for events and metrics). */
+  deactivated(a: Activation, reason: DeactivationReason): void;
+  emit(a: Activation, event: string, payload: unknown): void;
+  subscriberCount(a: Activation, event?: string): number;
+  /** Something failed that has no caller to tell. */
+  report(kind: FailureKind, actor: string, error: unknown): void;
+}
+
+export type FailureKind = "activate" | "deactivate" | "save" | "timer";
+
+/** Turns of an activation: method calls and timer ticks. */
+interface ActivationTurn extends Turn {
+  turnId: number;
+  readonly chain: readonly ChainLink[];
+}
+
+/** Turn an error into what the caller sees: always the serialized form, even in-process. */
+export function toCallerError(err: unknown): PraasError {
+  return deserializeError(serializeError(err));
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash("sha1").update(bytes).digest("base64");
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** A volatile timer of an activation. */
+class ActorTimer implements ActivationTurn {
+  readonly interleave: boolean;
+  readonly chain = EMPTY_CHAIN;
+  turnId = 0;
+  handle: TimerHandle | undefined;
+  cancelled = false;
+
+  constructor(
+    readonly activation: Activation,
+    readonly fn: () => unknown,
+    readonly periodMs: number | undefined,
+  ) {
+    this.interleave = activation.info.reentrant;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.handle?.cancel();
+    this.activation.timers?.delete(this);
+  }
+}
+
+export class Activation implements ActorHost {
+  status: ActivationStatus = "activating";
+  state: unknown = undefined;
+  readonly id: ActorId;
+  readonly mailbox: Mailbox<ActivationTurn>;
+  lastUsed = 0;
+  lruPrev: Activation | undefined = undefined;
+  lruNext: Activation | undefined = undefined;
+  /** Version token of what this activation loaded or last wrote; null while nothing is stored. */
+  version: string | null = null;
+  /** True once a conditional write found newer state: this activation must never write again. */
+  stale = false;
+  timers: Set<ActorTimer> | undefined;
+  #instance: Actor<unknown> | undefined;
+  #savedDigest: string | undefined;
+  /** Calls that arrived while activating, or parked while deactivating. */
+  #waiting: Call[] | undefined;
+  /** Turns now running (one, unless the type is reentrant or a method interleaves). */
+  #turns: ActivationTurn[] = [];
+  #saving: Promise<void> | undefined;
+  #deactivation: Promise<void> | undefined;
+  #activation: Promise<void> | undefined;
+
+  constructor(
+    readonly idString: string,
+    readonly info: ActorTypeInfo,
+    key: string,
+    readonly ctx: ActivationContext,
+  ) {
+    this.id = { type: info.name, key };
+    this.mailbox = new Mailbox<ActivationTurn>((turn) =>
+      turn instanceof ActorTimer ? this.#runTimer(turn) : this.#runCall(turn as unknown as Call),
+    );
+  }
+
+  /** Load state and run `onActivate`; calls that arrive meanwhile wait. */
+  start(): Promise<void> {
+    this.#activation ??= this.#activate();
+    return this.#activation;
+  }
+
+  /** Take a call routed to this activation. */
+  accept(call: Call): void {
+    switch (this.status) {
+      case "active":
+        if (!this.#deadlocks(call)) this.mailbox.post(call as unknown as ActivationTurn);
+        return;
+      case "activating":
+        (this.#waiting ??= []).push(call);
+        return;
+      case "deactivating":
+        // A call made by a turn we are waiting for must run, or draining would wait on itself.
+        if (call.chain.some((l) => l[0] === this.idString)) {
+          if (!this.#deadlocks(call)) this.mailbox.post(call as unknown as ActivationTurn);
+        } else (this.#waiting ??= []).push(call);
+        return;
+      case "deactivated":
+        this.ctx.dispatch(call);
+        return;
+    }
+  }
+
+  // ---- ActorHost: what the actor instance calls ----
+
+  ref(cls: ActorClass, key: string, options?: CallOptions): unknown {
+    return this.ctx.makeRef(cls, key, options, this);
+  }
+
+  setTimer(fn: () => unknown, options: TimerOptions): TimerHandle {
+    if (typeof fn !== "function") throw new InvalidArgumentError("setTimer needs a callback function");
+    const { dueMs, periodMs } = options;
+    if (!(dueMs >= 0) || (periodMs !== undefined && !(periodMs > 0))) {
+      throw new InvalidArgumentError("setTimer needs dueMs ≥ 0 and, if given, periodMs > 0");
+    }
+    const timer = new ActorTimer(this, fn, periodMs);
+    if (this.status === "deactivating" || this.status === "deactivated") return timer;
+    (this.timers ??= new Set()).add(timer);
+    this.#armTimer(timer, dueMs);
+    return timer;
+  }
+
+  saveState(): Promise<void> {
+    return this.persist();
+  }
+
+  emit(event: string, payload: unknown): void {
+    this.ctx.emit(this, event, payload);
+  }
+
+  subscriberCount(event?: string): number {
+    return this.ctx.subscriberCount(this, event);
+  }
+
+  // ---- call chains and deadlocks ----
+
+  /** The chain an outgoing call from this activation carries. */
+  outgoingChain(): readonly ChainLink[] {
+    const turns = this.#turns;
+    if (turns.length === 1) {
+      const t = turns[0] as ActivationTurn;
+      return [...t.chain, [this.idString, t.turnId]];
+    }
+    if (turns.length === 0) return EMPTY_CHAIN;
+    // Several turns interleave and we cannot tell which one is calling: keep only
+    // the links they all share, so a deadlock is never reported falsely.
+    return commonLinks(turns.map((t) => t.chain));
+  }
+
+  /** Reject `call` with DeadlockError if it would wait on the turn that is waiting for it. */
+  #deadlocks(call: Call): boolean {
+    if (call.interleave || call.chain.length === 0) return false;
+    const current = this.mailbox.current;
+    if (current === undefined) return false;
+    for (const [actor, turn] of call.chain) {
+      if (actor === this.idString && turn === current.turnId) {
+        call.reject(new DeadlockError(describeCycle(call.chain, this.idString)));
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- turns ----
+
+  #runCall(call: Call): Promise<void> | undefined {
+    if (call.done) return undefined; // its deadline passed while it waited
+    call.turnId = this.ctx.nextTurnId();
+    this.#turns.push(call as unknown as ActivationTurn);
+    let result: unknown;
+    try {
+      const method = (this.#instance as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method];
+      result = (method as (...a: unknown[]) => unknown).apply(this.#instance, call.args as unknown[]);
+    } catch (err) {
+      return this.#finishCall(call, false, err);
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        (value) => this.#finishCall(call, true, value),
+        (err) => this.#finishCall(call, false, err),
+      );
+    }
+    return this.#finishCall(call, true, result);
+  }
+
+  #finishCall(call: Call, ok: boolean, value: unknown): Promise<void> | undefined {
+    this.#endTurn(call as unknown as ActivationTurn);
+    if (this.info.persistence === "turn" && !this.stale) {
+      // The reply leaves only once the write is durable: nothing acknowledged is lost.
+      return this.persist().then(
+        () => settle(call, ok, value),
+        (err) => call.reject(toCallerError(err)),
+      );
+    }
+    settle(call, ok, value);
+    return undefined;
+  }
+
+  #endTurn(turn: ActivationTurn): void {
+    const turns = this.#turns;
+    const i = turns.indexOf(turn);
+    if (i >= 0) turns.splice(i, 1);
+  }
+
+  #armTimer(timer: ActorTimer, ms: number): void {
+    timer.handle = this.ctx.clock.setTimeout(() => {
+      if (timer.cancelled || this.status !== "active") return;
+      this.mailbox.post(timer);
+    }, ms);
+  }
+
+  #runTimer(timer: ActorTimer): Promise<void> | undefined {
+    if (timer.cancelled) return undefined;
+    timer.turnId = this.ctx.nextTurnId();
+    this.#turns.push(timer);
+    const finish = (err?: unknown): undefined => {
+      this.#endTurn(timer);
+      if (err !== undefined) this.ctx.report("timer", this.idString, err);
+      if (timer.periodMs === undefined) timer.cancel();
+      else if (!timer.cancelled) this.#armTimer(timer, timer.periodMs);
+      return undefined;
+    };
+    let result: unknown;
+    try {
+      result = timer.fn.call(this.#instance);
+    } catch (err) {
+      return finish(err);
+    }
+    if (isThenable(result)) {
+      return Promise.resolve(result).then(
+        () => finish(),
+        (err) => finish(err ?? new Error("timer callback rejected")),
+      );
+    }
+    return finish();
+  }
+
+  // ---- state ----
+
+  /** Write the state if it changed since it was loaded or last written. Serialized per activation. */
+  persist(): Promise<void> {
+    if (this.info.persistence === "none") return Promise.resolve();
+    if (this.stale) return Promise.reject(new StaleActivationError(this.idString));
+    const write = (this.#saving ?? Promise.resolve()).then(() => this.#write());
+    this.#saving = write.catch(() => {});
+    return write;
+  }
+
+  async #write(): Promise<void> {
+    if (this.stale) throw new StaleActivationError(this.idString);
+    const bytes = encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.state });
+    const d = digest(bytes);
+    if (d === this.#savedDigest) return;
+    try {
+      this.version = await this.ctx.store.save(this.id, bytes, this.version);
+      this.#savedDigest = d;
+    } catch (err) {
+      if (!(err instanceof StateConflictError)) throw err;
+      // Someone wrote newer state: this activation is a stale copy and must go.
+      this.stale = true;
+      void this.deactivate("stale");
+      throw new StaleActivationError(this.idString);
+    }
+  }
+
+  async #load(): Promise<void> {
+    const { info } = this;
+    const cls = info.cls;
+    if (info.persistence !== "none") {
+      const stored = await this.ctx.store.load(this.id);
+      if (stored !== undefined) {
+        const record = decodeStateRecord(stored.data, this.ctx.store.describe(this.id));
+        if (record.stateVersion > info.stateVersion) {
+          throw new StateVersionError(this.idString, record.stateVersion, info.stateVersion);
+        }
+        let state = record.state;
+        if (record.stateVersion < info.stateVersion) {
+          if (typeof cls.migrateState !== "function") {
+            throw new StateVersionError(this.idString, record.stateVersion, info.stateVersion);
+          }
+          state = await cls.migrateState(state, record.stateVersion);
+        }
+        this.state = state;
+        this.version = stored.version;
+        this.#savedDigest = digest(stored.data);
+        return;
+      }
+    }
+    this.state = typeof cls.initialState === "function" ? cls.initialState() : undefined;
+    if (info.persistence !== "none") {
+      assertEncodable(this.state, `initial state of ${info.name}`);
+      // Remember what "unchanged" looks like, so an untouched actor is never written.
+      this.#savedDigest = digest(encodeStateRecord({ stateVersion: info.stateVersion, state: this.state }));
+    }
+  }
+
+  async #activate(): Promise<void> {
+    try {
+      await this.#load();
+      this.#instance = constructActor(this.info.cls as new () => Actor<unknown>, this);
+      await this.#instance.onActivate();
+    } catch (err) {
+      this.status = "deactivated";
+      this.ctx.release(this);
+      const waiting = this.#waiting ?? [];
+      this.#waiting = undefined;
+      const callerError = toCallerError(err);
+      for (const call of waiting) call.reject(callerError);
+      this.ctx.report("activate", this.idString, err);
+      return;
+    }
+    if (this.status === "activating") this.status = "active";
+    this.ctx.activated(this);
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting !== undefined) for (const call of waiting) this.accept(call);
+  }
+
+  // ---- deactivation ----
+
+  /**
+   * Swap this activation out: stop its timers, let running and queued turns
+   * finish, run `onDeactivate`, save the state, leave the table. Calls that
+   * arrive meanwhile wait and then go to a fresh activation. If an idle swap-out
+   * cannot save, the activation stays (its state would otherwise be lost).
+   */
+  deactivate(reason: DeactivationReason): Promise<void> {
+    this.#deactivation ??= this.#deactivate(reason);
+    return this.#deactivation;
+  }
+
+  async #deactivate(reason: DeactivationReason): Promise<void> {
+    if (this.status === "activating") await this.start();
+    if (this.status === "deactivated") return;
+    this.status = "deactivating";
+    for (const t of this.timers ?? []) t.cancel();
+    this.timers = undefined;
+    await this.mailbox.whenIdle();
+    let saveError: unknown;
+    const discard = reason === "stale" || reason === "delete" || this.stale;
+    if (!discard) {
+      try {
+        await this.#instance?.onDeactivate();
+      } catch (err) {
+        this.ctx.report("deactivate", this.idString, err);
+      }
+      try {
+        await this.persist();
+      } catch (err) {
+        saveError = err;
+      }
+      await this.mailbox.whenIdle();
+    }
+    if (saveError !== undefined && !this.stale && (reason === "idle" || reason === "capacity")) {
+      // Keep the state in memory rather than lose it; the idle collector tries again later.
+      this.ctx.report("save", this.idString, saveError);
+      this.status = "active";
+      this.#deactivation = undefined;
+      const parked = this.#waiting;
+      this.#waiting = undefined;
+      for (const call of parked ?? []) this.accept(call);
+      return;
+    }
+    if (reason === "delete") {
+      // Delete before anyone waiting can activate afresh, so they start from nothing.
+      try {
+        await this.ctx.store.delete(this.id);
+      } catch (err) {
+        saveError = err;
+      }
+    }
+    this.status = "deactivated";
+    this.ctx.release(this);
+    this.#instance = undefined;
+    this.ctx.deactivated(this, this.stale ? "stale" : reason);
+    const parked = this.#waiting;
+    this.#waiting = undefined;
+    for (const call of parked ?? []) this.ctx.dispatch(call);
+    if (saveError !== undefined && !(saveError instanceof StaleActivationError)) throw saveError;
+  }
+}
+
+function settle(call: Call, ok: boolean, value: unknown): void {
+  if (!ok) {
+    call.reject(toCallerError(value));
+    return;
+  }
+  try {
+    assertEncodable(value, `result of ${call.type}.${call.method}`);
+  } catch (err) {
+    call.reject(err);
+    return;
+  }
+  call.resolve(value);
+}

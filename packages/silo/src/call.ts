@@ -1,0 +1,64 @@
+import {
+  type ChainLink,
+  type DeadlineEntry,
+  type DeadlineList,
+  type DeadlineQueue,
+  TimeoutError,
+  type Turn,
+} from "@praas/core";
+
+/**
+ * One invocation on its way through a silo: a mailbox turn, a deadline queue
+ * entry and the caller's promise, in one object so a call costs one allocation
+ * (plus its promise).
+ */
+export class Call implements Turn, DeadlineEntry {
+  deadline = 0;
+  dlPrev: DeadlineEntry | undefined = undefined;
+  dlNext: DeadlineEntry | undefined = undefined;
+  dlList: DeadlineList | undefined = undefined;
+  /** Set when the turn starts; names this turn in call chains. */
+  turnId = 0;
+  /** True once the caller has its answer (result, error or timeout). */
+  done = false;
+  readonly promise: Promise<unknown>;
+  #resolve!: (value: unknown) => void;
+  #reject!: (reason: unknown) => void;
+
+  constructor(
+    readonly idString: string,
+    readonly type: string,
+    readonly key: string,
+    readonly method: string,
+    readonly args: readonly unknown[],
+    readonly chain: readonly ChainLink[],
+    readonly interleave: boolean,
+    readonly timeoutMs: number,
+    readonly deadlines: DeadlineQueue,
+  ) {
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  resolve(value: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.deadlines.remove(this);
+    this.#resolve(value);
+  }
+
+  reject(error: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.deadlines.remove(this);
+    this.#reject(error);
+  }
+
+  expire(): void {
+    if (this.done) return;
+    this.done = true;
+    this.#reject(new TimeoutError(`Call ${this.idString}.${this.method} got no reply within ${this.timeoutMs} ms`));
+  }
+}

@@ -1,0 +1,70 @@
+import { join } from "node:path";
+import { type ActorClass, type Clock, InvalidArgumentError, type StateStore, systemClock } from "@praas/core";
+import { FileStateStore } from "./fs-store.js";
+
+export interface SiloOptions {
+  /** The actor classes this silo hosts. */
+  readonly actors: readonly ActorClass[];
+  /**
+   * Where swapped-out state goes. Default: a {@link FileStateStore} in `stateDir`.
+   * The silo owns the store and closes it on `stop()`.
+   */
+  readonly storage?: StateStore;
+  /** Folder of the default file store (default: `$PRAAS_STATE_DIR` or `./.praas-state`). */
+  readonly stateDir?: string;
+  /** Swap out activations idle this long (default 5 min; per type: `static idleTimeoutMs`). */
+  readonly idleTimeoutMs?: number;
+  /** How often the idle collector looks (default: a fifth of the shortest idle timeout, 100 ms … 60 s). */
+  readonly idleCheckIntervalMs?: number;
+  /** Default deadline of a call (default 30 s; per reference: `ref(T, key, { timeoutMs })`). */
+  readonly callTimeoutMs?: number;
+  /** Swap out the least recently used activations beyond this many (default: unbounded). */
+  readonly maxActivations?: number;
+  /** Time source; tests pass a ManualClock. */
+  readonly clock?: Clock;
+}
+
+export interface ResolvedSiloOptions {
+  readonly actors: readonly ActorClass[];
+  readonly storage: StateStore;
+  readonly idleTimeoutMs: number;
+  readonly idleCheckIntervalMs: number | undefined;
+  readonly callTimeoutMs: number;
+  readonly maxActivations: number;
+  readonly clock: Clock;
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidArgumentError(`Silo option ${name} must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** Check every option and fill in defaults; a bad option is an InvalidArgumentError naming it. */
+export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
+  if (typeof options !== "object" || options === null)
+    throw new InvalidArgumentError("Silo.start needs an options object");
+  if (!Array.isArray(options.actors))
+    throw new InvalidArgumentError("Silo option actors must be an array of actor classes");
+  const stateDir = options.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
+  if (typeof stateDir !== "string" || stateDir.length === 0)
+    throw new InvalidArgumentError("Silo option stateDir must be a path");
+  const maxActivations = positive("maxActivations", options.maxActivations, Number.POSITIVE_INFINITY);
+  if (maxActivations !== Number.POSITIVE_INFINITY && !Number.isInteger(maxActivations)) {
+    throw new InvalidArgumentError("Silo option maxActivations must be an integer");
+  }
+  return {
+    actors: options.actors,
+    storage: options.storage ?? new FileStateStore(stateDir),
+    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs, 300_000),
+    idleCheckIntervalMs:
+      options.idleCheckIntervalMs === undefined
+        ? undefined
+        : positive("idleCheckIntervalMs", options.idleCheckIntervalMs, 0),
+    callTimeoutMs: positive("callTimeoutMs", options.callTimeoutMs, 30_000),
+    maxActivations,
+    clock: options.clock ?? systemClock,
+  };
+}

@@ -1,0 +1,101 @@
+import {
+  Actor,
+  type ActorClass,
+  DuplicateActorTypeError,
+  InvalidArgumentError,
+  type PersistenceMode,
+  validateTypeName,
+} from "@praas/core";
+
+/** Everything the runtime needs to know about one actor type, checked once at start. */
+export interface ActorTypeInfo {
+  readonly name: string;
+  readonly cls: ActorClass;
+  readonly methods: ReadonlySet<string>;
+  readonly reentrant: boolean;
+  readonly interleave: ReadonlySet<string>;
+  readonly idleTimeoutMs: number;
+  readonly persistence: PersistenceMode;
+  readonly stateVersion: number;
+}
+
+const PERSISTENCE_MODES: readonly PersistenceMode[] = ["deactivate", "turn", "none"];
+
+/** Members of Actor itself: never callable from outside, whatever a subclass does. */
+const baseMembers = new Set<string>([...Object.getOwnPropertyNames(Actor.prototype), "constructor"]);
+
+/** Public methods declared by the class and its ancestors up to Actor. */
+export function callableMethods(cls: ActorClass): Set<string> {
+  const methods = new Set<string>();
+  for (let proto = cls.prototype as object | null; proto !== null && proto !== Actor.prototype; ) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (baseMembers.has(name) || name.startsWith("_")) continue;
+      const desc = Object.getOwnPropertyDescriptor(proto, name);
+      if (desc !== undefined && typeof desc.value === "function") methods.add(name);
+    }
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  return methods;
+}
+
+export class ActorRegistry {
+  readonly #types = new Map<string, ActorTypeInfo>();
+  readonly #byClass = new Map<ActorClass, ActorTypeInfo>();
+
+  constructor(classes: readonly ActorClass[], defaultIdleTimeoutMs: number) {
+    for (const cls of classes) this.#register(cls, defaultIdleTimeoutMs);
+  }
+
+  get(name: string): ActorTypeInfo | undefined {
+    return this.#types.get(name);
+  }
+
+  ofClass(cls: ActorClass): ActorTypeInfo | undefined {
+    return this.#byClass.get(cls);
+  }
+
+  get types(): IterableIterator<ActorTypeInfo> {
+    return this.#types.values();
+  }
+
+  #register(cls: ActorClass, defaultIdleTimeoutMs: number): void {
+    if (typeof cls !== "function" || !(cls.prototype instanceof Actor)) {
+      throw new InvalidArgumentError(`${describe(cls)} is not a class extending Actor`);
+    }
+    const name = validateTypeName(cls.actorType ?? cls.name);
+    if (this.#types.has(name)) throw new DuplicateActorTypeError(name);
+    const methods = callableMethods(cls);
+    const interleave = new Set(cls.interleave ?? []);
+    for (const m of interleave) {
+      if (!methods.has(m)) {
+        throw new InvalidArgumentError(`${name}.interleave names "${m}", which is not a public method of ${name}`);
+      }
+    }
+    const persistence = cls.persistence ?? "deactivate";
+    if (!PERSISTENCE_MODES.includes(persistence)) {
+      throw new InvalidArgumentError(`${name}.persistence must be one of ${PERSISTENCE_MODES.join(", ")}`);
+    }
+    const stateVersion = cls.stateVersion ?? 1;
+    if (!Number.isInteger(stateVersion) || stateVersion < 1) {
+      throw new InvalidArgumentError(`${name}.stateVersion must be a positive integer`);
+    }
+    const idleTimeoutMs = cls.idleTimeoutMs ?? defaultIdleTimeoutMs;
+    if (!(idleTimeoutMs > 0)) throw new InvalidArgumentError(`${name}.idleTimeoutMs must be a positive number`);
+    const info: ActorTypeInfo = {
+      name,
+      cls,
+      methods,
+      reentrant: cls.reentrant === true,
+      interleave,
+      idleTimeoutMs,
+      persistence,
+      stateVersion,
+    };
+    this.#types.set(name, info);
+    this.#byClass.set(cls, info);
+  }
+}
+
+function describe(v: unknown): string {
+  return typeof v === "function" ? `class ${v.name || "(anonymous)"}` : (JSON.stringify(v) ?? String(v));
+}

@@ -1,0 +1,334 @@
+import { EventEmitter } from "node:events";
+import {
+  type Actor,
+  type ActorClass,
+  type ActorId,
+  type ActorRef,
+  ActorTypeNotFoundError,
+  actorIdString,
+  assertEncodableArgs,
+  type CallOptions,
+  type ChainLink,
+  type Clock,
+  createRef,
+  DeadlineQueue,
+  EMPTY_CHAIN,
+  InvalidArgumentError,
+  type Invoker,
+  MAX_CHAIN_LENGTH,
+  MethodNotFoundError,
+  type RefTarget,
+  refTarget,
+  SiloStoppedError,
+  type StateStore,
+  type TimerHandle,
+  validateKey,
+} from "@praas/core";
+import { Activation, type ActivationContext, type DeactivationReason, type FailureKind } from "./activation.js";
+import { ActivationTable } from "./activation-table.js";
+import { Call } from "./call.js";
+import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
+import { ActorRegistry } from "./registry.js";
+import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
+
+/** Something that failed with no caller to tell (a timer, a hook, an idle save). */
+export interface SiloFailure {
+  readonly kind: FailureKind;
+  readonly actor: string;
+  readonly error: unknown;
+}
+
+export interface SiloEvents {
+  activate: [id: ActorId];
+  deactivate: [id: ActorId, reason: DeactivationReason];
+  failure: [failure: SiloFailure];
+}
+
+/** A ref target as the silo builds it: also remembers the activation that made it. */
+interface SiloRefTarget extends RefTarget {
+  readonly caller: Activation | undefined;
+}
+
+/**
+ * A silo hosts activations of virtual actors. Embedded use:
+ *
+ * ```ts
+ * const silo = await Silo.start({ actors: [Counter] });
+ * await silo.ref(Counter, "alice").add(5);
+ * await silo.stop();
+ * ```
+ */
+export class Silo extends EventEmitter<SiloEvents> implements Invoker {
+  readonly #options: ResolvedSiloOptions;
+  readonly #registry: ActorRegistry;
+  readonly #table = new ActivationTable();
+  readonly #deadlines: DeadlineQueue;
+  readonly #context: ActivationContext;
+  readonly #subscriptions = new Subscriptions();
+  #turnCounter = 0;
+  #stopping: Promise<void> | undefined;
+  #collector: TimerHandle | undefined;
+  #collectionEvery: number;
+  #minIdleTimeout: number;
+
+  private constructor(options: ResolvedSiloOptions) {
+    super();
+    this.#options = options;
+    this.#registry = new ActorRegistry(options.actors, options.idleTimeoutMs);
+    this.#deadlines = new DeadlineQueue(options.clock);
+    const timeouts = [...this.#registry.types].map((t) => t.idleTimeoutMs);
+    const minIdle = Math.min(options.idleTimeoutMs, ...timeouts);
+    this.#minIdleTimeout = minIdle;
+    this.#collectionEvery = options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5));
+    this.#context = this.#makeContext();
+  }
+
+  /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
+  static async start(options: SiloOptions): Promise<Silo> {
+    const silo = new Silo(resolveSiloOptions(options));
+    silo.#scheduleCollection();
+    return silo;
+  }
+
+  get clock(): Clock {
+    return this.#options.clock;
+  }
+
+  get store(): StateStore {
+    return this.#options.storage;
+  }
+
+  /** Number of activations in memory (any status). */
+  get activationCount(): number {
+    return this.#table.size;
+  }
+
+  /** Names of the hosted actor types. */
+  get actorTypes(): string[] {
+    return [...this.#registry.types].map((t) => t.name);
+  }
+
+  /** Is `ref`'s actor in memory here now? */
+  isActive(ref: ActorRef<unknown> | ActorId): boolean {
+    const id = toActorId(ref);
+    return this.#table.get(actorIdString(id.type, id.key)) !== undefined;
+  }
+
+  /** A typed reference to the actor `Type/key`. Creating it does not activate anything. */
+  ref<T extends Actor<unknown>>(cls: ActorClass<T>, key: string, options?: CallOptions): ActorRef<T> {
+    return this.#makeRef(cls as ActorClass, key, options, undefined) as ActorRef<T>;
+  }
+
+  /**
+   * A reference by type name, for callers that only have strings (gateways,
+   * the HTTP control plane, the command line). Checks the type and key.
+   */
+  refByName(
+    type: string,
+    key: string,
+    options?: CallOptions,
+  ): ActorRef<Actor<unknown>> & Record<string, (...args: unknown[]) => Promise<unknown>> {
+    const info = this.#registry.get(type);
+    if (info === undefined) throw new ActorTypeNotFoundError(type);
+    return this.#makeRef(info.cls, key, options, undefined) as ActorRef<Actor<unknown>> &
+      Record<string, (...args: unknown[]) => Promise<unknown>>;
+  }
+
+  /** Call `method` on `Type/key` with `args` (the untyped form of `ref(...).method(...args)`). */
+  call(type: string, key: string, method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+    try {
+      const target = refTarget(this.refByName(type, key, options)) as RefTarget;
+      return this.invoke(target, method, [...args]);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Public method names of a hosted type (undefined if the type is unknown). */
+  methodsOf(type: string): ReadonlySet<string> | undefined {
+    return this.#registry.get(type)?.methods;
+  }
+
+  /**
+   * Listen to the events an actor emits with `this.emit(event, payload)`;
+   * `event` "*" receives all. Kept across swap-out and swap-in. Returns the unsubscribe function.
+   */
+  subscribe(ref: ActorRef<unknown> | ActorId, event: string, listener: ActorEventListener): () => void {
+    return this.#subscriptions.subscribe(toActorId(ref), event, listener);
+  }
+
+  /** Swap an actor out now: `onDeactivate`, state saved, memory released. A no-op if it is not active. */
+  async deactivate(ref: ActorRef<unknown> | ActorId): Promise<void> {
+    const id = toActorId(ref);
+    await this.#table.get(actorIdString(id.type, id.key))?.deactivate("request");
+  }
+
+  /** Remove an actor's stored state for good (deactivating it first, without saving, if it is active). */
+  async deleteState(ref: ActorRef<unknown> | ActorId): Promise<void> {
+    const id = toActorId(ref);
+    const a = this.#table.get(actorIdString(id.type, id.key));
+    if (a !== undefined) await a.deactivate("delete");
+    else await this.#options.storage.delete(id);
+  }
+
+  /**
+   * Stop: take no new calls, let running and queued calls finish, deactivate
+   * every activation (saving its state) and close the store. Rejects with an
+   * AggregateError if some state could not be saved.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#collector?.cancel();
+    const errors: unknown[] = [];
+    // Deactivating can let parked calls through to fresh activations; loop until none are left.
+    while (this.#table.size > 0) {
+      const results = await Promise.allSettled([...this.#table.values()].map((a) => a.deactivate("stop")));
+      for (const r of results) if (r.status === "rejected") errors.push(r.reason);
+    }
+    this.#deadlines.close();
+    await this.#options.storage.close();
+    if (errors.length > 0)
+      throw new AggregateError(errors, `Silo stopped, but ${errors.length} activation(s) failed to save`);
+  }
+
+  // ---- calls ----
+
+  /** @internal Entry point of every call made through a reference. */
+  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown> {
+    try {
+      if (this.#stopping !== undefined) throw new SiloStoppedError();
+      const { type, key } = target.id;
+      const info = this.#registry.get(type);
+      if (info === undefined) throw new ActorTypeNotFoundError(type);
+      if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
+      assertEncodableArgs(args, `arguments of ${type}.${method}`);
+      const caller = (target as SiloRefTarget).caller;
+      const chain: readonly ChainLink[] = caller === undefined ? EMPTY_CHAIN : caller.outgoingChain();
+      if (chain.length > MAX_CHAIN_LENGTH) {
+        throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
+      }
+      const timeoutMs = target.options?.timeoutMs ?? this.#options.callTimeoutMs;
+      const call = new Call(
+        target.idString,
+        type,
+        key,
+        method,
+        args,
+        chain,
+        info.reentrant || info.interleave.has(method),
+        timeoutMs,
+        this.#deadlines,
+      );
+      this.#deadlines.add(call, timeoutMs);
+      this.#dispatch(call);
+      return call.promise;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #dispatch(call: Call): void {
+    if (call.done) return;
+    let a = this.#table.get(call.idString);
+    const now = this.#options.clock.now();
+    if (a === undefined) {
+      if (this.#stopping !== undefined) {
+        call.reject(new SiloStoppedError());
+        return;
+      }
+      const info = this.#registry.get(call.type);
+      if (info === undefined) {
+        call.reject(new ActorTypeNotFoundError(call.type));
+        return;
+      }
+      a = new Activation(call.idString, info, call.key, this.#context);
+      this.#table.add(a, now);
+      a.accept(call);
+      void a.start();
+      this.#enforceCapacity();
+      return;
+    }
+    this.#table.touch(a, now);
+    a.accept(call);
+  }
+
+  #makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation | undefined): unknown {
+    if (typeof cls !== "function") throw new InvalidArgumentError("ref() needs an actor class");
+    validateKey(key);
+    if (options?.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      throw new InvalidArgumentError("timeoutMs must be a positive number");
+    }
+    const type = this.#registry.ofClass(cls)?.name ?? cls.actorType ?? cls.name;
+    const target: SiloRefTarget = { id: { type, key }, idString: actorIdString(type, key), options, caller };
+    return createRef(this, target);
+  }
+
+  #makeContext(): ActivationContext {
+    return {
+      store: this.#options.storage,
+      clock: this.#options.clock,
+      nextTurnId: () => ++this.#turnCounter,
+      makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),
+      dispatch: (call) => this.#dispatch(call),
+      release: (a) => this.#table.remove(a),
+      activated: (a) => this.emit("activate", a.id),
+      deactivated: (a, reason) => this.emit("deactivate", a.id, reason),
+      emit: (a, event, payload) => this.#subscriptions.emit(a.idString, event, payload),
+      subscriberCount: (a, event) => this.#subscriptions.count(a.idString, event),
+      report: (kind, actor, error) => {
+        if (this.listenerCount("failure") > 0) this.emit("failure", { kind, actor, error });
+        else console.warn(`[praas] ${kind} failed for ${actor}:`, error);
+      },
+    };
+  }
+
+  // ---- swapping out ----
+
+  /** Swap out the least recently used activations while there are more than `maxActivations`. */
+  #enforceCapacity(): void {
+    let excess = this.#table.size - this.#options.maxActivations;
+    if (excess <= 0) return;
+    for (const a of this.#table.byAge()) {
+      if (excess <= 0) break;
+      if (a.status !== "active") continue;
+      excess--;
+      void a.deactivate("capacity").catch((err) => this.#context.report("save", a.idString, err));
+    }
+  }
+
+  #scheduleCollection(): void {
+    this.#collector = this.#options.clock.setTimeout(
+      () => {
+        this.#collectIdle();
+        if (this.#stopping === undefined) this.#scheduleCollection();
+      },
+      this.#collectionEvery,
+      true,
+    );
+  }
+
+  /** Deactivate every activation idle for longer than its type's idle timeout. */
+  #collectIdle(): void {
+    const now = this.#options.clock.now();
+    for (const a of this.#table.byAge()) {
+      // The list is in order of last use: past this point everything is too recent for any type.
+      if (now - a.lastUsed < this.#minIdleTimeout) break;
+      if (a.status !== "active" || !a.mailbox.idle) continue;
+      if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
+    }
+  }
+}
+
+function toActorId(ref: ActorRef<unknown> | ActorId): ActorId {
+  const target = refTarget(ref);
+  if (target !== undefined) return target.id;
+  const id = ref as ActorId;
+  if (typeof id?.type !== "string" || typeof id.key !== "string") {
+    throw new InvalidArgumentError("Expected an actor reference or { type, key }");
+  }
+  return id;
+}
