@@ -7,6 +7,11 @@ import {
   type Turn,
 } from "@praas/core";
 
+/** Sees every call's outcome (metrics). Installed with `silo.observeCalls`. */
+export interface CallObserver {
+  callCompleted(type: string, method: string, durationMs: number, errorCode: string | undefined): void;
+}
+
 /**
  * One invocation on its way through a silo: a mailbox turn, a deadline queue
  * entry and the caller's promise, in one object so a call costs one allocation
@@ -35,6 +40,8 @@ export class Call implements Turn, DeadlineEntry {
     readonly interleave: boolean,
     readonly timeoutMs: number,
     readonly deadlines: DeadlineQueue,
+    readonly observer: CallObserver | undefined,
+    readonly startedAt: number,
   ) {
     this.promise = new Promise((resolve, reject) => {
       this.#resolve = resolve;
@@ -47,6 +54,7 @@ export class Call implements Turn, DeadlineEntry {
     this.done = true;
     this.deadlines.remove(this);
     this.#resolve(value);
+    if (this.observer !== undefined) this.#observe(undefined);
   }
 
   reject(error: unknown): void {
@@ -54,11 +62,24 @@ export class Call implements Turn, DeadlineEntry {
     this.done = true;
     this.deadlines.remove(this);
     this.#reject(error);
+    if (this.observer !== undefined) this.#observe(error);
   }
 
   expire(): void {
     if (this.done) return;
     this.done = true;
-    this.#reject(new TimeoutError(`Call ${this.idString}.${this.method} got no reply within ${this.timeoutMs} ms`));
+    const err = new TimeoutError(`Call ${this.idString}.${this.method} got no reply within ${this.timeoutMs} ms`);
+    this.#reject(err);
+    if (this.observer !== undefined) this.#observe(err);
+  }
+
+  #observe(error: unknown): void {
+    const code =
+      error === undefined ? undefined : (((error as { code?: unknown }).code as string | undefined) ?? "ERROR");
+    try {
+      this.observer?.callCompleted(this.type, this.method, performance.now() - this.startedAt, code);
+    } catch {
+      // Metrics must never break a call.
+    }
   }
 }

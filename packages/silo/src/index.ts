@@ -29,8 +29,9 @@ export {
   type TimerOptions,
 } from "@praas/core";
 export type { ActivationStatus, DeactivationReason, FailureKind } from "./activation.js";
+export type { CallObserver } from "./call.js";
 export { FileStateStore } from "./fs-store.js";
 export type { SiloOptions } from "./options.js";
 export { callableMethods } from "./registry.js";
-export { Silo, type SiloEvents, type SiloFailure } from "./silo.js";
+export { type ClusterSilo, type ClusterView, Silo, type SiloEvents, type SiloFailure } from "./silo.js";
 export type { ActorEventListener } from "./subscriptions.js";

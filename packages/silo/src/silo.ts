@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type Actor,
@@ -26,7 +27,7 @@ import {
 } from "@praas/core";
 import { Activation, type ActivationContext, type DeactivationReason, type FailureKind } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
-import { Call } from "./call.js";
+import { Call, type CallObserver } from "./call.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry } from "./registry.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
@@ -42,6 +43,24 @@ export interface SiloEvents {
   activate: [id: ActorId];
   deactivate: [id: ActorId, reason: DeactivationReason];
   failure: [failure: SiloFailure];
+}
+
+export interface ClusterSilo {
+  readonly id: string;
+  /** Silo-to-silo address ("host:port"), undefined for an embedded single silo. */
+  readonly address: string | undefined;
+  readonly status: "active" | "joining" | "leaving" | "dead";
+  /** Activations hosted (known for this silo; other silos report theirs when asked). */
+  readonly activations?: number;
+  readonly perType?: Record<string, number>;
+}
+
+export interface ClusterView {
+  /** Membership version (0 for an embedded single silo). */
+  readonly version: number;
+  /** Id of the silo answering. */
+  readonly self: string;
+  readonly silos: readonly ClusterSilo[];
 }
 
 /** A ref target as the silo builds it: also remembers the activation that made it. */
@@ -66,6 +85,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #context: ActivationContext;
   readonly #subscriptions = new Subscriptions();
   #turnCounter = 0;
+  #observer: CallObserver | undefined;
   #stopping: Promise<void> | undefined;
   #collector: TimerHandle | undefined;
   #collectionEvery: number;
@@ -89,6 +109,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     silo.#scheduleCollection();
     return silo;
   }
+
+  /** Unique id of this silo instance. */
+  readonly siloId = `silo-${randomBytes(4).toString("hex")}`;
 
   get clock(): Clock {
     return this.#options.clock;
@@ -142,6 +165,33 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The class registered for a type name (for gateways that validate arguments). */
+  classOf(type: string): ActorClass | undefined {
+    return this.#registry.get(type)?.cls;
+  }
+
+  /**
+   * See the outcome and duration of every call (for metrics). One observer at a
+   * time; returns a function that removes it. Costs nothing while none is set.
+   */
+  observeCalls(observer: CallObserver): () => void {
+    this.#observer = observer;
+    return () => {
+      if (this.#observer === observer) this.#observer = undefined;
+    };
+  }
+
+  /** Where each actor lives and which silos there are. A single silo sees only itself. */
+  clusterView(): ClusterView {
+    const perType: Record<string, number> = {};
+    for (const a of this.#table.values()) perType[a.info.name] = (perType[a.info.name] ?? 0) + 1;
+    return {
+      version: 0,
+      self: this.siloId,
+      silos: [{ id: this.siloId, address: undefined, status: "active", activations: this.#table.size, perType }],
+    };
   }
 
   /** Public method names of a hosted type (undefined if the type is unknown). */
@@ -222,6 +272,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         info.reentrant || info.interleave.has(method),
         timeoutMs,
         this.#deadlines,
+        this.#observer,
+        this.#observer === undefined ? 0 : performance.now(),
       );
       this.#deadlines.add(call, timeoutMs);
       this.#dispatch(call);
