@@ -11,3 +11,5 @@ export * from "./memory-store.js";
 export * from "./refs.js";
 export * from "./state-record.js";
 export * from "./state-store.js";
+export * from "./hash-ring.js";
+export * from "./membership.js";
