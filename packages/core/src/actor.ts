@@ -146,7 +146,22 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
   readonly stateVersion?: number;
   /** Upgrade state stored by an older `stateVersion`. */
   migrateState?(old: unknown, fromVersion: number): unknown;
+  /**
+   * Checks for arguments that arrive from the network (WebSocket clients, HTTP),
+   * per method: an Effect Schema of the argument tuple
+   * (`{ post: Schema.Tuple([Message]) }`) or a function that throws on bad
+   * arguments. A mismatch is an InvalidArgumentError naming the method.
+   */
+  readonly schemas?: Readonly<Record<string, ArgsSchema>>;
 }
+
+/**
+ * How a method's arguments are checked: an Effect Schema of the argument tuple
+ * (decoded values are what the method receives), or a function that throws on
+ * bad arguments (and may return the array of arguments to pass instead).
+ * Structural, so that core needs no dependency on effect.
+ */
+export type ArgsSchema = ((args: readonly unknown[]) => unknown) | { readonly ast: unknown };
 
 /** Names of Actor's own members: never exposed through a reference. */
 export type ActorBaseMember = keyof Actor<unknown> | "onActivate" | "onDeactivate" | "constructor";
