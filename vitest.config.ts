@@ -17,6 +17,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: keep file-level parallelism modest so multi-process tests are not starved.
     maxWorkers: 2,
-    typecheck: { enabled: true, include: ["packages/*/test/**/*.test-d.ts"], tsconfig: "./tsconfig.test.json" },
   },
 });
