@@ -79,12 +79,17 @@ export interface EventFrame {
   readonly payload: unknown;
 }
 
-/** Events `from`..`to` (inclusive) of subscription `sub` are gone and will never arrive. */
+/**
+ * Events `from`..`to` (inclusive) of subscription `sub` are gone and will never
+ * arrive. `to` is null when the count is unknown: the stream the client resumed
+ * no longer exists (it expired, or the client reconnected to another silo) and
+ * the numbering restarted.
+ */
 export interface GapFrame {
   readonly t: "gap";
   readonly sub: number;
   readonly from: number;
-  readonly to: number;
+  readonly to: number | null;
 }
 
 export type ServerFrame = HelloFrame | OkFrame | ErrFrame | EventFrame | GapFrame;

@@ -1,0 +1,574 @@
+import {
+  type Actor,
+  type ActorClass,
+  actorIdString,
+  assertEncodableArgs,
+  type CallOptions,
+  CLIENT_PROTOCOL_VERSION,
+  ConnectionLostError,
+  Deque,
+  decode,
+  deserializeError,
+  encodeTrusted,
+  InvalidArgumentError,
+  OverloadedError,
+  PayloadTooLargeError,
+  type PraasError,
+  ProtocolError,
+  type RefTarget,
+  type ServerFrame,
+  TimeoutError,
+  validateKey,
+  validateTypeName,
+} from "@praas/core";
+import { backoffDelay, type ReconnectOptions } from "./backoff.js";
+import { ClientClosedError, ConnectionFailedError } from "./errors.js";
+import { isSubscribeResult, parseServerFrame } from "./protocol.js";
+import {
+  type ClientRef,
+  createClientRef,
+  type EventListener,
+  type EventMap,
+  type OnOptions,
+  type RefBackend,
+  type Subscription,
+} from "./ref.js";
+import { ClientSubscription } from "./subscriptions.js";
+import { type ClientSocket, type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
+
+export interface ClientOptions {
+  /** Bearer token (a header in Node with `ws`; the `token` query parameter with a standard WebSocket). */
+  readonly token?: string;
+  /** Default deadline of a call, ms (default 30 s); per reference: `client.ref(T, key, { timeoutMs })`. */
+  readonly timeoutMs?: number;
+  /** How long the first connection may take (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /** Reconnect with exponential backoff and jitter (default on); false: stay disconnected. */
+  readonly reconnect?: ReconnectOptions | false;
+  /** Calls that may wait for a connection or for room under the gateway's in-flight limit (default 1,000). */
+  readonly maxQueuedCalls?: number;
+  /** A WebSocket implementation to use instead of the global one or `ws`. */
+  readonly WebSocket?: WebSocketConstructor;
+}
+
+export type ClientState = "connecting" | "open" | "reconnecting" | "idle" | "closed";
+
+export interface ClientEvents {
+  /** A connection is ready (`reconnect`: not the first one). */
+  connect: { readonly silo: string; readonly reconnect: boolean };
+  /** The connection dropped; calls in flight failed with CONNECTION_LOST. */
+  disconnect: { readonly code: number; readonly reason: string };
+  /** Something went wrong with no caller to tell (a throwing listener, a bad frame from the server). */
+  error: unknown;
+}
+
+interface PendingCall {
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly type: string;
+  readonly key: string;
+  readonly method: string;
+  readonly timeoutMs: number;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  done: boolean;
+  sent: boolean;
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 256;
+
+/**
+ * Connect to a silo's gateway. Resolves once the gateway has greeted the
+ * client; rejects with UnauthenticatedError, ConnectionFailedError, …
+ *
+ * ```ts
+ * const client = await connect("ws://localhost:7070/ws", { token });
+ * const room = client.ref<ChatRoom>("ChatRoom", "lobby");
+ * const off = room.on("message", (m) => console.log(m));
+ * await room.post({ user: "ana", text: "hi" });
+ * ```
+ */
+export async function connect(url: string, options: ClientOptions = {}): Promise<Client> {
+  return Client.connect(url, options);
+}
+
+/** A connection to a PraaS gateway that survives disconnects. Create with {@link connect}. */
+export class Client implements RefBackend {
+  readonly url: string;
+  readonly #factory: SocketFactory;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #connectTimeoutMs: number;
+  readonly #reconnect: Required<ReconnectOptions> | false;
+  readonly #maxQueued: number;
+
+  #state: ClientState = "connecting";
+  #socket: ClientSocket | undefined;
+  /** Bumped per socket, so events of an old socket are ignored. */
+  #gen = 0;
+  #ready = false;
+  #everOpened = false;
+  #attempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #silo: string | undefined;
+  #maxFrameBytes = Number.POSITIVE_INFINITY;
+  #maxInFlight = DEFAULT_MAX_IN_FLIGHT;
+  #nextId = 1;
+
+  /** Calls sent on the current connection and not answered. */
+  readonly #pending = new Map<number, PendingCall>();
+  readonly #queue = new Deque<PendingCall>();
+  #queuedLive = 0;
+  readonly #subs = new Map<string, ClientSubscription>();
+  readonly #subRequests = new Map<number, ClientSubscription>();
+  readonly #byServerSub = new Map<number, ClientSubscription>();
+  readonly #listeners: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
+    connect: new Set(),
+    disconnect: new Set(),
+    error: new Set(),
+  };
+  #closeWaiters: (() => void)[] = [];
+
+  private constructor(url: string, options: ClientOptions, factory: SocketFactory) {
+    this.url = url;
+    this.#factory = factory;
+    this.#token = options.token;
+    this.#timeoutMs = positive("timeoutMs", options.timeoutMs, 30_000);
+    this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
+    this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
+    const r = options.reconnect;
+    this.#reconnect =
+      r === false
+        ? false
+        : {
+            initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
+            maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
+            maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
+          };
+  }
+
+  /** @internal Use {@link connect}. */
+  static async connect(url: string, options: ClientOptions): Promise<Client> {
+    if (typeof url !== "string" || !/^wss?:\/\//.test(url)) {
+      throw new InvalidArgumentError(`Expected a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
+    }
+    const client = new Client(url, options, await socketFactory(options.WebSocket));
+    await client.#open();
+    return client;
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** Id of the silo this client is connected to (undefined while disconnected). */
+  get silo(): string | undefined {
+    return this.#ready ? this.#silo : undefined;
+  }
+
+  /**
+   * A typed reference: `client.ref<ChatRoom>("ChatRoom", "lobby")`, or with the
+   * class where it can be imported: `client.ref(ChatRoom, "lobby")`. Optional
+   * second type argument: the event map for typed `on`.
+   */
+  ref<T, E extends EventMap = EventMap>(
+    type: string | ActorClass<T & Actor<unknown>>,
+    key: string,
+    options?: CallOptions,
+  ): ClientRef<T, E> {
+    const name = typeof type === "string" ? type : (type.actorType ?? type.name);
+    validateTypeName(name);
+    validateKey(key);
+    if (options?.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      throw new InvalidArgumentError("timeoutMs must be a positive number");
+    }
+    const target: RefTarget = {
+      id: { type: name, key },
+      idString: actorIdString(name, key),
+      options,
+      caller: undefined,
+    };
+    return createClientRef(this, target) as ClientRef<T, E>;
+  }
+
+  /** Listen to client events; returns the function that stops listening. */
+  on<K extends keyof ClientEvents>(event: K, listener: (e: ClientEvents[K]) => void): () => void {
+    const set = this.#listeners[event] as Set<(e: ClientEvents[K]) => void>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** @internal The untyped call behind every reference method. */
+  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown> {
+    return this.call(target.id.type, target.id.key, method, args, target.options);
+  }
+
+  /** Call `method` on `type/key` (the untyped form of `ref(...).method(...args)`). */
+  call(type: string, key: string, method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
+    let bytes: Uint8Array;
+    try {
+      assertEncodableArgs(args, `arguments of ${type}.${method}`);
+      bytes = encodeTrusted({ t: "call", id: this.#nextId, type, key, method, args, timeoutMs });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const pc: PendingCall = {
+        id,
+        bytes,
+        type,
+        key,
+        method,
+        timeoutMs,
+        resolve,
+        reject,
+        timer: undefined,
+        done: false,
+        sent: false,
+      };
+      pc.timer = setTimeout(() => this.#expire(pc), timeoutMs);
+      if (this.#ready && this.#pending.size < this.#maxInFlight) this.#sendCall(pc);
+      else this.#enqueue(pc);
+    });
+  }
+
+  /** @internal Behind `ref.on(event, listener)`. */
+  subscribe(target: RefTarget, event: string, listener: EventListener<unknown>, options?: OnOptions): Subscription {
+    if (this.#state === "closed") throw new ClientClosedError();
+    if (typeof event !== "string" || event.length === 0 || event.length > 256) {
+      throw new InvalidArgumentError("An event name is a non-empty string of at most 256 chars");
+    }
+    if (typeof listener !== "function") throw new InvalidArgumentError("on() needs a listener function");
+    const k = `${target.idString}\u0000${event}`;
+    let sub = this.#subs.get(k);
+    if (sub === undefined) {
+      sub = new ClientSubscription(k, target.id.type, target.id.key, event, (err) => this.#emit("error", err));
+      this.#subs.set(k, sub);
+      if (this.#ready) this.#sendSub(sub);
+      else this.#wake();
+    }
+    const s = sub;
+    const entry = s.add(listener, options);
+    const off = () => {
+      if (!s.entries.delete(entry) || s.entries.size > 0) return;
+      if (this.#subs.get(k) === s) this.#subs.delete(k);
+      if (s.serverSub !== undefined && this.#ready) {
+        this.#byServerSub.delete(s.serverSub);
+        this.#sendUnsub(s.serverSub);
+      } else s.cancelled = true;
+    };
+    return Object.assign(off, { ready: s.ready });
+  }
+
+  /** Close the connection for good: pending calls fail with CLIENT_CLOSED. */
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    const err = new ClientClosedError();
+    this.#failQueued(err);
+    for (const pc of this.#pending.values()) this.#settle(pc, err, false);
+    this.#pending.clear();
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    await new Promise<void>((resolve) => {
+      this.#closeWaiters.push(resolve);
+      socket.close(1000, "client closed");
+    });
+  }
+
+  // ---- connection lifecycle ----
+
+  /** Open a socket; resolves at the gateway's hello, rejects if it closes first. */
+  #open(): Promise<void> {
+    const gen = ++this.#gen;
+    if (this.#state !== "closed") this.#state = this.#everOpened ? "reconnecting" : "connecting";
+    return new Promise<void>((resolve, reject) => {
+      let greeted = false;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        socket.close(1000, "connect timeout");
+      }, this.#connectTimeoutMs);
+      const socket = this.#factory(this.url, this.#token, {
+        open: () => {},
+        message: (data) => {
+          if (gen !== this.#gen) return;
+          if (this.#onMessage(data) && !greeted) {
+            greeted = true;
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+        close: (code, reason, refused) => {
+          clearTimeout(timer);
+          if (gen === this.#gen) this.#onClose(code, reason, refused, greeted);
+          if (!greeted) {
+            reject(
+              refused ??
+                new ConnectionFailedError(
+                  this.url,
+                  timedOut ? `no greeting within ${this.#connectTimeoutMs} ms` : reason || `closed with code ${code}`,
+                ),
+            );
+          }
+        },
+      });
+      this.#socket = socket;
+    });
+  }
+
+  /** Handle one frame; true when it was the hello. */
+  #onMessage(data: Uint8Array): boolean {
+    let value: unknown;
+    try {
+      value = decode(data);
+    } catch {
+      this.#emit("error", new ProtocolError("The server sent malformed CBOR"));
+      return false;
+    }
+    const f = parseServerFrame(value);
+    if (f === undefined) {
+      this.#emit("error", new ProtocolError("The server sent a frame of unknown shape"));
+      return false;
+    }
+    switch (f.t) {
+      case "ok":
+      case "err":
+        this.#onReply(f);
+        return false;
+      case "ev":
+        this.#byServerSub.get(f.sub)?.deliver(f.seq, f.event, f.payload);
+        return false;
+      case "gap":
+        this.#byServerSub.get(f.sub)?.gap({ from: f.from, to: f.to });
+        return false;
+      case "hello":
+        if (f.v !== CLIENT_PROTOCOL_VERSION) {
+          this.#emit(
+            "error",
+            new ProtocolError(`Gateway speaks protocol ${f.v}, this client ${CLIENT_PROTOCOL_VERSION}`),
+          );
+          this.#socket?.close(1002, "protocol version");
+          return false;
+        }
+        this.#onHello(f.silo, f.maxFrameBytes, f.maxInFlight);
+        return true;
+    }
+  }
+
+  #onHello(silo: string, maxFrameBytes: number, maxInFlight: number): void {
+    const reconnect = this.#everOpened;
+    this.#silo = silo;
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#maxInFlight = Math.max(1, maxInFlight);
+    this.#ready = true;
+    this.#everOpened = true;
+    this.#attempt = 0;
+    if (this.#state !== "closed") this.#state = "open";
+    for (const sub of this.#subs.values()) this.#sendSub(sub);
+    this.#pump();
+    this.#emit("connect", { silo, reconnect });
+  }
+
+  #onReply(f: Extract<ServerFrame, { t: "ok" | "err" }>): void {
+    if (f.id === null) {
+      // An error about a frame the gateway could not read: no call to fail.
+      if (f.t === "err") this.#emit("error", deserializeError(f.error));
+      return;
+    }
+    const pc = this.#pending.get(f.id);
+    if (pc !== undefined) {
+      this.#pending.delete(f.id);
+      if (f.t === "ok") this.#settle(pc, f.value, true);
+      else this.#settle(pc, deserializeError(f.error), false);
+      this.#pump();
+      return;
+    }
+    const sub = this.#subRequests.get(f.id);
+    if (sub === undefined) return; // an unsub's answer, or a call that already timed out
+    this.#subRequests.delete(f.id);
+    if (f.t === "err") {
+      if (this.#subs.get(sub.key) === sub) this.#subs.delete(sub.key);
+      sub.refused(deserializeError(f.error));
+      return;
+    }
+    if (!isSubscribeResult(f.value)) {
+      this.#emit("error", new ProtocolError("The gateway answered a subscription with an unexpected value"));
+      return;
+    }
+    sub.confirmed(f.value);
+    if (sub.cancelled || this.#subs.get(sub.key) !== sub) this.#sendUnsub(f.value.sub);
+    else this.#byServerSub.set(f.value.sub, sub);
+  }
+
+  #onClose(code: number, reason: string, refused: PraasError | undefined, wasOpen: boolean): void {
+    this.#socket = undefined;
+    this.#ready = false;
+    const lost = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const pc of lost) {
+      this.#settle(
+        pc,
+        new ConnectionLostError(
+          `Connection lost (${code}${reason ? ` ${reason}` : ""}) during ${pc.type}/${pc.key}.${pc.method}; it may or may not have run`,
+        ),
+        false,
+      );
+    }
+    this.#subRequests.clear();
+    this.#byServerSub.clear();
+    for (const sub of this.#subs.values()) sub.serverSub = undefined;
+    for (const w of this.#closeWaiters.splice(0)) w();
+    if (wasOpen) this.#emit("disconnect", { code, reason });
+    if (this.#state === "closed") return;
+    if (!this.#everOpened) {
+      // The first connection failed: connect() rejects and the client is unusable.
+      this.#state = "closed";
+      return;
+    }
+    if (refused !== undefined && !refused.retryable) {
+      this.#giveUp(refused);
+      return;
+    }
+    if (this.#subs.size > 0 || this.#queuedLive > 0) this.#scheduleReconnect();
+    else this.#state = "idle";
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#reconnect === false) {
+      this.#giveUp(new ConnectionLostError("Connection lost and reconnect is off"));
+      return;
+    }
+    this.#attempt++;
+    if (this.#attempt > this.#reconnect.maxAttempts) {
+      this.#giveUp(new ConnectionLostError(`Could not reconnect after ${this.#reconnect.maxAttempts} attempts`));
+      return;
+    }
+    this.#state = "reconnecting";
+    const delay = backoffDelay(this.#attempt, this.#reconnect.initialDelayMs, this.#reconnect.maxDelayMs);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#state === "reconnecting") this.#open().catch(() => {});
+    }, delay);
+  }
+
+  /** Stop trying: queued calls and subscriptions fail; the next call starts over. */
+  #giveUp(err: PraasError): void {
+    this.#state = "idle";
+    this.#attempt = 0;
+    this.#failQueued(err);
+    const subs = [...this.#subs.values()];
+    this.#subs.clear();
+    for (const sub of subs) sub.refused(err);
+  }
+
+  /** A call or subscription arrived while idle: connect again. */
+  #wake(): void {
+    if (this.#state !== "idle") return;
+    this.#attempt = 0;
+    this.#open().catch(() => {});
+  }
+
+  // ---- calls ----
+
+  #sendCall(pc: PendingCall): void {
+    if (pc.bytes.length > this.#maxFrameBytes) {
+      this.#settle(pc, new PayloadTooLargeError(pc.bytes.length, this.#maxFrameBytes), false);
+      return;
+    }
+    pc.sent = true;
+    this.#pending.set(pc.id, pc);
+    this.#socket?.send(pc.bytes);
+  }
+
+  #enqueue(pc: PendingCall): void {
+    if (this.#queuedLive >= this.#maxQueued) {
+      this.#settle(pc, new OverloadedError(`More than ${this.#maxQueued} calls waiting for the connection`), false);
+      return;
+    }
+    this.#queue.push(pc);
+    this.#queuedLive++;
+    this.#wake();
+  }
+
+  /** Send queued calls while the connection has room under the gateway's in-flight limit. */
+  #pump(): void {
+    while (this.#ready && this.#queue.length > 0 && this.#pending.size < this.#maxInFlight) {
+      const pc = this.#queue.shift() as PendingCall;
+      if (pc.done) continue;
+      this.#queuedLive--;
+      this.#sendCall(pc);
+    }
+  }
+
+  #failQueued(err: unknown): void {
+    for (const pc of this.#queue.drain()) this.#settle(pc, err, false);
+    this.#queuedLive = 0;
+  }
+
+  #expire(pc: PendingCall): void {
+    pc.timer = undefined;
+    if (pc.done) return;
+    if (!pc.sent) this.#queuedLive--;
+    // A sent call stays in #pending until its answer comes, so the in-flight count stays true.
+    this.#settle(
+      pc,
+      new TimeoutError(`Call ${pc.type}/${pc.key}.${pc.method} got no reply within ${pc.timeoutMs} ms`),
+      false,
+    );
+  }
+
+  #settle(pc: PendingCall, value: unknown, ok: boolean): void {
+    if (pc.timer !== undefined) {
+      clearTimeout(pc.timer);
+      pc.timer = undefined;
+    }
+    if (pc.done) return;
+    pc.done = true;
+    if (ok) pc.resolve(value);
+    else pc.reject(value);
+  }
+
+  // ---- subscriptions ----
+
+  #sendSub(sub: ClientSubscription): void {
+    const id = this.#nextId++;
+    this.#subRequests.set(id, sub);
+    const base = { t: "sub", id, type: sub.type, key: sub.actorKey, event: sub.event };
+    this.#socket?.send(
+      encodeTrusted(sub.stream === undefined ? base : { ...base, after: sub.lastSeq, stream: sub.stream }),
+    );
+  }
+
+  #sendUnsub(serverSub: number): void {
+    this.#socket?.send(encodeTrusted({ t: "unsub", id: this.#nextId++, sub: serverSub }));
+  }
+
+  #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
+    const set = this.#listeners[event] as Set<(e: ClientEvents[K]) => void>;
+    if (set.size === 0 && event === "error") {
+      console.error("[praas client]", value);
+      return;
+    }
+    for (const l of set) {
+      try {
+        l(value);
+      } catch (err) {
+        if (event !== "error") this.#emit("error", err);
+      }
+    }
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new InvalidArgumentError(`Client option ${name} must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,18 @@
+export {
+  ActorError,
+  type ActorRef,
+  ConnectionLostError,
+  ForbiddenError,
+  InvalidArgumentError,
+  OverloadedError,
+  PayloadTooLargeError,
+  PraasError,
+  ProtocolError,
+  TimeoutError,
+  UnauthenticatedError,
+} from "@praas/core";
+export type { ReconnectOptions } from "./backoff.js";
+export { Client, type ClientEvents, type ClientOptions, type ClientState, connect } from "./client.js";
+export { ClientClosedError, ConnectionFailedError } from "./errors.js";
+export type { ClientRef, EventInfo, EventListener, EventMap, Gap, OnOptions, Subscription } from "./ref.js";
+export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";

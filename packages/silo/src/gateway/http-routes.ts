@@ -1,0 +1,247 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  type ActorId,
+  ActorTypeNotFoundError,
+  PayloadTooLargeError,
+  PraasError,
+  ProtocolError,
+  SiloStoppedError,
+  serializeError,
+  validateKey,
+} from "@praas/core";
+import type { Silo } from "../silo.js";
+import type { Authenticator } from "./auth.js";
+import { httpStatusOf, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
+import { toJson } from "./json.js";
+import type { GatewayLimits } from "./limits.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { ArgsValidator } from "./schemas.js";
+
+export interface HttpContext<P> {
+  readonly silo: Silo;
+  readonly limits: GatewayLimits;
+  readonly auth: Authenticator<P>;
+  readonly validator: ArgsValidator;
+  readonly metrics: GatewayMetrics | undefined;
+  draining(): boolean;
+  callStarted(): void;
+  callEnded(): void;
+}
+
+/** A matched route: its metrics label, whether it needs a principal, and what it does. */
+interface Route<P> {
+  readonly name: string;
+  readonly open?: boolean;
+  run(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse, principal: P): Promise<void>;
+}
+
+/**
+ * The HTTP control plane (docs/protocol.md): JSON in, JSON out, errors as
+ * `{"error":{"code","message"}}` with a status that fits the code.
+ */
+export function createHttpHandler<P>(ctx: HttpContext<P>): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    let routeName = "unknown";
+    const done = (status: number) => ctx.metrics?.httpRequest(routeName, status);
+    void (async () => {
+      const route = match<P>(req.method ?? "GET", req.url ?? "/");
+      routeName = route.name;
+      let principal = undefined as P;
+      if (!route.open) {
+        if (ctx.draining()) throw new SiloStoppedError();
+        principal = await ctx.auth.authenticate(req, false);
+      }
+      await route.run(ctx, req, res, principal);
+    })()
+      .catch((err: unknown) => {
+        if (!res.headersSent) sendError(res, err);
+        else res.destroy();
+      })
+      .finally(() => done(res.statusCode));
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const e = serializeError(err);
+  const status = httpStatusOf(e.code);
+  if (err instanceof MethodNotAllowedError) res.setHeader("allow", err.allow.join(", "));
+  if (status === 401) res.setHeader("www-authenticate", "Bearer");
+  // The body of a refused upload may still be arriving: close rather than read it.
+  if (status === 413) res.setHeader("connection", "close");
+  sendJson(res, status, JSON.stringify({ error: { code: e.code, message: e.message } }));
+}
+
+function segmentsOf(url: string): string[] {
+  const q = url.indexOf("?");
+  const path = q < 0 ? url : url.slice(0, q);
+  const parts = path.split("/").filter((s, i) => i > 0 || s !== "");
+  if (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
+  try {
+    return parts.map((p) => decodeURIComponent(p));
+  } catch {
+    throw new ProtocolError(`Malformed percent-encoding in path ${JSON.stringify(path.slice(0, 200))}`);
+  }
+}
+
+function match<P>(method: string, url: string): Route<P> {
+  const s = segmentsOf(url);
+  const path = `/${s.join("/")}`;
+  const only = (allowed: string, route: Route<P>): Route<P> => {
+    if (method !== allowed) throw new MethodNotAllowedError(method, path, [allowed]);
+    return route;
+  };
+  if (s.length === 1 && s[0] === "healthz") return only("GET", { name: "healthz", open: true, run: healthz });
+  if (s.length === 1 && s[0] === "readyz") return only("GET", { name: "readyz", open: true, run: readyz });
+  if (s.length === 1 && s[0] === "metrics") return only("GET", { name: "metrics", run: metrics });
+  if (s[0] === "v1") {
+    if (s.length === 2 && s[1] === "cluster") return only("GET", { name: "cluster", run: cluster });
+    if (s[1] === "actors" && (s.length === 4 || s.length === 5)) {
+      const id: ActorId = { type: s[2] as string, key: s[3] as string };
+      if (s.length === 4) return only("GET", { name: "status", run: (c, _q, r, p) => status(c, r, p, id) });
+      const op = s[4] as string;
+      if (op === "state") {
+        // DELETE …/state removes stored state; POST …/state calls a method named "state".
+        if (method === "DELETE") return { name: "deleteState", run: (c, _q, r, p) => deleteState(c, r, p, id) };
+        return only("POST", { name: "call", run: (c, q, r, p) => invoke(c, q, r, p, id, op) });
+      }
+      if (op === "deactivate") {
+        return only("POST", { name: "deactivate", run: (c, _q, r, p) => deactivate(c, r, p, id) });
+      }
+      return only("POST", { name: "call", run: (c, q, r, p) => invoke(c, q, r, p, id, op) });
+    }
+  }
+  throw new RouteNotFoundError(method, path);
+}
+
+async function healthz<P>(_ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, '{"status":"ok"}');
+}
+
+async function readyz<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (ctx.draining()) sendJson(res, 503, '{"status":"draining"}');
+  else sendJson(res, 200, '{"status":"ready"}');
+}
+
+async function metrics<P>(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (ctx.metrics === undefined) throw new RouteNotFoundError(req.method ?? "GET", "/metrics");
+  const text = await ctx.metrics.registry.metrics();
+  res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
+  res.end(text);
+}
+
+async function cluster<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, toJson(ctx.silo.clusterView()));
+}
+
+/** Check the type and key of an actor route and the principal's right to `what` on it. */
+async function admit<P>(ctx: HttpContext<P>, principal: P, id: ActorId, what: string): Promise<void> {
+  if (ctx.silo.classOf(id.type) === undefined) throw new ActorTypeNotFoundError(id.type);
+  validateKey(id.key);
+  await ctx.auth.authorize(principal, id.type, id.key, what);
+}
+
+async function status<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
+  await admit(ctx, principal, id, "@status");
+  let body: Record<string, unknown>;
+  if (ctx.silo.isActive(id)) body = { ...id, status: "active", silo: ctx.silo.siloId };
+  else if ((await ctx.silo.store.load(id)) !== undefined) body = { ...id, status: "swapped" };
+  else body = { ...id, status: "unknown" };
+  sendJson(res, 200, toJson(body));
+}
+
+async function deactivate<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
+  await admit(ctx, principal, id, "@deactivate");
+  const wasActive = ctx.silo.isActive(id);
+  await ctx.silo.deactivate(id);
+  sendJson(res, 200, toJson({ ...id, deactivated: wasActive }));
+}
+
+async function deleteState<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
+  await admit(ctx, principal, id, "@deleteState");
+  await ctx.silo.deleteState(id);
+  sendJson(res, 200, toJson({ ...id, deleted: true }));
+}
+
+async function invoke<P>(
+  ctx: HttpContext<P>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  principal: P,
+  id: ActorId,
+  method: string,
+): Promise<void> {
+  const body = await readBody(req, ctx.limits.maxBodyBytes);
+  let args: unknown;
+  if (body.length === 0) args = [];
+  else {
+    try {
+      args = JSON.parse(body.toString("utf8"));
+    } catch (err) {
+      throw new ProtocolError(`Request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  if (!Array.isArray(args)) throw new ProtocolError("Request body must be a JSON array of the method's arguments");
+  const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
+  await ctx.auth.authorize(principal, id.type, id.key, method);
+  ctx.callStarted();
+  try {
+    const checked = ctx.validator.check(id.type, method, args);
+    const value = await ctx.silo.call(
+      id.type,
+      id.key,
+      method,
+      checked,
+      timeoutMs === undefined ? undefined : { timeoutMs },
+    );
+    sendJson(res, 200, toJson(value));
+  } finally {
+    ctx.callEnded();
+  }
+}
+
+/** `?timeoutMs=N`, clamped to the gateway's maximum. */
+function timeoutOf(url: string, max: number): number | undefined {
+  const q = url.indexOf("?");
+  if (q < 0) return undefined;
+  const raw = new URLSearchParams(url.slice(q + 1)).get("timeoutMs");
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new ProtocolError("Query parameter timeoutMs must be a positive number");
+  return Math.min(n, max);
+}
+
+/** The request body, refusing (413) as soon as it is known to exceed `max` bytes. */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers["content-length"] ?? Number.NaN);
+  if (declared > max) return Promise.reject(new PayloadTooLargeError(declared, max));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > max) {
+        failed = true;
+        req.pause();
+        reject(new PayloadTooLargeError(size, max));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on("error", (err) => {
+      if (!failed) reject(err instanceof PraasError ? err : new ProtocolError(`Request body: ${err.message}`));
+    });
+  });
+}

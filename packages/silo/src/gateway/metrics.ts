@@ -1,0 +1,135 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CallObserver } from "../call.js";
+import type { Silo } from "../silo.js";
+
+interface CallSeries {
+  readonly calls: Counter.Internal;
+  readonly latency: Histogram.Internal<"type" | "method">;
+}
+
+/**
+ * Prometheus metrics of one silo and its gateway, in a registry of their own
+ * (not prom-client's global one, so several silos in one process don't clash).
+ * Call metrics come from `silo.observeCalls`: every call the silo runs, from
+ * clients, HTTP or other actors.
+ */
+export class GatewayMetrics implements CallObserver {
+  readonly registry = new Registry();
+  readonly #calls: Counter<"type" | "method">;
+  readonly #errors: Counter<"type" | "method" | "code">;
+  readonly #latency: Histogram<"type" | "method">;
+  readonly #activations: Counter;
+  readonly #deactivations: Counter<"reason">;
+  readonly #rejectedFrames: Counter<"code">;
+  readonly #http: Counter<"route" | "status">;
+  readonly #events: Counter;
+  /** Label children per "type\0method": a Map lookup instead of prom-client's label hashing on every call. */
+  readonly #series = new Map<string, CallSeries>();
+  readonly #unhook: (() => void)[] = [];
+
+  constructor(silo: Silo, connections: () => number) {
+    const registers = [this.registry];
+    this.#calls = new Counter({
+      name: "praas_calls_total",
+      help: "Actor calls completed, by actor type and method",
+      labelNames: ["type", "method"],
+      registers,
+    });
+    this.#errors = new Counter({
+      name: "praas_call_errors_total",
+      help: "Actor calls that failed, by actor type, method and error code",
+      labelNames: ["type", "method", "code"],
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: "praas_call_duration_seconds",
+      help: "Time from a call entering the silo to its reply, by actor type and method",
+      labelNames: ["type", "method"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    new Gauge({
+      name: "praas_activations",
+      help: "Activations in memory on this silo",
+      registers,
+      collect() {
+        this.set(silo.activationCount);
+      },
+    });
+    this.#activations = new Counter({
+      name: "praas_activations_total",
+      help: "Activations started (swap-ins and first activations)",
+      registers,
+    });
+    this.#deactivations = new Counter({
+      name: "praas_deactivations_total",
+      help: "Activations ended (swap-outs), by reason",
+      labelNames: ["reason"],
+      registers,
+    });
+    new Gauge({
+      name: "praas_gateway_connections",
+      help: "Connected WebSocket clients",
+      registers,
+      collect() {
+        this.set(connections());
+      },
+    });
+    this.#rejectedFrames = new Counter({
+      name: "praas_gateway_rejected_frames_total",
+      help: "Client frames refused before reaching an actor (malformed, too large, over limits), by error code",
+      labelNames: ["code"],
+      registers,
+    });
+    this.#http = new Counter({
+      name: "praas_http_requests_total",
+      help: "HTTP control plane requests, by route and status",
+      labelNames: ["route", "status"],
+      registers,
+    });
+    this.#events = new Counter({
+      name: "praas_gateway_events_sent_total",
+      help: "Event frames sent to clients",
+      registers,
+    });
+
+    const onActivate = () => this.#activations.inc();
+    const onDeactivate = (_id: unknown, reason: string) => this.#deactivations.inc({ reason });
+    silo.on("activate", onActivate);
+    silo.on("deactivate", onDeactivate);
+    this.#unhook.push(
+      silo.observeCalls(this),
+      () => silo.off("activate", onActivate),
+      () => silo.off("deactivate", onDeactivate),
+    );
+  }
+
+  callCompleted(type: string, method: string, durationMs: number, errorCode: string | undefined): void {
+    const k = `${type}\u0000${method}`;
+    let s = this.#series.get(k);
+    if (s === undefined) {
+      s = { calls: this.#calls.labels(type, method), latency: this.#latency.labels(type, method) };
+      this.#series.set(k, s);
+    }
+    s.calls.inc();
+    s.latency.observe(durationMs / 1000);
+    if (errorCode !== undefined) this.#errors.inc({ type, method, code: errorCode });
+  }
+
+  rejectedFrame(code: string): void {
+    this.#rejectedFrames.inc({ code });
+  }
+
+  httpRequest(route: string, status: number): void {
+    this.#http.inc({ route, status: String(status) });
+  }
+
+  eventsSent(n: number): void {
+    this.#events.inc(n);
+  }
+
+  close(): void {
+    for (const f of this.#unhook) f();
+    this.#unhook.length = 0;
+  }
+}

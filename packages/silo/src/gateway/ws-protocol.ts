@@ -1,0 +1,142 @@
+import {
+  type ClientFrame,
+  encodeTrusted,
+  InvalidArgumentError,
+  MAX_NAME_LENGTH,
+  type PraasError,
+  ProtocolError,
+  type SerializedError,
+  serializeError,
+} from "@praas/core";
+import type { RecordedEvent } from "./event-streams.js";
+
+/** Longest method or event name accepted on the wire. */
+export const MAX_MEMBER_NAME = 256;
+
+export type ParsedFrame =
+  | { readonly ok: true; readonly frame: ClientFrame }
+  | { readonly ok: false; readonly id: number | null; readonly error: PraasError };
+
+function fail(id: number | null, message: string): ParsedFrame {
+  return { ok: false, id, error: new ProtocolError(message) };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A request id: a non-negative safe integer. */
+function readId(v: unknown): number | null {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 ? v : null;
+}
+
+function isName(v: unknown, max: number): v is string {
+  return typeof v === "string" && v.length > 0 && v.length <= max;
+}
+
+/**
+ * Check a decoded client frame field by field. A frame whose id is readable is
+ * answered with that id, so the client can fail the one call it sent.
+ */
+export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFrame {
+  if (!isRecord(v)) return fail(null, "A frame must be a CBOR map");
+  const id = readId(v.id);
+  if (id === null) return fail(null, "Frame field id must be a non-negative integer");
+  switch (v.t) {
+    case "call": {
+      if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "call frame: type must be a non-empty string");
+      if (typeof v.key !== "string") return fail(id, "call frame: key must be a string");
+      if (!isName(v.method, MAX_MEMBER_NAME)) {
+        return fail(id, `call frame: method must be a non-empty string of at most ${MAX_MEMBER_NAME} chars`);
+      }
+      if (!Array.isArray(v.args)) return fail(id, "call frame: args must be an array");
+      let timeoutMs: number | undefined;
+      if (v.timeoutMs !== undefined) {
+        if (typeof v.timeoutMs !== "number" || !(v.timeoutMs > 0) || !Number.isFinite(v.timeoutMs)) {
+          return { ok: false, id, error: new InvalidArgumentError("call frame: timeoutMs must be a positive number") };
+        }
+        timeoutMs = Math.min(v.timeoutMs, maxCallTimeoutMs);
+      }
+      return {
+        ok: true,
+        frame: { t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs },
+      };
+    }
+    case "sub": {
+      if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "sub frame: type must be a non-empty string");
+      if (typeof v.key !== "string") return fail(id, "sub frame: key must be a string");
+      if (!isName(v.event, MAX_MEMBER_NAME)) {
+        return fail(id, `sub frame: event must be a non-empty string of at most ${MAX_MEMBER_NAME} chars`);
+      }
+      const after = v.after;
+      if (after !== undefined && (typeof after !== "number" || !Number.isSafeInteger(after) || after < 0)) {
+        return fail(id, "sub frame: after must be a non-negative integer");
+      }
+      if (v.stream !== undefined && !isName(v.stream, 64)) return fail(id, "sub frame: stream must be a short string");
+      if ((after === undefined) !== (v.stream === undefined)) {
+        return fail(id, "sub frame: give both after and stream to resume, or neither");
+      }
+      return {
+        ok: true,
+        frame: {
+          t: "sub",
+          id,
+          type: v.type,
+          key: v.key,
+          event: v.event,
+          after: after as number | undefined,
+          stream: v.stream as string | undefined,
+        },
+      };
+    }
+    case "unsub": {
+      const sub = readId(v.sub);
+      if (sub === null) return fail(id, "unsub frame: sub must be a non-negative integer");
+      return { ok: true, frame: { t: "unsub", id, sub } };
+    }
+    default:
+      return fail(id, `Unknown frame type ${JSON.stringify(typeof v.t === "string" ? v.t.slice(0, 32) : v.t)}`);
+  }
+}
+
+// ---- server → client ----
+
+export function okFrame(id: number, value: unknown): Uint8Array {
+  return encodeTrusted({ t: "ok", id, value });
+}
+
+export function errFrame(id: number | null, err: unknown): Uint8Array {
+  const e: SerializedError = serializeError(err);
+  return encodeTrusted({ t: "err", id, error: e });
+}
+
+export function helloFrame(silo: string, version: number, maxFrameBytes: number, maxInFlight: number): Uint8Array {
+  return encodeTrusted({ t: "hello", v: version, silo, maxFrameBytes, maxInFlight });
+}
+
+export function gapFrame(sub: number, from: number, to: number | null): Uint8Array {
+  return encodeTrusted({ t: "gap", sub, from, to });
+}
+
+// An ev frame is the CBOR map {t, sub, seq, event, payload} assembled from
+// pieces: the event name and payload were encoded once when recorded, so
+// fanning an event out to many clients encodes only two small integers each.
+const EV_HEAD = Buffer.concat([Buffer.from([0xa5]), encodeTrusted("t"), encodeTrusted("ev"), encodeTrusted("sub")]);
+const SEQ_KEY = encodeTrusted("seq");
+const EVENT_KEY = encodeTrusted("event");
+const PAYLOAD_KEY = encodeTrusted("payload");
+
+export function eventFrame(sub: number, ev: RecordedEvent): Uint8Array {
+  return Buffer.concat([
+    EV_HEAD,
+    encodeTrusted(sub),
+    SEQ_KEY,
+    encodeTrusted(ev.seq),
+    EVENT_KEY,
+    ev.eventBytes,
+    PAYLOAD_KEY,
+    ev.payloadBytes,
+  ]);
+}
