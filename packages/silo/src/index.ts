@@ -31,6 +31,7 @@ export {
 export type { ActivationStatus, DeactivationReason, FailureKind } from "./activation.js";
 export type { CallObserver } from "./call.js";
 export { FileStateStore } from "./fs-store.js";
+export * from "./gateway/index.js";
 export type { SiloOptions } from "./options.js";
 export { callableMethods } from "./registry.js";
 export { type ClusterSilo, type ClusterView, Silo, type SiloEvents, type SiloFailure } from "./silo.js";
