@@ -1,5 +1,22 @@
 import type { TimerHandle } from "./clock.js";
 import type { ActorId } from "./ids.js";
+import type { ReceivedMessage, RecvOptions, SendOptions } from "./messages.js";
+
+/** When a durable reminder fires: once at a time, or every `every` ms from `startAt`. */
+export type ReminderSchedule =
+  | { readonly at: Date | number }
+  | { readonly every: number; readonly startAt?: Date | number };
+
+/** What `onReminder` receives. */
+export interface ReminderFiring {
+  readonly name: string;
+  /** When this firing was due (epoch ms). */
+  readonly dueAt: number;
+  /** Periods that passed without a firing (the silo was down, or the actor kept failing). */
+  readonly missed: number;
+  /** Attempts before this one that failed (at-least-once: a failed firing is retried). */
+  readonly attempt: number;
+}
 
 /** How an actor type's state reaches the store. */
 export type PersistenceMode = "deactivate" | "turn" | "none";
@@ -30,6 +47,10 @@ export interface ActorHost {
   saveState(): Promise<void>;
   emit(event: string, payload: unknown): void;
   subscriberCount(event?: string): number;
+  send(target: unknown, channel: string, data: unknown, options?: SendOptions): Promise<void>;
+  recv(channel: string, options?: RecvOptions): Promise<ReceivedMessage>;
+  remind(name: string, schedule: ReminderSchedule): Promise<void>;
+  forget(name: string): Promise<void>;
 }
 
 /** @internal The host being attached to the actor under construction. */
@@ -118,6 +139,42 @@ export abstract class Actor<S = undefined> {
     return this.#host.subscriberCount(event);
   }
 
+  /**
+   * Put `data` in the target actor's inbox under `channel` (PraaS `send`). The
+   * target is activated if it is swapped out. Resolves once the message is in
+   * the inbox (in memory), or with `{ durable: true }` once it is stored.
+   */
+  send(target: ActorRef<unknown> | ActorId, channel: string, data?: unknown, options?: SendOptions): Promise<void> {
+    return this.#host.send(target, channel, data, options);
+  }
+
+  /**
+   * Take the next message on `channel` (from one sender if `from` is given),
+   * waiting for it if none is there (PraaS `recv`). While a non-reentrant actor
+   * waits here, its other calls wait too; a reentrant actor keeps serving them.
+   */
+  recv<T = unknown>(channel: string, options?: RecvOptions): Promise<ReceivedMessage<T>> {
+    return this.#host.recv(channel, options) as Promise<ReceivedMessage<T>>;
+  }
+
+  /**
+   * Register (or replace) a durable reminder: it fires `onReminder(name, …)`
+   * even when this actor is swapped out, and after the silo hosting it dies.
+   */
+  remind(name: string, schedule: ReminderSchedule): Promise<void> {
+    return this.#host.remind(name, schedule);
+  }
+
+  /** Remove a durable reminder. */
+  forget(name: string): Promise<void> {
+    return this.#host.forget(name);
+  }
+
+  /** Called as a turn when a durable reminder fires. Override it to use reminders. */
+  onReminder(name: string, _firing: ReminderFiring): void | Promise<void> {
+    throw new Error(`${this.#host.id.type} got reminder "${name}" but does not override onReminder`);
+  }
+
   /** Called after the state is loaded, before the first call runs. */
   onActivate(): void | Promise<void> {}
 
@@ -147,6 +204,13 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
   /** Upgrade state stored by an older `stateVersion`. */
   migrateState?(old: unknown, fromVersion: number): unknown;
   /**
+   * A stateless worker (PraaS "invoke without a pid"): no persisted state,
+   * several activations per silo, called with `silo.invoke(Type, method, …)`.
+   */
+  readonly stateless?: boolean;
+  /** Most activations of a stateless worker type per silo (default 16). */
+  readonly maxWorkers?: number;
+  /**
    * Checks for arguments that arrive from the network (WebSocket clients, HTTP),
    * per method: an Effect Schema of the argument tuple
    * (`{ post: Schema.Tuple([Message]) }`) or a function that throws on bad
@@ -164,7 +228,7 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
 export type ArgsSchema = ((args: readonly unknown[]) => unknown) | { readonly ast: unknown };
 
 /** Names of Actor's own members: never exposed through a reference. */
-export type ActorBaseMember = keyof Actor<unknown> | "onActivate" | "onDeactivate" | "constructor";
+export type ActorBaseMember = keyof Actor<unknown> | "onActivate" | "onDeactivate" | "onReminder" | "constructor";
 
 /** The names of the public methods a reference to `T` exposes. */
 export type ActorMethodNames<T> = {

@@ -4,12 +4,15 @@ import { CorruptStateError } from "./errors.js";
 /**
  * What the runtime stores for one actor: a versioned CBOR record. `f` is the
  * record format (so the layout can evolve), `v` the actor's own state version
- * (for `migrateState`), `s` the state, `m` unconsumed inbox messages.
+ * (for `migrateState`), `s` the state, `m` unconsumed inbox messages, `x` ids
+ * of durable messages already delivered (so a resend is not delivered twice).
  */
 export interface StateRecord {
   readonly stateVersion: number;
   readonly state: unknown;
   readonly inbox?: readonly unknown[];
+  /** Ids of durable messages already delivered (for deduplication of resends). */
+  readonly delivered?: readonly string[];
 }
 
 export const STATE_RECORD_FORMAT = 1;
@@ -18,6 +21,7 @@ const MARKER = "praas";
 export function encodeStateRecord(record: StateRecord): Uint8Array {
   const out: Record<string, unknown> = { [MARKER]: STATE_RECORD_FORMAT, v: record.stateVersion, s: record.state };
   if (record.inbox !== undefined && record.inbox.length > 0) out.m = record.inbox;
+  if (record.delivered !== undefined && record.delivered.length > 0) out.x = record.delivered;
   return encode(out);
 }
 
@@ -43,5 +47,11 @@ export function decodeStateRecord(bytes: Uint8Array, location: string): StateRec
     throw new CorruptStateError(location, "state version is missing or invalid");
   }
   if (r.m !== undefined && !Array.isArray(r.m)) throw new CorruptStateError(location, "inbox is not a list");
-  return r.m === undefined ? { stateVersion: r.v, state: r.s } : { stateVersion: r.v, state: r.s, inbox: r.m };
+  if (r.x !== undefined && (!Array.isArray(r.x) || r.x.some((id) => typeof id !== "string"))) {
+    throw new CorruptStateError(location, "delivered message ids are not a list of strings");
+  }
+  const record: { -readonly [K in keyof StateRecord]: StateRecord[K] } = { stateVersion: r.v, state: r.s };
+  if (r.m !== undefined) record.inbox = r.m;
+  if (r.x !== undefined) record.delivered = r.x as string[];
+  return record;
 }

@@ -10,6 +10,8 @@ import {
   type Clock,
   commonLinks,
   constructActor,
+  DeactivatedError,
+  type DeadlineQueue,
   DeadlockError,
   decodeStateRecord,
   describeCycle,
@@ -17,18 +19,27 @@ import {
   EMPTY_CHAIN,
   encodeStateRecord,
   InvalidArgumentError,
+  MAX_CHANNEL_LENGTH,
   Mailbox,
   type PraasError,
+  type ReceivedMessage,
+  type RecvOptions,
+  type ReminderFiring,
+  type ReminderSchedule,
+  refTarget,
+  type SendOptions,
   StaleActivationError,
   StateConflictError,
   type StateStore,
   StateVersionError,
+  SYSTEM_METHODS,
   serializeError,
   type TimerHandle,
   type TimerOptions,
   type Turn,
 } from "@praas/core";
 import type { Call } from "./call.js";
+import { checkMessage, Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
 
 /**
@@ -55,13 +66,25 @@ export interface ActivationContext {
   activated(a: Activation): void;
   /** The activation ended (for events and metrics). */
   deactivated(a: Activation, reason: DeactivationReason): void;
+  readonly deadlines: DeadlineQueue;
+  readonly callTimeoutMs: number;
+  /** Put a message in the inbox of `target` (routing it like a call). */
+  send(
+    from: Activation,
+    target: ActorId,
+    channel: string,
+    data: unknown,
+    options: SendOptions | undefined,
+  ): Promise<void>;
+  remind(a: Activation, name: string, schedule: ReminderSchedule): Promise<void>;
+  forget(a: Activation, name: string): Promise<void>;
   emit(a: Activation, event: string, payload: unknown): void;
   subscriberCount(a: Activation, event?: string): number;
   /** Something failed that has no caller to tell. */
   report(kind: FailureKind, actor: string, error: unknown): void;
 }
 
-export type FailureKind = "activate" | "deactivate" | "save" | "timer";
+export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder";
 
 /** Turns of an activation: method calls and timer ticks. */
 interface ActivationTurn extends Turn {
@@ -125,6 +148,7 @@ export class Activation implements ActorHost {
   /** Turns now running (one, unless the type is reentrant or a method interleaves). */
   #turns: ActivationTurn[] = [];
   #saving: Promise<void> | undefined;
+  #inbox: Inbox | undefined;
   #deactivation: Promise<void> | undefined;
   #activation: Promise<void> | undefined;
 
@@ -194,6 +218,47 @@ export class Activation implements ActorHost {
     this.ctx.emit(this, event, payload);
   }
 
+  send(target: unknown, channel: string, data: unknown, options?: SendOptions): Promise<void> {
+    try {
+      return this.ctx.send(this, toActorId(target), checkChannel(channel), data, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  recv(channel: string, options?: RecvOptions): Promise<ReceivedMessage> {
+    try {
+      checkChannel(channel);
+      const from = options?.from === undefined ? undefined : senderString(options.from);
+      const timeoutMs = options?.timeoutMs ?? this.ctx.callTimeoutMs;
+      if (!(timeoutMs > 0)) throw new InvalidArgumentError("recv timeoutMs must be a positive number");
+      if (this.status === "deactivating" || this.status === "deactivated") {
+        throw new DeactivatedError(this.idString, "recv was called");
+      }
+      return this.#inboxOrNew().recv(channel, from, timeoutMs);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  remind(name: string, schedule: ReminderSchedule): Promise<void> {
+    return this.ctx.remind(this, name, schedule);
+  }
+
+  forget(name: string): Promise<void> {
+    return this.ctx.forget(this, name);
+  }
+
+  /** Messages waiting in the inbox (for tests and introspection). */
+  get inboxSize(): number {
+    return this.#inbox?.size ?? 0;
+  }
+
+  #inboxOrNew(): Inbox {
+    this.#inbox ??= new Inbox(this.ctx.deadlines);
+    return this.#inbox;
+  }
+
   subscriberCount(event?: string): number {
     return this.ctx.subscriberCount(this, event);
   }
@@ -231,12 +296,18 @@ export class Activation implements ActorHost {
 
   #runCall(call: Call): Promise<void> | undefined {
     if (call.done) return undefined; // its deadline passed while it waited
+    if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
     call.turnId = this.ctx.nextTurnId();
     this.#turns.push(call as unknown as ActivationTurn);
     let result: unknown;
     try {
-      const method = (this.#instance as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method];
-      result = (method as (...a: unknown[]) => unknown).apply(this.#instance, call.args as unknown[]);
+      if (call.method === SYSTEM_METHODS.remind) {
+        const [name, firing] = call.args as [string, ReminderFiring];
+        result = (this.#instance as Actor<unknown>).onReminder(name, firing);
+      } else {
+        const method = (this.#instance as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method];
+        result = (method as (...a: unknown[]) => unknown).apply(this.#instance, call.args as unknown[]);
+      }
     } catch (err) {
       return this.#finishCall(call, false, err);
     }
@@ -266,6 +337,83 @@ export class Activation implements ActorHost {
     const turns = this.#turns;
     const i = turns.indexOf(turn);
     if (i >= 0) turns.splice(i, 1);
+  }
+
+  /**
+   * A message arriving for the inbox. Runs at once, beside any turn (a turn may
+   * be waiting in `recv` for exactly this message). A durable message is
+   * written to the store before it is handed on or acknowledged.
+   */
+  #deliver(call: Call): Promise<void> | undefined {
+    const [raw, durable] = call.args as [unknown, boolean | undefined];
+    let message: ReturnType<typeof checkMessage>;
+    try {
+      message = checkMessage(raw);
+    } catch (err) {
+      call.reject(err);
+      return undefined;
+    }
+    const inbox = this.#inboxOrNew();
+    if (durable !== true) {
+      inbox.deliver(message, false);
+      call.resolve(undefined);
+      return undefined;
+    }
+    if (inbox.seen(message.id)) {
+      call.resolve(undefined); // a resend of a message already stored: acknowledge, don't deliver twice
+      return undefined;
+    }
+    if (this.info.persistence === "none") {
+      call.reject(
+        new InvalidArgumentError(`durable send to ${this.idString}: its type keeps no state (persistence "none")`),
+      );
+      return undefined;
+    }
+    const snapshot = inbox.snapshot();
+    snapshot.messages.push(message);
+    snapshot.delivered.push(message.id);
+    return this.#checkpointInbox(snapshot.messages, snapshot.delivered).then(
+      () => {
+        inbox.deliver(message, true);
+        call.resolve(undefined);
+      },
+      (err) => call.reject(toCallerError(err)),
+    );
+  }
+
+  /**
+   * Store the inbox beside the last *stored* state (not the in-memory one, which
+   * a running turn may have half changed): read the record, replace its inbox,
+   * write it back conditionally. Serialized with the other writes.
+   */
+  #checkpointInbox(messages: readonly unknown[], delivered: readonly string[]): Promise<void> {
+    const write = (this.#saving ?? Promise.resolve()).then(async () => {
+      if (this.stale) throw new StaleActivationError(this.idString);
+      const { store } = this.ctx;
+      const stored = await store.load(this.id);
+      let stateVersion = this.info.stateVersion;
+      let state: unknown;
+      if (stored !== undefined) {
+        const record = decodeStateRecord(stored.data, store.describe(this.id));
+        stateVersion = record.stateVersion;
+        state = record.state;
+      } else {
+        state = typeof this.info.cls.initialState === "function" ? this.info.cls.initialState() : undefined;
+      }
+      const bytes = encodeStateRecord({ stateVersion, state, inbox: messages, delivered });
+      try {
+        this.version = await store.save(this.id, bytes, this.version);
+      } catch (err) {
+        if (!(err instanceof StateConflictError)) throw err;
+        this.stale = true;
+        void this.deactivate("stale");
+        throw new StaleActivationError(this.idString);
+      }
+      // The stored record no longer matches memory; the next persist writes the full state.
+      this.#savedDigest = undefined;
+    });
+    this.#saving = write.catch(() => {});
+    return write;
   }
 
   #armTimer(timer: ActorTimer, ms: number): void {
@@ -314,7 +462,13 @@ export class Activation implements ActorHost {
 
   async #write(): Promise<void> {
     if (this.stale) throw new StaleActivationError(this.idString);
-    const bytes = encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.state });
+    const box = this.#inbox?.snapshot();
+    const bytes = encodeStateRecord({
+      stateVersion: this.info.stateVersion,
+      state: this.state,
+      inbox: box?.messages,
+      delivered: box?.delivered,
+    });
     const d = digest(bytes);
     if (d === this.#savedDigest) return;
     try {
@@ -349,6 +503,9 @@ export class Activation implements ActorHost {
         this.state = state;
         this.version = stored.version;
         this.#savedDigest = digest(stored.data);
+        if (record.inbox !== undefined || record.delivered !== undefined) {
+          this.#inboxOrNew().restore(record.inbox ?? [], record.delivered ?? []);
+        }
         return;
       }
     }
@@ -401,6 +558,8 @@ export class Activation implements ActorHost {
     this.status = "deactivating";
     for (const t of this.timers ?? []) t.cancel();
     this.timers = undefined;
+    // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
+    this.#inbox?.failWaiters(this.idString);
     await this.mailbox.whenIdle();
     let saveError: unknown;
     const discard = reason === "stale" || reason === "delete" || this.stale;
@@ -444,6 +603,30 @@ export class Activation implements ActorHost {
     for (const call of parked ?? []) this.ctx.dispatch(call);
     if (saveError !== undefined && !(saveError instanceof StaleActivationError)) throw saveError;
   }
+}
+
+function checkChannel(channel: unknown): string {
+  if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+    throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
+  }
+  return channel;
+}
+
+/** An actor reference, an ActorId or "Type/key", as an ActorId. */
+export function toActorId(target: unknown): ActorId {
+  const t = refTarget(target);
+  if (t !== undefined) return t.id;
+  if (typeof target === "object" && target !== null) {
+    const id = target as Partial<ActorId>;
+    if (typeof id.type === "string" && typeof id.key === "string") return { type: id.type, key: id.key };
+  }
+  throw new InvalidArgumentError("Expected an actor reference or { type, key }");
+}
+
+function senderString(from: unknown): string {
+  if (typeof from === "string") return from;
+  const id = toActorId(from);
+  return `${id.type}/${id.key}`;
 }
 
 function settle(call: Call, ok: boolean, value: unknown): void {

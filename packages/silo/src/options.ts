@@ -1,5 +1,14 @@
 import { join } from "node:path";
-import { type ActorClass, type Clock, InvalidArgumentError, type StateStore, systemClock } from "@praas/core";
+import {
+  type ActorClass,
+  type Clock,
+  InvalidArgumentError,
+  MemoryReminderStore,
+  type ReminderStore,
+  type StateStore,
+  systemClock,
+} from "@praas/core";
+import { FileReminderStore } from "./fs-reminder-store.js";
 import { FileStateStore } from "./fs-store.js";
 
 export interface SiloOptions {
@@ -22,6 +31,14 @@ export interface SiloOptions {
   readonly maxActivations?: number;
   /** Time source; tests pass a ManualClock. */
   readonly clock?: Clock;
+  /**
+   * Where durable reminders live. Default: `<stateDir>/.reminders` with the
+   * default file store; in memory when another `storage` is given (pass a Redis
+   * reminder store in a cluster). The silo closes it on `stop()`.
+   */
+  readonly reminders?: ReminderStore;
+  /** How often the silo re-reads reminders it may now own (default 10 s). */
+  readonly reminderRefreshMs?: number;
 }
 
 export interface ResolvedSiloOptions {
@@ -32,6 +49,8 @@ export interface ResolvedSiloOptions {
   readonly callTimeoutMs: number;
   readonly maxActivations: number;
   readonly clock: Clock;
+  readonly reminders: ReminderStore;
+  readonly reminderRefreshMs: number;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
@@ -66,5 +85,9 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
     callTimeoutMs: positive("callTimeoutMs", options.callTimeoutMs, 30_000),
     maxActivations,
     clock: options.clock ?? systemClock,
+    reminders:
+      options.reminders ??
+      (options.storage === undefined ? new FileReminderStore(stateDir) : new MemoryReminderStore()),
+    reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
   };
 }

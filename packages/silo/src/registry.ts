@@ -17,6 +17,9 @@ export interface ActorTypeInfo {
   readonly idleTimeoutMs: number;
   readonly persistence: PersistenceMode;
   readonly stateVersion: number;
+  /** Stateless worker: no persisted state, a pool of activations per silo. */
+  readonly stateless: boolean;
+  readonly maxWorkers: number;
 }
 
 const PERSISTENCE_MODES: readonly PersistenceMode[] = ["deactivate", "turn", "none"];
@@ -71,7 +74,15 @@ export class ActorRegistry {
         throw new InvalidArgumentError(`${name}.interleave names "${m}", which is not a public method of ${name}`);
       }
     }
-    const persistence = cls.persistence ?? "deactivate";
+    const stateless = cls.stateless === true;
+    const maxWorkers = cls.maxWorkers ?? 16;
+    if (!Number.isInteger(maxWorkers) || maxWorkers < 1) {
+      throw new InvalidArgumentError(`${name}.maxWorkers must be a positive integer`);
+    }
+    if (stateless && cls.persistence !== undefined && cls.persistence !== "none") {
+      throw new InvalidArgumentError(`${name} is stateless, so its persistence can only be "none"`);
+    }
+    const persistence = stateless ? "none" : (cls.persistence ?? "deactivate");
     if (!PERSISTENCE_MODES.includes(persistence)) {
       throw new InvalidArgumentError(`${name}.persistence must be one of ${PERSISTENCE_MODES.join(", ")}`);
     }
@@ -90,6 +101,8 @@ export class ActorRegistry {
       idleTimeoutMs,
       persistence,
       stateVersion,
+      stateless,
+      maxWorkers,
     };
     this.#types.set(name, info);
     this.#byClass.set(cls, info);

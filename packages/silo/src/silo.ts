@@ -1,12 +1,14 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type Actor,
   type ActorClass,
   type ActorId,
+  type ActorMethodNames,
   type ActorRef,
   ActorTypeNotFoundError,
   actorIdString,
+  assertEncodable,
   assertEncodableArgs,
   type CallOptions,
   type ChainLink,
@@ -17,19 +19,30 @@ import {
   InvalidArgumentError,
   type Invoker,
   MAX_CHAIN_LENGTH,
+  MAX_CHANNEL_LENGTH,
   MethodNotFoundError,
   type RefTarget,
+  type RemoteMethod,
   refTarget,
+  type SendOptions,
   SiloStoppedError,
   type StateStore,
+  SYSTEM_METHODS,
   type TimerHandle,
   validateKey,
 } from "@praas/core";
-import { Activation, type ActivationContext, type DeactivationReason, type FailureKind } from "./activation.js";
+import {
+  Activation,
+  type ActivationContext,
+  toActorId as anyToActorId,
+  type DeactivationReason,
+  type FailureKind,
+} from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
-import { ActorRegistry } from "./registry.js";
+import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
+import { ReminderService } from "./reminders.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
@@ -84,6 +97,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #deadlines: DeadlineQueue;
   readonly #context: ActivationContext;
   readonly #subscriptions = new Subscriptions();
+  readonly #reminders: ReminderService;
+  /** Workers of each stateless type, in creation order, with their calls in flight. */
+  readonly #workers = new Map<string, { key: string; load: number }[]>();
   #turnCounter = 0;
   #observer: CallObserver | undefined;
   #stopping: Promise<void> | undefined;
@@ -101,12 +117,25 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#minIdleTimeout = minIdle;
     this.#collectionEvery = options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5));
     this.#context = this.#makeContext();
+    this.#reminders = new ReminderService(
+      options.reminders,
+      {
+        clock: options.clock,
+        owns: (actor) => this.#ownsLocally(actor),
+        fire: async (actor, name, firing) => {
+          await this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false);
+        },
+        report: (actor, error) => this.#context.report("reminder", actor, error),
+      },
+      { refreshMs: options.reminderRefreshMs },
+    );
   }
 
   /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
   static async start(options: SiloOptions): Promise<Silo> {
     const silo = new Silo(resolveSiloOptions(options));
     silo.#scheduleCollection();
+    await silo.#reminders.start();
     return silo;
   }
 
@@ -233,6 +262,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   async #stop(): Promise<void> {
     this.#collector?.cancel();
+    this.#reminders.stop();
     const errors: unknown[] = [];
     // Deactivating can let parked calls through to fresh activations; loop until none are left.
     while (this.#table.size > 0) {
@@ -241,31 +271,77 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     }
     this.#deadlines.close();
     await this.#options.storage.close();
+    await this.#options.reminders.close();
     if (errors.length > 0)
       throw new AggregateError(errors, `Silo stopped, but ${errors.length} activation(s) failed to save`);
   }
 
   // ---- calls ----
 
-  /** @internal Entry point of every call made through a reference. */
-  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown> {
+  /**
+   * Call a stateless worker type without naming a process (PraaS "invoke
+   * without a pid"): runs here, on the least busy of up to `maxWorkers`
+   * activations.
+   */
+  invoke<T extends Actor<unknown>, M extends ActorMethodNames<T>>(
+    cls: ActorClass<T>,
+    method: M,
+    ...args: Parameters<RemoteMethod<T[M]>>
+  ): ReturnType<RemoteMethod<T[M]>>;
+  /** @internal Entry point of every call made through a reference (the `Invoker` seam). */
+  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
+  invoke(first: RefTarget | ActorClass, method: string, ...rest: unknown[]): Promise<unknown> {
+    if (typeof first === "function") {
+      const info = this.#registry.ofClass(first);
+      if (info === undefined) return Promise.reject(new ActorTypeNotFoundError(first.actorType ?? first.name));
+      if (!info.stateless) {
+        return Promise.reject(
+          new InvalidArgumentError(`${info.name} is not stateless: call it through a reference with a key`),
+        );
+      }
+      return this.#call(info, "", method, rest, EMPTY_CHAIN, this.#options.callTimeoutMs);
+    }
+    const target = first;
+    const info = this.#registry.get(target.id.type);
+    if (info === undefined) return Promise.reject(new ActorTypeNotFoundError(target.id.type));
+    const caller = (target as SiloRefTarget).caller;
+    const chain: readonly ChainLink[] = caller === undefined ? EMPTY_CHAIN : caller.outgoingChain();
+    return this.#call(
+      info,
+      target.id.key,
+      method,
+      rest[0] as unknown[],
+      chain,
+      target.options?.timeoutMs ?? this.#options.callTimeoutMs,
+      target.idString,
+    );
+  }
+
+  /** Check a user call and send it on its way. */
+  #call(
+    info: ActorTypeInfo,
+    key: string,
+    method: string,
+    args: unknown[],
+    chain: readonly ChainLink[],
+    timeoutMs: number,
+    idString?: string,
+  ): Promise<unknown> {
     try {
       if (this.#stopping !== undefined) throw new SiloStoppedError();
-      const { type, key } = target.id;
-      const info = this.#registry.get(type);
-      if (info === undefined) throw new ActorTypeNotFoundError(type);
+      const type = info.name;
       if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      const caller = (target as SiloRefTarget).caller;
-      const chain: readonly ChainLink[] = caller === undefined ? EMPTY_CHAIN : caller.outgoingChain();
       if (chain.length > MAX_CHAIN_LENGTH) {
         throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
       }
-      const timeoutMs = target.options?.timeoutMs ?? this.#options.callTimeoutMs;
+      // A stateless type is served by a local pool; the key the caller named does not matter.
+      const worker = info.stateless ? this.#pickWorker(info) : undefined;
+      const workerKey = worker === undefined ? key : worker.key;
       const call = new Call(
-        target.idString,
+        info.stateless || idString === undefined ? actorIdString(type, workerKey) : idString,
         type,
-        key,
+        workerKey,
         method,
         args,
         chain,
@@ -276,11 +352,120 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         this.#observer === undefined ? 0 : performance.now(),
       );
       this.#deadlines.add(call, timeoutMs);
+      if (worker !== undefined) {
+        // Count calls in flight per worker until the caller has its answer.
+        worker.load++;
+        const done = () => {
+          worker.load--;
+        };
+        call.promise.then(done, done);
+      }
       this.#dispatch(call);
       return call.promise;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * A call the runtime makes itself (message delivery, reminder firing): routed
+   * like any call, but to a system method no user method can shadow.
+   */
+  #systemCall(id: ActorId, method: string, args: unknown[], interleave: boolean): Promise<unknown> {
+    if (this.#stopping !== undefined) return Promise.reject(new SiloStoppedError());
+    const timeoutMs = this.#options.callTimeoutMs;
+    const call = new Call(
+      actorIdString(id.type, id.key),
+      id.type,
+      id.key,
+      method,
+      args,
+      EMPTY_CHAIN,
+      interleave,
+      timeoutMs,
+      this.#deadlines,
+      undefined,
+      0,
+    );
+    this.#deadlines.add(call, timeoutMs);
+    this.#dispatch(call);
+    return call.promise;
+  }
+
+  /**
+   * The worker of a stateless type to run the next call: an idle one if there
+   * is one, else a new one while under `maxWorkers`, else the least busy.
+   */
+  #pickWorker(info: ActorTypeInfo): { key: string; load: number } {
+    let workers = this.#workers.get(info.name);
+    if (workers === undefined) {
+      workers = [];
+      this.#workers.set(info.name, workers);
+    }
+    let best: { key: string; load: number } | undefined;
+    for (const w of workers) {
+      if (w.load === 0) return w;
+      if (best === undefined || w.load < best.load) best = w;
+    }
+    if (workers.length < info.maxWorkers) {
+      // A control character keeps worker keys apart from every key a user can write.
+      const w = { key: `\u0001worker-${workers.length}`, load: 0 };
+      workers.push(w);
+      return w;
+    }
+    return best as { key: string; load: number };
+  }
+
+  /**
+   * Put `data` in the inbox of `target` under `channel`, from outside any actor
+   * (PraaS `send`). Resolves once the message is in the inbox, or with
+   * `{ durable: true }` once it is stored.
+   */
+  send(target: ActorRef<unknown> | ActorId, channel: string, data?: unknown, options?: SendOptions): Promise<void> {
+    try {
+      return this.#send(undefined, anyToActorId(target), channel, data, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #send(
+    from: string | undefined,
+    target: ActorId,
+    channel: string,
+    data: unknown,
+    options: SendOptions | undefined,
+  ): Promise<void> {
+    if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+      throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
+    }
+    const info = this.#registry.get(target.type);
+    if (info === undefined) throw new ActorTypeNotFoundError(target.type);
+    if (info.stateless) throw new InvalidArgumentError(`${info.name} is stateless and has no inbox`);
+    validateKey(target.key);
+    assertEncodable(data, `message on channel "${channel}"`);
+    const message = { id: randomUUID(), channel, from, data };
+    const durable = options?.durable === true;
+    if (!durable) {
+      await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, false], true);
+      return;
+    }
+    // Durable messages are deduplicated by id at the target, so resending after a
+    // failure that may or may not have stored it is safe.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, true], true);
+        return;
+      } catch (err) {
+        const retryable = (err as { retryable?: unknown }).retryable === true;
+        if (!retryable || attempt >= 4 || this.#stopping !== undefined) throw err;
+      }
+    }
+  }
+
+  /** Does this silo own `actor` now? (A single silo owns everything.) */
+  #ownsLocally(_actor: ActorId): boolean {
+    return true;
   }
 
   #dispatch(call: Call): void {
@@ -326,6 +511,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       nextTurnId: () => ++this.#turnCounter,
       makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),
       dispatch: (call) => this.#dispatch(call),
+      deadlines: this.#deadlines,
+      callTimeoutMs: this.#options.callTimeoutMs,
+      send: (from, target, channel, data, options) => this.#send(from.idString, target, channel, data, options),
+      remind: (a, name, schedule) => this.#reminders.register(a.id, name, schedule),
+      forget: (a, name) => this.#reminders.forget(a.id, name),
       release: (a) => this.#table.remove(a),
       activated: (a) => this.emit("activate", a.id),
       deactivated: (a, reason) => this.emit("deactivate", a.id, reason),

@@ -14,7 +14,7 @@ export async function testSilo(
   actors: readonly ActorClass[],
   extra: Partial<SiloOptions> = {},
 ): Promise<{ silo: Silo; clock: ManualClock; store: MemoryStateStore }> {
-  const clock = new ManualClock();
+  const clock = (extra.clock as ManualClock | undefined) ?? new ManualClock();
   const store = new MemoryStateStore();
   const silo = await Silo.start({ actors, clock, storage: store, ...extra });
   return { silo, clock, store: (extra.storage as MemoryStateStore | undefined) ?? store };

@@ -1,0 +1,48 @@
+/**
+ * Keyed messages between processes (PraaS `send(pid, key, data)` /
+ * `recv([pid], key)`). A message waits in the target's inbox under its channel
+ * until a `recv` takes it; the inbox is saved with the state at swap-out.
+ */
+export interface InboxMessage {
+  /** Unique id: durable messages are deduplicated by it. */
+  readonly id: string;
+  readonly channel: string;
+  /** "Type/key" of the sending actor; undefined when sent from outside any actor. */
+  readonly from: string | undefined;
+  readonly data: unknown;
+}
+
+export interface SendOptions {
+  /**
+   * Resolve only once the message is stored in the target's state store
+   * (deduplicated by message id), so a crash of the target's silo loses nothing.
+   */
+  readonly durable?: boolean;
+}
+
+export interface RecvOptions {
+  /** Only take messages from this sender (a reference or "Type/key"). Default: any sender. */
+  readonly from?: unknown;
+  /** Give up with TimeoutError after this long (default: the silo's call timeout). */
+  readonly timeoutMs?: number;
+}
+
+/** What `recv` resolves with. */
+export interface ReceivedMessage<T = unknown> {
+  readonly channel: string;
+  readonly from: string | undefined;
+  readonly data: T;
+}
+
+/** Longest channel name, in UTF-16 code units. */
+export const MAX_CHANNEL_LENGTH = 256;
+
+/** Methods the runtime routes like calls but handles itself; user methods can never have these names. */
+export const SYSTEM_METHODS = {
+  deliver: "#deliver",
+  remind: "#remind",
+} as const;
+
+export function isSystemMethod(method: string): boolean {
+  return method === SYSTEM_METHODS.deliver || method === SYSTEM_METHODS.remind;
+}
