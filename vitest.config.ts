@@ -1,3 +1,4 @@
+import { defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -5,6 +6,10 @@ export default defineConfig({
     // Tests import workspace packages from source, so no stale dist can hide a change.
     conditions: ["source"],
   },
+  // Test files run in vite's server (SSR) environment, which ignores the
+  // top-level `resolve.conditions`: without this they would load dist. The rest
+  // is vitest's own default ("module" left out, as vitest does).
+  ssr: { resolve: { conditions: ["source", ...defaultServerConditions.filter((c) => c !== "module")] } },
   test: {
     include: [
       "packages/*/test/**/*.test.ts",

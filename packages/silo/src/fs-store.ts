@@ -73,6 +73,12 @@ export class FileStateStore implements StateStore {
 
   async delete(id: ActorId, expected?: string): Promise<void> {
     const file = this.#path(id);
+    // No folder, no file: nothing to delete, and no place for the lock file.
+    const folder = await stat(join(file, "..")).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return undefined;
+      throw err;
+    });
+    if (folder === undefined) return;
     await this.#locked(file, async () => {
       if (expected !== undefined) {
         const current = await readVersion(file);

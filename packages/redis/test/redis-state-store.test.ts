@@ -1,0 +1,110 @@
+import { InvalidArgumentError, StateConflictError, type StateStore } from "@praas/core";
+import { REDIS_STORE_FORMAT, RedisStateStore, redisStateStore } from "@praas/redis";
+import { describeStateStoreConformance } from "@praas/testing/conformance";
+import { redisUrl, uniqueName } from "@praas/testing/vitest";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/** Writes raw keys next to the store's, to plant foreign objects. */
+let admin: Redis;
+beforeAll(() => {
+  admin = new Redis(redisUrl());
+});
+afterAll(() => admin.disconnect());
+
+function keyOf(store: StateStore, id: { type: string; key: string }): string {
+  return (store as RedisStateStore).keyOf(id);
+}
+
+describeStateStoreConformance("Redis", {
+  makeStore: () => redisStateStore({ url: redisUrl(), keyPrefix: `${uniqueName("conf")}:` }),
+  largeStateBytes: 10 * 2 ** 20,
+  foreignObjects: {
+    "a string key": async (store, id) => {
+      await admin.set(keyOf(store, id), "hello");
+    },
+    "a list key": async (store, id) => {
+      await admin.rpush(keyOf(store, id), "a", "b");
+    },
+    "a hash without the format field": async (store, id) => {
+      await admin.hset(keyOf(store, id), { name: "someone else's" });
+    },
+    "a hash of a newer store format": async (store, id) => {
+      await admin.hset(keyOf(store, id), { f: "99", v: "x", d: "data" });
+    },
+  },
+});
+
+describe("RedisStateStore", () => {
+  it("rejects bad options with InvalidArgumentError", () => {
+    const bad: unknown[] = [
+      undefined,
+      {},
+      { url: "http://localhost:6379" },
+      { url: "localhost:6379" },
+      { url: redisUrl(), client: admin },
+      { client: {} },
+      { url: redisUrl(), keyPrefix: 42 },
+    ];
+    for (const [i, options] of bad.entries()) {
+      expect(() => new RedisStateStore(options as never), `case ${i}`).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it("keeps its data under the key prefix, as a hash tagged with the store format", async () => {
+    const prefix = `${uniqueName("layout")}:`;
+    const store = redisStateStore({ url: redisUrl(), keyPrefix: prefix });
+    try {
+      const version = await store.save({ type: "Cart", key: "u/42" }, new Uint8Array([1, 2, 3]), null);
+      expect(await admin.keys(`${prefix}*`)).toEqual([`${prefix}Cart/u/42`]);
+      const hash = await admin.hgetallBuffer(`${prefix}Cart/u/42`);
+      expect(hash.f?.toString()).toBe(REDIS_STORE_FORMAT);
+      expect(hash.v?.toString()).toBe(version);
+      expect([...(hash.d ?? [])]).toEqual([1, 2, 3]);
+      expect(store.describe({ type: "Cart", key: "u/42" })).toContain(`${prefix}Cart/u/42`);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("uses a client it was given, and leaves it open on close", async () => {
+    const client = new Redis(redisUrl());
+    const store = redisStateStore({ client, keyPrefix: `${uniqueName("shared")}:` });
+    const v = await store.save({ type: "A", key: "1" }, new Uint8Array([7]), null);
+    await store.close();
+    expect(client.status).toBe("ready");
+    expect(await client.ping()).toBe("PONG");
+    const again = redisStateStore({ client, keyPrefix: store.keyPrefix });
+    expect((await again.load({ type: "A", key: "1" }))?.version).toBe(v);
+    client.disconnect();
+  });
+
+  it("keeps compare-and-set working after the server forgets its scripts", async () => {
+    const store = redisStateStore({ url: redisUrl(), keyPrefix: `${uniqueName("noscript")}:` });
+    try {
+      const id = { type: "A", key: "1" };
+      const v1 = await store.save(id, new Uint8Array([1]), null);
+      await admin.script("FLUSH");
+      const v2 = await store.save(id, new Uint8Array([2]), v1);
+      await admin.script("FLUSH");
+      await expect(store.save(id, new Uint8Array([3]), v1)).rejects.toBeInstanceOf(StateConflictError);
+      await admin.script("FLUSH");
+      await expect(store.delete(id, v1)).rejects.toBeInstanceOf(StateConflictError);
+      expect((await store.load(id))?.version).toBe(v2);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails an operation, rather than hanging or losing it, once its connection is gone", async () => {
+    const store = redisStateStore({ url: redisUrl(), keyPrefix: `${uniqueName("dead")}:` });
+    const id = { type: "A", key: "1" };
+    await store.save(id, new Uint8Array([1]), null);
+    store.client.disconnect();
+    await expect(store.save(id, new Uint8Array([2]), null)).rejects.toThrow(/Connection is closed/);
+    await store.close();
+    const reader = redisStateStore({ url: redisUrl(), keyPrefix: store.keyPrefix });
+    expect([...((await reader.load(id))?.data ?? [])]).toEqual([1]);
+    await reader.close();
+  });
+});

@@ -1,0 +1,113 @@
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import { InvalidArgumentError } from "@praas/core";
+
+export interface S3StorageOptions {
+  /** The bucket holding the state objects (it must exist). */
+  readonly bucket: string;
+  /** Key prefix, e.g. "prod/praas/" (a missing trailing "/" is added). Default: none. */
+  readonly prefix?: string;
+  /** Endpoint URL for S3-compatible servers: MinIO (`http://minio:9000`), R2 (`https://<account>.r2.cloudflarestorage.com`). */
+  readonly endpoint?: string;
+  /** Region (default: the SDK's chain, e.g. `AWS_REGION`; "us-east-1" when an endpoint is given; "auto" for R2). */
+  readonly region?: string;
+  /** Path-style URLs (`endpoint/bucket/key`), needed by MinIO and most local servers. Default false. */
+  readonly forcePathStyle?: boolean;
+  /** Static credentials or a provider; default: the SDK's default chain (env, profile, instance role…). */
+  readonly credentials?: S3ClientConfig["credentials"];
+  /** Use this client instead of building one (then endpoint/region/credentials/forcePathStyle must be omitted). Not destroyed by `close()`. */
+  readonly client?: S3Client;
+}
+
+/** Options checked and defaults applied. */
+export interface ResolvedS3Options {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  /** True when the store built the client and must destroy it on close. */
+  readonly ownsClient: boolean;
+}
+
+/** Validate `options`; every problem is an InvalidArgumentError that names the option. */
+export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("S3 storage needs an options object with at least { bucket }");
+  }
+  const { bucket, prefix, endpoint, region, forcePathStyle, credentials, client } = options;
+  if (typeof bucket !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) {
+    throw new InvalidArgumentError(
+      `S3 option bucket must be a bucket name (letters, digits, . _ -; 2–255 chars), got ${JSON.stringify(bucket)}`,
+    );
+  }
+  if (prefix !== undefined && typeof prefix !== "string") {
+    throw new InvalidArgumentError(`S3 option prefix must be a string, got ${typeof prefix}`);
+  }
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+    throw new InvalidArgumentError(`S3 option endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  }
+  if (region !== undefined && (typeof region !== "string" || region.length === 0)) {
+    throw new InvalidArgumentError(`S3 option region must be a non-empty string, got ${JSON.stringify(region)}`);
+  }
+  if (forcePathStyle !== undefined && typeof forcePathStyle !== "boolean") {
+    throw new InvalidArgumentError("S3 option forcePathStyle must be true or false");
+  }
+  if (credentials !== undefined && !isCredentials(credentials)) {
+    throw new InvalidArgumentError(
+      "S3 option credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a credential provider function",
+    );
+  }
+  const normalizedPrefix = normalizePrefix(prefix ?? "");
+  if (client !== undefined) {
+    if (typeof (client as { send?: unknown })?.send !== "function") {
+      throw new InvalidArgumentError("S3 option client must be an S3Client");
+    }
+    const clash = (["endpoint", "region", "forcePathStyle", "credentials"] as const).filter(
+      (k) => options[k] !== undefined,
+    );
+    if (clash.length > 0) {
+      throw new InvalidArgumentError(
+        `S3 option client cannot be combined with ${clash.join(", ")}: configure the client`,
+      );
+    }
+    return { bucket, prefix: normalizedPrefix, client, ownsClient: false };
+  }
+  const config: S3ClientConfig = {
+    // Checksums only where an operation requires them: with the SDK defaults
+    // some S3-compatible servers store streamed uploads corrupted.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  };
+  if (endpoint !== undefined) config.endpoint = endpoint;
+  const r = region ?? (endpoint !== undefined && process.env.AWS_REGION === undefined ? "us-east-1" : undefined);
+  if (r !== undefined) config.region = r;
+  if (forcePathStyle !== undefined) config.forcePathStyle = forcePathStyle;
+  if (credentials !== undefined) config.credentials = credentials;
+  return { bucket, prefix: normalizedPrefix, client: new S3Client(config), ownsClient: true };
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  try {
+    const u = new URL(value);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+function isCredentials(value: unknown): boolean {
+  if (typeof value === "function") return true;
+  if (typeof value !== "object" || value === null) return false;
+  const c = value as Record<string, unknown>;
+  return (
+    typeof c.accessKeyId === "string" &&
+    c.accessKeyId.length > 0 &&
+    typeof c.secretAccessKey === "string" &&
+    (c.sessionToken === undefined || typeof c.sessionToken === "string")
+  );
+}
+
+/** "a/b" → "a/b/", "/a/" → "a/", "" → "": keys never start with "/" and the prefix is a folder. */
+function normalizePrefix(prefix: string): string {
+  const p = prefix.replace(/^\/+/, "");
+  return p.length === 0 || p.endsWith("/") ? p : `${p}/`;
+}

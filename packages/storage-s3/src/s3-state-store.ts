@@ -1,0 +1,168 @@
+import { createHash } from "node:crypto";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import {
+  type ActorId,
+  CorruptStateError,
+  InvalidArgumentError,
+  StateConflictError,
+  type StateStore,
+  type StoredState,
+} from "@praas/core";
+import { decodeObject, encodeObject, S3_OBJECT_FORMAT } from "./object-format.js";
+import { resolveS3Options, type S3StorageOptions } from "./options.js";
+
+/**
+ * Actor state on S3 or an S3-compatible server (MinIO, R2): one object per
+ * actor at `<prefix><Type>/<key>`, versioned by its ETag. Every write is
+ * conditional — `If-None-Match: *` when nothing may exist yet, `If-Match:
+ * <etag>` otherwise — so a stale activation's write is refused by S3 itself
+ * (412 PreconditionFailed or 409 ConditionalRequestConflict) and surfaces as
+ * `StateConflictError`.
+ */
+export class S3StateStore implements StateStore {
+  readonly kind = "s3";
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly #client: S3Client;
+  readonly #ownsClient: boolean;
+
+  constructor(options: S3StorageOptions) {
+    const resolved = resolveS3Options(options);
+    this.bucket = resolved.bucket;
+    this.prefix = resolved.prefix;
+    this.#client = resolved.client;
+    this.#ownsClient = resolved.ownsClient;
+  }
+
+  /** The SDK client (for tests and diagnostics). */
+  get client(): S3Client {
+    return this.#client;
+  }
+
+  /**
+   * The object key of an actor. Type and key are percent-encoded so that any
+   * key (slashes, "..", unicode) maps to one readable, unambiguous S3 key; a key
+   * too long for S3's 1024-byte limit is replaced by its SHA-256.
+   */
+  keyOf(id: ActorId): string {
+    const key = `${this.prefix}${encodeURIComponent(id.type)}/${encodeURIComponent(id.key)}`;
+    if (Buffer.byteLength(key) <= 1024) return key;
+    return `${this.prefix}${encodeURIComponent(id.type)}/~${createHash("sha256").update(id.key).digest("hex")}`;
+  }
+
+  describe(id: ActorId): string {
+    return `s3://${this.bucket}/${this.keyOf(id)}`;
+  }
+
+  async load(id: ActorId): Promise<StoredState | undefined> {
+    let body: Uint8Array;
+    let etag: string | undefined;
+    let format: string | undefined;
+    try {
+      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(id) }));
+      etag = res.ETag;
+      format = res.Metadata?.["praas-format"];
+      if (res.Body === undefined) throw new CorruptStateError(this.describe(id), "S3 returned no body");
+      body = await res.Body.transformToByteArray();
+    } catch (err) {
+      if (isMissingKey(err)) return undefined;
+      throw err;
+    }
+    if (format !== undefined && format !== String(S3_OBJECT_FORMAT)) {
+      throw new CorruptStateError(
+        this.describe(id),
+        `object format ${JSON.stringify(format)} is not supported (expected ${S3_OBJECT_FORMAT})`,
+      );
+    }
+    const decoded = decodeObject(body);
+    if ("problem" in decoded) throw new CorruptStateError(this.describe(id), decoded.problem);
+    if (etag === undefined) throw new CorruptStateError(this.describe(id), "S3 returned no ETag");
+    return { data: decoded.record, version: etag };
+  }
+
+  async save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string> {
+    if (expected === "") throw new InvalidArgumentError("expected version must be null or an ETag");
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: this.keyOf(id),
+      Body: encodeObject(data),
+      ContentType: "application/vnd.praas.state",
+      Metadata: { "praas-format": String(S3_OBJECT_FORMAT) },
+      ...(expected === null ? { IfNoneMatch: "*" } : { IfMatch: expected }),
+    });
+    let etag: string | undefined;
+    try {
+      etag = (await this.#client.send(command)).ETag;
+    } catch (err) {
+      const status = statusOf(err);
+      // 412: the precondition failed; 409: a concurrent conditional write won;
+      // 404: If-Match named an object that no longer exists.
+      if (status === 412 || status === 409 || (isMissingKey(err) && expected !== null)) {
+        throw new StateConflictError(this.describe(id), expected);
+      }
+      throw err;
+    }
+    if (etag === undefined) {
+      throw new Error(
+        `S3 accepted the write to ${this.describe(id)} but returned no ETag; conditional writes need one`,
+      );
+    }
+    return etag;
+  }
+
+  async delete(id: ActorId, expected?: string): Promise<void> {
+    const Key = this.keyOf(id);
+    try {
+      await this.#client.send(
+        new DeleteObjectCommand({
+          Bucket: this.bucket,
+          Key,
+          ...(expected === undefined ? {} : { IfMatch: expected }),
+        }),
+      );
+    } catch (err) {
+      if (isMissingKey(err)) return; // already gone
+      const status = statusOf(err);
+      if (status !== 412 && status !== 409) throw err;
+      // Some servers answer 412 for a conditional delete of nothing: deleting nothing is fine.
+      if (!(await this.#exists(Key))) return;
+      throw new StateConflictError(this.describe(id), expected ?? null);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.#client.destroy();
+  }
+
+  async #exists(Key: string): Promise<boolean> {
+    try {
+      await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return true;
+    } catch (err) {
+      if (isMissingKey(err)) return false;
+      throw err;
+    }
+  }
+}
+
+/** HTTP status of an SDK error, if it carries one. */
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === "number" ? status : undefined;
+}
+
+/** A 404 about the object, not about the bucket (a missing bucket must not look like "no state"). */
+function isMissingKey(err: unknown): boolean {
+  return statusOf(err) === 404 && (err as { name?: unknown }).name !== "NoSuchBucket";
+}
+
+/** An S3 state store: `s3Storage({ bucket: "my-bucket", prefix: "praas/" })`. */
+export function s3Storage(options: S3StorageOptions): S3StateStore {
+  return new S3StateStore(options);
+}

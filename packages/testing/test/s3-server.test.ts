@@ -1,0 +1,95 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { s3ClientConfig } from "@praas/testing";
+import { freshBucket, s3Server } from "@praas/testing/vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * The local S3 server answers conditional writes as AWS S3 does; the stores'
+ * fencing depends on it, so it is tested on its own, through the real SDK.
+ */
+describe("local S3 server preconditions", () => {
+  let client: S3Client;
+  let Bucket: string;
+  beforeAll(async () => {
+    client = new S3Client(s3ClientConfig(s3Server()));
+    Bucket = await freshBucket("s3srv");
+  });
+  afterAll(() => client.destroy());
+
+  async function put(Key: string, body: string, cond: { IfMatch?: string; IfNoneMatch?: string } = {}) {
+    return client.send(new PutObjectCommand({ Bucket, Key, Body: body, ...cond }));
+  }
+  async function text(Key: string): Promise<string> {
+    const res = await client.send(new GetObjectCommand({ Bucket, Key }));
+    return (await res.Body?.transformToString()) ?? "";
+  }
+  async function failure(p: Promise<unknown>): Promise<S3ServiceException> {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(S3ServiceException);
+    return err as S3ServiceException;
+  }
+
+  it("If-None-Match: * creates once, then answers 412 PreconditionFailed", async () => {
+    const first = await put("create", "one", { IfNoneMatch: "*" });
+    expect(first.ETag).toMatch(/^".+"$/);
+    const err = await failure(put("create", "two", { IfNoneMatch: "*" }));
+    expect(err.$metadata.httpStatusCode).toBe(412);
+    expect(err.name).toBe("PreconditionFailed");
+    expect(await text("create")).toBe("one");
+  });
+
+  it("If-Match writes only over the named ETag", async () => {
+    const v1 = (await put("cas", "one")).ETag as string;
+    const v2 = (await put("cas", "two", { IfMatch: v1 })).ETag as string;
+    expect(v2).not.toBe(v1);
+    const err = await failure(put("cas", "three", { IfMatch: v1 }));
+    expect(err.$metadata.httpStatusCode).toBe(412);
+    expect(await text("cas")).toBe("two");
+    const missing = await failure(put("cas-missing", "x", { IfMatch: v1 }));
+    expect(missing.$metadata.httpStatusCode).toBe(412);
+  });
+
+  it("serializes conditional writes per key: of 10 racing creates exactly one wins", async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => put("race", `writer ${i}`, { IfNoneMatch: "*" })),
+    );
+    const winners = results.flatMap((r, i) => (r.status === "fulfilled" ? [i] : []));
+    expect(winners).toHaveLength(1);
+    expect(await text("race")).toBe(`writer ${winners[0]}`);
+  });
+
+  it("stores streamed uploads intact and answers only once they are complete", async () => {
+    const data = randomBytes(8 * 2 ** 20);
+    const chunks = Array.from({ length: 8 }, (_, i) => data.subarray(i * 2 ** 20, (i + 1) * 2 ** 20));
+    await client.send(
+      new PutObjectCommand({ Bucket, Key: "streamed", Body: Readable.from(chunks), ContentLength: data.length }),
+    );
+    const res = await client.send(new GetObjectCommand({ Bucket, Key: "streamed" }));
+    expect(Buffer.from((await res.Body?.transformToByteArray()) ?? []).equals(data)).toBe(true);
+  });
+
+  it("honours If-Match on delete, and a conditional delete of nothing is a no-op", async () => {
+    const v1 = (await put("del", "one")).ETag as string;
+    await put("del", "two", { IfMatch: v1 });
+    const err = await failure(client.send(new DeleteObjectCommand({ Bucket, Key: "del", IfMatch: v1 })));
+    expect(err.$metadata.httpStatusCode).toBe(412);
+    expect(await text("del")).toBe("two");
+    const head = await client.send(new HeadObjectCommand({ Bucket, Key: "del" }));
+    await client.send(new DeleteObjectCommand({ Bucket, Key: "del", IfMatch: head.ETag }));
+    const gone = await failure(client.send(new HeadObjectCommand({ Bucket, Key: "del" })));
+    expect(gone.$metadata.httpStatusCode).toBe(404);
+    await client.send(new DeleteObjectCommand({ Bucket, Key: "never-there", IfMatch: v1 }));
+  });
+});
