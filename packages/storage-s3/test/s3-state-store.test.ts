@@ -92,12 +92,9 @@ describe("S3StateStore", () => {
       const body = await (
         await raw.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
       ).Body?.transformToByteArray();
-      expect(
-        Buffer.from(body ?? [])
-          .subarray(0, 7)
-          .toString(),
-      ).toBe("PRAASS3");
-      expect([...(body ?? []).subarray(-3)]).toEqual([1, 2, 3]);
+      const bytes = Buffer.from(body ?? []);
+      expect(bytes.subarray(0, 7).toString()).toBe("PRAASS3");
+      expect([...bytes.subarray(-3)]).toEqual([1, 2, 3]);
     } finally {
       await store.close();
     }

@@ -1,0 +1,217 @@
+import type { ActorId, StateStore, StoredState } from "@praas/core";
+import { ManualClock, Silo } from "@praas/silo";
+import { afterEach, describe, expect, it } from "vitest";
+import { Account, TurnAccount, VolatileAccount } from "./actors.js";
+import { providers, rejection, type StoreScope, storedState } from "./providers.js";
+
+/** Counts writes and can hold them back until released, to observe when the runtime writes. */
+class WatchedStore implements StateStore {
+  readonly kind: string;
+  saves = 0;
+  #gate: Promise<void> | undefined;
+  #saveStarted: (() => void) | undefined;
+
+  constructor(readonly inner: StateStore) {
+    this.kind = inner.kind;
+  }
+
+  /** Hold every save until the returned function is called; `started` resolves when one is waiting. */
+  hold(): { started: Promise<void>; release: () => void } {
+    let release!: () => void;
+    this.#gate = new Promise((r) => {
+      release = r;
+    });
+    const started = new Promise<void>((r) => {
+      this.#saveStarted = r;
+    });
+    return {
+      started,
+      release: () => {
+        this.#gate = undefined;
+        release();
+      },
+    };
+  }
+
+  load(id: ActorId): Promise<StoredState | undefined> {
+    return this.inner.load(id);
+  }
+  async save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string> {
+    this.saves++;
+    const gate = this.#gate;
+    if (gate !== undefined) {
+      this.#saveStarted?.();
+      await gate;
+    }
+    return this.inner.save(id, data, expected);
+  }
+  delete(id: ActorId, expected?: string): Promise<void> {
+    return this.inner.delete(id, expected);
+  }
+  describe(id: ActorId): string {
+    return this.inner.describe(id);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+describe.each(providers)("persistence modes ($name)", (provider) => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function start(): Promise<{ silo: Silo; scope: StoreScope; store: WatchedStore }> {
+    const scope = await provider.scope();
+    cleanups.push(scope.cleanup);
+    const store = new WatchedStore(scope.open());
+    const silo = await Silo.start({
+      actors: [Account, TurnAccount, VolatileAccount],
+      storage: store,
+      clock: new ManualClock(),
+    });
+    cleanups.push(() => silo.stop());
+    return { silo, scope, store };
+  }
+
+  it('"deactivate" (default) writes on swap-out, on stop and on saveState, not after each call', async () => {
+    const { silo, scope } = await start();
+    const ref = silo.ref(Account, "a");
+    const id = { type: "Account", key: "a" };
+    await ref.deposit(5);
+    expect(await storedState(scope, id)).toBeUndefined();
+    await silo.deactivate(ref);
+    expect(silo.isActive(ref)).toBe(false);
+    expect(await storedState(scope, id)).toEqual({ balance: 5 });
+
+    expect(await ref.deposit(1)).toBe(6); // swapped back in from the store
+    expect(await storedState(scope, id)).toEqual({ balance: 5 });
+    expect(await ref.depositAndSave(1)).toBe(7);
+    expect(silo.isActive(ref)).toBe(true);
+    expect(await storedState(scope, id)).toEqual({ balance: 7 });
+
+    await ref.deposit(3);
+    await silo.stop();
+    expect(await storedState(scope, id)).toEqual({ balance: 10 });
+  });
+
+  it('"turn" writes after every changing turn, before the reply is released', async () => {
+    const { silo, scope, store } = await start();
+    const ref = silo.ref(TurnAccount, "t");
+    const id = { type: "TurnAccount", key: "t" };
+    for (const n of [1, 2, 3]) {
+      const balance = await ref.deposit(n);
+      expect(await storedState(scope, id)).toEqual({ balance });
+    }
+
+    // Hold the write: the reply must wait for it.
+    const held = store.hold();
+    let replied = false;
+    const reply = ref.deposit(10).then((v) => {
+      replied = true;
+      return v;
+    });
+    await held.started;
+    await new Promise((r) => setImmediate(r)); // give a premature reply every chance to arrive
+    expect(replied).toBe(false);
+    expect(await storedState(scope, id)).toEqual({ balance: 6 });
+    held.release();
+    expect(await reply).toBe(16);
+    expect(await storedState(scope, id)).toEqual({ balance: 16 });
+  });
+
+  it("does not rewrite unchanged state (reads, no-op turns, swap-out after a load)", async () => {
+    const { silo, store } = await start();
+    const turn = silo.ref(TurnAccount, "u");
+    await turn.deposit(1);
+    expect(store.saves).toBe(1);
+    await turn.balance();
+    await turn.deposit(0);
+    await silo.deactivate(turn);
+    expect(store.saves).toBe(1);
+
+    const plain = silo.ref(Account, "u");
+    await plain.balance(); // activated with the initial state, never stored
+    await silo.deactivate(plain);
+    expect(store.saves).toBe(1);
+    await plain.deposit(2);
+    await silo.deactivate(plain);
+    expect(store.saves).toBe(2);
+    await plain.balance(); // loaded, untouched
+    await silo.deactivate(plain);
+    expect(store.saves).toBe(2);
+  });
+
+  it('"none" never writes: the state is volatile', async () => {
+    const { silo, scope, store } = await start();
+    const ref = silo.ref(VolatileAccount, "v");
+    const id = { type: "VolatileAccount", key: "v" };
+    await ref.deposit(5);
+    await ref.depositAndSave(1); // saveState is a no-op here
+    await silo.deactivate(ref);
+    expect(await ref.deposit(1)).toBe(1);
+    await silo.stop();
+    expect(store.saves).toBe(0);
+    expect(await storedState(scope, id)).toBeUndefined();
+  });
+});
+
+/**
+ * "Nothing acknowledged is lost": in "turn" mode the value is durable when
+ * the reply arrives, so cutting the silo's store connection right after it
+ * loses nothing. In "deactivate" mode the same cut loses the value, which
+ * shows the check can fail.
+ */
+describe.each(providers.filter((p) => p.name === "redis" || p.name === "s3"))(
+  "durability at the reply ($name)",
+  (provider) => {
+    const cleanups: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const c of cleanups.splice(0).reverse()) await c();
+    });
+
+    async function start(): Promise<{ silo: Silo; scope: StoreScope; kill: () => void }> {
+      const scope = await provider.scope();
+      cleanups.push(scope.cleanup);
+      const killable = scope.openKillable?.();
+      if (killable === undefined) throw new Error(`${provider.name} has no connection to kill`);
+      const silo = await Silo.start({
+        actors: [Account, TurnAccount],
+        storage: killable.store,
+        clock: new ManualClock(),
+      });
+      return { silo, scope, kill: killable.kill };
+    }
+
+    it('"turn": the value is already durable when the reply arrives', async () => {
+      const { silo, scope, kill } = await start();
+      const ref = silo.ref(TurnAccount, "d");
+      await ref.deposit(1);
+      const balance = await ref.deposit(41).then((v) => {
+        kill(); // in the same tick as the reply: no write can follow it
+        return v;
+      });
+      expect(balance).toBe(42);
+      expect(await storedState(scope, { type: "TurnAccount", key: "d" })).toEqual({ balance: 42 });
+      // With the connection gone, a changing call is not acknowledged…
+      await expect(ref.deposit(1)).rejects.toThrow();
+      expect(await storedState(scope, { type: "TurnAccount", key: "d" })).toEqual({ balance: 42 });
+      // …and the silo says so when it cannot save at stop.
+      await expect(silo.stop()).rejects.toBeInstanceOf(AggregateError);
+    });
+
+    it('"deactivate": the same cut loses the value (it was never written)', async () => {
+      const { silo, scope, kill } = await start();
+      const ref = silo.ref(Account, "d");
+      const balance = await ref.deposit(42).then((v) => {
+        kill();
+        return v;
+      });
+      expect(balance).toBe(42);
+      expect(await storedState(scope, { type: "Account", key: "d" })).toBeUndefined();
+      const err = await rejection(silo.stop());
+      expect(err).toBeInstanceOf(AggregateError);
+    });
+  },
+);
