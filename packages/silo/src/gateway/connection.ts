@@ -6,7 +6,7 @@ import {
   InvalidArgumentError,
   OverloadedError,
   PayloadTooLargeError,
-  type PraasError,
+  PraasError,
   ProtocolError,
   SiloStoppedError,
   type SubFrame,
@@ -71,7 +71,14 @@ export class GatewayConnection<P> {
     this.#principal = principal;
     this.#ctx = ctx;
     this.#bad = new BadFrameCounter(ctx.limits.maxBadFrames);
-    ws.on("message", (data, isBinary) => this.#onMessage(data as Buffer, isBinary));
+    ws.on("message", (data, isBinary) => {
+      try {
+        this.#onMessage(data as Buffer, isBinary);
+      } catch (err) {
+        // A bug in frame handling must cost this frame, not the process (ws would rethrow it).
+        this.#reject(null, new PraasError("INTERNAL", `The gateway failed to handle a frame: ${String(err)}`));
+      }
+    });
     ws.on("pong", () => {
       this.alive = true;
     });

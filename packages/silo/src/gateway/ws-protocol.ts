@@ -97,8 +97,18 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       return { ok: true, frame: { t: "unsub", id, sub } };
     }
     default:
-      return fail(id, `Unknown frame type ${JSON.stringify(typeof v.t === "string" ? v.t.slice(0, 32) : v.t)}`);
+      return fail(
+        id,
+        `Unknown frame type ${typeof v.t === "string" ? JSON.stringify(v.t.slice(0, 32)) : `of kind ${kindOf(v.t)}`}`,
+      );
   }
+}
+
+/** A short, safe description of an untrusted value (never its contents: it may be huge or hostile). */
+function kindOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  return typeof v;
 }
 
 // ---- server → client ----
