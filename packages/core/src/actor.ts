@@ -25,6 +25,13 @@ export type PersistenceMode = "deactivate" | "turn" | "none";
 export interface CallOptions {
   /** Deadline of each call, in ms (default: the silo's `callTimeoutMs`, 30 s). */
   readonly timeoutMs?: number;
+  /**
+   * The call is safe to run more than once: when its silo dies before the
+   * reply (SiloUnavailableError) or it ran on a stale activation
+   * (StaleActivationError), send it again, a few times within its deadline.
+   * Default false: a call that may have run is never resent (at most once).
+   */
+  readonly retry?: boolean;
 }
 
 export interface TimerOptions {

@@ -49,8 +49,8 @@ import type { ActorTypeInfo } from "./registry.js";
  */
 export type ActivationStatus = "activating" | "active" | "deactivating" | "deactivated";
 
-/** Why an activation ended. */
-export type DeactivationReason = "idle" | "stop" | "request" | "capacity" | "stale" | "delete";
+/** Why an activation ended ("rebalance": another silo of the cluster owns it now). */
+export type DeactivationReason = "idle" | "stop" | "request" | "capacity" | "stale" | "delete" | "rebalance";
 
 /** What an activation needs from its silo. */
 export interface ActivationContext {

@@ -9,6 +9,7 @@ import {
   systemClock,
 } from "@praas/core";
 import { FileReminderStore } from "./fs-reminder-store.js";
+import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
 import { FileStateStore } from "./fs-store.js";
 
 export interface SiloOptions {
@@ -39,6 +40,12 @@ export interface SiloOptions {
   readonly reminders?: ReminderStore;
   /** How often the silo re-reads reminders it may now own (default 10 s). */
   readonly reminderRefreshMs?: number;
+  /**
+   * Join a cluster: calls go to whichever silo owns the actor (consistent
+   * hashing over the membership), over authenticated silo-to-silo WebSockets.
+   * Without it the silo is a complete single-node system.
+   */
+  readonly cluster?: ClusterOptions;
 }
 
 export interface ResolvedSiloOptions {
@@ -51,6 +58,7 @@ export interface ResolvedSiloOptions {
   readonly clock: Clock;
   readonly reminders: ReminderStore;
   readonly reminderRefreshMs: number;
+  readonly cluster: ResolvedClusterOptions | undefined;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
@@ -89,5 +97,6 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
       options.reminders ??
       (options.storage === undefined ? new FileReminderStore(stateDir) : new MemoryReminderStore()),
     reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
+    cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
   };
 }

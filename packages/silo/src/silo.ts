@@ -40,6 +40,8 @@ import {
 } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
+import { type ClusterHost, ClusterNode } from "./cluster/node.js";
+import { withRetry } from "./cluster/retry.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
@@ -56,6 +58,8 @@ export interface SiloEvents {
   activate: [id: ActorId];
   deactivate: [id: ActorId, reason: DeactivationReason];
   failure: [failure: SiloFailure];
+  /** Cluster membership declared this silo dead; it stops serving at once (`stop()` is under way). */
+  evicted: [];
 }
 
 export interface ClusterSilo {
@@ -103,6 +107,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #turnCounter = 0;
   #observer: CallObserver | undefined;
   #stopping: Promise<void> | undefined;
+  /** Cluster membership, ring and transport; undefined for an embedded single silo. */
+  #cluster: ClusterNode | undefined;
   #collector: TimerHandle | undefined;
   #collectionEvery: number;
   #minIdleTimeout: number;
@@ -133,7 +139,17 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
   static async start(options: SiloOptions): Promise<Silo> {
-    const silo = new Silo(resolveSiloOptions(options));
+    const resolved = resolveSiloOptions(options);
+    const silo = new Silo(resolved);
+    if (resolved.cluster !== undefined) {
+      try {
+        silo.#cluster = await ClusterNode.start(silo.#clusterHost(), resolved.cluster);
+      } catch (err) {
+        await resolved.storage.close();
+        await resolved.reminders.close();
+        throw err;
+      }
+    }
     silo.#scheduleCollection();
     await silo.#reminders.start();
     return silo;
@@ -216,6 +232,18 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   clusterView(): ClusterView {
     const perType: Record<string, number> = {};
     for (const a of this.#table.values()) perType[a.info.name] = (perType[a.info.name] ?? 0) + 1;
+    if (this.#cluster !== undefined) {
+      const { version, silos } = this.#cluster.view;
+      return {
+        version,
+        self: this.siloId,
+        silos: silos.map((s) =>
+          s.id === this.siloId
+            ? { id: s.id, address: s.address, status: s.status, activations: this.#table.size, perType }
+            : { id: s.id, address: s.address, status: s.status },
+        ),
+      };
+    }
     return {
       version: 0,
       self: this.siloId,
@@ -263,12 +291,16 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   async #stop(): Promise<void> {
     this.#collector?.cancel();
     this.#reminders.stop();
+    // Cluster: drop off the ring first, so calls without an activation here go to their new owner.
+    await this.#cluster?.beginStop();
     const errors: unknown[] = [];
     // Deactivating can let parked calls through to fresh activations; loop until none are left.
     while (this.#table.size > 0) {
       const results = await Promise.allSettled([...this.#table.values()].map((a) => a.deactivate("stop")));
       for (const r of results) if (r.status === "rejected") errors.push(r.reason);
     }
+    // Cluster: tell peers, leave membership, wait for in-flight calls, close the transport.
+    await this.#cluster?.finishStop();
     this.#deadlines.close();
     await this.#options.storage.close();
     await this.#options.reminders.close();
@@ -306,15 +338,17 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     if (info === undefined) return Promise.reject(new ActorTypeNotFoundError(target.id.type));
     const caller = (target as SiloRefTarget).caller;
     const chain: readonly ChainLink[] = caller === undefined ? EMPTY_CHAIN : caller.outgoingChain();
-    return this.#call(
-      info,
-      target.id.key,
-      method,
-      rest[0] as unknown[],
-      chain,
-      target.options?.timeoutMs ?? this.#options.callTimeoutMs,
-      target.idString,
-    );
+    const timeoutMs = target.options?.timeoutMs ?? this.#options.callTimeoutMs;
+    if (target.options?.retry === true) {
+      // Opt-in: the caller says the call may run twice (see cluster/retry.ts).
+      const args = rest[0] as unknown[];
+      return withRetry(
+        (ms) => this.#call(info, target.id.key, method, args, chain, ms, target.idString),
+        timeoutMs,
+        this.#options.clock,
+      );
+    }
+    return this.#call(info, target.id.key, method, rest[0] as unknown[], chain, timeoutMs, target.idString);
   }
 
   /** Check a user call and send it on its way. */
@@ -328,7 +362,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     idString?: string,
   ): Promise<unknown> {
     try {
-      if (this.#stopping !== undefined) throw new SiloStoppedError();
+      // A draining cluster silo still lets running turns call out (their callees live elsewhere now).
+      if (this.#stopping !== undefined && (this.#cluster === undefined || chain.length === 0)) {
+        throw new SiloStoppedError();
+      }
       const type = info.name;
       if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
@@ -464,8 +501,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   }
 
   /** Does this silo own `actor` now? (A single silo owns everything.) */
-  #ownsLocally(_actor: ActorId): boolean {
-    return true;
+  #ownsLocally(actor: ActorId): boolean {
+    return this.#cluster === undefined || this.#cluster.owns(actorIdString(actor.type, actor.key));
   }
 
   #dispatch(call: Call): void {
@@ -473,6 +510,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     let a = this.#table.get(call.idString);
     const now = this.#options.clock.now();
     if (a === undefined) {
+      // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
+      if (this.#cluster?.routeAway(call) === true) return;
       if (this.#stopping !== undefined) {
         call.reject(new SiloStoppedError());
         return;
@@ -502,6 +541,39 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     const type = this.#registry.ofClass(cls)?.name ?? cls.actorType ?? cls.name;
     const target: SiloRefTarget = { id: { type, key }, idString: actorIdString(type, key), options, caller };
     return createRef(this, target);
+  }
+
+  /** Silo-to-silo address ("host:port") of a cluster silo; undefined for an embedded single silo. */
+  get clusterAddress(): string | undefined {
+    return this.#cluster?.address;
+  }
+
+  /** What the cluster runtime (cluster/node.ts) needs from this silo. */
+  #clusterHost(): ClusterHost {
+    return {
+      siloId: this.siloId,
+      clock: this.#options.clock,
+      deadlines: this.#deadlines,
+      observer: () => this.#observer,
+      inboundInterleave: (type, method) => {
+        const info = this.#registry.get(type);
+        // Stateless workers run where they are invoked; no peer may address one.
+        if (info === undefined || info.stateless) throw new ActorTypeNotFoundError(type);
+        // System calls interleave as #systemCall makes them: deliveries do, reminder firings do not.
+        if (method === SYSTEM_METHODS.deliver) return true;
+        if (method === SYSTEM_METHODS.remind) return false;
+        if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
+        return info.reentrant || info.interleave.has(method);
+      },
+      isStateless: (type) => this.#registry.get(type)?.stateless === true,
+      dispatch: (call) => this.#dispatch(call),
+      activations: () => this.#table.values(),
+      report: (what, error) => this.#context.report("deactivate", what, error),
+      evicted: () => {
+        if (this.listenerCount("evicted") > 0) this.emit("evicted");
+        this.stop().catch((err) => this.#context.report("deactivate", this.siloId, err));
+      },
+    };
   }
 
   #makeContext(): ActivationContext {

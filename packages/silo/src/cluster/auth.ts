@@ -1,0 +1,85 @@
+/**
+ * Proving membership of a cluster: both ends of a silo connection know a
+ * shared secret and show it without sending it. Each side picks a fresh random
+ * nonce; the other answers with HMAC-SHA256(secret, role ‖ nonce ‖ prover ‖
+ * verifier ‖ cluster). The role label keeps a proof made as a client from being
+ * replayed as a server's (reflection), and naming both silos and the cluster
+ * keeps a proof from being reused on another connection.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { InvalidArgumentError } from "@praas/core";
+
+export const NONCE_BYTES = 32;
+export type Role = "client" | "server";
+
+export function newNonce(): Uint8Array {
+  return randomBytes(NONCE_BYTES);
+}
+
+export function proof(
+  secret: Uint8Array,
+  role: Role,
+  nonce: Uint8Array,
+  prover: string,
+  verifier: string,
+  cluster: string,
+): Uint8Array {
+  const h = createHmac("sha256", secret);
+  // Length-prefix every variable field so no two field lists hash the same bytes.
+  for (const part of [`praas-silo-${role}`, prover, verifier, cluster]) {
+    const bytes = Buffer.from(part, "utf8");
+    h.update(lengthPrefix(bytes.length));
+    h.update(bytes);
+  }
+  h.update(lengthPrefix(nonce.length));
+  h.update(nonce);
+  return h.digest();
+}
+
+/** Constant-time check of a proof received from the network (any value). */
+export function verifyProof(
+  received: unknown,
+  secret: Uint8Array,
+  role: Role,
+  nonce: Uint8Array,
+  prover: string,
+  verifier: string,
+  cluster: string,
+): boolean {
+  if (!(received instanceof Uint8Array)) return false;
+  const expected = proof(secret, role, nonce, prover, verifier, cluster);
+  return received.length === expected.length && timingSafeEqual(received, expected);
+}
+
+function lengthPrefix(n: number): Uint8Array {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/** Hosts a silo may listen on without a secret: nothing off this machine can reach them. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The cluster secret as bytes: the option, else `PRAAS_CLUSTER_SECRET`. A silo
+ * listening beyond loopback must have one; on loopback a fixed development
+ * secret is used, which still keeps out anything that does not speak the
+ * protocol but is no protection against local processes.
+ */
+export function resolveSecret(option: string | undefined, env: string | undefined, host: string): Uint8Array {
+  const secret = option ?? (env === "" ? undefined : env);
+  if (secret === undefined) {
+    if (!isLoopback(host)) {
+      throw new InvalidArgumentError(
+        `cluster.secret (or PRAAS_CLUSTER_SECRET) is required when listening on ${host}, beyond loopback`,
+      );
+    }
+    return Buffer.from("praas-development-secret-loopback-only", "utf8");
+  }
+  if (typeof secret !== "string" || secret.length < 16) {
+    throw new InvalidArgumentError("cluster.secret must be a string of at least 16 characters");
+  }
+  return Buffer.from(secret, "utf8");
+}

@@ -1,0 +1,138 @@
+/**
+ * Silo-to-silo wire format. A frame is one binary WebSocket message holding a
+ * standard-CBOR array of envelopes; each envelope is a short array whose first
+ * element says what it is. Arrays rather than maps: they are smaller and
+ * cheaper to encode and check, and a frame of a thousand calls repeats no keys.
+ *
+ *   call   [0, id, type, key, method, args, timeoutMs, chain, hops]
+ *   ok     [1, id, value]
+ *   error  [2, id, SerializedError, notRun]
+ *   bye    [3]   the sender is draining: route nothing new to it
+ *   byeAck [4]   answer to bye: everything sent before it is all there will be
+ *
+ * `id` numbers requests per connection; a reply goes back on the connection
+ * its call came in on. `notRun` is set only by the router when it refused the
+ * call before any actor saw it (hop limit, no owner), so the caller may send
+ * it again without breaking at-most-once.
+ */
+import {
+  type ChainLink,
+  decode,
+  encodeTrusted,
+  isSerializedError,
+  MAX_CHAIN_LENGTH,
+  MAX_NAME_LENGTH,
+  type SerializedError,
+} from "@praas/core";
+
+export const CALL = 0;
+export const OK = 1;
+export const ERR = 2;
+export const BYE = 3;
+export const BYE_ACK = 4;
+
+export type CallEnvelope = [
+  kind: typeof CALL,
+  id: number,
+  type: string,
+  key: string,
+  method: string,
+  args: unknown[],
+  timeoutMs: number,
+  chain: ChainLink[],
+  hops: number,
+];
+export type OkEnvelope = [kind: typeof OK, id: number, value: unknown];
+export type ErrEnvelope = [kind: typeof ERR, id: number, error: SerializedError, notRun: boolean];
+export type ByeEnvelope = [kind: typeof BYE];
+export type ByeAckEnvelope = [kind: typeof BYE_ACK];
+export type Envelope = CallEnvelope | OkEnvelope | ErrEnvelope | ByeEnvelope | ByeAckEnvelope;
+
+/** Longest deadline a peer may ask for (a day); longer is a bug or an attack on memory. */
+export const MAX_TIMEOUT_MS = 86_400_000;
+/** Hop counts above this are rejected outright, whatever `maxHops` says. */
+export const MAX_WIRE_HOPS = 64;
+
+export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
+  // Values were checked when the call was made (arguments) or settled (results).
+  return encodeTrusted(envelopes);
+}
+
+/** The envelopes of a frame, or undefined when the bytes are not a CBOR array. */
+export function decodeFrame(bytes: Uint8Array): unknown[] | undefined {
+  let value: unknown;
+  try {
+    value = decode(bytes);
+  } catch {
+    return undefined;
+  }
+  return Array.isArray(value) ? value : undefined;
+}
+
+/** Result of checking one incoming envelope. */
+export type Parsed =
+  | { readonly ok: true; readonly envelope: Envelope }
+  | { readonly ok: false; readonly id: number | undefined; readonly problem: string };
+
+function isId(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0 && v.length <= MAX_NAME_LENGTH;
+}
+
+function isChain(v: unknown): v is ChainLink[] {
+  if (!Array.isArray(v) || v.length > MAX_CHAIN_LENGTH) return false;
+  for (const link of v) {
+    if (!Array.isArray(link) || link.length !== 2 || !isName(link[0]) || !isId(link[1])) return false;
+  }
+  return true;
+}
+
+/**
+ * Check an envelope from the network. A bad one is reported with its id when
+ * it has a readable one, so the sender can get an error reply instead of
+ * waiting for its deadline.
+ */
+export function parseEnvelope(raw: unknown): Parsed {
+  if (!Array.isArray(raw) || raw.length === 0) return { ok: false, id: undefined, problem: "not an envelope" };
+  const kind = raw[0];
+  const id = isId(raw[1]) ? raw[1] : undefined;
+  switch (kind) {
+    case CALL: {
+      if (raw.length !== 9 || id === undefined) return bad(id, "call envelope has the wrong shape");
+      if (!isName(raw[2]) || !isName(raw[3]) || !isName(raw[4])) return bad(id, "call names no actor or method");
+      if (!Array.isArray(raw[5])) return bad(id, "call arguments are not an array");
+      const timeoutMs = raw[6];
+      if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
+        return bad(id, "call has no valid timeout");
+      }
+      if (!isChain(raw[7])) return bad(id, "call chain is malformed");
+      const hops = raw[8];
+      if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) > MAX_WIRE_HOPS) {
+        return bad(id, "call hop count is malformed");
+      }
+      return { ok: true, envelope: raw as CallEnvelope };
+    }
+    case OK:
+      if (raw.length !== 3 || id === undefined) return bad(undefined, "ok envelope has the wrong shape");
+      return { ok: true, envelope: raw as OkEnvelope };
+    case ERR:
+      if (raw.length !== 4 || id === undefined || !isSerializedError(raw[2]) || typeof raw[3] !== "boolean") {
+        return bad(undefined, "error envelope has the wrong shape");
+      }
+      return { ok: true, envelope: raw as ErrEnvelope };
+    case BYE:
+    case BYE_ACK:
+      if (raw.length !== 1) return bad(undefined, "control envelope has the wrong shape");
+      return { ok: true, envelope: raw as ByeEnvelope | ByeAckEnvelope };
+    default:
+      // Replies never get replies: only a call's id is worth answering.
+      return bad(undefined, `unknown envelope kind ${JSON.stringify(kind)}`);
+  }
+}
+
+function bad(id: number | undefined, problem: string): Parsed {
+  return { ok: false, id, problem };
+}

@@ -1,0 +1,63 @@
+/**
+ * A call on its way to another silo: adapts a {@link Call} (whose deadline
+ * stays in this silo's deadline queue) to what a connection needs to send it
+ * and to report how it ended.
+ */
+import { type ChainLink, deserializeError, type PraasError, type SerializedError } from "@praas/core";
+import type { Call } from "../call.js";
+import type { OutboundCall } from "./peer-connection.js";
+
+/** What happens to a call that came back unrun or never left. */
+export interface RequestRouter {
+  /** The owner refused it before any actor ran it: it may be sent again. */
+  notRun(call: Call, error: PraasError): void;
+}
+
+export class RemoteRequest implements OutboundCall {
+  constructor(
+    readonly call: Call,
+    readonly hops: number,
+    readonly router: RequestRouter,
+  ) {}
+
+  get done(): boolean {
+    return this.call.done;
+  }
+  get deadline(): number {
+    return this.call.deadline;
+  }
+  get type(): string {
+    return this.call.type;
+  }
+  get key(): string {
+    return this.call.key;
+  }
+  get method(): string {
+    return this.call.method;
+  }
+  get args(): readonly unknown[] {
+    return this.call.args;
+  }
+  get chain(): readonly ChainLink[] {
+    return this.call.chain;
+  }
+
+  replied(ok: boolean, value: unknown, notRun: boolean): void {
+    if (ok) {
+      this.call.resolve(value);
+      return;
+    }
+    const error = deserializeError(value as SerializedError);
+    if (notRun) this.router.notRun(this.call, error);
+    else this.call.reject(error);
+  }
+
+  refused(error: PraasError): void {
+    this.call.reject(error);
+  }
+
+  lost(error: PraasError): void {
+    // At most once: it may have run, so only the caller (with `retry`) may send it again.
+    this.call.reject(error);
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Where a call goes: to this silo's activation table, or over the transport
+ * to the silo the ring names. Also takes calls arriving from peers, checks
+ * them and hands them to the silo, and decides what happens to calls that
+ * came back unrun.
+ *
+ * Rules:
+ * - A call for a key this silo does not own is forwarded, at most `maxHops`
+ *   times; past that it is refused as not run (membership views disagree
+ *   for a moment, and the caller can simply send it again).
+ * - A forwarded call is never sent back to the silo it came from: that silo
+ *   just said it does not own the key, and it is the authority on that (it
+ *   is typically draining, or has just handed the key over). It runs here.
+ * - A call that comes back "not run" is sent again by its origin, after a
+ *   short growing pause, within its deadline. A call that may have run is
+ *   never resent here; see retry.ts for the per-call opt-in.
+ */
+import {
+  actorIdString,
+  assertEncodableArgs,
+  type Clock,
+  type DeadlineQueue,
+  type PraasError,
+  SiloUnavailableError,
+  serializeError,
+  validateKey,
+} from "@praas/core";
+import type { Call, CallObserver } from "../call.js";
+import type { CallEnvelope } from "./frames.js";
+import { InboundCall } from "./inbound-call.js";
+import type { OutboundCall, PeerConnection } from "./peer-connection.js";
+import type { Placement } from "./placement.js";
+import { RemoteRequest, type RequestRouter } from "./remote-request.js";
+
+/** What the router needs from the silo. */
+export interface RouterHost {
+  readonly clock: Clock;
+  readonly deadlines: DeadlineQueue;
+  observer(): CallObserver | undefined;
+  /**
+   * May `type.method` be called from another silo, and may it interleave?
+   * Throws ActorTypeNotFoundError / MethodNotFoundError otherwise.
+   */
+  inboundInterleave(type: string, method: string): boolean;
+  /** Stateless worker types are served where they are called and never routed. */
+  isStateless(type: string): boolean;
+  /** Route `call` as if it had just been made on this silo. */
+  dispatch(call: Call): void;
+}
+
+/** How the router sends a call to a peer. */
+export interface RouterTransport {
+  send(peerId: string, call: OutboundCall): void;
+}
+
+/** Resends of a call refused as not run, before giving up. */
+const MAX_NOT_RUN_RESENDS = 10;
+
+export class Router implements RequestRouter {
+  readonly #host: RouterHost;
+  readonly #placement: Placement;
+  readonly #transport: RouterTransport;
+  readonly #maxHops: number;
+  readonly #resends = new WeakMap<Call, number>();
+  /** True while this silo drains: it hosts nothing new, so it never keeps a forwarded call. */
+  draining = false;
+  closed = false;
+
+  constructor(host: RouterHost, placement: Placement, transport: RouterTransport, maxHops: number) {
+    this.#host = host;
+    this.#placement = placement;
+    this.#transport = transport;
+    this.#maxHops = maxHops;
+  }
+
+  /**
+   * For a call with no activation here: true if it was sent elsewhere (or
+   * refused), false if this silo should host it.
+   */
+  routeAway(call: Call): boolean {
+    const owner = this.#placement.owner(call.idString);
+    if (owner === this.#placement.selfId) return false;
+    if (this.#host.isStateless(call.type)) return false;
+    let hops = 0;
+    if (call instanceof InboundCall) {
+      if (owner === call.origin.peerId && !this.draining) return false;
+      if (call.hops >= this.#maxHops) {
+        this.notRun(
+          call,
+          new SiloUnavailableError(
+            `${call.idString} was forwarded ${call.hops} times without reaching its owner (silos disagree on membership for a moment); send it again`,
+          ),
+        );
+        return true;
+      }
+      hops = call.hops + 1;
+    }
+    if (owner === undefined) {
+      this.notRun(call, new SiloUnavailableError(`No active silo can host ${call.idString} now`));
+      return true;
+    }
+    this.#transport.send(owner, new RemoteRequest(call, hops, this));
+    return true;
+  }
+
+  /** A call from a peer: check it, then route it like a local one. */
+  onCall(conn: PeerConnection, env: CallEnvelope): void {
+    const [, id, type, key, method, args, timeoutMs, chain, hops] = env;
+    let interleave: boolean;
+    try {
+      interleave = this.#host.inboundInterleave(type, method);
+      validateKey(key);
+      assertEncodableArgs(args, `arguments of ${type}.${method}`);
+    } catch (err) {
+      conn.replyError(id, serializeError(err), true);
+      return;
+    }
+    const host = this.#host;
+    const observer = host.observer();
+    const call = new InboundCall(
+      actorIdString(type, key),
+      type,
+      key,
+      method,
+      args,
+      chain,
+      interleave,
+      timeoutMs,
+      host.deadlines,
+      observer,
+      observer === undefined ? 0 : performance.now(),
+      conn,
+      id,
+      hops,
+    );
+    host.deadlines.add(call, timeoutMs);
+    host.dispatch(call);
+  }
+
+  /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
+  notRun(call: Call, error: PraasError): void {
+    if (call instanceof InboundCall) {
+      call.notRun = true;
+      call.reject(error);
+      return;
+    }
+    const n = (this.#resends.get(call) ?? 0) + 1;
+    if (n > MAX_NOT_RUN_RESENDS || this.closed || call.done) {
+      call.reject(error);
+      return;
+    }
+    this.#resends.set(call, n);
+    this.#host.clock.setTimeout(() => this.#host.dispatch(call), Math.min(250, 5 * 2 ** (n - 1)), true);
+  }
+
+  /** A call that never left, whose peer is gone: the ring names its new owner. */
+  reroute(request: OutboundCall): void {
+    const call = (request as RemoteRequest).call;
+    if (this.closed) request.refused(new SiloUnavailableError("This silo is shutting down"));
+    else this.#host.dispatch(call);
+  }
+}

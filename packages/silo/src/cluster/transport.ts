@@ -1,0 +1,410 @@
+/**
+ * The silo-to-silo transport: a WebSocket listener, and at most one
+ * authenticated connection per peer silo, dialled on first use.
+ *
+ * One connection per pair. When both silos dial each other at once, the
+ * connection dialled by the silo with the smaller id wins, and each side
+ * applies the rule when the other's dial arrives (before answering
+ * "welcome"), so both keep the same socket and the loser is refused with
+ * DUPLICATE before it ever carries a call. A dial that arrives while an older
+ * connection is open means the peer gave that one up; the newer one replaces
+ * it — except that our own dial, if we are the smaller id, is never displaced.
+ *
+ * Calls for a peer without an open connection wait in a bounded queue while
+ * we dial; failed dials are retried with exponential backoff while calls
+ * wait. Waiting calls never left this silo, so when membership says the peer
+ * is gone they are routed again (to the key's new owner) instead of failed.
+ */
+import { type Clock, type PraasError, SiloUnavailableError } from "@praas/core";
+import { WebSocket, WebSocketServer } from "ws";
+import type { CallEnvelope } from "./frames.js";
+import { SiloCloseCode } from "./handshake.js";
+import {
+  type Admission,
+  type ConnectionLimits,
+  type ConnectionOwner,
+  type OutboundCall,
+  PeerConnection,
+} from "./peer-connection.js";
+
+/** URL path of the silo listener (anything else is refused at the upgrade). */
+export const SILO_PATH = "/praas/silo";
+
+export interface TransportOptions {
+  readonly selfId: string;
+  readonly cluster: string;
+  readonly secret: Uint8Array;
+  readonly host: string;
+  readonly port: number;
+  readonly limits: ConnectionLimits;
+  readonly clock: Clock;
+  /** First redial delay after a failed dial; doubles per failure up to `maxBackoffMs`. */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+/** What the transport needs from the cluster node around it. */
+export interface TransportHandler {
+  /** Is this silo in the membership view (active or leaving)? */
+  isMember(siloId: string): boolean;
+  /** Wait (at most `timeoutMs`) for a view that has `siloId`; true once it does. */
+  waitForMember(siloId: string, timeoutMs: number): Promise<boolean>;
+  /** The "host:port" to dial for a member, from the membership view. */
+  addressOf(siloId: string): string | undefined;
+  onCall(conn: PeerConnection, call: CallEnvelope): void;
+  /** A peer announced it is draining. */
+  onPeerLeaving(siloId: string): void;
+  /** A call that never left and whose peer is gone: route it again. */
+  reroute(call: OutboundCall): void;
+}
+
+export interface TransportStats {
+  /** Frames or envelopes dropped because they were malformed. */
+  dropped: number;
+  /** Connections refused or cut during the handshake (bad secret, unknown silo, garbage). */
+  rejected: number;
+  dials: number;
+}
+
+class PeerSlot {
+  conn: PeerConnection | undefined;
+  dialing: PeerConnection | undefined;
+  waiting: OutboundCall[] = [];
+  failures = 0;
+  redial: ReturnType<typeof setTimeout> | undefined;
+}
+
+export class Transport implements ConnectionOwner {
+  readonly selfId: string;
+  readonly cluster: string;
+  readonly secret: Uint8Array;
+  readonly limits: ConnectionLimits;
+  readonly clock: Clock;
+  readonly stats: TransportStats = { dropped: 0, rejected: 0, dials: 0 };
+  readonly #options: TransportOptions;
+  readonly #handler: TransportHandler;
+  readonly #slots = new Map<string, PeerSlot>();
+  /** Every connection, in any state, so close() can end them all. */
+  readonly #all = new Set<PeerConnection>();
+  #server: WebSocketServer | undefined;
+  #closed = false;
+  #draining = false;
+
+  constructor(options: TransportOptions, handler: TransportHandler) {
+    this.#options = options;
+    this.#handler = handler;
+    this.selfId = options.selfId;
+    this.cluster = options.cluster;
+    this.secret = options.secret;
+    this.limits = options.limits;
+    this.clock = options.clock;
+  }
+
+  /** Start listening; resolves with the bound host and port. */
+  listen(): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      const server = new WebSocketServer({
+        host: this.#options.host,
+        port: this.#options.port,
+        path: SILO_PATH,
+        perMessageDeflate: false,
+        maxPayload: this.limits.maxFrameBytes,
+      });
+      this.#server = server;
+      server.once("error", reject);
+      server.once("listening", () => {
+        server.removeListener("error", reject);
+        // Errors after listening (e.g. a failed upgrade) must not crash the silo.
+        server.on("error", () => {});
+        const addr = server.address();
+        if (typeof addr !== "object" || addr === null) {
+          reject(new Error("silo transport: could not determine the listening address"));
+          return;
+        }
+        resolve({ host: this.#options.host, port: addr.port });
+      });
+      server.on("connection", (ws) => {
+        if (this.#closed) {
+          ws.terminate();
+          return;
+        }
+        this.#all.add(PeerConnection.accept(ws, this));
+      });
+    });
+  }
+
+  /** Send `call` to silo `peerId`, dialling it if needed. */
+  send(peerId: string, call: OutboundCall): void {
+    if (this.#closed) {
+      call.refused(new SiloUnavailableError("This silo's transport is closed"));
+      return;
+    }
+    const slot = this.#slot(peerId);
+    const conn = slot.conn;
+    if (conn?.isOpen === true) {
+      conn.sendCall(call);
+      return;
+    }
+    if (slot.waiting.length >= this.limits.maxQueued) {
+      slot.waiting = slot.waiting.filter((c) => !c.done);
+      if (slot.waiting.length >= this.limits.maxQueued) {
+        call.refused(new SiloUnavailableError(`Too many calls waiting for a connection to silo ${peerId}`));
+        return;
+      }
+    }
+    slot.waiting.push(call);
+    this.#ensureDial(peerId, slot);
+  }
+
+  /**
+   * Membership no longer lists `peerId` (dead or gone). Its connection is cut
+   * unless the peer is draining gracefully (it closes once its last reply is
+   * out); calls waiting for it are routed again.
+   */
+  peerGone(peerId: string, graceful: boolean): void {
+    const slot = this.#slots.get(peerId);
+    if (slot === undefined) return;
+    this.#slots.delete(peerId);
+    clearTimeout(slot.redial);
+    slot.dialing?.close(SiloCloseCode.PEER_GONE, "peer left the membership");
+    if (slot.conn !== undefined && !graceful && !slot.conn.byeReceived) {
+      slot.conn.close(SiloCloseCode.PEER_GONE, "peer declared dead");
+    }
+    const waiting = slot.waiting;
+    slot.waiting = [];
+    for (const call of waiting) if (!call.done) this.#handler.reroute(call);
+  }
+
+  /** Silos we have a slot for (connected, dialling, or with calls waiting). */
+  peers(): string[] {
+    return [...this.#slots.keys()];
+  }
+
+  /** Open connection to `peerId`, if any (for tests and diagnostics). */
+  connection(peerId: string): PeerConnection | undefined {
+    const c = this.#slots.get(peerId)?.conn;
+    return c?.isOpen === true ? c : undefined;
+  }
+
+  /** Number of open connections. */
+  get openConnections(): number {
+    let n = 0;
+    for (const c of this.#all) if (c.isOpen) n++;
+    return n;
+  }
+
+  /**
+   * Tell every peer (and every peer that connects from now on) that this silo
+   * is draining; resolves once the connected ones acknowledged (they route
+   * nothing new here), or after `timeoutMs`.
+   */
+  async announceLeaving(timeoutMs: number): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      for (const c of this.#all) if (c.isOpen) c.sendBye();
+    }
+    const open = [...this.#all].filter((c) => c.isOpen);
+    await withTimeout(Promise.all(open.map((c) => c.whenByeAcked())), timeoutMs);
+  }
+
+  /**
+   * Graceful end: tell every peer we are draining (they route nothing new to
+   * us), then wait until each has acknowledged and nothing is in flight either
+   * way — or until `timeoutMs`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      for (const c of this.#all) if (c.isOpen) c.sendBye();
+    }
+    const quiet = async (): Promise<void> => {
+      // Connections opened meanwhile (a peer with an old view dialled us) get their bye on open.
+      for (let round = 0; round < 100; round++) {
+        const open = [...this.#all].filter((c) => c.isOpen);
+        await Promise.all(open.map((c) => c.whenQuiet()));
+        if ([...this.#all].every((c) => !c.isOpen || open.includes(c))) return;
+      }
+    };
+    await withTimeout(quiet(), timeoutMs);
+  }
+
+  /** Close the listener and every connection; waiting calls fail with SiloUnavailableError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const slot of this.#slots.values()) {
+      clearTimeout(slot.redial);
+      const waiting = slot.waiting;
+      slot.waiting = [];
+      for (const call of waiting) call.refused(new SiloUnavailableError("This silo is shutting down"));
+    }
+    for (const c of [...this.#all]) c.close(SiloCloseCode.GOING_AWAY, "silo stopping");
+    this.#slots.clear();
+    const server = this.#server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ---- dialling ----
+
+  #slot(peerId: string): PeerSlot {
+    let slot = this.#slots.get(peerId);
+    if (slot === undefined) {
+      slot = new PeerSlot();
+      this.#slots.set(peerId, slot);
+    }
+    return slot;
+  }
+
+  #ensureDial(peerId: string, slot: PeerSlot): void {
+    if (slot.conn?.isOpen === true || slot.dialing !== undefined || slot.redial !== undefined || this.#closed) return;
+    if (slot.failures === 0) {
+      this.#dial(peerId, slot);
+      return;
+    }
+    const base = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** (slot.failures - 1));
+    // Jitter, so silos that lost the same peer do not redial in lockstep.
+    const delay = base / 2 + Math.random() * (base / 2);
+    slot.redial = setTimeout(() => {
+      slot.redial = undefined;
+      slot.waiting = slot.waiting.filter((c) => !c.done);
+      if (slot.waiting.length > 0 && this.#slots.get(peerId) === slot) this.#dial(peerId, slot);
+    }, delay);
+    slot.redial.unref();
+  }
+
+  #dial(peerId: string, slot: PeerSlot): void {
+    const address = this.#handler.addressOf(peerId);
+    if (address === undefined) {
+      this.#failWaiting(slot, new SiloUnavailableError(`Silo ${peerId} is not in the membership view`));
+      return;
+    }
+    this.stats.dials++;
+    const ws = new WebSocket(`ws://${address}${SILO_PATH}`, {
+      perMessageDeflate: false,
+      maxPayload: this.limits.maxFrameBytes,
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
+    });
+    const conn = PeerConnection.dial(ws, this, peerId);
+    slot.dialing = conn;
+    this.#all.add(conn);
+  }
+
+  #failWaiting(slot: PeerSlot, error: PraasError): void {
+    const waiting = slot.waiting;
+    slot.waiting = [];
+    for (const call of waiting) call.refused(error);
+  }
+
+  // ---- ConnectionOwner ----
+
+  admit(conn: PeerConnection, peerId: string): Admission | Promise<Admission> {
+    if (this.#closed) return { code: SiloCloseCode.GOING_AWAY, reason: "silo stopping" };
+    if (this.#handler.isMember(peerId)) return this.#decide(conn, peerId);
+    // A silo that just joined may dial us before our view has it: wait a little for the view.
+    return this.#handler.waitForMember(peerId, this.limits.handshakeTimeoutMs / 2).then((known) => {
+      if (!known) return { code: SiloCloseCode.UNKNOWN_PEER, reason: "not a member of this cluster" };
+      if (this.#closed) return { code: SiloCloseCode.GOING_AWAY, reason: "silo stopping" };
+      return this.#decide(conn, peerId);
+    });
+  }
+
+  /** The tie-break: may the peer's dial become the connection of the pair? */
+  #decide(_conn: PeerConnection, peerId: string): Admission {
+    const slot = this.#slot(peerId);
+    const ours = slot.conn?.isOpen === true && slot.conn.dialedBySelf ? slot.conn : slot.dialing;
+    if (ours !== undefined && this.selfId < peerId) {
+      return { code: SiloCloseCode.DUPLICATE, reason: "the connection dialled by the smaller silo id wins" };
+    }
+    // Theirs wins: our dial in progress is abandoned (the peer refuses it too).
+    if (slot.dialing !== undefined) slot.dialing = undefined;
+    return "accept";
+  }
+
+  opened(conn: PeerConnection): void {
+    const peerId = conn.peerId as string;
+    if (this.#closed) {
+      conn.close(SiloCloseCode.GOING_AWAY, "silo stopping");
+      return;
+    }
+    const slot = this.#slot(peerId);
+    if (slot.dialing === conn) slot.dialing = undefined;
+    const old = slot.conn;
+    if (old !== undefined && old !== conn && old.isOpen) {
+      // A dial of ours that was abandoned in #decide but still got through: the same
+      // rule decides (the connection dialled by the smaller id stays); from one dialer, newer wins.
+      const newDialer = conn.dialedBySelf ? this.selfId : peerId;
+      const oldDialer = old.dialedBySelf ? this.selfId : peerId;
+      if (newDialer !== oldDialer && oldDialer < newDialer) {
+        conn.close(SiloCloseCode.DUPLICATE, "another connection to this peer is open");
+        return;
+      }
+    }
+    slot.conn = conn;
+    slot.failures = 0;
+    clearTimeout(slot.redial);
+    slot.redial = undefined;
+    if (old !== undefined && old !== conn) old.close(SiloCloseCode.REPLACED, "replaced by a newer connection");
+    if (this.#draining) conn.sendBye();
+    const waiting = slot.waiting;
+    slot.waiting = [];
+    for (const call of waiting) conn.sendCall(call);
+  }
+
+  onCall(conn: PeerConnection, call: CallEnvelope): void {
+    this.#handler.onCall(conn, call);
+  }
+
+  onBye(conn: PeerConnection): void {
+    if (conn.peerId !== undefined) this.#handler.onPeerLeaving(conn.peerId);
+  }
+
+  closed(conn: PeerConnection, code: number, _reason: string, unsent: OutboundCall[]): void {
+    this.#all.delete(conn);
+    const peerId = conn.peerId;
+    if (!conn.dialedBySelf && peerId === undefined) this.stats.rejected++;
+    else if (
+      code === SiloCloseCode.AUTH_FAILED ||
+      code === SiloCloseCode.PROTOCOL ||
+      code === SiloCloseCode.HANDSHAKE_TIMEOUT ||
+      code === SiloCloseCode.UNKNOWN_PEER
+    ) {
+      this.stats.rejected++;
+    }
+    if (peerId === undefined) return;
+    const slot = this.#slots.get(peerId);
+    if (slot === undefined) {
+      // The peer is gone from membership: calls that never left go to the new owner.
+      for (const call of unsent) if (!call.done) this.#handler.reroute(call);
+      return;
+    }
+    if (slot.conn === conn) slot.conn = undefined;
+    const wasDial = slot.dialing === conn;
+    if (wasDial) slot.dialing = undefined;
+    if (unsent.length > 0) slot.waiting = unsent.concat(slot.waiting);
+    if (this.#closed || slot.waiting.length === 0) return;
+    if (conn.dialedBySelf && (code === SiloCloseCode.AUTH_FAILED || code === SiloCloseCode.UNKNOWN_PEER)) {
+      // The peer refuses us (other secret, or it does not know us): waiting will not help.
+      slot.failures++;
+      this.#failWaiting(slot, new SiloUnavailableError(`Silo ${peerId} refused the connection (${code})`));
+      return;
+    }
+    if (wasDial && code !== SiloCloseCode.DUPLICATE) slot.failures++;
+    else if (code === SiloCloseCode.DUPLICATE) slot.failures = Math.max(slot.failures, 1);
+    this.#ensureDial(peerId, slot);
+  }
+
+  dropped(_conn: PeerConnection, _problem: string): void {
+    this.stats.dropped++;
+  }
+}
+
+/** Wait for `work`, but no longer than `ms`. */
+async function withTimeout(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  await Promise.race([work, timeout]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,385 @@
+/**
+ * The silo transport on real sockets: one connection per pair, the HMAC
+ * handshake, bad input, backpressure, and what happens to calls when a
+ * connection dies.
+ */
+import { type ChainLink, decode, encodeTrusted, type PraasError, systemClock } from "@praas/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
+import { newNonce, proof } from "../src/cluster/auth.js";
+import { CALL, type CallEnvelope, decodeFrame, ERR, encodeFrame, OK } from "../src/cluster/frames.js";
+import { encodeAuth, encodeHello, parseHello, SiloCloseCode } from "../src/cluster/handshake.js";
+import type { ConnectionLimits, OutboundCall, PeerConnection } from "../src/cluster/peer-connection.js";
+import { SILO_PATH, Transport, type TransportHandler } from "../src/cluster/transport.js";
+
+const secret = Buffer.from("test-secret-0123456789");
+const CLUSTER = "test";
+
+const limits: ConnectionLimits = {
+  maxFrameBytes: 1024 * 1024,
+  highWaterBytes: 64 * 1024,
+  maxQueued: 1000,
+  maxEnvelopesPerFrame: 256,
+  pingIntervalMs: 60_000,
+  handshakeTimeoutMs: 2_000,
+};
+
+/** Membership as the tests want it: silo id → address. */
+const members = new Map<string, string>();
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  members.clear();
+});
+
+interface Node {
+  readonly id: string;
+  readonly transport: Transport;
+  readonly calls: { conn: PeerConnection; env: CallEnvelope }[];
+  readonly rerouted: OutboundCall[];
+}
+
+async function node(id: string, options: { answer?: boolean; limits?: Partial<ConnectionLimits> } = {}): Promise<Node> {
+  const calls: Node["calls"] = [];
+  const rerouted: OutboundCall[] = [];
+  const handler: TransportHandler = {
+    isMember: (peer) => members.has(peer),
+    waitForMember: async () => false,
+    addressOf: (peer) => members.get(peer),
+    onCall: (conn, env) => {
+      calls.push({ conn, env });
+      // Echo the arguments back, like a trivial actor method.
+      if (options.answer !== false) conn.reply(env[1], env[5]);
+    },
+    onPeerLeaving: () => {},
+    reroute: (c) => rerouted.push(c),
+  };
+  const transport = new Transport(
+    {
+      selfId: id,
+      cluster: CLUSTER,
+      secret,
+      host: "127.0.0.1",
+      port: 0,
+      limits: { ...limits, ...options.limits },
+      clock: systemClock,
+      backoffMs: 20,
+      maxBackoffMs: 200,
+    },
+    handler,
+  );
+  const { port } = await transport.listen();
+  members.set(id, `127.0.0.1:${port}`);
+  cleanups.push(() => transport.close());
+  return { id, transport, calls, rerouted };
+}
+
+/** A call whose outcome the test awaits. */
+function testCall(args: unknown[] = [1], timeoutMs = 5_000): OutboundCall & { outcome: Promise<unknown> } {
+  let settle!: (v: { ok: boolean; value: unknown; how: string }) => void;
+  const outcome = new Promise<{ ok: boolean; value: unknown; how: string }>((r) => {
+    settle = r;
+  });
+  let done = false;
+  const finish = (v: { ok: boolean; value: unknown; how: string }) => {
+    if (done) return;
+    done = true;
+    settle(v);
+  };
+  return {
+    get done() {
+      return done;
+    },
+    deadline: systemClock.now() + timeoutMs,
+    type: "Counter",
+    key: "k",
+    method: "add",
+    args,
+    chain: [] as ChainLink[],
+    hops: 0,
+    replied: (ok, value, notRun) => finish({ ok, value, how: notRun ? "notRun" : "replied" }),
+    refused: (e: PraasError) => finish({ ok: false, value: e, how: "refused" }),
+    lost: (e: PraasError) => finish({ ok: false, value: e, how: "lost" }),
+    outcome,
+  };
+}
+
+/** Wait (bounded) until `check` holds, polling on the event loop. */
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw WebSocket to a node's listener, with its messages and close code. */
+async function raw(address: string): Promise<{
+  ws: WebSocket;
+  messages: Uint8Array[];
+  next(): Promise<Uint8Array>;
+  closed: Promise<number>;
+}> {
+  const ws = new WebSocket(`ws://${address}${SILO_PATH}`);
+  const messages: Uint8Array[] = [];
+  const waiters: ((m: Uint8Array) => void)[] = [];
+  ws.on("message", (data: RawData) => {
+    const m = new Uint8Array(data as Buffer);
+    const w = waiters.shift();
+    if (w === undefined) messages.push(m);
+    else w(m);
+  });
+  const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+  ws.on("error", () => {});
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  cleanups.push(() => ws.terminate());
+  return {
+    ws,
+    messages,
+    next: () => {
+      const m = messages.shift();
+      return m !== undefined ? Promise.resolve(m) : new Promise((resolve) => waiters.push(resolve));
+    },
+    closed,
+  };
+}
+
+/** Authenticate a raw socket as member `as` (the test knows the secret). */
+async function authenticate(address: string, as: string, serverId: string) {
+  const r = await raw(address);
+  const hello = parseHello(await r.next());
+  expect(hello?.siloId).toBe(serverId);
+  const nonce = newNonce();
+  r.ws.send(
+    encodeAuth({
+      siloId: as,
+      proof: proof(secret, "client", hello?.nonce as Uint8Array, as, serverId, CLUSTER),
+      nonce,
+    }),
+  );
+  const welcome = decode(await r.next()) as unknown[];
+  expect(welcome[0]).toBe("welcome");
+  return r;
+}
+
+describe("one connection per silo pair", () => {
+  it("converges to a single socket when both silos dial at once, kept by the smaller id", async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await node(`silo-a${round}`);
+      const b = await node(`silo-b${round}`);
+      const fromA = testCall(["a"]);
+      const fromB = testCall(["b"]);
+      // Same tick: both dial before either handshake completes.
+      a.transport.send(b.id, fromA);
+      b.transport.send(a.id, fromB);
+      expect(await fromA.outcome).toEqual({ ok: true, value: ["a"], how: "replied" });
+      expect(await fromB.outcome).toEqual({ ok: true, value: ["b"], how: "replied" });
+      await until(() => a.transport.openConnections === 1 && b.transport.openConnections === 1, "one connection");
+      const ca = a.transport.connection(b.id);
+      const cb = b.transport.connection(a.id);
+      expect(ca?.dialedBySelf).toBe(true); // "silo-a…" < "silo-b…"
+      expect(cb?.dialedBySelf).toBe(false);
+      // Both calls travelled on that one connection.
+      expect(b.calls.map((c) => c.conn)).toEqual([cb]);
+      expect(a.calls.map((c) => c.conn)).toEqual([ca]);
+    }
+  });
+
+  it("batches the calls of one tick into few frames and keeps their order", async () => {
+    const a = await node("silo-a");
+    const b = await node("silo-b");
+    const warm = testCall();
+    a.transport.send(b.id, warm);
+    await warm.outcome;
+    const calls = Array.from({ length: 2_000 }, (_, i) => testCall([i]));
+    for (const c of calls) a.transport.send(b.id, c);
+    const results = await Promise.all(calls.map((c) => c.outcome));
+    expect(results.map((r) => (r as { value: number[] }).value[0])).toEqual(calls.map((_, i) => i));
+    expect(b.calls.slice(1).map((c) => c.env[5][0])).toEqual(calls.map((_, i) => i));
+    // 2,000 calls in one tick, at most 256 envelopes per frame: a handful of frames, not 2,000.
+    const received = b.transport.connection(a.id)?.framesReceived ?? 0;
+    expect(received).toBeGreaterThanOrEqual(1 + Math.ceil(2_000 / limits.maxEnvelopesPerFrame));
+    expect(received).toBeLessThan(30);
+  });
+});
+
+describe("authentication", () => {
+  it("closes a connection that sends a call before authenticating, and runs nothing", async () => {
+    const s = await node("silo-s");
+    const r = await raw(members.get("silo-s") as string);
+    await r.next(); // hello
+    r.ws.send(encodeFrame([[CALL, 1, "Counter", "k", "add", [1], 1000, [], 0]]));
+    expect(await r.closed).toBe(SiloCloseCode.PROTOCOL);
+    expect(s.calls).toHaveLength(0);
+    expect(s.transport.stats.rejected).toBeGreaterThanOrEqual(1);
+  });
+
+  it("refuses a wrong proof of the secret", async () => {
+    const s = await node("silo-s");
+    members.set("silo-x", "127.0.0.1:1");
+    const r = await raw(members.get("silo-s") as string);
+    const hello = parseHello(await r.next());
+    const wrong = proof(
+      Buffer.from("another-secret-12345"),
+      "client",
+      hello?.nonce as Uint8Array,
+      "silo-x",
+      "silo-s",
+      CLUSTER,
+    );
+    r.ws.send(encodeAuth({ siloId: "silo-x", proof: wrong, nonce: newNonce() }));
+    expect(await r.closed).toBe(SiloCloseCode.AUTH_FAILED);
+    expect(s.calls).toHaveLength(0);
+  });
+
+  it("refuses a silo that knows the secret but is not a member", async () => {
+    const s = await node("silo-s");
+    const r = await raw(members.get("silo-s") as string);
+    const hello = parseHello(await r.next());
+    const p = proof(secret, "client", hello?.nonce as Uint8Array, "silo-stranger", "silo-s", CLUSTER);
+    r.ws.send(encodeAuth({ siloId: "silo-stranger", proof: p, nonce: newNonce() }));
+    expect(await r.closed).toBe(SiloCloseCode.UNKNOWN_PEER);
+    expect(s.calls).toHaveLength(0);
+  });
+
+  it("does not talk to a server that cannot prove the secret (mutual authentication)", async () => {
+    const a = await node("silo-a");
+    // An impostor listening where membership says silo-b is.
+    const impostor = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    cleanups.push(() => new Promise<void>((r) => impostor.close(() => r())));
+    await new Promise((r) => impostor.once("listening", r));
+    const got: unknown[] = [];
+    impostor.on("connection", (ws) => {
+      ws.send(encodeHello({ version: 1, cluster: CLUSTER, siloId: "silo-b", nonce: newNonce() }));
+      ws.on("message", (data: RawData) => {
+        got.push(decode(new Uint8Array(data as Buffer)));
+        // Answer the client's auth with a welcome it cannot verify.
+        ws.send(encodeTrusted(["welcome", new Uint8Array(32)]));
+      });
+    });
+    members.set("silo-b", `127.0.0.1:${(impostor.address() as { port: number }).port}`);
+    const c = testCall();
+    a.transport.send("silo-b", c);
+    const out = (await c.outcome) as { ok: boolean; value: PraasError; how: string };
+    expect(out.ok).toBe(false);
+    expect(out.value.code).toBe("SILO_UNAVAILABLE");
+    // The impostor saw the auth message and nothing else: no call envelope left silo-a.
+    expect(got.map((m) => (m as unknown[])[0])).toEqual(["auth"]);
+  });
+});
+
+describe("bad input from an authenticated peer", () => {
+  it("drops garbage, answers a malformed call with an error, and keeps serving", async () => {
+    const s = await node("silo-s");
+    members.set("silo-m", "127.0.0.1:1");
+    const r = await authenticate(members.get("silo-s") as string, "silo-m", "silo-s");
+    r.ws.send(Uint8Array.from([0xff, 0xfe, 0x00])); // not CBOR
+    r.ws.send(encodeTrusted({ a: 1 })); // CBOR, not a frame
+    r.ws.send("text is not a frame");
+    r.ws.send(encodeFrame([[OK, 99, "reply to nothing"]]));
+    r.ws.send(
+      encodeTrusted([
+        [CALL, 5, "Counter", "", "add", [1], 1000, [], 0],
+        "junk",
+        [CALL, 6, "Counter", "k", "add", [42], 1000, [], 0],
+      ]),
+    );
+    const reply = decodeFrame(await r.next()) as unknown[][];
+    const bad = reply.find((e) => e[1] === 5) ?? (decodeFrame(await r.next()) as unknown[][]).find((e) => e[1] === 5);
+    expect(bad?.[0]).toBe(ERR);
+    expect(bad?.[2]).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(bad?.[3]).toBe(true); // not run
+    // The valid call in the same frame was served.
+    await until(() => s.calls.length === 1, "the valid call");
+    expect(s.calls[0]?.env[5]).toEqual([42]);
+    expect(s.transport.stats.dropped).toBeGreaterThanOrEqual(5);
+    expect(r.ws.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe("when things go wrong", () => {
+  it("reports calls in flight on a dying connection as lost, and never resends them", async () => {
+    const a = await node("silo-a");
+    const b = await node("silo-b", { answer: false });
+    const c = testCall();
+    a.transport.send(b.id, c);
+    await until(() => b.calls.length === 1, "the call to arrive");
+    await b.transport.close();
+    const out = (await c.outcome) as { ok: boolean; value: PraasError; how: string };
+    expect(out.how).toBe("lost");
+    expect(out.value.code).toBe("SILO_UNAVAILABLE");
+    expect(out.value.retryable).toBe(true);
+    expect(b.calls).toHaveLength(1);
+  });
+
+  it("keeps calls for an unreachable peer waiting, redials with backoff, and reroutes them when the peer is gone", async () => {
+    const a = await node("silo-a");
+    members.set("silo-dead", "127.0.0.1:1"); // nothing listens there
+    const c = testCall();
+    a.transport.send("silo-dead", c);
+    await until(() => a.transport.stats.dials >= 3, "redials");
+    expect(c.done).toBe(false);
+    a.transport.peerGone("silo-dead", false);
+    expect(a.rerouted).toEqual([c]);
+  });
+
+  it("holds sends while the peer does not read, then fails new calls fast once the queue is full", async () => {
+    const a = await node("silo-a", { limits: { maxQueued: 50, highWaterBytes: 16 * 1024 } });
+    const peer = await fakeServer("silo-b");
+    const warm = testCall();
+    a.transport.send("silo-b", warm);
+    await until(() => peer.frames > 0, "the connection");
+    // The peer stops reading: its TCP window fills and a's socket buffer grows past the high-water mark.
+    peer.socket?.pause();
+    const big = new Uint8Array(64 * 1024);
+    const calls = Array.from({ length: 400 }, () => testCall([big]));
+    for (const c of calls) a.transport.send("silo-b", c);
+    await until(() => calls.some((c) => c.done), "a call refused by backpressure");
+    const refused = (await Promise.race(calls.filter((c) => c.done).map((c) => c.outcome))) as {
+      ok: boolean;
+      value: PraasError;
+      how: string;
+    };
+    expect(refused.how).toBe("refused");
+    expect(refused.value.code).toBe("SILO_UNAVAILABLE");
+    expect(refused.value.retryable).toBe(true);
+    // Held, not dropped: the queue stays at its bound.
+    expect(a.transport.connection("silo-b")?.queued).toBeLessThanOrEqual(50);
+    expect(calls.filter((c) => !c.done).length).toBeGreaterThan(0);
+    peer.socket?.resume();
+  });
+});
+
+/**
+ * A peer that completes the server side of the handshake and then only counts
+ * frames: lets a test stop reading from the TCP socket.
+ */
+async function fakeServer(id: string): Promise<{ frames: number; socket: import("node:net").Socket | undefined }> {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, path: SILO_PATH });
+  cleanups.push(() => {
+    for (const c of server.clients) c.terminate();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  await new Promise((r) => server.once("listening", r));
+  members.set(id, `127.0.0.1:${(server.address() as { port: number }).port}`);
+  const state: { frames: number; socket: import("node:net").Socket | undefined } = { frames: 0, socket: undefined };
+  server.on("connection", (ws, req) => {
+    state.socket = req.socket;
+    const nonce = newNonce();
+    ws.send(encodeHello({ version: 1, cluster: CLUSTER, siloId: id, nonce }));
+    let authed = false;
+    ws.on("message", (data: RawData) => {
+      if (authed) {
+        state.frames++;
+        return;
+      }
+      const auth = decode(new Uint8Array(data as Buffer)) as [string, string, Uint8Array, Uint8Array];
+      authed = true;
+      ws.send(encodeTrusted(["welcome", proof(secret, "server", auth[3], id, auth[1], CLUSTER)]));
+    });
+  });
+  return state;
+}
