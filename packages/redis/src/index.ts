@@ -1,1 +1,2 @@
+export * from "./membership.js";
 export * from "./redis-state-store.js";

@@ -1,0 +1,494 @@
+/**
+ * Cluster membership on Redis. Every silo runs ONE Lua script per heartbeat
+ * that records its beat, declares dead every silo silent for longer than
+ * deadAfterMs, prunes old dead entries and returns the membership version —
+ * so any peer can declare a silo dead, atomically, and liveness is judged by
+ * the Redis server's clock (`TIME`), not by the silos' clocks.
+ *
+ * Keys (the `{cluster}` hash tag keeps them in one Redis Cluster slot, which
+ * multi-key scripts need):
+ *   <prefix>:{<cluster>}:silos    hash  id → JSON {id, address, startedAt}
+ *   <prefix>:{<cluster>}:status   hash  id → active | leaving | dead
+ *   <prefix>:{<cluster>}:hb       zset  id → last heartbeat (server ms), live silos only
+ *   <prefix>:{<cluster>}:dead     zset  id → when it was declared dead (for pruning)
+ *   <prefix>:{<cluster>}:version  counter, +1 with every change
+ *   <prefix>:{<cluster>}:changes  pub/sub channel: the new version after each change
+ *
+ * Changes reach silos by pub/sub; the version returned by every heartbeat is
+ * the fallback when pub/sub is down (or disabled), so every silo converges
+ * within one heartbeat either way.
+ */
+import { createHash } from "node:crypto";
+import {
+  checkJoiningSilo,
+  InvalidArgumentError,
+  type MembershipProvider,
+  type MembershipTimings,
+  type MembershipView,
+  resolveMembershipTimings,
+  type SiloInfo,
+  type SiloStatus,
+  systemClock,
+  type TimerHandle,
+} from "@praas/core";
+import { Redis } from "ioredis";
+
+export interface RedisMembershipOptions extends MembershipTimings {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://…`. The provider owns both connections it opens. */
+  readonly url?: string;
+  /** An existing ioredis client for commands (not closed by the provider); a duplicate subscribes. */
+  readonly client?: Redis;
+  /** The cluster's name: silos with the same name (and prefix) see each other. */
+  readonly cluster: string;
+  /** First part of every key (default "praas"). */
+  readonly keyPrefix?: string;
+  /** Listen for changes on pub/sub (default true). False: learn them only by polling at each heartbeat. */
+  readonly subscribe?: boolean;
+  /**
+   * Background failures (a heartbeat that could not reach Redis, a malformed
+   * entry). Default: console.warn, once per outage rather than once per beat.
+   */
+  readonly onError?: (error: unknown) => void;
+  /** Called when an onChange/onEvicted listener throws (default: console.error). */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+const NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+// All scripts: KEYS = silos, status, hb, dead, version. Time is the server's, in ms.
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+// ARGV: id, info JSON, channel. Returns {version} or {-1, existing status}.
+const JOIN = `${NOW}
+local existing = redis.call('HGET', KEYS[2], ARGV[1])
+if existing or redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {-1, existing or 'unknown'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], 'active')
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+local v = redis.call('INCR', KEYS[5])
+redis.call('PUBLISH', ARGV[3], v)
+return {v}
+`;
+
+// ARGV: id, deadAfterMs, pruneAfterMs, channel. Returns {1 = alive | 0 = evicted, version}.
+// A silo judges its peers only if its own previous beat is recent: after it
+// (or Redis) was unreachable, its first beat must not declare everyone dead
+// before they had a chance to beat again.
+const HEARTBEAT = `${NOW}
+local st = redis.call('HGET', KEYS[2], ARGV[1])
+if st ~= 'active' and st ~= 'leaving' then
+  return {0, tonumber(redis.call('GET', KEYS[5]) or '0')}
+end
+local prev = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]) or '0')
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+local changed = false
+if now - prev <= tonumber(ARGV[2]) then
+  local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. (now - tonumber(ARGV[2])))
+  for _, id in ipairs(stale) do
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('HSET', KEYS[2], id, 'dead')
+    redis.call('ZADD', KEYS[4], now, id)
+    changed = true
+  end
+  local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. (now - tonumber(ARGV[3])))
+  for _, id in ipairs(old) do
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+    changed = true
+  end
+end
+local v
+if changed then
+  v = redis.call('INCR', KEYS[5])
+  redis.call('PUBLISH', ARGV[4], v)
+else
+  v = tonumber(redis.call('GET', KEYS[5]) or '0')
+end
+return {1, v}
+`;
+
+// ARGV: id, channel. Active → leaving. Returns {1, version} or {0, version} if not active.
+const MARK_LEAVING = `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= 'active' then
+  return {0, tonumber(redis.call('GET', KEYS[5]) or '0')}
+end
+redis.call('HSET', KEYS[2], ARGV[1], 'leaving')
+local v = redis.call('INCR', KEYS[5])
+redis.call('PUBLISH', ARGV[2], v)
+return {1, v}
+`;
+
+// ARGV: id, channel. Removes every trace of the silo. Returns {1|0, version}.
+const REMOVE = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and not redis.call('HGET', KEYS[2], ARGV[1]) then
+  return {0, tonumber(redis.call('GET', KEYS[5]) or '0')}
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+local v = redis.call('INCR', KEYS[5])
+redis.call('PUBLISH', ARGV[2], v)
+return {1, v}
+`;
+
+// A consistent snapshot: {version, silos (flat id/json pairs), status (flat id/status pairs)}.
+const READ = `
+return {tonumber(redis.call('GET', KEYS[5]) or '0'), redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+`;
+
+interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+const script = (lua: string): Script => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
+const SCRIPTS = {
+  join: script(JOIN),
+  heartbeat: script(HEARTBEAT),
+  markLeaving: script(MARK_LEAVING),
+  remove: script(REMOVE),
+  read: script(READ),
+} as const;
+
+type State = "new" | "joining" | "joined" | "left" | "evicted" | "closed";
+
+const EMPTY_VIEW: MembershipView = Object.freeze({ version: 0, silos: Object.freeze([]) });
+
+class RedisMembership implements MembershipProvider {
+  readonly #client: Redis;
+  readonly #ownsClient: boolean;
+  readonly #url: string | undefined;
+  readonly #keys: readonly string[];
+  readonly #channel: string;
+  readonly #cluster: string;
+  readonly #subscribe: boolean;
+  readonly #timings: ReturnType<typeof resolveMembershipTimings>;
+  readonly #onError: (error: unknown) => void;
+  readonly #onListenerError: (error: unknown) => void;
+  readonly #changeListeners = new Set<(view: MembershipView) => void>();
+  readonly #evictedListeners = new Set<() => void>();
+  #subscriber: Redis | undefined;
+  #state: State = "new";
+  #self: string | undefined;
+  #view: MembershipView = EMPTY_VIEW;
+  /** Highest version heard of (heartbeat reply or pub/sub); a refresh runs while it exceeds #view.version. */
+  #heard = 0;
+  #refreshing: Promise<void> | undefined;
+  #timer: TimerHandle | undefined;
+  #beat: Promise<void> | undefined;
+  #failing = false;
+
+  constructor(options: RedisMembershipOptions, client: Redis, ownsClient: boolean) {
+    const prefix = options.keyPrefix ?? "praas";
+    const base = `${prefix}:{${options.cluster}}`;
+    this.#keys = [`${base}:silos`, `${base}:status`, `${base}:hb`, `${base}:dead`, `${base}:version`];
+    this.#channel = `${base}:changes`;
+    this.#cluster = options.cluster;
+    this.#client = client;
+    this.#ownsClient = ownsClient;
+    this.#url = options.url;
+    this.#subscribe = options.subscribe ?? true;
+    this.#timings = resolveMembershipTimings(options, "redisMembership");
+    this.#onError = options.onError ?? ((e) => console.warn("praas redis membership:", e));
+    this.#onListenerError = options.onListenerError ?? ((e) => console.error("membership listener failed:", e));
+  }
+
+  async join(self: Omit<SiloInfo, "status">): Promise<MembershipView> {
+    const info = checkJoiningSilo(self, "redisMembership");
+    if (this.#state !== "new")
+      throw new InvalidArgumentError(`redisMembership: join() on a provider that is ${this.#state}`);
+    this.#state = "joining";
+    try {
+      // Subscribe before joining, so no change after our join can slip by unheard.
+      if (this.#subscribe) await this.#startSubscriber();
+      const reply = (await this.#eval(SCRIPTS.join, [info.id, JSON.stringify(info), this.#channel])) as unknown[];
+      if (reply[0] === -1) {
+        throw new InvalidArgumentError(
+          reply[1] === "dead"
+            ? `Silo id "${info.id}" was declared dead in cluster "${this.#cluster}"; a restarted silo must join with a new id`
+            : `Silo id "${info.id}" is already a member of cluster "${this.#cluster}"; silo ids must be unique`,
+        );
+      }
+      this.#self = info.id;
+      this.#heard = Math.max(this.#heard, Number(reply[0]));
+      this.#view = await this.#read();
+      this.#state = "joined";
+    } catch (err) {
+      // Back to "new": join may be retried (e.g. Redis was unreachable); close() still releases connections.
+      this.#state = "new";
+      await this.#stopSubscriber();
+      throw err;
+    }
+    this.#schedule();
+    // Changes announced while we were reading are fetched now.
+    if (this.#heard > this.#view.version) void this.#refresh();
+    return this.#view;
+  }
+
+  view(): MembershipView {
+    return this.#view;
+  }
+
+  onChange(listener: (view: MembershipView) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
+  }
+
+  onEvicted(listener: () => void): () => void {
+    this.#evictedListeners.add(listener);
+    return () => this.#evictedListeners.delete(listener);
+  }
+
+  async leave(): Promise<void> {
+    if (this.#state !== "joined" || this.#self === undefined) return;
+    this.#state = "left";
+    await this.#stopBeating();
+    // Two versions, as the interface says: peers first see it leaving (and
+    // stop placing actors on it), then gone. Peers that poll may see only the second.
+    await this.#eval(SCRIPTS.markLeaving, [this.#self, this.#channel]);
+    await this.#eval(SCRIPTS.remove, [this.#self, this.#channel]);
+    await this.#stopSubscriber();
+    try {
+      this.#view = await this.#read();
+    } catch {
+      // The view after leaving is informative only.
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    // Without leave() the entry stays and peers declare it dead: a crash.
+    this.#state = "closed";
+    await this.#stopBeating();
+    await this.#refreshing?.catch(() => {});
+    await this.#stopSubscriber();
+    if (this.#ownsClient) await quit(this.#client);
+  }
+
+  async #startSubscriber(): Promise<void> {
+    const sub =
+      this.#url !== undefined
+        ? new Redis(this.#url, { connectionName: `praas-membership-sub:${this.#cluster}` })
+        : this.#client.duplicate({ connectionName: `praas-membership-sub:${this.#cluster}` });
+    this.#subscriber = sub;
+    sub.on("error", () => {
+      // ioredis reconnects (and resubscribes) by itself; heartbeat polling covers the gap.
+    });
+    sub.on("message", (channel: string, message: string) => {
+      if (channel !== this.#channel) return;
+      const version = Number(message);
+      if (!Number.isSafeInteger(version)) return;
+      this.#heard = Math.max(this.#heard, version);
+      if (this.#state === "joined" && version > this.#view.version) void this.#refresh();
+    });
+    await sub.subscribe(this.#channel);
+  }
+
+  async #stopSubscriber(): Promise<void> {
+    const sub = this.#subscriber;
+    this.#subscriber = undefined;
+    if (sub !== undefined) await quit(sub);
+  }
+
+  #schedule(): void {
+    this.#timer = systemClock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#beat = this.#heartbeat().finally(() => {
+          this.#beat = undefined;
+          if (this.#state === "joined") this.#schedule();
+        });
+      },
+      this.#timings.heartbeatMs,
+      true,
+    );
+  }
+
+  async #stopBeating(): Promise<void> {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    await this.#beat;
+  }
+
+  async #heartbeat(): Promise<void> {
+    const id = this.#self;
+    if (this.#state !== "joined" || id === undefined) return;
+    let reply: unknown[];
+    try {
+      const { deadAfterMs, pruneAfterMs } = this.#timings;
+      reply = (await this.#eval(SCRIPTS.heartbeat, [id, deadAfterMs, pruneAfterMs, this.#channel])) as unknown[];
+      if (this.#failing) this.#onError(new Error(`heartbeats of silo ${id} reach Redis again`));
+      this.#failing = false;
+    } catch (err) {
+      if (!this.#failing) this.#onError(err);
+      this.#failing = true;
+      return;
+    }
+    if (this.#state !== "joined") return;
+    this.#heard = Math.max(this.#heard, Number(reply[1]));
+    if (reply[0] === 0) {
+      // Peers declared us dead (or pruned us). Never beat again: resurrecting
+      // would let a silo that others consider gone keep serving its actors.
+      this.#evict();
+      void this.#refresh();
+      return;
+    }
+    // Polling fallback: the version rides on every heartbeat.
+    if (this.#heard > this.#view.version) void this.#refresh();
+  }
+
+  /** Fetch views until we hold the newest version heard of. One fetch at a time keeps views in order. */
+  #refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      try {
+        while ((this.#state === "joined" || this.#state === "evicted") && this.#heard > this.#view.version) {
+          const view = await this.#read();
+          if (view.version < this.#heard) {
+            // Publishes follow the version increment atomically, so a read after
+            // hearing N sees at least N; a higher number was not ours (a stray publish).
+            this.#heard = view.version;
+          }
+          this.#accept(view);
+        }
+      } catch (err) {
+        this.#onError(err);
+      } finally {
+        this.#refreshing = undefined;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  #accept(view: MembershipView): void {
+    if (view.version <= this.#view.version) return;
+    this.#view = view;
+    if (this.#state !== "joined") return;
+    const me = view.silos.find((s) => s.id === this.#self);
+    if (me === undefined || me.status === "dead") {
+      this.#evict();
+      return;
+    }
+    for (const l of [...this.#changeListeners]) this.#call(() => l(view));
+  }
+
+  #evict(): void {
+    if (this.#state !== "joined") return;
+    this.#state = "evicted";
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    for (const l of [...this.#evictedListeners]) this.#call(l);
+  }
+
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#onListenerError(error);
+    }
+  }
+
+  async #read(): Promise<MembershipView> {
+    const [version, flatSilos, flatStatus] = (await this.#eval(SCRIPTS.read, [])) as [number, string[], string[]];
+    const status = new Map<string, string>();
+    for (let i = 0; i + 1 < flatStatus.length; i += 2) status.set(flatStatus[i] as string, flatStatus[i + 1] as string);
+    const silos: SiloInfo[] = [];
+    for (let i = 0; i + 1 < flatSilos.length; i += 2) {
+      const id = flatSilos[i] as string;
+      const info = parseSilo(id, flatSilos[i + 1] as string, status.get(id));
+      // Entries come from outside this process: a malformed one is reported and skipped, never trusted.
+      if (info === undefined) this.#onError(new Error(`malformed membership entry for silo ${JSON.stringify(id)}`));
+      else silos.push(info);
+    }
+    silos.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return Object.freeze({ version: Number(version), silos: Object.freeze(silos) });
+  }
+
+  /** EVALSHA, falling back to EVAL when the server does not know the script (first use, restart, SCRIPT FLUSH). */
+  async #eval(s: Script, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(s.sha, this.#keys.length, ...this.#keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+      return this.#client.eval(s.lua, this.#keys.length, ...this.#keys, ...args);
+    }
+  }
+}
+
+const STATUSES: ReadonlySet<string> = new Set<SiloStatus>(["active", "leaving", "dead"]);
+
+function parseSilo(id: string, json: string, status: string | undefined): SiloInfo | undefined {
+  if (status === undefined || !STATUSES.has(status)) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const r = v as Record<string, unknown>;
+  if (r.id !== id || typeof r.address !== "string" || typeof r.startedAt !== "number") return undefined;
+  return Object.freeze({ id, address: r.address, startedAt: r.startedAt, status: status as SiloStatus });
+}
+
+async function quit(client: Redis): Promise<void> {
+  if (client.status === "end") return;
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}
+
+/**
+ * Membership on Redis: `redisMembership({ url: "redis://host:6379", cluster: "shop" })`.
+ * Defaults detect a dead silo within deadAfterMs + heartbeatMs = 2.5 s.
+ */
+export function redisMembership(options: RedisMembershipOptions): MembershipProvider {
+  if (typeof options !== "object" || options === null) {
+    throw new InvalidArgumentError("redisMembership needs an options object: { url | client, cluster }");
+  }
+  const { url, client, cluster, keyPrefix, subscribe } = options;
+  if ((url === undefined) === (client === undefined)) {
+    throw new InvalidArgumentError("redisMembership needs exactly one of url or client");
+  }
+  if (typeof cluster !== "string" || !NAME.test(cluster)) {
+    throw new InvalidArgumentError(
+      `redisMembership: cluster must be 1–128 characters of letters, digits, "_", ".", ":" or "-", got ${JSON.stringify(cluster)}`,
+    );
+  }
+  if (keyPrefix !== undefined && (typeof keyPrefix !== "string" || !NAME.test(keyPrefix))) {
+    throw new InvalidArgumentError(
+      `redisMembership: keyPrefix must be 1–128 characters of letters, digits, "_", ".", ":" or "-", got ${JSON.stringify(keyPrefix)}`,
+    );
+  }
+  if (subscribe !== undefined && typeof subscribe !== "boolean") {
+    throw new InvalidArgumentError("redisMembership: subscribe must be a boolean");
+  }
+  // Validate timings before opening any connection.
+  resolveMembershipTimings(options, "redisMembership");
+  if (client !== undefined) {
+    if (typeof client !== "object" || client === null || typeof (client as Redis).evalsha !== "function") {
+      throw new InvalidArgumentError("redisMembership: client must be an ioredis client");
+    }
+    return new RedisMembership(options, client, false);
+  }
+  if (typeof url !== "string" || !/^rediss?:\/\/[^/]/.test(url)) {
+    throw new InvalidArgumentError(
+      `redisMembership: url must look like redis://host:port or rediss://host:port, got ${JSON.stringify(url)}`,
+    );
+  }
+  // lazyConnect: creating a provider opens nothing; join() connects.
+  const owned = new Redis(url, { connectionName: `praas-membership:${cluster}`, lazyConnect: true });
+  owned.on("error", () => {
+    // Failed commands reject and are reported where they are awaited; ioredis reconnects by itself.
+  });
+  return new RedisMembership(options, owned, true);
+}
