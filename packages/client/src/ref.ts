@@ -36,7 +36,11 @@ export type EventMap = Record<string, unknown>;
 /** A typed reference to an actor through a client: the same methods as in a silo, plus `on`. */
 export type ClientRef<T, E extends EventMap = EventMap> = ActorRef<T> & {
   /** Listen to the events the actor emits (`this.emit(event, payload)`); "*" for all. Kept across reconnects. */
-  on<K extends keyof E & string>(event: K, listener: EventListener<E[K]>, options?: OnOptions): Subscription;
+  on<K extends (keyof E & string) | "*">(
+    event: K,
+    listener: EventListener<K extends keyof E ? E[K] : E[keyof E]>,
+    options?: OnOptions,
+  ): Subscription;
 };
 
 /** The client side of a reference: calls and subscriptions. */
