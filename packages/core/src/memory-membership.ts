@@ -15,12 +15,12 @@ export interface MembershipTimings {
   readonly heartbeatMs?: number;
   /**
    * A silo whose last heartbeat is older than this is declared dead by the next
-   * peer that checks (default 2000 ms, so a dead silo is detected within
-   * deadAfterMs + heartbeatMs ≤ 2.5 s). At least 2 × heartbeatMs, so that one
-   * late timer is not mistaken for a crash.
+   * peer that checks (default max(2000, 4 × heartbeatMs): with the default
+   * heartbeat a dead silo is detected within deadAfterMs + heartbeatMs = 2.5 s).
+   * At least 2 × heartbeatMs, so that one late timer is not mistaken for a crash.
    */
   readonly deadAfterMs?: number;
-  /** Dead entries stay visible this long, then are removed (default 60 s). */
+  /** Dead entries stay visible this long, then are removed (default max(60 s, 10 × deadAfterMs)). */
   readonly pruneAfterMs?: number;
 }
 
