@@ -10,6 +10,7 @@ import {
   UnauthenticatedError,
 } from "@praas/core";
 import { afterEach, describe, expect, test } from "vitest";
+import { WebSocket as WsWebSocket } from "ws";
 import {
   type Client,
   ClientClosedError,
@@ -17,6 +18,7 @@ import {
   ConnectionFailedError,
   connect,
   type Gap,
+  type WebSocketConstructor,
 } from "../src/index.js";
 import { Collector, Counter, gate, once, openGate, type Served, serve, TcpProxy } from "./helpers.js";
 
@@ -103,6 +105,23 @@ describe("calls through the gateway", () => {
     await expect(connect(gw.wsUrl, { token: "wrong-token" })).rejects.toBeInstanceOf(UnauthenticatedError);
     const c = await client(gw.wsUrl, { token: "right-token" });
     expect(await c.ref<Counter>("Counter", "a").add(1)).toBe(1);
+  });
+
+  test("the standard WebSocket path (as in browsers) works, with the token in the query", async () => {
+    const { gw } = await start({ token: "browser-token" });
+    // ws's WebSocket implements the standard API; handing it in takes the browser code path.
+    const c = await client(gw.wsUrl, {
+      token: "browser-token",
+      WebSocket: WsWebSocket as unknown as WebSocketConstructor,
+    });
+    const counter = c.ref<Counter>("Counter", "browser");
+    const got = new Collector<unknown>();
+    await counter.on("changed", got.push).ready;
+    expect(await counter.add(2)).toBe(2);
+    expect(await got.count(1)).toEqual([2]);
+    await expect(
+      connect(gw.wsUrl, { token: "nope-nope", WebSocket: WsWebSocket as unknown as WebSocketConstructor }),
+    ).rejects.toBeInstanceOf(ConnectionFailedError);
   });
 
   test("an unreachable gateway is a ConnectionFailedError", async () => {

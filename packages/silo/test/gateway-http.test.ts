@@ -1,5 +1,6 @@
 import { request } from "node:http";
 import { afterEach, describe, expect, test } from "vitest";
+import type { GatewayOptions } from "../src/index.js";
 import { gate, type Served, serve } from "./gateway-helpers.js";
 
 let served: Served | undefined;
@@ -8,8 +9,8 @@ afterEach(async () => {
   served = undefined;
 });
 
-async function start(options: Parameters<typeof serve>[0] = {}): Promise<Served> {
-  served = await serve(options);
+async function start<P = unknown>(options: GatewayOptions<P> = {}): Promise<Served> {
+  served = await serve<P>(options);
   return served;
 }
 
@@ -255,5 +256,23 @@ describe("HTTP security", () => {
     const r = await http(gw.url, "GET", "/v1/cluster");
     expect(r.status).toBe(401);
     expect(r.text).not.toMatch(/hunter2/);
+  });
+});
+
+describe("HTTP fallback", () => {
+  test("requests without a gateway route go to the fallback, which may decline (404)", async () => {
+    const { gw } = await start({
+      token: "fallback-token",
+      fallback: (req, res) => {
+        if (req.url !== "/hello") return false;
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("hi");
+        return true;
+      },
+    });
+    // The page is public (the handler decides); the API still needs the token.
+    expect(await http(gw.url, "GET", "/hello")).toMatchObject({ status: 200, text: "hi" });
+    expect(await http(gw.url, "GET", "/other")).toMatchObject({ status: 404, json: { error: { code: "NOT_FOUND" } } });
+    expect(await http(gw.url, "GET", "/v1/cluster")).toMatchObject({ status: 401 });
   });
 });

@@ -15,6 +15,7 @@ import { httpStatusOf, MethodNotAllowedError, RouteNotFoundError } from "./error
 import { toJson } from "./json.js";
 import type { GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
+import type { HttpFallback } from "./options.js";
 import type { ArgsValidator } from "./schemas.js";
 
 export interface HttpContext<P> {
@@ -23,6 +24,7 @@ export interface HttpContext<P> {
   readonly auth: Authenticator<P>;
   readonly validator: ArgsValidator;
   readonly metrics: GatewayMetrics | undefined;
+  readonly fallback: HttpFallback | undefined;
   draining(): boolean;
   callStarted(): void;
   callEnded(): void;
@@ -44,7 +46,16 @@ export function createHttpHandler<P>(ctx: HttpContext<P>): (req: IncomingMessage
     let routeName = "unknown";
     const done = (status: number) => ctx.metrics?.httpRequest(routeName, status);
     void (async () => {
-      const route = match<P>(req.method ?? "GET", req.url ?? "/");
+      let route: Route<P>;
+      try {
+        route = match<P>(req.method ?? "GET", req.url ?? "/");
+      } catch (err) {
+        if (err instanceof RouteNotFoundError && ctx.fallback !== undefined && (await ctx.fallback(req, res))) {
+          routeName = "fallback";
+          return;
+        }
+        throw err;
+      }
       routeName = route.name;
       let principal = undefined as P;
       if (!route.open) {

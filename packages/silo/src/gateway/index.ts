@@ -1,5 +1,5 @@
 export type { AuthenticateHook, AuthorizeHook, BuiltinPrincipal } from "./auth.js";
 export { MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 export { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
-export { type GatewayOptions, InsecureBindError } from "./options.js";
+export { type GatewayOptions, type HttpFallback, InsecureBindError } from "./options.js";
 export { type Gateway, startGateway } from "./server.js";

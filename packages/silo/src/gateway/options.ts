@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { InvalidArgumentError, PraasError } from "@praas/core";
 import { type AuthenticateHook, type AuthorizeHook, isLoopback } from "./auth.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
@@ -20,7 +21,16 @@ export interface GatewayOptions<P = unknown> {
   readonly metrics?: boolean;
   /** Path of the WebSocket endpoint (default "/ws"). */
   readonly wsPath?: string;
+  /**
+   * Serves HTTP requests that match no gateway route (e.g. a web page next to
+   * the API); return false to let the gateway answer 404. No authentication is
+   * applied: the handler decides.
+   */
+  readonly fallback?: HttpFallback;
 }
+
+/** Extra HTTP routes; true when it handled the request. */
+export type HttpFallback = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
 /** Listening on a non-loopback interface without authentication was refused. */
 export class InsecureBindError extends PraasError {
@@ -41,6 +51,7 @@ export interface ResolvedGatewayOptions<P> {
   readonly limits: GatewayLimits;
   readonly metrics: boolean;
   readonly wsPath: string;
+  readonly fallback: HttpFallback | undefined;
 }
 
 const KNOWN = new Set([
@@ -53,6 +64,7 @@ const KNOWN = new Set([
   "limits",
   "metrics",
   "wsPath",
+  "fallback",
 ]);
 
 /** Check every option; a bad one is an InvalidArgumentError naming it. */
@@ -77,7 +89,7 @@ export function resolveGatewayOptions<P>(options: GatewayOptions<P> | undefined)
       "Give either a token or an authenticate hook, not both (check the token in the hook)",
     );
   }
-  for (const name of ["authenticate", "authorize"] as const) {
+  for (const name of ["authenticate", "authorize", "fallback"] as const) {
     if (o[name] !== undefined && typeof o[name] !== "function") {
       throw new InvalidArgumentError(`Gateway option ${name} must be a function`);
     }
@@ -98,5 +110,6 @@ export function resolveGatewayOptions<P>(options: GatewayOptions<P> | undefined)
     limits: resolveLimits(o.limits),
     metrics: o.metrics ?? true,
     wsPath,
+    fallback: o.fallback,
   };
 }

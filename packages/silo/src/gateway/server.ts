@@ -78,6 +78,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       auth,
       validator,
       metrics,
+      fallback: o.fallback,
       draining: () => draining,
       callStarted,
       callEnded,
