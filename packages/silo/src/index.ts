@@ -10,15 +10,25 @@ export {
   type Clock,
   CodecError,
   CorruptStateError,
+  DeactivatedError,
   DeadlockError,
   DuplicateActorTypeError,
   InvalidArgumentError,
   ManualClock,
+  MemoryReminderStore,
   MemoryStateStore,
   MethodNotFoundError,
   type PersistenceMode,
   PraasError,
+  type ReceivedMessage,
+  type RecvOptions,
+  type ReminderFiring,
+  type ReminderRecord,
+  type ReminderSchedule,
+  type ReminderStore,
+  type SendOptions,
   SiloStoppedError,
+  SiloUnavailableError,
   StaleActivationError,
   StateConflictError,
   type StateStore,
@@ -30,6 +40,7 @@ export {
 } from "@praas/core";
 export type { ActivationStatus, DeactivationReason, FailureKind } from "./activation.js";
 export type { CallObserver } from "./call.js";
+export { FileReminderStore } from "./fs-reminder-store.js";
 export { FileStateStore } from "./fs-store.js";
 export * from "./gateway/index.js";
 export type { SiloOptions } from "./options.js";
