@@ -47,8 +47,13 @@ export class DeadlineQueue {
     return this.#size;
   }
 
-  add(entry: DeadlineEntry, timeoutMs: number): void {
-    entry.deadline = this.#clock.now() + timeoutMs;
+  /**
+   * Track `entry`, due `timeoutMs` from `now`. A caller that has just read the
+   * clock passes `now`: a clock read costs ~50–80 ns, a visible share of a
+   * sub-µs local call.
+   */
+  add(entry: DeadlineEntry, timeoutMs: number, now: number = this.#clock.now()): void {
+    entry.deadline = now + timeoutMs;
     let list = this.#lists.get(timeoutMs);
     if (list === undefined) {
       list = new DeadlineList(timeoutMs);

@@ -19,14 +19,31 @@ export interface Invoker {
 /** Symbol under which a reference exposes its target (for the runtime and codecs). */
 export const REF_TARGET: unique symbol = Symbol.for("praas.refTarget");
 
-const handler: ProxyHandler<{ target: RefTarget; invoker: Invoker }> = {
+/** What a reference proxy wraps. */
+interface RefHolder {
+  readonly target: RefTarget;
+  readonly invoker: Invoker;
+  /**
+   * The last method looked up and its function: a reference used in a loop
+   * (`ref.add(x)` again and again) then allocates no closure per call. One
+   * slot, not a map, so a one-shot reference stays small.
+   */
+  lastProp: string | undefined;
+  lastFn: ((...args: unknown[]) => Promise<unknown>) | undefined;
+}
+
+const handler: ProxyHandler<RefHolder> = {
   get(holder, prop) {
     if (typeof prop !== "string") return prop === REF_TARGET ? holder.target : undefined;
     // A reference must not look like a promise, or `await ref` would call `then`.
     if (prop === "then") return undefined;
     if (prop === "id") return holder.target.id;
+    if (prop === holder.lastProp) return holder.lastFn;
     const { target, invoker } = holder;
-    return (...args: unknown[]) => invoker.invoke(target, prop, args);
+    const fn = (...args: unknown[]) => invoker.invoke(target, prop, args);
+    holder.lastProp = prop;
+    holder.lastFn = fn;
+    return fn;
   },
   has(_holder, prop) {
     return prop === "id" || prop === REF_TARGET;
@@ -38,7 +55,8 @@ const handler: ProxyHandler<{ target: RefTarget; invoker: Invoker }> = {
 
 /** Create an untyped reference; typed wrappers cast it to `ActorRef<T>`. */
 export function createRef(invoker: Invoker, target: RefTarget): unknown {
-  return new Proxy({ target, invoker }, handler);
+  const holder: RefHolder = { target, invoker, lastProp: undefined, lastFn: undefined };
+  return new Proxy(holder, handler);
 }
 
 /** The target of a reference created by {@link createRef}, or undefined for anything else. */
