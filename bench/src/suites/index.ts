@@ -1,5 +1,6 @@
 // Every suite the runner knows. Add yours with one line: export { name } from "./name.js";
 // (the runner collects every exported Suite object, whatever the order here).
+export { latex } from "./latex.js";
 export { local } from "./local.js";
 export { placement } from "./placement.js";
 export { stateless } from "./stateless.js";
