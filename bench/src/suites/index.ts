@@ -4,3 +4,4 @@ export { latex } from "./latex.js";
 export { local } from "./local.js";
 export { placement } from "./placement.js";
 export { stateless } from "./stateless.js";
+export { swap } from "./swap.js";

@@ -9,7 +9,12 @@ export class MemoryStateStore implements StateStore {
   #counter = 0;
 
   async load(id: ActorId): Promise<StoredState | undefined> {
-    return this.#objects.get(formatActorId(id));
+    const stored = this.#objects.get(formatActorId(id));
+    // Copy: decoded state is made of views into these bytes, and an actor
+    // changing its state in place must not change what is stored.
+    return stored === undefined
+      ? undefined
+      : { data: Uint8Array.prototype.slice.call(stored.data), version: stored.version };
   }
 
   async save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string> {

@@ -26,11 +26,14 @@ describeStateStoreConformance("Redis", {
     "a list key": async (store, id) => {
       await admin.rpush(keyOf(store, id), "a", "b");
     },
-    "a hash without the format field": async (store, id) => {
-      await admin.hset(keyOf(store, id), { name: "someone else's" });
+    "a hash": async (store, id) => {
+      await admin.hset(keyOf(store, id), { f: "1", v: "x", d: "data" });
     },
-    "a hash of a newer store format": async (store, id) => {
-      await admin.hset(keyOf(store, id), { f: "99", v: "x", d: "data" });
+    "a value of a newer store format": async (store, id) => {
+      await admin.set(keyOf(store, id), Buffer.concat([Buffer.from("PRAASRD"), Buffer.from([9]), Buffer.alloc(20)]));
+    },
+    "a truncated value": async (store, id) => {
+      await admin.set(keyOf(store, id), Buffer.from("PRAASRD\u0001abc"));
     },
   },
 });
@@ -51,17 +54,26 @@ describe("RedisStateStore", () => {
     }
   });
 
-  it("keeps its data under the key prefix, as a hash tagged with the store format", async () => {
+  it("keeps one string per actor under the key prefix, tagged with the format, and no temporary keys", async () => {
     const prefix = `${uniqueName("layout")}:`;
     const store = redisStateStore({ url: redisUrl(), keyPrefix: prefix });
     try {
-      const version = await store.save({ type: "Cart", key: "u/42" }, new Uint8Array([1, 2, 3]), null);
+      const id = { type: "Cart", key: "u/42" };
+      const v0 = await store.save(id, new Uint8Array([0]), null);
+      // Racing writers: one wins, the others' temporary keys are dropped.
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, (_, i) => store.save(id, new Uint8Array([1, 2, i]), v0)),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
       expect(await admin.keys(`${prefix}*`)).toEqual([`${prefix}Cart/u/42`]);
-      const hash = await admin.hgetallBuffer(`${prefix}Cart/u/42`);
-      expect(hash.f?.toString()).toBe(REDIS_STORE_FORMAT);
-      expect(hash.v?.toString()).toBe(version);
-      expect([...(hash.d ?? [])]).toEqual([1, 2, 3]);
-      expect(store.describe({ type: "Cart", key: "u/42" })).toContain(`${prefix}Cart/u/42`);
+      const value = (await admin.getBuffer(`${prefix}Cart/u/42`)) as Buffer;
+      const version = (await store.load(id))?.version;
+      expect(value.subarray(0, 7).toString()).toBe("PRAASRD");
+      expect(value[7]).toBe(REDIS_STORE_FORMAT);
+      expect(value.subarray(8, 24).toString("hex")).toBe(version);
+      expect([...value.subarray(24, 26)]).toEqual([1, 2]);
+      expect(await admin.pttl(`${prefix}Cart/u/42`)).toBe(-1); // no expiry carried over from the temporary key
+      expect(store.describe(id)).toContain(`${prefix}Cart/u/42`);
     } finally {
       await store.close();
     }

@@ -241,11 +241,16 @@ export function describeStateStoreConformance(name: string, options: StateStoreC
       for (const id of scoped) await store.delete(id);
     });
 
-    it("does not alias the caller's buffer", async () => {
+    it("shares no bytes with its callers: changing a saved or a loaded buffer changes nothing stored", async () => {
       const id = freshId();
       const data = new Uint8Array([1, 2, 3]);
       await store.save(id, data, null);
       data[0] = 99;
+      const loaded = await store.load(id);
+      expect([...(loaded?.data ?? [])]).toEqual([1, 2, 3]);
+      // The runtime decodes state as views into the loaded bytes, so an actor
+      // changing its state in place writes into them: that must not reach the store.
+      loaded?.data.fill(7);
       expect([...((await store.load(id))?.data ?? [])]).toEqual([1, 2, 3]);
     });
 
