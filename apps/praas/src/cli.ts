@@ -1,0 +1,160 @@
+import { PraasError, parseActorId } from "@praas/core";
+import { type FlagKind, parseArgs } from "./args.js";
+import { resolveStartConfig, START_FLAGS } from "./config.js";
+import { UsageError } from "./errors.js";
+import { controlRequest } from "./http-client.js";
+import { banner, type Running, startServer } from "./start.js";
+
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export type Outcome = { readonly exitCode: number } | { readonly running: Running };
+
+export const USAGE = `praas — run and use PraaS silos (virtual actors for Node)
+
+  praas start [options]                  run a silo with its WebSocket/HTTP gateway until SIGTERM
+      --actors <module>                  module exporting Actor classes (repeatable, comma-separated)
+      --host <addr>                      interface to listen on (default 127.0.0.1)
+      --port <n>                         port (default 7070; 0 picks a free one)
+      --state-dir <dir>                  where swapped-out state goes (default ./.praas-state)
+      --idle-timeout-ms <n>              swap actors out after this much idle time (default 300000)
+      --call-timeout-ms <n>              default deadline of a call (default 30000)
+      --max-activations <n>              swap out least recently used actors beyond this many
+      --drain-timeout-ms <n>             how long SIGTERM waits for running calls (default 10000)
+      --token <secret>                   require this bearer token (prefer $PRAAS_TOKEN)
+      --insecure                         allow a non-loopback --host without a token
+      --config <file.json>               settings file: the keys above in camelCase, plus "limits"
+    Environment: PRAAS_ACTORS, PRAAS_HOST, PRAAS_PORT, PRAAS_STATE_DIR, PRAAS_IDLE_TIMEOUT_MS,
+    PRAAS_CALL_TIMEOUT_MS, PRAAS_MAX_ACTIVATIONS, PRAAS_DRAIN_TIMEOUT_MS, PRAAS_TOKEN, PRAAS_INSECURE,
+    PRAAS_CONFIG. Flags override the environment, which overrides the config file.
+
+  praas call <Type/key> <method> [args…] call a method; each arg is a JSON value (a bare word is a string)
+  praas status [Type/key]                the cluster view, or where one actor is
+      --url <http://host:port>           gateway to ask (default $PRAAS_URL or http://127.0.0.1:7070)
+      --token <secret>                   bearer token (default $PRAAS_TOKEN)
+      --timeout-ms <n>                   deadline of the call (call only)
+      --json                             print raw JSON (status only)
+`;
+
+const CLIENT_FLAGS: Record<string, FlagKind> = { url: "string", token: "string" };
+
+export async function runCommand(argv: readonly string[], io: Io): Promise<Outcome> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "start":
+        return await start(rest, io);
+      case "call":
+        return { exitCode: await call(rest, io) };
+      case "status":
+        return { exitCode: await status(rest, io) };
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE);
+        return { exitCode: command === undefined ? 2 : 0 };
+      default:
+        throw new UsageError(`Unknown command "${command}"; commands: start, call, status, help`);
+    }
+  } catch (err) {
+    if (err instanceof PraasError) {
+      io.err(`praas: ${err.message} [${err.code}]`);
+      return { exitCode: err.code === "USAGE" || err.code === "CONFIG" ? 2 : 1 };
+    }
+    throw err;
+  }
+}
+
+async function start(argv: readonly string[], io: Io): Promise<Outcome> {
+  const { flags, positionals } = parseArgs(argv, START_FLAGS);
+  if (positionals.length > 0) throw new UsageError(`praas start takes no arguments, got ${positionals.join(" ")}`);
+  const config = resolveStartConfig({ flags, env: io.env, cwd: io.cwd });
+  const running = await startServer(config);
+  io.out(banner(running, config));
+  return { running };
+}
+
+function target(flags: Record<string, unknown>, io: Io): { url: string; token: string | undefined } {
+  const url = (flags.url as string | undefined) ?? io.env.PRAAS_URL ?? "http://127.0.0.1:7070";
+  if (!/^https?:\/\//.test(url)) throw new UsageError(`--url must be an http:// or https:// URL, got ${url}`);
+  return { url, token: (flags.token as string | undefined) ?? io.env.PRAAS_TOKEN };
+}
+
+/** A JSON value, or the word itself as a string (so `praas call Room/a join ana` works). */
+function argValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function actorPath(type: string, key: string): string {
+  return `/v1/actors/${encodeURIComponent(type)}/${encodeURIComponent(key)}`;
+}
+
+async function call(argv: readonly string[], io: Io): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, { ...CLIENT_FLAGS, "timeout-ms": "string" });
+  const [actor, method, ...args] = positionals;
+  if (actor === undefined || method === undefined) {
+    throw new UsageError("Usage: praas call <Type/key> <method> [args as JSON values…]");
+  }
+  const id = parseActorId(actor);
+  const { url, token } = target(flags, io);
+  let query = "";
+  if (flags["timeout-ms"] !== undefined) {
+    const n = Number(flags["timeout-ms"]);
+    if (!(n > 0)) throw new UsageError(`--timeout-ms must be a positive number, got ${flags["timeout-ms"]}`);
+    query = `?timeoutMs=${n}`;
+  }
+  const result = await controlRequest(
+    url,
+    "POST",
+    `${actorPath(id.type, id.key)}/${encodeURIComponent(method)}${query}`,
+    token,
+    JSON.stringify(args.map(argValue)),
+  );
+  io.out(JSON.stringify(result, null, 2));
+  return 0;
+}
+
+interface ClusterJson {
+  version: number;
+  self: string;
+  silos: { id: string; address?: string; status: string; activations?: number; perType?: Record<string, number> }[];
+}
+
+async function status(argv: readonly string[], io: Io): Promise<number> {
+  const { flags, positionals } = parseArgs(argv, { ...CLIENT_FLAGS, json: "boolean" });
+  if (positionals.length > 1) throw new UsageError("Usage: praas status [Type/key]");
+  const { url, token } = target(flags, io);
+  if (positionals.length === 1) {
+    const id = parseActorId(positionals[0] as string);
+    const r = (await controlRequest(url, "GET", actorPath(id.type, id.key), token)) as Record<string, unknown>;
+    io.out(
+      flags.json === true ? JSON.stringify(r) : `${id.type}/${id.key}: ${r.status}${r.silo ? ` on ${r.silo}` : ""}`,
+    );
+    return 0;
+  }
+  const view = (await controlRequest(url, "GET", "/v1/cluster", token)) as ClusterJson;
+  if (flags.json === true) {
+    io.out(JSON.stringify(view));
+    return 0;
+  }
+  const lines = [`Cluster (membership version ${view.version}), answered by ${view.self}`];
+  for (const s of view.silos) {
+    const types = Object.entries(s.perType ?? {})
+      .map(([t, n]) => `${t} ${n}`)
+      .join(", ");
+    lines.push(
+      `  ${s.id}  ${s.status}${s.address ? `  ${s.address}` : ""}  activations ${s.activations ?? "?"}${types ? `  (${types})` : ""}`,
+    );
+  }
+  io.out(lines.join("\n"));
+  return 0;
+}

@@ -1,0 +1,93 @@
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { ConfigError, parseArgs, resolveStartConfig, START_FLAGS, UsageError } from "../src/index.js";
+
+describe("flag parsing", () => {
+  test("values, booleans, lists, = forms, -- and negative numbers", () => {
+    const r = parseArgs(
+      ["--port", "1", "--insecure", "--actors=a.js,b.js", "--actors", "c.js", "x", "-1", "--", "--y"],
+      {
+        port: "string",
+        insecure: "boolean",
+        actors: "list",
+      },
+    );
+    expect(r.flags).toEqual({ port: "1", insecure: true, actors: ["a.js", "b.js", "c.js"] });
+    expect(r.positionals).toEqual(["x", "-1", "--y"]);
+  });
+
+  test("unknown, repeated and valueless flags are usage errors", () => {
+    expect(() => parseArgs(["--prot", "1"], START_FLAGS)).toThrow(UsageError);
+    expect(() => parseArgs(["--prot", "1"], START_FLAGS)).toThrow(/Unknown option --prot \(known: --host, --port/);
+    expect(() => parseArgs(["-p", "1"], START_FLAGS)).toThrow(/Unknown option -p/);
+    expect(() => parseArgs(["--port", "1", "--port", "2"], START_FLAGS)).toThrow(/given twice/);
+    expect(() => parseArgs(["--port"], START_FLAGS)).toThrow(/needs a value/);
+    expect(() => parseArgs(["--insecure=maybe"], START_FLAGS)).toThrow(/takes no value/);
+  });
+});
+
+describe("praas start configuration", () => {
+  const cwd = "/work/here";
+  const files: Record<string, string> = {
+    "/work/conf/praas.json": JSON.stringify({ port: 8000, actors: ["./actors.js", "some-package"], stateDir: "st" }),
+    "/work/conf/bad-key.json": JSON.stringify({ prot: 1 }),
+    "/work/conf/bad-value.json": JSON.stringify({ port: "eighty" }),
+    "/work/conf/bad-limit.json": JSON.stringify({ actors: ["a"], limits: { maxFrames: 2 } }),
+    "/work/conf/limits.json": JSON.stringify({ actors: ["a"], limits: { maxFrameBytes: 2048 } }),
+    "/work/conf/broken.json": "{ port: 1",
+  };
+  const readFile = (p: string) => {
+    const f = files[p];
+    if (f === undefined) throw new Error(`ENOENT: ${p}`);
+    return f;
+  };
+  const resolve = (flags: Record<string, string | boolean | string[]>, env: Record<string, string> = {}) =>
+    resolveStartConfig({ flags, env, cwd, readFile });
+
+  test("defaults: loopback on 7070", () => {
+    const c = resolve({ actors: ["./a.js"] });
+    expect(c).toMatchObject({ host: "127.0.0.1", port: 7070, insecure: false, actors: [join(cwd, "a.js")] });
+  });
+
+  test("config file < environment < flags; paths relative to where they were written", () => {
+    const fromFile = resolve({ config: "../conf/praas.json" });
+    expect(fromFile).toMatchObject({
+      port: 8000,
+      actors: ["/work/conf/actors.js", "some-package"],
+      stateDir: "/work/conf/st",
+    });
+    const fromEnv = resolve({ config: "../conf/praas.json" }, { PRAAS_PORT: "9000", PRAAS_INSECURE: "true" });
+    expect(fromEnv).toMatchObject({ port: 9000, insecure: true });
+    const fromFlags = resolve(
+      { config: "../conf/praas.json", port: "9100", "state-dir": "s2" },
+      { PRAAS_PORT: "9000" },
+    );
+    expect(fromFlags).toMatchObject({ port: 9100, stateDir: "/work/here/s2" });
+    const viaEnvConfig = resolve({}, { PRAAS_CONFIG: "/work/conf/praas.json", PRAAS_ACTORS: "x.js,y.js" });
+    expect(viaEnvConfig.actors).toEqual(["/work/here/x.js", "/work/here/y.js"]);
+    expect(resolve({ config: "/work/conf/limits.json" }).limits).toEqual({ maxFrameBytes: 2048 });
+  });
+
+  test("errors name the bad key and where it came from", () => {
+    expect(() => resolve({ config: "/work/conf/bad-key.json" })).toThrow(ConfigError);
+    expect(() => resolve({ config: "/work/conf/bad-key.json" })).toThrow(
+      /"prot" is not a known key; known: host, port/,
+    );
+    expect(() => resolve({ config: "/work/conf/bad-value.json" })).toThrow(
+      /port \(config file\) must be an integer 0…65535, got "eighty"/,
+    );
+    expect(() => resolve({ config: "/work/conf/bad-limit.json" })).toThrow(
+      /limits.maxFrames \(config file\) is not a known limit/,
+    );
+    expect(() => resolve({ config: "/work/conf/broken.json" })).toThrow(/not valid JSON/);
+    expect(() => resolve({ config: "/work/conf/missing.json" })).toThrow(/Cannot read config file/);
+    expect(() => resolve({ actors: ["a"], port: "99999" })).toThrow(/port \(--port\) must be an integer/);
+    expect(() => resolve({ actors: ["a"] }, { PRAAS_IDLE_TIMEOUT_MS: "soon" })).toThrow(
+      /idleTimeoutMs \(\$PRAAS_IDLE_TIMEOUT_MS\)/,
+    );
+    expect(() => resolve({ actors: ["a"] }, { PRAAS_INSECURE: "maybe" })).toThrow(
+      /insecure \(\$PRAAS_INSECURE\) must be true or false/,
+    );
+    expect(() => resolve({})).toThrow(/No actors to host/);
+  });
+});
