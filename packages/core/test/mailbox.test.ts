@@ -10,11 +10,13 @@ describe("Mailbox", () => {
   it("runs ordinary turns one at a time in arrival order", async () => {
     const log: string[] = [];
     const gates = new Map<string, () => void>();
-    const mb = new Mailbox<T>((t) => {
+    const mb: Mailbox<T> = new Mailbox<T>((t) => {
       log.push(`start ${t.name}`);
-      return new Promise<void>((r) => gates.set(t.name, r)).then(() => {
+      void new Promise<void>((r) => gates.set(t.name, r)).then(() => {
         log.push(`end ${t.name}`);
+        mb.done(t);
       });
+      return false;
     });
     mb.post({ name: "a", interleave: false });
     mb.post({ name: "b", interleave: false });
@@ -30,9 +32,11 @@ describe("Mailbox", () => {
   it("starts interleaving turns at once, alongside an ordinary one", async () => {
     const log: string[] = [];
     let release!: () => void;
-    const mb = new Mailbox<T>((t) => {
+    const mb: Mailbox<T> = new Mailbox<T>((t) => {
       log.push(t.name);
-      return t.name === "slow" ? new Promise<void>((r) => (release = r)) : undefined;
+      if (t.name !== "slow") return true;
+      release = () => mb.done(t);
+      return false;
     });
     mb.post({ name: "slow", interleave: false });
     mb.post({ name: "queued", interleave: false });
@@ -47,9 +51,11 @@ describe("Mailbox", () => {
   it("drains a long queue of synchronous turns without growing the stack", async () => {
     let ran = 0;
     let release!: () => void;
-    const mb = new Mailbox<T>((t) => {
+    const mb: Mailbox<T> = new Mailbox<T>((t) => {
       ran++;
-      return t.name === "first" ? new Promise<void>((r) => (release = r)) : undefined;
+      if (t.name !== "first") return true;
+      release = () => mb.done(t);
+      return false;
     });
     mb.post({ name: "first", interleave: false });
     for (let i = 0; i < 200_000; i++) mb.post({ name: "sync", interleave: false });

@@ -1,2 +1,3 @@
 export * from "./membership.js";
+export * from "./redis-reminder-store.js";
 export * from "./redis-state-store.js";

@@ -97,6 +97,9 @@ export function toCallerError(err: unknown): PraasError {
   return deserializeError(serializeError(err));
 }
 
+/** Marks a never-stored activation whose initial-state digest has not been computed yet. */
+const PRISTINE = "pristine";
+
 function digest(bytes: Uint8Array): string {
   return createHash("sha1").update(bytes).digest("base64");
 }
@@ -142,6 +145,11 @@ export class Activation implements ActorHost {
   stale = false;
   timers: Set<ActorTimer> | undefined;
   #instance: Actor<unknown> | undefined;
+  /**
+   * SHA-1 of the record last loaded or written ("unchanged state is not
+   * rewritten"). `PRISTINE` for a never-stored actor: the digest of its
+   * initial state is only computed if it is ever about to be written.
+   */
   #savedDigest: string | undefined;
   /** Calls that arrived while activating, or parked while deactivating. */
   #waiting: Call[] | undefined;
@@ -294,8 +302,9 @@ export class Activation implements ActorHost {
 
   // ---- turns ----
 
-  #runCall(call: Call): Promise<void> | undefined {
-    if (call.done) return undefined; // its deadline passed while it waited
+  /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
+  #runCall(call: Call): boolean {
+    if (call.done) return true; // its deadline passed while it waited
     if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
     call.turnId = this.ctx.nextTurnId();
     this.#turns.push(call as unknown as ActivationTurn);
@@ -312,29 +321,47 @@ export class Activation implements ActorHost {
       return this.#finishCall(call, false, err);
     }
     if (isThenable(result)) {
-      return Promise.resolve(result).then(
-        (value) => this.#finishCall(call, true, value),
-        (err) => this.#finishCall(call, false, err),
+      result.then(
+        (value) => {
+          if (this.#finishCall(call, true, value)) this.mailbox.done(call as unknown as ActivationTurn);
+        },
+        (err) => {
+          if (this.#finishCall(call, false, err)) this.mailbox.done(call as unknown as ActivationTurn);
+        },
       );
+      return false;
     }
     return this.#finishCall(call, true, result);
   }
 
-  #finishCall(call: Call, ok: boolean, value: unknown): Promise<void> | undefined {
+  /** Reply to a call whose method has returned. False when a "turn" write delays it (the mailbox hears `done` then). */
+  #finishCall(call: Call, ok: boolean, value: unknown): boolean {
     this.#endTurn(call as unknown as ActivationTurn);
     if (this.info.persistence === "turn" && !this.stale) {
       // The reply leaves only once the write is durable: nothing acknowledged is lost.
-      return this.persist().then(
-        () => settle(call, ok, value),
-        (err) => call.reject(toCallerError(err)),
+      this.persist().then(
+        () => {
+          settle(call, ok, value);
+          this.mailbox.done(call as unknown as ActivationTurn);
+        },
+        (err) => {
+          call.reject(toCallerError(err));
+          this.mailbox.done(call as unknown as ActivationTurn);
+        },
       );
+      return false;
     }
     settle(call, ok, value);
-    return undefined;
+    return true;
   }
 
   #endTurn(turn: ActivationTurn): void {
     const turns = this.#turns;
+    // Almost always the only (hence last) turn: pop instead of a splice that allocates.
+    if (turns[turns.length - 1] === turn) {
+      turns.pop();
+      return;
+    }
     const i = turns.indexOf(turn);
     if (i >= 0) turns.splice(i, 1);
   }
@@ -344,41 +371,46 @@ export class Activation implements ActorHost {
    * be waiting in `recv` for exactly this message). A durable message is
    * written to the store before it is handed on or acknowledged.
    */
-  #deliver(call: Call): Promise<void> | undefined {
+  #deliver(call: Call): boolean {
     const [raw, durable] = call.args as [unknown, boolean | undefined];
     let message: ReturnType<typeof checkMessage>;
     try {
       message = checkMessage(raw);
     } catch (err) {
       call.reject(err);
-      return undefined;
+      return true;
     }
     const inbox = this.#inboxOrNew();
     if (durable !== true) {
       inbox.deliver(message, false);
       call.resolve(undefined);
-      return undefined;
+      return true;
     }
     if (inbox.seen(message.id)) {
       call.resolve(undefined); // a resend of a message already stored: acknowledge, don't deliver twice
-      return undefined;
+      return true;
     }
     if (this.info.persistence === "none") {
       call.reject(
         new InvalidArgumentError(`durable send to ${this.idString}: its type keeps no state (persistence "none")`),
       );
-      return undefined;
+      return true;
     }
     const snapshot = inbox.snapshot();
     snapshot.messages.push(message);
     snapshot.delivered.push(message.id);
-    return this.#checkpointInbox(snapshot.messages, snapshot.delivered).then(
+    this.#checkpointInbox(snapshot.messages, snapshot.delivered).then(
       () => {
         inbox.deliver(message, true);
         call.resolve(undefined);
+        this.mailbox.done(call as unknown as ActivationTurn);
       },
-      (err) => call.reject(toCallerError(err)),
+      (err) => {
+        call.reject(toCallerError(err));
+        this.mailbox.done(call as unknown as ActivationTurn);
+      },
     );
+    return false;
   }
 
   /**
@@ -423,16 +455,16 @@ export class Activation implements ActorHost {
     }, ms);
   }
 
-  #runTimer(timer: ActorTimer): Promise<void> | undefined {
-    if (timer.cancelled) return undefined;
+  #runTimer(timer: ActorTimer): boolean {
+    if (timer.cancelled) return true;
     timer.turnId = this.ctx.nextTurnId();
     this.#turns.push(timer);
-    const finish = (err?: unknown): undefined => {
+    const finish = (err?: unknown): true => {
       this.#endTurn(timer);
       if (err !== undefined) this.ctx.report("timer", this.idString, err);
       if (timer.periodMs === undefined) timer.cancel();
       else if (!timer.cancelled) this.#armTimer(timer, timer.periodMs);
-      return undefined;
+      return true;
     };
     let result: unknown;
     try {
@@ -441,15 +473,21 @@ export class Activation implements ActorHost {
       return finish(err);
     }
     if (isThenable(result)) {
-      return Promise.resolve(result).then(
-        () => finish(),
-        (err) => finish(err ?? new Error("timer callback rejected")),
+      result.then(
+        () => this.mailbox.done(finish() && timer),
+        (err) => this.mailbox.done(finish(err ?? new Error("timer callback rejected")) && timer),
       );
+      return false;
     }
     return finish();
   }
 
   // ---- state ----
+
+  #initialState(): unknown {
+    const cls = this.info.cls;
+    return typeof cls.initialState === "function" ? cls.initialState() : undefined;
+  }
 
   /** Write the state if it changed since it was loaded or last written. Serialized per activation. */
   persist(): Promise<void> {
@@ -470,6 +508,11 @@ export class Activation implements ActorHost {
       delivered: box?.delivered,
     });
     const d = digest(bytes);
+    if (this.#savedDigest === PRISTINE && this.version === null) {
+      this.#savedDigest = digest(
+        encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.#initialState() }),
+      );
+    }
     if (d === this.#savedDigest) return;
     try {
       this.version = await this.ctx.store.save(this.id, bytes, this.version);
@@ -512,8 +555,8 @@ export class Activation implements ActorHost {
     this.state = typeof cls.initialState === "function" ? cls.initialState() : undefined;
     if (info.persistence !== "none") {
       assertEncodable(this.state, `initial state of ${info.name}`);
-      // Remember what "unchanged" looks like, so an untouched actor is never written.
-      this.#savedDigest = digest(encodeStateRecord({ stateVersion: info.stateVersion, state: this.state }));
+      // An untouched actor is never written; what "untouched" looks like is worked out lazily.
+      this.#savedDigest = PRISTINE;
     }
   }
 

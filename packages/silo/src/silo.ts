@@ -388,7 +388,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         this.#observer,
         this.#observer === undefined ? 0 : performance.now(),
       );
-      this.#deadlines.add(call, timeoutMs);
+      const now = this.#options.clock.now();
+      this.#deadlines.add(call, timeoutMs, now);
       if (worker !== undefined) {
         // Count calls in flight per worker until the caller has its answer.
         worker.load++;
@@ -397,7 +398,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         };
         call.promise.then(done, done);
       }
-      this.#dispatch(call);
+      this.#dispatch(call, now);
       return call.promise;
     } catch (err) {
       return Promise.reject(err);
@@ -505,10 +506,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return this.#cluster === undefined || this.#cluster.owns(actorIdString(actor.type, actor.key));
   }
 
-  #dispatch(call: Call): void {
+  /** `now` is passed by callers that already read the clock (one read per call is measurable). */
+  #dispatch(call: Call, now = this.#options.clock.now()): void {
     if (call.done) return;
     let a = this.#table.get(call.idString);
-    const now = this.#options.clock.now();
     if (a === undefined) {
       // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
       if (this.#cluster?.routeAway(call) === true) return;
