@@ -1,5 +1,6 @@
 import { CLIENT_PROTOCOL_VERSION, CloseCode, encodeTrusted } from "@praas/core";
 import { afterEach, describe, expect, test } from "vitest";
+import type { GatewayOptions } from "../src/index.js";
 import { errorOf, gate, Peer, running, type Served, serve } from "./gateway-helpers.js";
 
 let served: Served | undefined;
@@ -8,8 +9,8 @@ afterEach(async () => {
   served = undefined;
 });
 
-async function start(options: Parameters<typeof serve>[0] = {}): Promise<Served> {
-  served = await serve(options);
+async function start<P = unknown>(options: GatewayOptions<P> = {}): Promise<Served> {
+  served = await serve<P>(options);
   return served;
 }
 
@@ -203,6 +204,23 @@ describe("gateway events", () => {
     // After the unsub, a call's answer is the next frame: no event slipped in before it.
     a.send({ t: "call", id: 3, type: "Counter", key: "c", method: "add", args: [1] });
     expect(await a.next()).toMatchObject({ t: "ok", id: 3, value: 6 });
+  });
+
+  test("the actor's subscriber count counts every client of the same event", async () => {
+    const { gw, silo } = await start();
+    const peers = await Promise.all([1, 2, 3].map(() => Peer.open(gw.wsUrl)));
+    for (const { peer } of peers) {
+      peer.send({ t: "sub", id: 1, type: "Counter", key: "n", event: "changed" });
+      await peer.answer(1);
+    }
+    expect(await silo.call("Counter", "n", "subscribers", ["changed"])).toBe(3);
+    const first = peers[0]?.peer as Peer;
+    first.send({ t: "unsub", id: 2, sub: 1 });
+    await first.answer(2);
+    expect(await silo.call("Counter", "n", "subscribers", ["changed"])).toBe(2);
+    // The others still get events, once each.
+    await silo.call("Counter", "n", "add", [1]);
+    for (const { peer } of peers.slice(1)) expect(await peer.next()).toMatchObject({ t: "ev", seq: 1, payload: 1 });
   });
 
   test("subscriptions survive swap-out and swap-in", async () => {

@@ -116,7 +116,8 @@ export class EventStreams {
       this.#streams.set(key, s);
       stream = s;
     } else if (stream.subscribers.size > 0) {
-      stream.offs.push(this.silo.subscribe(actor, event, noop));
+      // A fresh function each time: the silo keeps listeners in a Set, which would merge identical ones.
+      stream.offs.push(this.silo.subscribe(actor, event, () => {}));
     }
     if (stream.lingerTimer !== undefined) {
       clearTimeout(stream.lingerTimer);
@@ -161,5 +162,3 @@ export class EventStreams {
     for (const s of [...this.#streams.values()]) this.#drop(s);
   }
 }
-
-function noop(): void {}
