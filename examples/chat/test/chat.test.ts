@@ -15,22 +15,36 @@ afterAll(async () => {
   await silo.stop();
 });
 
-/** Resolves with the first `n` messages a session receives. */
-function messages(received: ChatMessage[], n: number): Promise<ChatMessage[]> {
-  return new Promise((resolve) => {
-    const check = () => (received.length >= n ? resolve(received.slice(0, n)) : setImmediate(check));
-    check();
-  });
+/** A message inbox whose `first(n)` resolves once n messages arrived. */
+function inbox(): { push: (m: ChatMessage) => void; first: (n: number) => Promise<ChatMessage[]> } {
+  const got: ChatMessage[] = [];
+  const waiters: { n: number; resolve: (v: ChatMessage[]) => void }[] = [];
+  return {
+    push(m) {
+      got.push(m);
+      for (const w of waiters.filter((w) => got.length >= w.n)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(got.slice(0, w.n));
+      }
+    },
+    first(n) {
+      return got.length >= n
+        ? Promise.resolve(got.slice(0, n))
+        : new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+  };
 }
 
 describe("chat example", () => {
   test("Node clients join, post and receive each other's messages", async () => {
-    const ana = await joinChat(gw.wsUrl, "lobby", "ana");
-    const bob = await joinChat(gw.wsUrl, "lobby", "bob");
+    const anaInbox = inbox();
+    const bobInbox = inbox();
+    const ana = await joinChat(gw.wsUrl, "lobby", "ana", anaInbox.push);
+    const bob = await joinChat(gw.wsUrl, "lobby", "bob", bobInbox.push);
     expect(await ana.post("hi bob")).toBe(1);
     expect(await bob.post("hi ana")).toBe(2);
-    for (const s of [ana, bob]) {
-      const got = await messages(s.received, 2);
+    for (const box of [anaInbox, bobInbox]) {
+      const got = await box.first(2);
       expect(got.map((m) => `${m.user}: ${m.text}`)).toEqual(["ana: hi bob", "bob: hi ana"]);
       expect(got[0]?.at).toBeInstanceOf(Date);
     }
