@@ -119,6 +119,21 @@ describe.each(providers)("state migration ($name)", (provider) => {
     expect(await fresh.ref(ProfileV1, "bob").read()).toEqual({ name: "Bob" });
   });
 
+  it("refuses older state when the class has no migrateState, saying so", async () => {
+    const scope = await scopeWithV1State();
+    class NoMigration extends ProfileV1 {
+      static readonly stateVersion = 2;
+    }
+    const s = await silo(scope, NoMigration as unknown as typeof ProfileV1);
+    const err = await rejection(s.ref(NoMigration, "ada").read());
+    expect(err).toBeInstanceOf(StateVersionError);
+    expect(err.code).toBe("STATE_MIGRATION_MISSING");
+    expect(err.message).toMatch(
+      /version 1, older than version 2 of the code, and its class defines no static migrateState/,
+    );
+    expect((await storedRecord(scope, { type: "Profile", key: "ada" }))?.stateVersion).toBe(1);
+  });
+
   it("fails the call when a migration throws, and keeps the old state", async () => {
     const scope = await scopeWithV1State();
     const broken = await silo(scope, BrokenMigration);

@@ -12,7 +12,11 @@ import { CodecError } from "./errors.js";
  */
 // Maps, Sets, Dates, bigints and Uint8Arrays travel as standard CBOR tags, so
 // a Map with string keys still comes back as a Map and not as an object.
-const encoder = new Encoder({ useRecords: false });
+// `copyBuffers`: a decoded byte string must not be a view into the bytes it was
+// decoded from — an actor mutating its state in place would otherwise change a
+// network buffer, or the stored bytes the runtime compares against to skip
+// unchanged writes.
+const encoder = new Encoder({ useRecords: false, copyBuffers: true });
 
 /** Deepest nesting we accept; deeper data is almost certainly hostile or a bug. */
 export const MAX_DEPTH = 256;

@@ -105,12 +105,18 @@ export class CorruptStateError extends PraasError {
   }
 }
 
-/** Stored state was written by a newer version of the actor than the running code knows. */
+/**
+ * Stored state has a version the running code cannot read: newer than it knows
+ * (code STATE_VERSION_TOO_NEW), or older with no `migrateState` to upgrade it
+ * (code STATE_MIGRATION_MISSING).
+ */
 export class StateVersionError extends PraasError {
   constructor(actor: string, stored: number, known: number) {
     super(
-      "STATE_VERSION_TOO_NEW",
-      `State of ${actor} has version ${stored}, newer than version ${known} this code knows; refusing to misread it`,
+      stored > known ? "STATE_VERSION_TOO_NEW" : "STATE_MIGRATION_MISSING",
+      stored > known
+        ? `State of ${actor} has version ${stored}, newer than version ${known} this code knows; refusing to misread it`
+        : `State of ${actor} has version ${stored}, older than version ${known} of the code, and its class defines no static migrateState to upgrade it`,
     );
   }
 }
@@ -156,6 +162,7 @@ const frameworkClasses = new Map<string, { prototype: PraasError }>([
   ["STALE_ACTIVATION", StaleActivationError],
   ["CORRUPT_STATE", CorruptStateError],
   ["STATE_VERSION_TOO_NEW", StateVersionError],
+  ["STATE_MIGRATION_MISSING", StateVersionError],
   ["SILO_STOPPED", SiloStoppedError],
   ["DEACTIVATED", DeactivatedError],
   ["SILO_UNAVAILABLE", SiloUnavailableError],

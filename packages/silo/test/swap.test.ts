@@ -171,3 +171,32 @@ describe("swap out and swap in", () => {
     await again.stop();
   });
 });
+
+describe("unchanged-state detection", () => {
+  it("writes a byte array changed in place after swap-in (decoded bytes never alias stored bytes)", async () => {
+    const { MemoryStateStore } = await import("@praas/silo");
+    class Blob extends Actor<{ data: Uint8Array }> {
+      static initialState() {
+        return { data: new Uint8Array(16) };
+      }
+      flip(i: number): number {
+        this.state.data[i] = (this.state.data[i] ?? 0) ^ 0xff;
+        return this.state.data[i] as number;
+      }
+      read(): Uint8Array {
+        return this.state.data;
+      }
+    }
+    const storage = new MemoryStateStore();
+    const silo = await Silo.start({ actors: [Blob], storage });
+    const ref = silo.ref(Blob, "b");
+    await ref.flip(0);
+    await silo.deactivate(ref); // stored: [255, 0, …]
+    await ref.flip(1); // swapped in, then mutated in place
+    await silo.deactivate(ref);
+    await silo.stop();
+    const again = await Silo.start({ actors: [Blob], storage });
+    expect([...(await again.ref(Blob, "b").read()).slice(0, 3)]).toEqual([255, 255, 0]);
+    await again.stop();
+  });
+});
