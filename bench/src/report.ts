@@ -265,15 +265,21 @@ function cell(v: number | string | undefined): string {
   return (typeof v === "number" ? formatNumber(v) : v).replace(/\|/g, "\\|");
 }
 
+/** A markdown table, padded the way the repository's formatter (biome) writes one, so `biome check` stays clean. */
 export function markdownTable(table: Table): string {
   const cols = columnsOf(table.rows);
   const out = [`**${table.title}**`, ""];
   if (cols.length > 0) {
-    out.push(`| ${cols.map((c) => cell(c)).join(" | ")} |`);
-    out.push(
-      `|${cols.map((c) => (table.rows.every((r: Row) => typeof r[c] !== "string") ? "---:" : "---")).join("|")}|`,
-    );
-    for (const r of table.rows) out.push(`| ${cols.map((c) => cell(r[c])).join(" | ")} |`);
+    const right = cols.map((c) => table.rows.every((r: Row) => typeof r[c] !== "string"));
+    const heads = cols.map((c) => cell(c));
+    const body = table.rows.map((r) => cols.map((c) => cell(r[c])));
+    const widths = heads.map((h, i) => Math.max(3, h.length, ...body.map((r) => (r[i] as string).length)));
+    const pad = (v: string, i: number): string =>
+      right[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number);
+    const line = (cells: readonly string[]): string => `| ${cells.map(pad).join(" | ")} |`;
+    out.push(line(heads));
+    out.push(`| ${widths.map((w, i) => (right[i] ? `${"-".repeat(w - 1)}:` : "-".repeat(w))).join(" | ")} |`);
+    for (const r of body) out.push(line(r));
   }
   const notes = table.notes ?? [];
   if (notes.length > 0) out.push("", ...notes.map((n) => `- ${n}`));
