@@ -1,6 +1,15 @@
 import { Actor, MemoryStateStore, Silo } from "@praas/silo";
+import {
+  batchSamples,
+  interleavedRounds,
+  median,
+  opsPerSec,
+  ratio,
+  summarize,
+  timeWindowed,
+  warmUp,
+} from "../stats.js";
 import type { Suite } from "../suite.js";
-import { batchSamples, interleavedRounds, median, opsPerSec, ratio, summarize, timeWindowed, warmUp } from "../stats.js";
 
 /** PraaS "invoke without a pid": a stateless worker type. */
 class NoopFunction extends Actor {
@@ -51,7 +60,13 @@ export const stateless: Suite = {
         {
           title: "No-op invocation on one silo",
           rows: [
-            { call: "keyed actor (ref.noop)", "pipelined calls/s": Math.round(keyedRate), "seq p50 µs": k.p50 / 1e3, "seq p99 µs": k.p99 / 1e3, "× keyed": 1 },
+            {
+              call: "keyed actor (ref.noop)",
+              "pipelined calls/s": Math.round(keyedRate),
+              "seq p50 µs": k.p50 / 1e3,
+              "seq p99 µs": k.p99 / 1e3,
+              "× keyed": 1,
+            },
             {
               call: "stateless function (silo.invoke)",
               "pipelined calls/s": Math.round(statelessRate),
@@ -66,7 +81,11 @@ export const stateless: Suite = {
           ],
         },
       ],
-      summary: { statelessCallsPerSec: Math.round(statelessRate), keyedCallsPerSec: Math.round(keyedRate), statelessVsKeyed: ratio(statelessRate, keyedRate) },
+      summary: {
+        statelessCallsPerSec: Math.round(statelessRate),
+        keyedCallsPerSec: Math.round(keyedRate),
+        statelessVsKeyed: ratio(statelessRate, keyedRate),
+      },
     };
   },
 };
