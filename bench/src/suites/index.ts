@@ -5,3 +5,5 @@ export { local } from "./local.js";
 export { placement } from "./placement.js";
 export { stateless } from "./stateless.js";
 export { swap } from "./swap.js";
+export { failover } from "./failover.js";
+export { remoteCall } from "./remote-call.js";

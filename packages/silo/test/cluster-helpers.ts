@@ -4,6 +4,7 @@
  */
 import {
   type ActorId,
+  decode,
   type MembershipTimings,
   MemoryMembershipRegistry,
   MemoryStateStore,
@@ -12,7 +13,12 @@ import {
   type StoredState,
 } from "@praas/core";
 import { type ActorClass, Silo, type SiloOptions } from "@praas/silo";
+import { type RawData, WebSocket } from "ws";
+import { newNonce, proof } from "../src/cluster/auth.js";
 import type { ClusterOptions } from "../src/cluster/config.js";
+import { decodeFrame, type Envelope, encodeFrame } from "../src/cluster/frames.js";
+import { encodeAuth, parseHello } from "../src/cluster/handshake.js";
+import { SILO_PATH } from "../src/cluster/transport.js";
 
 /** One store for every silo of a test cluster; closing a silo does not close it. */
 export class SharedStore implements StateStore {
@@ -95,4 +101,64 @@ export async function until(check: () => boolean, what: string, ms = 10_000): Pr
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * A hand-driven peer: a raw WebSocket that authenticates to `silo` as member
+ * `as` (the test knows the secret) and then sends frames of the test's choosing.
+ */
+export async function rawPeer(
+  silo: Silo,
+  as: string,
+  cluster = "test",
+): Promise<{ send(envelopes: unknown[]): void; reply(id: number): Promise<unknown[]>; close(): void }> {
+  const ws = new WebSocket(`ws://${silo.clusterAddress}${SILO_PATH}`);
+  const inbox: Uint8Array[] = [];
+  let wake: (() => void) | undefined;
+  ws.on("message", (data: RawData) => {
+    inbox.push(new Uint8Array(data as Buffer));
+    wake?.();
+  });
+  ws.on("error", () => {});
+  const next = async (): Promise<Uint8Array> => {
+    for (let i = 0; i < 1_000 && inbox.length === 0; i++) {
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 20);
+      });
+    }
+    const m = inbox.shift();
+    if (m === undefined) throw new Error("no message from the silo");
+    return m;
+  };
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("error", reject);
+  });
+  const hello = parseHello(await next());
+  if (hello === undefined) throw new Error("no hello");
+  const secret = Buffer.from(SECRET);
+  ws.send(
+    encodeAuth({
+      siloId: as,
+      proof: proof(secret, "client", hello.nonce, as, hello.siloId, cluster),
+      nonce: newNonce(),
+    }),
+  );
+  const welcome = decode(await next()) as unknown[];
+  if (welcome[0] !== "welcome") throw new Error("not welcomed");
+  const replies = new Map<number, unknown[]>();
+  return {
+    send: (envelopes) => ws.send(encodeFrame(envelopes as Envelope[])),
+    reply: async (id) => {
+      for (let i = 0; i < 100 && !replies.has(id); i++) {
+        for (const env of decodeFrame(await next()) ?? [])
+          replies.set((env as unknown[])[1] as number, env as unknown[]);
+      }
+      const r = replies.get(id);
+      if (r === undefined) throw new Error(`no reply to ${id}`);
+      return r;
+    },
+    close: () => ws.terminate(),
+  };
 }

@@ -170,3 +170,17 @@ describe("cluster options", () => {
     expect(() => resolveClusterOptions(options as never, {})).toThrow(InvalidArgumentError);
   });
 });
+
+describe("timeouts of calls from peers", () => {
+  it("round remaining times down to few distinct lengths, never up", async () => {
+    const { quantizeTimeout } = await import("../src/cluster/router.js");
+    const lengths = new Set<number>();
+    for (let ms = 1; ms <= 60_000; ms += 7) {
+      const q = quantizeTimeout(ms);
+      expect(q).toBeLessThanOrEqual(ms);
+      expect(q).toBeGreaterThanOrEqual(Math.max(1, ms * 0.93));
+      lengths.add(q);
+    }
+    expect(lengths.size).toBeLessThan(300);
+  });
+});

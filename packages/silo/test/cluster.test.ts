@@ -5,7 +5,8 @@
 import { DeadlockError, HashRing, memoryMembership, type PraasError, SiloStoppedError } from "@praas/core";
 import { Actor, type Silo } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
-import { hosts, startCluster, type TestCluster, until } from "./cluster-helpers.js";
+import { CALL, ERR, OK } from "../src/cluster/frames.js";
+import { hosts, rawPeer, startCluster, type TestCluster, until } from "./cluster-helpers.js";
 
 /** Every acknowledged increment is durable before the reply leaves ("turn" persistence). */
 class Counter extends Actor<{ value: number }> {
@@ -64,7 +65,9 @@ class Pong extends Actor {
 }
 
 let cluster: TestCluster | undefined;
+const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
+  for (const f of cleanup.splice(0)) await f();
   Gate.open();
   await cluster?.close();
   cluster = undefined;
@@ -319,5 +322,74 @@ describe("graceful drain", () => {
     expect(errors).toEqual([]);
     const survivor = c.silos[c.silos.length - 1] as Silo;
     for (const k of keys) expect(await survivor.ref(Counter, k).get()).toBe(acked.get(k));
+  });
+});
+
+describe("forwarding", () => {
+  it("forwards a call for a key it does not own, refuses one past the hop limit, and never sends one back", async () => {
+    cluster = await startCluster([Counter], 2);
+    const c = cluster;
+    const [s0, s1] = c.silos as [Silo, Silo];
+    // A member driven by hand: it joins membership and connects to s0.
+    const fake = memoryMembership(c.registry);
+    await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
+    cleanup.push(() => fake.close());
+    await until(() => s0.clusterView().silos.length === 3, "the fake member in the view");
+    const peer = await rawPeer(s0, "silo-fake");
+    cleanup.push(() => peer.close());
+    const ring = HashRing.fromView(c.registry.view());
+    const pick = (owner: string) => {
+      for (let i = 0; i < 10_000; i++) if (ring.owner(`Counter/f${i}`) === owner) return `f${i}`;
+      throw new Error("no key");
+    };
+    const ofS1 = pick(s1.siloId);
+    const ofFake = pick("silo-fake");
+
+    peer.send([[CALL, 1, "Counter", ofS1, "add", [5], 5_000, [], 0]]);
+    expect(await peer.reply(1)).toEqual([OK, 1, 5]);
+    expect(hosts([s0, s1], "Counter", ofS1)).toEqual([s1]);
+
+    peer.send([[CALL, 2, "Counter", ofS1, "add", [5], 5_000, [], 3]]);
+    const refused = await peer.reply(2);
+    expect(refused[0]).toBe(ERR);
+    expect(refused[2]).toMatchObject({ code: "SILO_UNAVAILABLE" });
+    expect(refused[3]).toBe(true); // not run: the caller may send it again
+    expect(await s1.ref(Counter, ofS1).get()).toBe(5);
+
+    // s0's ring names the sender as owner: the sender just said it is not, so s0 runs it.
+    peer.send([[CALL, 3, "Counter", ofFake, "add", [2], 5_000, [], 1]]);
+    expect(await peer.reply(3)).toEqual([OK, 3, 2]);
+    expect(hosts([s0, s1], "Counter", ofFake)).toEqual([s0]);
+
+    peer.send([[CALL, 4, "Nope", "k", "add", [], 5_000, [], 0]]);
+    expect(await peer.reply(4)).toMatchObject([ERR, 4, { code: "ACTOR_TYPE_NOT_FOUND" }, true]);
+  });
+});
+
+describe("authentication between silos", () => {
+  it("keeps a silo with the wrong secret out: it neither serves calls nor gets any in", async () => {
+    cluster = await startCluster([Counter], 2);
+    const c = cluster;
+    const [s0, s1] = c.silos as [Silo, Silo];
+    const rogue = await c.add({ secret: "not-the-cluster-secret" });
+    const rogueKeys = keysOwnedBy(c, "Counter", rogue, 3);
+    for (const k of rogueKeys) {
+      const err = (await s0
+        .ref(Counter, k)
+        .add(1)
+        .catch((e: unknown) => e)) as PraasError;
+      expect(err.code).toBe("SILO_UNAVAILABLE");
+    }
+    const goodKey = keysOwnedBy(c, "Counter", s1, 1)[0] as string;
+    const injected = (await rogue
+      .ref(Counter, goodKey)
+      .add(1)
+      .catch((e: unknown) => e)) as PraasError;
+    expect(injected.code).toBe("SILO_UNAVAILABLE");
+    expect(rogue.activationCount).toBe(0);
+    expect(hosts([s0, s1], "Counter", goodKey)).toEqual([]);
+    // Once membership drops it, its keys are served by the real silos.
+    c.registry.declareDead(rogue.siloId);
+    for (const k of rogueKeys) expect(await s0.ref(Counter, k).add(1)).toBe(1);
   });
 });

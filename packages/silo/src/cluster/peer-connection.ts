@@ -308,7 +308,7 @@ export class PeerConnection {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // Once per event-loop turn: everything queued by this turn's callbacks goes in one frame.
-      setImmediate(this.#flush);
+      process.nextTick(this.#flush);
     }
   }
 
@@ -352,7 +352,7 @@ export class PeerConnection {
     this.#blocked = false;
     if (this.#queue.length > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flush);
+      process.nextTick(this.#flush);
     }
   }
 
@@ -555,7 +555,7 @@ export class PeerConnection {
     this.#owner.opened(this);
     if (this.#queue.length > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flush);
+      process.nextTick(this.#flush);
     }
   }
 

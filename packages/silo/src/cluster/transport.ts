@@ -27,6 +27,11 @@ import {
   PeerConnection,
 } from "./peer-connection.js";
 
+/** `PRAAS_DEBUG=transport` logs connection events to stderr (dials, opens, closes with their codes). */
+const trace: ((message: string) => void) | undefined = /\btransport\b/.test(process.env.PRAAS_DEBUG ?? "")
+  ? (message) => console.error(`[praas transport ${new Date().toISOString()}] ${message}`)
+  : undefined;
+
 /** URL path of the silo listener (anything else is refused at the upgrade). */
 export const SILO_PATH = "/praas/silo";
 
@@ -279,6 +284,7 @@ export class Transport implements ConnectionOwner {
       return;
     }
     this.stats.dials++;
+    trace?.(`${this.selfId} dials ${peerId} at ${address} (failures so far ${slot.failures})`);
     const ws = new WebSocket(`ws://${address}${SILO_PATH}`, {
       perMessageDeflate: false,
       maxPayload: this.limits.maxFrameBytes,
@@ -322,6 +328,7 @@ export class Transport implements ConnectionOwner {
 
   opened(conn: PeerConnection): void {
     const peerId = conn.peerId as string;
+    trace?.(`${this.selfId} open with ${peerId} (${conn.dialedBySelf ? "dialled" : "accepted"})`);
     if (this.#closed) {
       conn.close(SiloCloseCode.GOING_AWAY, "silo stopping");
       return;
@@ -358,7 +365,10 @@ export class Transport implements ConnectionOwner {
     if (conn.peerId !== undefined) this.#handler.onPeerLeaving(conn.peerId);
   }
 
-  closed(conn: PeerConnection, code: number, _reason: string, unsent: OutboundCall[]): void {
+  closed(conn: PeerConnection, code: number, reason: string, unsent: OutboundCall[]): void {
+    trace?.(
+      `${this.selfId} closed with ${conn.peerId ?? "(unauthenticated)"} (${conn.dialedBySelf ? "dialled" : "accepted"}): ${code} ${reason}; ${unsent.length} unsent`,
+    );
     this.#all.delete(conn);
     const peerId = conn.peerId;
     if (!conn.dialedBySelf && peerId === undefined) this.stats.rejected++;

@@ -1,0 +1,95 @@
+/**
+ * Silos as separate OS processes (test/cluster/fixtures/silo-process.mjs),
+ * driven over their small HTTP control endpoint.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const FIXTURE = fileURLToPath(new URL("./fixtures/silo-process.mjs", import.meta.url));
+const BUILT = fileURLToPath(new URL("../../packages/silo/dist/cluster/node.js", import.meta.url));
+
+export interface ProcessEnv {
+  readonly REDIS_URL: string;
+  readonly CLUSTER: string;
+  readonly STATE_DIR: string;
+  readonly PRAAS_CLUSTER_SECRET: string;
+  readonly HEARTBEAT_MS?: string;
+  readonly DEAD_AFTER_MS?: string;
+}
+
+export type CallResult = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+
+export interface SiloProcess {
+  readonly siloId: string;
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  call(type: string, key: string, method: string, args: unknown[], retry?: boolean): Promise<CallResult>;
+  active(type: string, keys: readonly string[]): Promise<boolean[]>;
+  view(): Promise<{ version: number; silos: { id: string; status: string; activations?: number }[] }>;
+  /** stderr so far (for failure messages). */
+  log(): string;
+}
+
+export function assertBuilt(): void {
+  if (!existsSync(BUILT)) throw new Error("Multi-process tests run the built packages: run `npx tsc -b` first");
+}
+
+export async function spawnSilo(env: ProcessEnv, readyTimeoutMs = 20_000): Promise<SiloProcess> {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  const ready = await new Promise<{ siloId: string; address: string; http: number }>((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(
+      () => reject(new Error(`silo process not ready in ${readyTimeoutMs} ms:\n${stderr}`)),
+      readyTimeoutMs,
+    );
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+      const nl = out.indexOf("\n");
+      if (nl < 0) return;
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out.slice(0, nl)));
+      } catch (err) {
+        reject(err);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`silo process exited (${code}) before it was ready:\n${stderr}`));
+    });
+  });
+  const base = `http://127.0.0.1:${ready.http}`;
+  const post = async (path: string, body: unknown): Promise<unknown> => {
+    const res = await fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
+    return res.json();
+  };
+  return {
+    siloId: ready.siloId,
+    address: ready.address,
+    child,
+    exited,
+    call: (type, key, method, args, retry) => post("/call", { type, key, method, args, retry }) as Promise<CallResult>,
+    active: (type, keys) => post("/active", { type, keys }) as Promise<boolean[]>,
+    view: async () => (await (await fetch(`${base}/view`)).json()) as Awaited<ReturnType<SiloProcess["view"]>>,
+    log: () => stderr,
+  };
+}
+
+/** Stop a process for good (SIGKILL) and wait until it is gone. */
+export async function kill(p: SiloProcess): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+  await p.exited;
+}
