@@ -8,8 +8,8 @@ import {
   type StateStore,
   systemClock,
 } from "@praas/core";
-import { FileReminderStore } from "./fs-reminder-store.js";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
+import { FileReminderStore } from "./fs-reminder-store.js";
 import { FileStateStore } from "./fs-store.js";
 
 export interface SiloOptions {

@@ -56,7 +56,12 @@ export const SECRET = "in-process-test-secret";
 export async function startCluster(
   actors: readonly ActorClass[],
   size: number,
-  options: { timings?: MembershipTimings; silo?: Partial<SiloOptions>; name?: string } = {},
+  options: {
+    timings?: MembershipTimings;
+    silo?: Partial<SiloOptions>;
+    name?: string;
+    cluster?: Partial<ClusterOptions>;
+  } = {},
 ): Promise<TestCluster> {
   const registry = new MemoryMembershipRegistry();
   const store = new SharedStore();
@@ -71,6 +76,7 @@ export async function startCluster(
         name: options.name ?? "test",
         membership: memoryMembership(registry, options.timings),
         secret: SECRET,
+        ...options.cluster,
         ...extra,
       },
     });

@@ -217,6 +217,17 @@ describe("authentication", () => {
     expect(s.transport.stats.rejected).toBeGreaterThanOrEqual(1);
   });
 
+  it("cuts strangers beyond a bound on connections still in their handshake", async () => {
+    const s = await node("silo-s");
+    const strangers = await Promise.all(Array.from({ length: 40 }, () => raw(members.get("silo-s") as string)));
+    const closed = new Set<number>();
+    strangers.forEach((r, i) => void r.closed.then(() => closed.add(i)));
+    // The 8 beyond the bound are cut at once, well before the 2 s handshake timeout.
+    await until(() => closed.size >= 8, "strangers to be cut", 1_500);
+    expect(closed.size).toBe(8);
+    expect(s.transport.stats.rejected).toBe(8);
+  });
+
   it("refuses a wrong proof of the secret", async () => {
     const s = await node("silo-s");
     members.set("silo-x", "127.0.0.1:1");

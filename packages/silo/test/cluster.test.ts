@@ -64,6 +64,16 @@ class Pong extends Actor {
   }
 }
 
+/** Takes and makes byte arrays (frame size limits). */
+class Sink extends Actor {
+  take(bytes: Uint8Array): number {
+    return bytes.length;
+  }
+  make(n: number): Uint8Array {
+    return new Uint8Array(n);
+  }
+}
+
 let cluster: TestCluster | undefined;
 const cleanup: (() => unknown)[] = [];
 afterEach(async () => {
@@ -363,6 +373,29 @@ describe("forwarding", () => {
 
     peer.send([[CALL, 4, "Nope", "k", "add", [], 5_000, [], 0]]);
     expect(await peer.reply(4)).toMatchObject([ERR, 4, { code: "ACTOR_TYPE_NOT_FOUND" }, true]);
+  });
+});
+
+describe("limits", () => {
+  it("fails a call too big for a frame with CodecError and keeps the connection serving", async () => {
+    cluster = await startCluster([Sink], 2, { cluster: { transport: { maxFrameBytes: 1024 * 1024 } } });
+    const c = cluster;
+    const [s0, s1] = c.silos as [Silo, Silo];
+    const key = keysOwnedBy(c, "Sink", s1, 1)[0] as string;
+    expect(await s0.ref(Sink, key).take(new Uint8Array(1000))).toBe(1000);
+    const err = (await s0
+      .ref(Sink, key)
+      .take(new Uint8Array(2 * 1024 * 1024))
+      .catch((e: unknown) => e)) as PraasError;
+    expect(err.code).toBe("CODEC");
+    expect(await s0.ref(Sink, key).take(new Uint8Array(10))).toBe(10);
+    // A reply too big for a frame fails the same way, on the callee's side.
+    const back = (await s0
+      .ref(Sink, key)
+      .make(2 * 1024 * 1024)
+      .catch((e: unknown) => e)) as PraasError;
+    expect(back.code).toBe("CODEC");
+    expect(await s0.ref(Sink, key).take(new Uint8Array(10))).toBe(10);
   });
 });
 

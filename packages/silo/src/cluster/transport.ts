@@ -32,6 +32,9 @@ const trace: ((message: string) => void) | undefined = /\btransport\b/.test(proc
   ? (message) => console.error(`[praas transport ${new Date().toISOString()}] ${message}`)
   : undefined;
 
+/** Connections accepted and still in their handshake, at most; more are cut at once. */
+const MAX_HANDSHAKING = 32;
+
 /** URL path of the silo listener (anything else is refused at the upgrade). */
 export const SILO_PATH = "/praas/silo";
 
@@ -130,6 +133,14 @@ export class Transport implements ConnectionOwner {
       });
       server.on("connection", (ws) => {
         if (this.#closed) {
+          ws.terminate();
+          return;
+        }
+        // Strangers may not pile up sockets (each holds a buffer and a timer until its handshake ends).
+        let handshaking = 0;
+        for (const c of this.#all) if (!c.isOpen && !c.dialedBySelf) handshaking++;
+        if (handshaking >= MAX_HANDSHAKING) {
+          this.stats.rejected++;
           ws.terminate();
           return;
         }
