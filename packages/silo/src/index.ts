@@ -40,6 +40,7 @@ export {
 } from "@praas/core";
 export type { ActivationStatus, DeactivationReason, FailureKind } from "./activation.js";
 export type { CallObserver } from "./call.js";
+export type { ClusterOptions, ClusterTransportOptions } from "./cluster/config.js";
 export { FileReminderStore } from "./fs-reminder-store.js";
 export { FileStateStore } from "./fs-store.js";
 export * from "./gateway/index.js";
