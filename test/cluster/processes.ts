@@ -28,6 +28,7 @@ export interface SiloProcess {
   readonly exited: Promise<number | string>;
   call(type: string, key: string, method: string, args: unknown[], retry?: boolean): Promise<CallResult>;
   active(type: string, keys: readonly string[]): Promise<boolean[]>;
+  send(type: string, key: string, channel: string, data: unknown, durable: boolean): Promise<CallResult>;
   view(): Promise<{ version: number; silos: { id: string; status: string; activations?: number }[] }>;
   /** stderr so far (for failure messages). */
   log(): string;
@@ -83,6 +84,8 @@ export async function spawnSilo(env: ProcessEnv, readyTimeoutMs = 20_000): Promi
     exited,
     call: (type, key, method, args, retry) => post("/call", { type, key, method, args, retry }) as Promise<CallResult>,
     active: (type, keys) => post("/active", { type, keys }) as Promise<boolean[]>,
+    send: (type, key, channel, data, durable) =>
+      post("/send", { type, key, channel, data, durable }) as Promise<CallResult>,
     view: async () => (await (await fetch(`${base}/view`)).json()) as Awaited<ReturnType<SiloProcess["view"]>>,
     log: () => stderr,
   };

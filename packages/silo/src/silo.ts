@@ -570,6 +570,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       dispatch: (call) => this.#dispatch(call),
       activations: () => this.#table.values(),
       report: (what, error) => this.#context.report("deactivate", what, error),
+      viewChanged: () => {
+        // Reminders of actors this silo now owns (say, a dead silo's) are scheduled at once,
+        // not at the next periodic refresh.
+        this.#reminders.refresh().catch((err) => this.#context.report("reminder", "(reminders)", err));
+      },
       evicted: () => {
         if (this.listenerCount("evicted") > 0) this.emit("evicted");
         this.stop().catch((err) => this.#context.report("deactivate", this.siloId, err));

@@ -37,6 +37,8 @@ export interface ClusterHost extends RouterHost {
   report(what: string, error: unknown): void;
   /** Membership declared this silo dead: it must stop serving at once. */
   evicted(): void;
+  /** A new view was applied (ownership may have moved: e.g. re-read reminders). */
+  viewChanged(): void;
 }
 
 const EMPTY_VIEW: MembershipView = { version: 0, silos: [] };
@@ -240,6 +242,7 @@ export class ClusterNode {
       for (const id of set) if (!live.has(id)) set.delete(id);
     for (const w of [...this.#memberWaiters]) w();
     if (!this.#draining && !this.#evicted) this.#handOver();
+    this.#host.viewChanged();
   }
 
   #rebuild(): void {
