@@ -35,6 +35,20 @@ export function decode(bytes: Uint8Array): unknown {
   return encoder.decode(bytes);
 }
 
+// Zero-copy twin of `decode`, for silo-to-silo frames only.
+const viewDecoder = new Encoder({ useRecords: false, copyBuffers: false });
+
+/**
+ * Decode without copying byte strings: each decoded Uint8Array is a view of
+ * `bytes`. Only for buffers nobody reuses (a received WebSocket message): it
+ * saves a copy of every byte payload per hop (milliseconds for a 5 MiB
+ * message), at the price that a byte string kept in an actor's state keeps
+ * its whole frame in memory until the actor is swapped out.
+ */
+export function decodeView(bytes: Uint8Array): unknown {
+  return viewDecoder.decode(bytes);
+}
+
 /**
  * Throw a {@link CodecError} naming the path of the first value the codec
  * cannot carry. Cheap for primitives, linear in the size of containers.

@@ -17,7 +17,7 @@
  */
 import {
   type ChainLink,
-  decode,
+  decodeView,
   encodeTrusted,
   isSerializedError,
   MAX_CHAIN_LENGTH,
@@ -62,7 +62,7 @@ export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
 export function decodeFrame(bytes: Uint8Array): unknown[] | undefined {
   let value: unknown;
   try {
-    value = decode(bytes);
+    value = decodeView(bytes);
   } catch {
     return undefined;
   }
