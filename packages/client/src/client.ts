@@ -5,7 +5,11 @@ import {
   assertEncodableArgs,
   type CallOptions,
   CLIENT_PROTOCOL_VERSION,
+  type Clock,
   ConnectionLostError,
+  type DeadlineEntry,
+  type DeadlineList,
+  DeadlineQueue,
   Deque,
   decode,
   deserializeError,
@@ -62,19 +66,41 @@ export interface ClientEvents {
   error: unknown;
 }
 
-interface PendingCall {
-  readonly id: number;
-  readonly bytes: Uint8Array;
-  readonly type: string;
-  readonly key: string;
-  readonly method: string;
-  readonly timeoutMs: number;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  done: boolean;
-  sent: boolean;
+/** One call from send to answer; its own deadline-queue entry, so a call costs no timer of its own. */
+class PendingCall implements DeadlineEntry {
+  deadline = 0;
+  dlPrev: DeadlineEntry | undefined = undefined;
+  dlNext: DeadlineEntry | undefined = undefined;
+  dlList: DeadlineList | undefined = undefined;
+  done = false;
+  sent = false;
+
+  constructor(
+    readonly id: number,
+    readonly bytes: Uint8Array,
+    readonly type: string,
+    readonly key: string,
+    readonly method: string,
+    readonly timeoutMs: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+    readonly onExpire: (pc: PendingCall) => void,
+  ) {}
+
+  expire(): void {
+    this.onExpire(this);
+  }
 }
+
+/** Browser-safe clock for the deadline queue (Node's unref only where it exists). */
+const clientClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(fn, ms, weak) {
+    const t = setTimeout(fn, Math.max(0, ms));
+    if (weak === true) (t as { unref?: () => void }).unref?.();
+    return { cancel: () => clearTimeout(t) };
+  },
+};
 
 const DEFAULT_MAX_IN_FLIGHT = 256;
 
@@ -129,6 +155,9 @@ export class Client implements RefBackend {
     error: new Set(),
   };
   #closeWaiters: (() => void)[] = [];
+  /** One timer for every call's deadline (see DeadlineQueue). */
+  readonly #deadlines = new DeadlineQueue(clientClock);
+  readonly #onExpire = (pc: PendingCall) => this.#expire(pc);
 
   private constructor(url: string, options: ClientOptions, factory: SocketFactory) {
     this.url = url;
@@ -217,20 +246,8 @@ export class Client implements RefBackend {
     }
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      const pc: PendingCall = {
-        id,
-        bytes,
-        type,
-        key,
-        method,
-        timeoutMs,
-        resolve,
-        reject,
-        timer: undefined,
-        done: false,
-        sent: false,
-      };
-      pc.timer = setTimeout(() => this.#expire(pc), timeoutMs);
+      const pc = new PendingCall(id, bytes, type, key, method, timeoutMs, resolve, reject, this.#onExpire);
+      this.#deadlines.add(pc, timeoutMs);
       if (this.#ready && this.#pending.size < this.#maxInFlight) this.#sendCall(pc);
       else this.#enqueue(pc);
     });
@@ -273,6 +290,7 @@ export class Client implements RefBackend {
     this.#failQueued(err);
     for (const pc of this.#pending.values()) this.#settle(pc, err, false);
     this.#pending.clear();
+    this.#deadlines.close();
     const socket = this.#socket;
     if (socket === undefined) return;
     await new Promise<void>((resolve) => {
@@ -512,7 +530,6 @@ export class Client implements RefBackend {
   }
 
   #expire(pc: PendingCall): void {
-    pc.timer = undefined;
     if (pc.done) return;
     if (!pc.sent) this.#queuedLive--;
     // A sent call stays in #pending until its answer comes, so the in-flight count stays true.
@@ -524,10 +541,7 @@ export class Client implements RefBackend {
   }
 
   #settle(pc: PendingCall, value: unknown, ok: boolean): void {
-    if (pc.timer !== undefined) {
-      clearTimeout(pc.timer);
-      pc.timer = undefined;
-    }
+    this.#deadlines.remove(pc);
     if (pc.done) return;
     pc.done = true;
     if (ok) pc.resolve(value);

@@ -19,6 +19,7 @@ import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from 
 import { BadFrameCounter, type GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { ArgsValidator } from "./schemas.js";
+import type { TargetCache } from "./targets.js";
 import { errFrame, eventFrame, gapFrame, okFrame, parseClientFrame } from "./ws-protocol.js";
 
 /** What a connection needs from its gateway. */
@@ -27,6 +28,7 @@ export interface ConnectionContext<P> {
   readonly limits: GatewayLimits;
   readonly auth: Authenticator<P>;
   readonly validator: ArgsValidator;
+  readonly targets: TargetCache;
   readonly streams: EventStreams;
   readonly metrics: GatewayMetrics | undefined;
   draining(): boolean;
@@ -212,13 +214,9 @@ export class GatewayConnection<P> {
     let result: Promise<unknown>;
     try {
       const args = this.#ctx.validator.check(frame.type, frame.method, frame.args);
-      result = this.#ctx.silo.call(
-        frame.type,
-        frame.key,
-        frame.method,
-        args,
-        frame.timeoutMs === undefined ? undefined : { timeoutMs: frame.timeoutMs },
-      );
+      const target = this.#ctx.targets.get(frame.type, frame.key, frame.timeoutMs);
+      // The silo checks the type, the method and the arguments' encodability.
+      result = this.#ctx.silo.invoke(target, frame.method, args as unknown[]);
     } catch (err) {
       this.#finish(id, errFrame(id, err));
       return;

@@ -1,11 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry } from "prom-client";
 import type { CallObserver } from "../call.js";
 import type { Silo } from "../silo.js";
-
-interface CallSeries {
-  readonly calls: Counter.Internal;
-  readonly latency: Histogram.Internal<"type" | "method">;
-}
+import { CallMetrics } from "./call-metrics.js";
 
 /**
  * Prometheus metrics of one silo and its gateway, in a registry of their own
@@ -15,37 +11,22 @@ interface CallSeries {
  */
 export class GatewayMetrics implements CallObserver {
   readonly registry = new Registry();
-  readonly #calls: Counter<"type" | "method">;
+  readonly #calls = new CallMetrics();
   readonly #errors: Counter<"type" | "method" | "code">;
-  readonly #latency: Histogram<"type" | "method">;
   readonly #activations: Counter;
   readonly #deactivations: Counter<"reason">;
   readonly #rejectedFrames: Counter<"code">;
   readonly #http: Counter<"route" | "status">;
   readonly #events: Counter;
-  /** Label children per "type\0method": a Map lookup instead of prom-client's label hashing on every call. */
-  readonly #series = new Map<string, CallSeries>();
   readonly #unhook: (() => void)[] = [];
 
   constructor(silo: Silo, connections: () => number) {
     const registers = [this.registry];
-    this.#calls = new Counter({
-      name: "praas_calls_total",
-      help: "Actor calls completed, by actor type and method",
-      labelNames: ["type", "method"],
-      registers,
-    });
+    for (const m of this.#calls.metrics()) this.registry.registerMetric(m);
     this.#errors = new Counter({
       name: "praas_call_errors_total",
       help: "Actor calls that failed, by actor type, method and error code",
       labelNames: ["type", "method", "code"],
-      registers,
-    });
-    this.#latency = new Histogram({
-      name: "praas_call_duration_seconds",
-      help: "Time from a call entering the silo to its reply, by actor type and method",
-      labelNames: ["type", "method"],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     new Gauge({
@@ -105,14 +86,7 @@ export class GatewayMetrics implements CallObserver {
   }
 
   callCompleted(type: string, method: string, durationMs: number, errorCode: string | undefined): void {
-    const k = `${type}\u0000${method}`;
-    let s = this.#series.get(k);
-    if (s === undefined) {
-      s = { calls: this.#calls.labels(type, method), latency: this.#latency.labels(type, method) };
-      this.#series.set(k, s);
-    }
-    s.calls.inc();
-    s.latency.observe(durationMs / 1000);
+    this.#calls.observe(type, method, durationMs);
     if (errorCode !== undefined) this.#errors.inc({ type, method, code: errorCode });
   }
 

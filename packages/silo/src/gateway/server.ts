@@ -12,6 +12,7 @@ import { createHttpHandler } from "./http-routes.js";
 import { GatewayMetrics } from "./metrics.js";
 import { type GatewayOptions, resolveGatewayOptions } from "./options.js";
 import { ArgsValidator } from "./schemas.js";
+import { TargetCache } from "./targets.js";
 import { helloFrame } from "./ws-protocol.js";
 
 export interface Gateway {
@@ -50,6 +51,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
   const limits = o.limits;
   const auth = new Authenticator<P>({ authenticate: o.authenticate, authorize: o.authorize, token: o.token });
   const validator = new ArgsValidator(silo);
+  const targets = new TargetCache();
   const streams = new EventStreams(silo, limits.replayEvents, limits.replayRetentionMs);
   const connections = new Set<GatewayConnection<P>>();
   const metrics = o.metrics ? new GatewayMetrics(silo, () => connections.size) : undefined;
@@ -112,6 +114,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
           limits,
           auth,
           validator,
+          targets,
           streams,
           metrics,
           draining: () => draining,

@@ -1,0 +1,81 @@
+import type { Metric } from "prom-client";
+
+const BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Series {
+  readonly labels: { readonly type: string; readonly method: string };
+  count: number;
+  sumS: number;
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  readonly buckets: Float64Array;
+}
+
+interface Value {
+  readonly value: number;
+  readonly labels: Record<string, string | number>;
+  readonly metricName?: string;
+}
+
+/**
+ * Calls and their latency per actor type and method, counted on the hot path
+ * with plain arithmetic and rendered for Prometheus only when scraped.
+ * prom-client's own Histogram hashes the label set on every observation,
+ * which measured at about 2 µs per call; this costs a Map lookup and a short
+ * bucket scan. The two metrics plug into a prom-client registry as its own do.
+ */
+export class CallMetrics {
+  readonly #series = new Map<string, Series>();
+
+  observe(type: string, method: string, durationMs: number): void {
+    const k = `${type}\u0000${method}`;
+    let s = this.#series.get(k);
+    if (s === undefined) {
+      s = { labels: { type, method }, count: 0, sumS: 0, buckets: new Float64Array(BUCKETS_S.length + 1) };
+      this.#series.set(k, s);
+    }
+    const v = durationMs / 1000;
+    s.count++;
+    s.sumS += v;
+    let i = 0;
+    while (i < BUCKETS_S.length && v > (BUCKETS_S[i] as number)) i++;
+    s.buckets[i] = (s.buckets[i] as number) + 1;
+  }
+
+  /** `praas_calls_total{type,method}` and `praas_call_duration_seconds{type,method}` for a registry. */
+  metrics(): Metric[] {
+    const calls = {
+      name: "praas_calls_total",
+      help: "Actor calls completed, by actor type and method",
+      type: "counter",
+      aggregator: "sum",
+      get: async () => ({
+        ...calls,
+        values: [...this.#series.values()].map((s) => ({ value: s.count, labels: s.labels })),
+      }),
+    };
+    const latency = {
+      name: "praas_call_duration_seconds",
+      help: "Time from a call entering the silo to its reply, by actor type and method",
+      type: "histogram",
+      aggregator: "sum",
+      get: async () => {
+        const values: Value[] = [];
+        for (const s of this.#series.values()) {
+          let cumulative = 0;
+          for (let i = 0; i <= BUCKETS_S.length; i++) {
+            cumulative += s.buckets[i] as number;
+            values.push({
+              metricName: "praas_call_duration_seconds_bucket",
+              labels: { le: i < BUCKETS_S.length ? (BUCKETS_S[i] as number) : "+Inf", ...s.labels },
+              value: cumulative,
+            });
+          }
+          values.push({ metricName: "praas_call_duration_seconds_sum", labels: s.labels, value: s.sumS });
+          values.push({ metricName: "praas_call_duration_seconds_count", labels: s.labels, value: s.count });
+        }
+        return { ...latency, values };
+      },
+    };
+    return [calls, latency] as unknown as Metric[];
+  }
+}

@@ -1,0 +1,32 @@
+import { actorIdString, type RefTarget, validateKey, validateTypeName } from "@praas/core";
+
+/**
+ * Call targets for network calls, reused across calls to the same actor with
+ * the same deadline: building one (key check, id string, options object) costs
+ * more than the rest of the gateway's per-call work. Bounded: the whole cache
+ * is dropped when it grows past `max` entries (a hostile client cycling keys
+ * only costs itself the cache).
+ */
+export class TargetCache {
+  readonly #targets = new Map<string, RefTarget>();
+  constructor(private readonly max = 10_000) {}
+
+  /** A target for `type/key` (checking the key on first use; throws InvalidArgumentError). */
+  get(type: string, key: string, timeoutMs: number | undefined): RefTarget {
+    const k = timeoutMs === undefined ? `${type}/${key}` : `${type}/${key}\u0000${timeoutMs}`;
+    let t = this.#targets.get(k);
+    if (t === undefined) {
+      validateTypeName(type);
+      validateKey(key);
+      t = {
+        id: { type, key },
+        idString: actorIdString(type, key),
+        options: timeoutMs === undefined ? undefined : { timeoutMs },
+        caller: undefined,
+      };
+      if (this.#targets.size >= this.max) this.#targets.clear();
+      this.#targets.set(k, t);
+    }
+    return t;
+  }
+}
