@@ -7,3 +7,4 @@ export { stateless } from "./stateless.js";
 export { swap } from "./swap.js";
 export { failover } from "./failover.js";
 export { remoteCall } from "./remote-call.js";
+export { client } from "./client.js";
