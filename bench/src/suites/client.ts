@@ -260,7 +260,7 @@ async function http(ctx: BenchContext, c: Counts): Promise<{ table: Table; praas
             loadRow("bare node:http handler (JSON in/out)", b),
           ],
           notes: [
-            `${c.httpConnections} keep-alive connections from a worker thread, ${c.httpMs} ms per round, median round of ${c.httpRounds}.`,
+            `${c.httpConnections} keep-alive connections (raw HTTP/1.1 over TCP) from a worker thread, ${c.httpMs} ms per round, median round of ${c.httpRounds}.`,
             "praas adds routing, authentication hook, schema lookup, silo.call (one actor: every call is a turn) and JSON rendering.",
           ],
         },

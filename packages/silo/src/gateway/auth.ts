@@ -52,8 +52,11 @@ export class Authenticator<P> {
     this.#tokenDigest = options.token === undefined ? undefined : digest(options.token);
   }
 
-  /** Resolve the principal or throw UnauthenticatedError. */
-  async authenticate(request: IncomingMessage, isUpgrade: boolean): Promise<P> {
+  /**
+   * Resolve the principal or throw UnauthenticatedError. Without a hook the
+   * answer is immediate (no promise), which keeps the HTTP hot path cheap.
+   */
+  authenticate(request: IncomingMessage, isUpgrade: boolean): P | Promise<P> {
     if (this.#tokenDigest !== undefined) {
       const token = presentedToken(request, isUpgrade);
       if (token === undefined) throw new UnauthenticatedError("A bearer token is required");
@@ -61,9 +64,13 @@ export class Authenticator<P> {
       return TOKEN as P;
     }
     if (this.#hook === undefined) return ANONYMOUS as P;
+    return this.#runHook(request);
+  }
+
+  async #runHook(request: IncomingMessage): Promise<P> {
     let principal: P | undefined;
     try {
-      principal = await this.#hook(request);
+      principal = await (this.#hook as AuthenticateHook<P>)(request);
     } catch (err) {
       if (err instanceof PraasError && (err.code === "UNAUTHENTICATED" || err.code === "FORBIDDEN")) throw err;
       // A failing hook must not leak its internals to an unauthenticated caller.

@@ -17,12 +17,14 @@ import type { GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { HttpFallback } from "./options.js";
 import type { ArgsValidator } from "./schemas.js";
+import type { TargetCache } from "./targets.js";
 
 export interface HttpContext<P> {
   readonly silo: Silo;
   readonly limits: GatewayLimits;
   readonly auth: Authenticator<P>;
   readonly validator: ArgsValidator;
+  readonly targets: TargetCache;
   readonly metrics: GatewayMetrics | undefined;
   readonly fallback: HttpFallback | undefined;
   draining(): boolean;
@@ -42,33 +44,43 @@ interface Route<P> {
  * `{"error":{"code","message"}}` with a status that fits the code.
  */
 export function createHttpHandler<P>(ctx: HttpContext<P>): (req: IncomingMessage, res: ServerResponse) => void {
+  const fail = (res: ServerResponse, err: unknown) => {
+    if (!res.headersSent) sendError(res, err);
+    else res.destroy();
+  };
   return (req, res) => {
     let routeName = "unknown";
-    const done = (status: number) => ctx.metrics?.httpRequest(routeName, status);
-    void (async () => {
-      let route: Route<P>;
-      try {
-        route = match<P>(req.method ?? "GET", req.url ?? "/");
-      } catch (err) {
-        if (err instanceof RouteNotFoundError && ctx.fallback !== undefined && (await ctx.fallback(req, res))) {
-          routeName = "fallback";
-          return;
-        }
-        throw err;
+    res.on("finish", () => ctx.metrics?.httpRequest(routeName, res.statusCode));
+    let route: Route<P>;
+    try {
+      route = match<P>(req.method ?? "GET", req.url ?? "/");
+    } catch (err) {
+      if (err instanceof RouteNotFoundError && ctx.fallback !== undefined) {
+        routeName = "fallback";
+        Promise.resolve(ctx.fallback(req, res)).then(
+          (served) => {
+            if (!served) fail(res, err);
+          },
+          (e: unknown) => fail(res, e),
+        );
+      } else fail(res, err);
+      return;
+    }
+    routeName = route.name;
+    try {
+      if (route.open) {
+        route.run(ctx, req, res, undefined as P).catch((e: unknown) => fail(res, e));
+        return;
       }
-      routeName = route.name;
-      let principal = undefined as P;
-      if (!route.open) {
-        if (ctx.draining()) throw new SiloStoppedError();
-        principal = await ctx.auth.authenticate(req, false);
-      }
-      await route.run(ctx, req, res, principal);
-    })()
-      .catch((err: unknown) => {
-        if (!res.headersSent) sendError(res, err);
-        else res.destroy();
-      })
-      .finally(() => done(res.statusCode));
+      if (ctx.draining()) throw new SiloStoppedError();
+      const principal = ctx.auth.authenticate(req, false);
+      // Without an authenticate hook the principal is known at once: no promise in between.
+      if (principal instanceof Promise) {
+        principal.then((p) => route.run(ctx, req, res, p)).catch((e: unknown) => fail(res, e));
+      } else route.run(ctx, req, res, principal).catch((e: unknown) => fail(res, e));
+    } catch (err) {
+      fail(res, err);
+    }
   };
 }
 
@@ -156,7 +168,8 @@ async function cluster<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: Serve
 async function admit<P>(ctx: HttpContext<P>, principal: P, id: ActorId, what: string): Promise<void> {
   if (ctx.silo.classOf(id.type) === undefined) throw new ActorTypeNotFoundError(id.type);
   validateKey(id.key);
-  await ctx.auth.authorize(principal, id.type, id.key, what);
+  const pending = ctx.auth.authorize(principal, id.type, id.key, what);
+  if (pending !== undefined) await pending;
 }
 
 async function status<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
@@ -201,17 +214,13 @@ async function invoke<P>(
   }
   if (!Array.isArray(args)) throw new ProtocolError("Request body must be a JSON array of the method's arguments");
   const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
-  await ctx.auth.authorize(principal, id.type, id.key, method);
+  const pending = ctx.auth.authorize(principal, id.type, id.key, method);
+  if (pending !== undefined) await pending;
   ctx.callStarted();
   try {
     const checked = ctx.validator.check(id.type, method, args);
-    const value = await ctx.silo.call(
-      id.type,
-      id.key,
-      method,
-      checked,
-      timeoutMs === undefined ? undefined : { timeoutMs },
-    );
+    const target = ctx.targets.get(id.type, id.key, timeoutMs);
+    const value = await ctx.silo.invoke(target, method, checked as unknown[]);
     sendJson(res, 200, toJson(value));
   } finally {
     ctx.callEnded();

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { CallObserver } from "../call.js";
 import type { Silo } from "../silo.js";
-import { CallMetrics } from "./call-metrics.js";
+import { CallMetrics, FastCounter } from "./call-metrics.js";
 
 /**
  * Prometheus metrics of one silo and its gateway, in a registry of their own
@@ -16,7 +16,10 @@ export class GatewayMetrics implements CallObserver {
   readonly #activations: Counter;
   readonly #deactivations: Counter<"reason">;
   readonly #rejectedFrames: Counter<"code">;
-  readonly #http: Counter<"route" | "status">;
+  readonly #http = new FastCounter("praas_http_requests_total", "HTTP control plane requests, by route and status", [
+    "route",
+    "status",
+  ]);
   readonly #events: Counter;
   readonly #unhook: (() => void)[] = [];
 
@@ -62,12 +65,7 @@ export class GatewayMetrics implements CallObserver {
       labelNames: ["code"],
       registers,
     });
-    this.#http = new Counter({
-      name: "praas_http_requests_total",
-      help: "HTTP control plane requests, by route and status",
-      labelNames: ["route", "status"],
-      registers,
-    });
+    this.registry.registerMetric(this.#http.metric());
     this.#events = new Counter({
       name: "praas_gateway_events_sent_total",
       help: "Event frames sent to clients",
@@ -95,7 +93,7 @@ export class GatewayMetrics implements CallObserver {
   }
 
   httpRequest(route: string, status: number): void {
-    this.#http.inc({ route, status: String(status) });
+    this.#http.inc(route, String(status));
   }
 
   eventsSent(n: number): void {

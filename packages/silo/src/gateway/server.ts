@@ -79,6 +79,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       limits,
       auth,
       validator,
+      targets,
       metrics,
       fallback: o.fallback,
       draining: () => draining,
