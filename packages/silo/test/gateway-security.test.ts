@@ -1,6 +1,6 @@
 import { CloseCode, MemoryStateStore } from "@praas/core";
 import { afterEach, describe, expect, test } from "vitest";
-import { InsecureBindError, Silo, startGateway } from "../src/index.js";
+import { type GatewayOptions, InsecureBindError, Silo, startGateway } from "../src/index.js";
 import { Counter, errorOf, gate, Peer, type Served, serve } from "./gateway-helpers.js";
 
 let served: Served | undefined;
@@ -9,8 +9,8 @@ afterEach(async () => {
   served = undefined;
 });
 
-async function start(options: Parameters<typeof serve>[0] = {}): Promise<Served> {
-  served = await serve(options);
+async function start<P = unknown>(options: GatewayOptions<P> = {}): Promise<Served> {
+  served = await serve<P>(options);
   return served;
 }
 
