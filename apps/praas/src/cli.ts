@@ -27,10 +27,29 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --drain-timeout-ms <n>             how long SIGTERM waits for running calls (default 10000)
       --token <secret>                   require this bearer token (prefer $PRAAS_TOKEN)
       --insecure                         allow a non-loopback --host without a token
+    Cluster (membership in Redis; calls go to the silo owning the actor):
+      --cluster <name>                   join this cluster (needs --redis-url)
+      --redis-url <redis://host:port>    Redis for membership, --storage redis and reminders
+      --cluster-host <addr>              silo-to-silo listener interface (default 127.0.0.1)
+      --cluster-port <n>                 silo-to-silo listener port (default 0: any free one)
+      --advertise <host:port>            address other silos dial (required with 0.0.0.0 / ::)
+      --cluster-secret <secret>          shared secret, ≥ 16 chars (prefer $PRAAS_CLUSTER_SECRET);
+                                         required when --cluster-host is not loopback
+      --reminders redis|local            where reminders live (default: redis in a cluster, hash
+                                         praas:<cluster>:reminders; else local files or memory)
+    Storage:
+      --storage fs|s3|redis|memory       where actor state goes (default fs, in --state-dir)
+      --s3-bucket <name>                 s3: the bucket (required; it must exist)
+      --s3-prefix <prefix>               s3: key prefix
+      --s3-endpoint <url>                s3: S3-compatible server (MinIO, R2, …)
+      --s3-region <region>               s3: region (default: AWS SDK chain, us-east-1 with an endpoint)
+      --s3-path-style                    s3: path-style URLs (MinIO and most local servers)
+                                         credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)
+      --redis-key-prefix <prefix>        redis: key prefix (default praas:state:)
       --config <file.json>               settings file: the keys above in camelCase, plus "limits"
-    Environment: PRAAS_ACTORS, PRAAS_HOST, PRAAS_PORT, PRAAS_STATE_DIR, PRAAS_IDLE_TIMEOUT_MS,
-    PRAAS_CALL_TIMEOUT_MS, PRAAS_MAX_ACTIVATIONS, PRAAS_DRAIN_TIMEOUT_MS, PRAAS_TOKEN, PRAAS_INSECURE,
-    PRAAS_CONFIG. Flags override the environment, which overrides the config file.
+    Environment: PRAAS_ + the flag in upper case with _ (PRAAS_ACTORS, PRAAS_PORT, PRAAS_CLUSTER,
+    PRAAS_REDIS_URL, PRAAS_STORAGE, PRAAS_S3_BUCKET, PRAAS_CLUSTER_SECRET, …), and PRAAS_CONFIG.
+    Flags override the environment, which overrides the config file.
 
   praas call <Type/key> <method> [args…] call a method; each arg is a JSON value (a bare word is a string)
   praas status [Type/key]                the cluster view, or where one actor is

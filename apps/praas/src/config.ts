@@ -17,9 +17,44 @@ export interface StartConfig {
   readonly insecure: boolean;
   readonly drainTimeoutMs: number;
   readonly limits: Partial<GatewayLimits>;
+  /** Join this cluster (Redis membership at `redisUrl`); undefined: a single embedded silo. */
+  readonly cluster: string | undefined;
+  /** Redis for membership, `storage: "redis"` and reminders. */
+  readonly redisUrl: string | undefined;
+  /** Silo-to-silo listener (the silo's defaults: 127.0.0.1, any free port). */
+  readonly clusterHost: string | undefined;
+  readonly clusterPort: number | undefined;
+  /** "host:port" other silos dial. */
+  readonly advertise: string | undefined;
+  readonly clusterSecret: string | undefined;
+  /** Where actor state goes (default "fs": files in stateDir). */
+  readonly storage: StorageKind;
+  readonly s3Bucket: string | undefined;
+  readonly s3Prefix: string | undefined;
+  readonly s3Endpoint: string | undefined;
+  readonly s3Region: string | undefined;
+  readonly s3PathStyle: boolean | undefined;
+  readonly redisKeyPrefix: string | undefined;
+  /** Where reminders live: "redis" (default in a cluster) or "local" (files next to fs state, else memory). */
+  readonly reminders: RemindersKind;
 }
 
-type Kind = "string" | "port" | "count" | "ms" | "boolean" | "modules" | "limits";
+export type StorageKind = "fs" | "s3" | "redis" | "memory";
+export type RemindersKind = "redis" | "local";
+
+type Kind =
+  | "string"
+  | "port"
+  | "count"
+  | "ms"
+  | "boolean"
+  | "modules"
+  | "limits"
+  | "storage"
+  | "reminders"
+  | "redis-url"
+  | "http-url"
+  | "host-port";
 
 /** One setting: its config-file key, flag and environment variable. */
 interface Setting {
@@ -28,6 +63,12 @@ interface Setting {
   readonly env: string;
   readonly kind: Kind;
 }
+
+const CHOICES: Partial<Record<Kind, readonly string[]>> = {
+  storage: ["fs", "s3", "redis", "memory"],
+  reminders: ["redis", "local"],
+};
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
 const SETTINGS: readonly Setting[] = [
   { key: "host", flag: "host", env: "PRAAS_HOST", kind: "string" },
@@ -41,6 +82,20 @@ const SETTINGS: readonly Setting[] = [
   { key: "insecure", flag: "insecure", env: "PRAAS_INSECURE", kind: "boolean" },
   { key: "drainTimeoutMs", flag: "drain-timeout-ms", env: "PRAAS_DRAIN_TIMEOUT_MS", kind: "ms" },
   { key: "limits", flag: "", env: "", kind: "limits" },
+  { key: "cluster", flag: "cluster", env: "PRAAS_CLUSTER", kind: "string" },
+  { key: "redisUrl", flag: "redis-url", env: "PRAAS_REDIS_URL", kind: "redis-url" },
+  { key: "clusterHost", flag: "cluster-host", env: "PRAAS_CLUSTER_HOST", kind: "string" },
+  { key: "clusterPort", flag: "cluster-port", env: "PRAAS_CLUSTER_PORT", kind: "port" },
+  { key: "advertise", flag: "advertise", env: "PRAAS_ADVERTISE", kind: "host-port" },
+  { key: "clusterSecret", flag: "cluster-secret", env: "PRAAS_CLUSTER_SECRET", kind: "string" },
+  { key: "reminders", flag: "reminders", env: "PRAAS_REMINDERS", kind: "reminders" },
+  { key: "storage", flag: "storage", env: "PRAAS_STORAGE", kind: "storage" },
+  { key: "s3Bucket", flag: "s3-bucket", env: "PRAAS_S3_BUCKET", kind: "string" },
+  { key: "s3Prefix", flag: "s3-prefix", env: "PRAAS_S3_PREFIX", kind: "string" },
+  { key: "s3Endpoint", flag: "s3-endpoint", env: "PRAAS_S3_ENDPOINT", kind: "http-url" },
+  { key: "s3Region", flag: "s3-region", env: "PRAAS_S3_REGION", kind: "string" },
+  { key: "s3PathStyle", flag: "s3-path-style", env: "PRAAS_S3_PATH_STYLE", kind: "boolean" },
+  { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "PRAAS_REDIS_KEY_PREFIX", kind: "string" },
 ];
 
 /** The flags of `praas start` (for the argument parser). */
@@ -66,6 +121,30 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
     case "string":
       if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a non-empty string`);
       return setting.key === "stateDir" ? resolve(from.baseDir, raw) : raw;
+    case "storage":
+    case "reminders": {
+      const choices = CHOICES[setting.kind] as readonly string[];
+      if (typeof raw !== "string" || !choices.includes(raw)) {
+        throw new ConfigError(`${where} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
+      }
+      return raw;
+    }
+    case "redis-url":
+    case "http-url": {
+      const protocols = setting.kind === "redis-url" ? ["redis:", "rediss:"] : ["http:", "https:"];
+      if (typeof raw !== "string" || !protocols.includes(urlProtocol(raw))) {
+        const shown = typeof raw === "string" ? redactUrl(raw) : JSON.stringify(raw);
+        throw new ConfigError(`${where} must be a ${protocols.join("//… or ")}//… URL, got ${shown}`);
+      }
+      return raw;
+    }
+    case "host-port": {
+      const m = typeof raw === "string" ? HOST_PORT.exec(raw) : null;
+      if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+        throw new ConfigError(`${where} must be "host:port" (port 1…65535), got ${JSON.stringify(raw)}`);
+      }
+      return raw;
+    }
     case "boolean": {
       if (typeof raw === "boolean") return raw;
       if (fromText && /^(1|true|yes)$/i.test(raw as string)) return true;
@@ -110,6 +189,26 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
   }
 }
 
+function urlProtocol(text: string): string {
+  try {
+    return new URL(text).protocol;
+  } catch {
+    return "";
+  }
+}
+
+/** A URL with any password replaced by "***" (for banners and errors). */
+export function redactUrl(text: string): string {
+  try {
+    const u = new URL(text);
+    if (u.password === "") return text;
+    u.password = "***";
+    return u.toString();
+  } catch {
+    return JSON.stringify(text.length > 40 ? `${text.slice(0, 12)}…` : text);
+  }
+}
+
 /**
  * Paths (starting with "." or "/", or ending in .js/.mjs/.cjs) become absolute,
  * relative to where they were written; anything else is a package specifier
@@ -130,7 +229,9 @@ export interface ConfigInputs {
 
 /** Merge and validate; a bad value is a ConfigError naming the key and where it came from. */
 export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
-  const out: Record<string, unknown> = { ...DEFAULTS, insecure: false, actors: [], limits: {} };
+  const out: Record<string, unknown> = { ...DEFAULTS, insecure: false, actors: [], limits: {}, storage: "fs" };
+  /** Where each explicitly given setting came from. */
+  const source = new Map<string, string>();
   const configPath = (inputs.flags.config as string | undefined) ?? inputs.env.PRAAS_CONFIG;
   if (configPath !== undefined) {
     const path = resolve(inputs.cwd, configPath);
@@ -145,12 +246,16 @@ export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
         );
       }
       out[key] = check(setting, raw, from);
+      source.set(key, "config file");
     }
   }
   for (const s of SETTINGS) {
     if (s.env === "") continue;
     const raw = inputs.env[s.env];
-    if (raw !== undefined && raw !== "") out[s.key] = check(s, raw, { what: `$${s.env}`, baseDir: inputs.cwd });
+    if (raw !== undefined && raw !== "") {
+      out[s.key] = check(s, raw, { what: `$${s.env}`, baseDir: inputs.cwd });
+      source.set(s.key, `$${s.env}`);
+    }
   }
   for (const s of SETTINGS) {
     if (s.flag === "") continue;
@@ -158,7 +263,9 @@ export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
     if (raw === undefined) continue;
     const text = Array.isArray(raw) ? raw.join(",") : raw;
     out[s.key] = check(s, text, { what: `--${s.flag}`, baseDir: inputs.cwd });
+    source.set(s.key, `--${s.flag}`);
   }
+  checkCombinations(out, source);
   const actors = out.actors as string[];
   if (actors.length === 0) {
     throw new ConfigError(
@@ -166,6 +273,66 @@ export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
     );
   }
   return out as unknown as StartConfig;
+}
+
+/** How to give a setting, for error messages: "--s3-bucket, $PRAAS_S3_BUCKET or s3Bucket in the config file". */
+function how(key: keyof StartConfig): string {
+  const s = SETTINGS.find((x) => x.key === key) as Setting;
+  return `--${s.flag}, $${s.env} or "${s.key}" in the config file`;
+}
+
+/** Settings that are valid one by one but not together. */
+function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<string, string>): void {
+  const given = (key: keyof StartConfig) => source.has(key);
+  const at = (key: keyof StartConfig) => `${key} (${source.get(key)})`;
+  const storage = out.storage as StorageKind;
+  const cluster = out.cluster as string | undefined;
+  if (cluster !== undefined && !given("redisUrl")) {
+    throw new ConfigError(`${at("cluster")} needs Redis for membership: give ${how("redisUrl")}`);
+  }
+  if (cluster === undefined) {
+    for (const key of ["clusterHost", "clusterPort", "advertise"] as const) {
+      if (given(key)) throw new ConfigError(`${at(key)} only applies to a cluster silo: give ${how("cluster")} too`);
+    }
+    // A secret in the environment is harmless without a cluster (it may be set for every command).
+    if (given("clusterSecret") && source.get("clusterSecret") !== "$PRAAS_CLUSTER_SECRET") {
+      throw new ConfigError(`${at("clusterSecret")} only applies to a cluster silo: give ${how("cluster")} too`);
+    }
+  }
+  out.reminders ??= cluster === undefined ? "local" : "redis";
+  if (out.reminders === "redis" && !given("redisUrl")) {
+    throw new ConfigError(
+      `reminders (${source.get("reminders")}) is redis but no Redis URL is set: give ${how("redisUrl")}`,
+    );
+  }
+  if (storage === "s3" && !given("s3Bucket")) {
+    throw new ConfigError(`storage is s3 (${source.get("storage")}) but no bucket is set: give ${how("s3Bucket")}`);
+  }
+  if (storage === "redis" && !given("redisUrl")) {
+    throw new ConfigError(
+      `storage is redis (${source.get("storage")}) but no Redis URL is set: give ${how("redisUrl")}`,
+    );
+  }
+  const only: readonly [keyof StartConfig, StorageKind][] = [
+    ["s3Bucket", "s3"],
+    ["s3Prefix", "s3"],
+    ["s3Endpoint", "s3"],
+    ["s3Region", "s3"],
+    ["s3PathStyle", "s3"],
+    ["redisKeyPrefix", "redis"],
+    ["stateDir", "fs"],
+  ];
+  for (const [key, kind] of only) {
+    if (given(key) && storage !== kind) {
+      const now = source.has("storage") ? `storage is ${storage} (${source.get("storage")})` : `storage is ${storage}`;
+      throw new ConfigError(`${at(key)} only applies to --storage ${kind}, but ${now}`);
+    }
+  }
+  if (given("redisUrl") && cluster === undefined && storage !== "redis" && out.reminders !== "redis") {
+    throw new ConfigError(
+      `${at("redisUrl")} is not used: give ${how("cluster")}, or --storage redis, or --reminders redis`,
+    );
+  }
 }
 
 function readConfigFile(path: string, read: (path: string) => string): Record<string, unknown> {

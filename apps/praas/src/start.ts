@@ -1,7 +1,20 @@
 import { join } from "node:path";
-import { type Gateway, Silo, startGateway } from "@praas/silo";
+import type { MembershipProvider } from "@praas/core";
+import { redisMembership, redisReminderStore, redisStateStore } from "@praas/redis";
+import {
+  type ClusterOptions,
+  type Gateway,
+  InvalidArgumentError,
+  MemoryStateStore,
+  type ReminderStore,
+  Silo,
+  type StateStore,
+  startGateway,
+} from "@praas/silo";
+import { s3Storage } from "@praas/storage-s3";
 import { combineWeb, loadActorModules } from "./actors.js";
-import type { StartConfig } from "./config.js";
+import { redactUrl, type StartConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
 
 export interface Running {
   readonly silo: Silo;
@@ -15,13 +28,29 @@ export interface Running {
 /** Start a silo hosting the configured actors and its gateway. */
 export async function startServer(config: StartConfig): Promise<Running> {
   const { classes, web } = await loadActorModules(config.actors);
-  const silo = await Silo.start({
-    actors: classes,
-    stateDir: config.stateDir,
-    idleTimeoutMs: config.idleTimeoutMs,
-    callTimeoutMs: config.callTimeoutMs,
-    maxActivations: config.maxActivations,
-  });
+  const parts: Partial<Parts> = {};
+  let silo: Silo;
+  try {
+    Object.assign(parts, buildParts(config));
+    silo = await Silo.start({
+      actors: classes,
+      stateDir: config.stateDir,
+      idleTimeoutMs: config.idleTimeoutMs,
+      callTimeoutMs: config.callTimeoutMs,
+      maxActivations: config.maxActivations,
+      storage: parts.storage,
+      reminders: parts.reminders,
+      cluster: parts.cluster,
+    });
+  } catch (err) {
+    // The silo may not have taken ownership yet: close whatever was opened (closing twice is harmless).
+    await Promise.all([
+      parts.storage?.close().catch(() => {}),
+      parts.reminders?.close().catch(() => {}),
+      parts.cluster?.membership.close().catch(() => {}),
+    ]);
+    throw explain(err);
+  }
   let gateway: Gateway;
   try {
     gateway = await startGateway(silo, {
@@ -51,6 +80,77 @@ export async function startServer(config: StartConfig): Promise<Running> {
   };
 }
 
+interface Parts {
+  readonly storage: StateStore | undefined;
+  readonly reminders: ReminderStore | undefined;
+  readonly cluster: ClusterOptions | undefined;
+}
+
+/** The stores and the cluster option the configuration asks for (undefined: the silo's defaults). */
+function buildParts(config: StartConfig): Parts {
+  const redisUrl = config.redisUrl as string;
+  let storage: StateStore | undefined;
+  if (config.storage === "memory") storage = new MemoryStateStore();
+  else if (config.storage === "redis") storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
+  else if (config.storage === "s3") {
+    storage = s3Storage({
+      bucket: config.s3Bucket as string,
+      prefix: config.s3Prefix,
+      endpoint: config.s3Endpoint,
+      region: config.s3Region,
+      forcePathStyle: config.s3PathStyle,
+    });
+  }
+  const reminders =
+    config.reminders === "redis" ? redisReminderStore({ url: redisUrl, key: remindersKey(config) }) : undefined;
+  let cluster: ClusterOptions | undefined;
+  if (config.cluster !== undefined) {
+    const membership: MembershipProvider = redisMembership({ url: redisUrl, cluster: config.cluster });
+    cluster = {
+      name: config.cluster,
+      membership,
+      listen: { host: config.clusterHost, port: config.clusterPort },
+      advertise: config.advertise,
+      secret: config.clusterSecret,
+    };
+  }
+  return { storage, reminders, cluster };
+}
+
+/** The Redis hash holding reminders: one per cluster. */
+export function remindersKey(config: StartConfig): string {
+  return config.cluster === undefined ? "praas:reminders" : `praas:${config.cluster}:reminders`;
+}
+
+/** Invalid cluster or S3 settings found by the silo or the store: a ConfigError naming the praas settings. */
+function explain(err: unknown): unknown {
+  if (!(err instanceof InvalidArgumentError)) return err;
+  const m = err.message;
+  if (m.startsWith("cluster.secret")) {
+    return new ConfigError(
+      `${m} — give --cluster-secret or $PRAAS_CLUSTER_SECRET (at least 16 characters), or keep --cluster-host on loopback`,
+    );
+  }
+  if (m.startsWith("cluster.advertise")) return new ConfigError(`${m} — give --advertise host:port`);
+  if (m.startsWith("cluster.")) return new ConfigError(`${m} (cluster settings: --cluster, --cluster-host, …)`);
+  if (m.startsWith("S3 option")) return new ConfigError(`${m} (S3 settings: --s3-bucket, --s3-prefix, …)`);
+  return err;
+}
+
+/** Where state goes, for the banner. */
+function describeStorage(config: StartConfig): string {
+  switch (config.storage) {
+    case "fs":
+      return config.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
+    case "memory":
+      return "in memory (lost when the process exits)";
+    case "redis":
+      return `Redis ${redactUrl(config.redisUrl as string)}, keys ${config.redisKeyPrefix ?? "praas:state:"}…`;
+    case "s3":
+      return `s3://${config.s3Bucket}/${config.s3Prefix ?? ""}${config.s3Endpoint ? ` at ${config.s3Endpoint}` : ""}`;
+  }
+}
+
 /** The banner: where to connect and what to try. */
 export function banner(running: Running, config: StartConfig): string {
   const { silo, gateway } = running;
@@ -60,17 +160,24 @@ export function banner(running: Running, config: StartConfig): string {
   const method = counter ? "add" : ([...(silo.methodsOf(type) ?? [])][0] ?? "method");
   const args = counter ? "1" : "";
   const auth = config.token === undefined ? "" : ` -H "Authorization: Bearer $PRAAS_TOKEN"`;
-  const stateDir = config.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
   const lines = [
     `PraaS silo ${silo.siloId} is up, hosting ${types.join(", ")}`,
     `  WebSocket  ${gateway.wsUrl}`,
     `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster)`,
-    `  state      ${stateDir}`,
+    `  state      ${describeStorage(config)}`,
+  ];
+  if (config.cluster !== undefined) {
+    lines.push(
+      `  cluster    ${config.cluster}: silo-to-silo ${silo.clusterAddress}, membership in Redis ${redactUrl(config.redisUrl as string)}`,
+    );
+  }
+  if (config.reminders === "redis") lines.push(`  reminders  Redis hash ${remindersKey(config)}`);
+  lines.push(
     "Try:",
     `  curl -X POST ${gateway.url}/v1/actors/${type}/alice/${method}${auth} -d '[${args}]'`,
     `  npx praas call ${type}/alice ${method}${args ? ` ${args}` : ""} --url ${gateway.url}`,
     `  npx praas status --url ${gateway.url}`,
-  ];
+  );
   if (running.hasWeb) lines.push(`  open ${gateway.url}/ in a browser`);
   lines.push("SIGTERM or Ctrl-C drains running calls, saves state and stops.");
   return lines.join("\n");
