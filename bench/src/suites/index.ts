@@ -1,11 +1,12 @@
 // Every suite the runner knows. Add yours with one line: export { name } from "./name.js";
 // (the runner collects every exported Suite object, whatever the order here).
+
+export { client } from "./client.js";
+export { failover } from "./failover.js";
+export { ipc } from "./ipc.js";
 export { latex } from "./latex.js";
 export { local } from "./local.js";
 export { placement } from "./placement.js";
+export { remoteCall } from "./remote-call.js";
 export { stateless } from "./stateless.js";
 export { swap } from "./swap.js";
-export { client } from "./client.js";
-export { remoteCall } from "./remote-call.js";
-export { failover } from "./failover.js";
-export { ipc } from "./ipc.js";

@@ -39,10 +39,13 @@ export class RedisReminderStore implements ReminderStore {
       throw new InvalidArgumentError("RedisReminderStore needs exactly one of url or client");
     }
     if (options.url !== undefined && (typeof options.url !== "string" || !/^rediss?:\/\//.test(options.url))) {
-      throw new InvalidArgumentError(`RedisReminderStore url must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`);
+      throw new InvalidArgumentError(
+        `RedisReminderStore url must start with redis:// or rediss://, got ${JSON.stringify(options.url)}`,
+      );
     }
     this.key = options.key ?? "praas:reminders";
-    if (typeof this.key !== "string" || this.key.length === 0) throw new InvalidArgumentError("RedisReminderStore key must be a non-empty string");
+    if (typeof this.key !== "string" || this.key.length === 0)
+      throw new InvalidArgumentError("RedisReminderStore key must be a non-empty string");
     this.#owned = options.client === undefined;
     this.#client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
   }
