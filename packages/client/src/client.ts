@@ -1,6 +1,8 @@
 import {
   type Actor,
   type ActorClass,
+  type ActorMethodNames,
+  type ActorRef,
   actorIdString,
   assertEncodableArgs,
   type CallOptions,
@@ -15,11 +17,15 @@ import {
   deserializeError,
   encodeTrusted,
   InvalidArgumentError,
+  MAX_CHANNEL_LENGTH,
   OverloadedError,
   PayloadTooLargeError,
   type PraasError,
   ProtocolError,
   type RefTarget,
+  type RemoteMethod,
+  refTarget,
+  type SendOptions,
   type ServerFrame,
   TimeoutError,
   validateKey,
@@ -33,9 +39,12 @@ import {
   createClientRef,
   type EventListener,
   type EventMap,
+  type InvokeCall,
+  type InvokeResult,
   type OnOptions,
   type RefBackend,
   type Subscription,
+  type WorkerInstance,
 } from "./ref.js";
 import { ClientSubscription } from "./subscriptions.js";
 import { type ClientSocket, type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
@@ -53,6 +62,12 @@ export interface ClientOptions {
   readonly maxQueuedCalls?: number;
   /** A WebSocket implementation to use instead of the global one or `ws`. */
   readonly WebSocket?: WebSocketConstructor;
+}
+
+/** Options of `client.send`: durability, and the deadline for the gateway's answer. */
+export interface ClientSendOptions extends SendOptions {
+  /** Deadline in ms (default: the reference's, else the client's `timeoutMs`). */
+  readonly timeoutMs?: number;
 }
 
 export type ClientState = "connecting" | "open" | "reconnecting" | "idle" | "closed";
@@ -229,7 +244,7 @@ export class Client implements RefBackend {
   }
 
   /** @internal The untyped call behind every reference method. */
-  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown> {
+  invokeRef(target: RefTarget, method: string, args: unknown[]): Promise<unknown> {
     return this.call(target.id.type, target.id.key, method, args, target.options);
   }
 
@@ -244,6 +259,99 @@ export class Client implements RefBackend {
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.#request(bytes, type, key, method, timeoutMs);
+  }
+
+  /**
+   * Put `data` in the inbox of an actor under `channel` (PraaS send); the actor
+   * takes it with `this.recv(channel)`. Resolves once the message is in the
+   * inbox, or with `{ durable: true }` once it is stored. The target is a
+   * reference (`client.send(room, "chat", m)`) or a type and key
+   * (`client.send("ChatRoom", "lobby", "chat", m)`).
+   */
+  send(target: ActorRef<unknown>, channel: string, data?: unknown, options?: ClientSendOptions): Promise<void>;
+  send(type: string, key: string, channel: string, data?: unknown, options?: ClientSendOptions): Promise<void>;
+  send(first: string | ActorRef<unknown>, ...rest: unknown[]): Promise<void> {
+    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    let type: string;
+    let key: string;
+    let channel: unknown;
+    let data: unknown;
+    let options: ClientSendOptions | undefined;
+    let timeoutMs: number | undefined;
+    let bytes: Uint8Array;
+    try {
+      if (typeof first === "string") {
+        type = validateTypeName(first);
+        key = validateKey(rest[0]);
+        [, channel, data, options] = rest as [unknown, unknown, unknown, ClientSendOptions | undefined];
+      } else {
+        const target = refTarget(first);
+        const id = target?.id ?? (first as { id?: unknown } | null)?.id;
+        if (typeof id !== "object" || id === null) {
+          throw new InvalidArgumentError("send() needs a reference, or a type and a key");
+        }
+        type = validateTypeName((id as { type?: unknown }).type);
+        key = validateKey((id as { key?: unknown }).key);
+        timeoutMs = target?.options?.timeoutMs;
+        [channel, data, options] = rest as [unknown, unknown, ClientSendOptions | undefined];
+      }
+      if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+        throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
+      }
+      if (options?.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+        throw new InvalidArgumentError("timeoutMs must be a positive number");
+      }
+      timeoutMs = options?.timeoutMs ?? timeoutMs ?? this.#timeoutMs;
+      assertEncodableArgs([data], `message on channel "${channel}"`);
+      const frame = { t: "send", id: this.#nextId, type, key, channel, data };
+      bytes = encodeTrusted(options?.durable === true ? { ...frame, durable: true } : frame);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#request(bytes, type, key, `@send:${channel}`, timeoutMs).then(() => undefined);
+  }
+
+  /**
+   * Call `method` on a stateless worker type (PraaS "invoke without a pid"):
+   * the gateway's silo runs it on one of its workers. Typed like references:
+   * `client.invoke(Thumbnail, "render", bytes)` where the class can be
+   * imported, else `client.invoke<Thumbnail>("Thumbnail", "render", bytes)`
+   * (the arguments are checked against the method named; give the method as a
+   * second type argument, `<Thumbnail, "render">`, for its exact result type
+   * when the worker has several methods). `T` may be the class type too
+   * (`typeof Thumbnail`). Without a type argument: untyped.
+   */
+  invoke<T extends Actor<unknown>, M extends ActorMethodNames<T>>(
+    cls: ActorClass<T>,
+    method: M,
+    ...args: Parameters<RemoteMethod<T[M]>>
+  ): ReturnType<RemoteMethod<T[M]>>;
+  invoke<T, M extends ActorMethodNames<WorkerInstance<T>> = ActorMethodNames<WorkerInstance<T>>>(
+    type: string,
+    ...call: InvokeCall<T, M>
+  ): InvokeResult<T, M>;
+  invoke(type: string, method: string, ...args: unknown[]): Promise<unknown>;
+  invoke(type: string | ActorClass, method: string, ...args: unknown[]): Promise<unknown> {
+    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    let name: string;
+    let bytes: Uint8Array;
+    const timeoutMs = this.#timeoutMs;
+    try {
+      name = validateTypeName(typeof type === "string" ? type : (type.actorType ?? type.name));
+      if (typeof method !== "string" || method.length === 0) {
+        throw new InvalidArgumentError("invoke() needs a method name");
+      }
+      assertEncodableArgs(args, `arguments of ${name}.${method}`);
+      bytes = encodeTrusted({ t: "invoke", id: this.#nextId, type: name, method, args, timeoutMs });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#request(bytes, name, "", method, timeoutMs);
+  }
+
+  /** Send a request frame (already encoded with id `#nextId`) and await its answer within `timeoutMs`. */
+  #request(bytes: Uint8Array, type: string, key: string, method: string, timeoutMs: number): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const pc = new PendingCall(id, bytes, type, key, method, timeoutMs, resolve, reject, this.#onExpire);
@@ -433,7 +541,7 @@ export class Client implements RefBackend {
       this.#settle(
         pc,
         new ConnectionLostError(
-          `Connection lost (${code}${reason ? ` ${reason}` : ""}) during ${pc.type}/${pc.key}.${pc.method}; it may or may not have run`,
+          `Connection lost (${code}${reason ? ` ${reason}` : ""}) during ${describe(pc)}; it may or may not have run`,
         ),
         false,
       );
@@ -533,11 +641,7 @@ export class Client implements RefBackend {
     if (pc.done) return;
     if (!pc.sent) this.#queuedLive--;
     // A sent call stays in #pending until its answer comes, so the in-flight count stays true.
-    this.#settle(
-      pc,
-      new TimeoutError(`Call ${pc.type}/${pc.key}.${pc.method} got no reply within ${pc.timeoutMs} ms`),
-      false,
-    );
+    this.#settle(pc, new TimeoutError(`${describe(pc)} got no reply within ${pc.timeoutMs} ms`), false);
   }
 
   #settle(pc: PendingCall, value: unknown, ok: boolean): void {
@@ -577,6 +681,13 @@ export class Client implements RefBackend {
       }
     }
   }
+}
+
+/** A request for error messages: "Call Type/key.method", "Invoke Type.method", "Send to Type/key on channel". */
+function describe(pc: PendingCall): string {
+  if (pc.key === "") return `Invoke ${pc.type}.${pc.method}`;
+  if (pc.method.startsWith("@send:")) return `Send to ${pc.type}/${pc.key} on ${JSON.stringify(pc.method.slice(6))}`;
+  return `Call ${pc.type}/${pc.key}.${pc.method}`;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -12,7 +12,25 @@ export {
   UnauthenticatedError,
 } from "@praas/core";
 export type { ReconnectOptions } from "./backoff.js";
-export { Client, type ClientEvents, type ClientOptions, type ClientState, connect } from "./client.js";
+export {
+  Client,
+  type ClientEvents,
+  type ClientOptions,
+  type ClientSendOptions,
+  type ClientState,
+  connect,
+} from "./client.js";
 export { ClientClosedError, ConnectionFailedError } from "./errors.js";
-export type { ClientRef, EventInfo, EventListener, EventMap, Gap, OnOptions, Subscription } from "./ref.js";
+export type {
+  ClientRef,
+  EventInfo,
+  EventListener,
+  EventMap,
+  Gap,
+  InvokeCall,
+  InvokeResult,
+  OnOptions,
+  Subscription,
+  WorkerInstance,
+} from "./ref.js";
 export type { WebSocketConstructor, WebSocketLike } from "./websocket.js";

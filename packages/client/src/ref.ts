@@ -1,4 +1,4 @@
-import { type ActorRef, REF_TARGET, type RefTarget } from "@praas/core";
+import { type ActorMethodNames, type ActorRef, REF_TARGET, type RefTarget, type RemoteMethod } from "@praas/core";
 
 /** What a listener learns besides the payload. */
 export interface EventInfo {
@@ -45,7 +45,7 @@ export type ClientRef<T, E extends EventMap = EventMap> = ActorRef<T> & {
 
 /** The client side of a reference: calls and subscriptions. */
 export interface RefBackend {
-  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
+  invokeRef(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
   subscribe(target: RefTarget, event: string, listener: EventListener<unknown>, options?: OnOptions): Subscription;
 }
 
@@ -63,7 +63,7 @@ const handler: ProxyHandler<Holder> = {
     if (prop === "id") return h.target.id;
     if (prop === "on") return h.on;
     const { target, backend } = h;
-    return (...args: unknown[]) => backend.invoke(target, prop, args);
+    return (...args: unknown[]) => backend.invokeRef(target, prop, args);
   },
   has(_h, prop) {
     return prop === "id" || prop === "on" || prop === REF_TARGET;
@@ -78,3 +78,20 @@ export function createClientRef(backend: RefBackend, target: RefTarget): unknown
     backend.subscribe(target, event, listener, options);
   return new Proxy<Holder>({ target, backend, on }, handler);
 }
+
+/** The instance type of a worker: `T` itself, or what `T` constructs when it is a class (`typeof Thumbnail`). */
+export type WorkerInstance<T> = T extends abstract new (...args: never[]) => infer I ? I : T;
+
+/**
+ * The method and arguments of `client.invoke<T>(type, method, ...args)`: one
+ * tuple per public method of the worker, so the arguments are checked against
+ * the method named.
+ */
+export type InvokeCall<T, M extends ActorMethodNames<WorkerInstance<T>> = ActorMethodNames<WorkerInstance<T>>> = {
+  [K in M]: [method: K, ...args: Parameters<RemoteMethod<WorkerInstance<T>[K]>>];
+}[M];
+
+/** What `client.invoke` resolves with: the awaited result of method `M` of worker `T`. */
+export type InvokeResult<T, M extends ActorMethodNames<WorkerInstance<T>>> = ReturnType<
+  RemoteMethod<WorkerInstance<T>[M]>
+>;

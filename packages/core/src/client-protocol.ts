@@ -44,7 +44,33 @@ export interface UnsubFrame {
   readonly sub: number;
 }
 
-export type ClientFrame = CallFrame | SubFrame | UnsubFrame;
+/**
+ * Put `data` in the inbox of `type/key` under `channel` (PraaS send); answered
+ * by an ok frame with value null once the message is in the inbox (with
+ * `durable`: once it is stored), or an err frame.
+ */
+export interface SendFrame {
+  readonly t: "send";
+  readonly id: number;
+  readonly type: string;
+  readonly key: string;
+  readonly channel: string;
+  readonly data: unknown;
+  readonly durable?: boolean;
+}
+
+/** Call `method` on the stateless worker type `type` (no key); answered like a call frame. */
+export interface InvokeFrame {
+  readonly t: "invoke";
+  readonly id: number;
+  readonly type: string;
+  readonly method: string;
+  readonly args: readonly unknown[];
+  /** Deadline in ms (the gateway clamps it to its maximum). */
+  readonly timeoutMs?: number;
+}
+
+export type ClientFrame = CallFrame | SendFrame | InvokeFrame | SubFrame | UnsubFrame;
 
 // ---- server → client ----
 

@@ -8,7 +8,9 @@ export type AuthenticateHook<P> = (request: IncomingMessage) => P | undefined | 
 /**
  * May `principal` do `method` on `actorType/key`? Besides actor methods, `method`
  * is one of "@subscribe", "@status", "@deactivate", "@deleteState" for the
- * matching operations. Return false (or throw ForbiddenError) to refuse (403).
+ * matching operations, or "@send:<channel>" for a message to the actor's inbox.
+ * Calls to a stateless worker type pass `key` "". Return false (or throw
+ * ForbiddenError) to refuse (403).
  */
 export type AuthorizeHook<P> = (
   principal: P,

@@ -4,10 +4,12 @@ import {
   CloseCode,
   decode,
   InvalidArgumentError,
+  type InvokeFrame,
   OverloadedError,
   PayloadTooLargeError,
   PraasError,
   ProtocolError,
+  type SendFrame,
   SiloStoppedError,
   type SubFrame,
   validateKey,
@@ -19,7 +21,7 @@ import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from 
 import { BadFrameCounter, type GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { ArgsValidator } from "./schemas.js";
-import type { TargetCache } from "./targets.js";
+import { sendPermission, type TargetCache } from "./targets.js";
 import { errFrame, eventFrame, gapFrame, okFrame, parseClientFrame } from "./ws-protocol.js";
 
 /** What a connection needs from its gateway. */
@@ -37,6 +39,9 @@ export interface ConnectionContext<P> {
   callEnded(): void;
   closed(conn: GatewayConnection<P>): void;
 }
+
+/** Frames that run work in the silo: each counts against the in-flight limit until answered. */
+type WorkFrame = CallFrame | SendFrame | InvokeFrame;
 
 interface Subscription {
   readonly stream: EventStream;
@@ -58,7 +63,7 @@ export class GatewayConnection<P> {
    * Call frames that arrived after reading was paused (ws still delivers what
    * it had already read). At most maxInFlight; beyond that calls get OVERLOADED.
    */
-  readonly #backlog: CallFrame[] = [];
+  readonly #backlog: WorkFrame[] = [];
   #paused = false;
   readonly #subs = new Map<number, Subscription>();
   #nextSub = 1;
@@ -166,6 +171,8 @@ export class GatewayConnection<P> {
     }
     switch (frame.t) {
       case "call":
+      case "send":
+      case "invoke":
         if (this.#inFlight.size < this.#ctx.limits.maxInFlightPerConnection) this.#startCall(frame);
         else if (this.#backlog.length < this.#ctx.limits.maxInFlightPerConnection) this.#backlog.push(frame);
         else this.#reject(frame.id, new OverloadedError("Too many calls in flight on this connection"));
@@ -188,7 +195,7 @@ export class GatewayConnection<P> {
 
   // ---- calls ----
 
-  #startCall(frame: CallFrame): void {
+  #startCall(frame: WorkFrame): void {
     const id = frame.id;
     if (this.#inFlight.has(id)) {
       this.#reject(id, new ProtocolError(`Request id ${id} is already used by a call in flight`));
@@ -200,7 +207,13 @@ export class GatewayConnection<P> {
       this.#paused = true;
       this.#ws.pause();
     }
-    const pending = this.#ctx.auth.authorize(this.#principal, frame.type, frame.key, frame.method);
+    // Messages are authorized as "@send:<channel>" on the target; stateless calls with key "".
+    const pending =
+      frame.t === "call"
+        ? this.#ctx.auth.authorize(this.#principal, frame.type, frame.key, frame.method)
+        : frame.t === "send"
+          ? this.#ctx.auth.authorize(this.#principal, frame.type, frame.key, sendPermission(frame.channel))
+          : this.#ctx.auth.authorize(this.#principal, frame.type, "", frame.method);
     if (pending === undefined) this.#invoke(frame);
     else
       pending.then(
@@ -209,14 +222,26 @@ export class GatewayConnection<P> {
       );
   }
 
-  #invoke(frame: CallFrame): void {
+  #invoke(frame: WorkFrame): void {
     const id = frame.id;
     let result: Promise<unknown>;
     try {
-      const args = this.#ctx.validator.check(frame.type, frame.method, frame.args);
-      const target = this.#ctx.targets.get(frame.type, frame.key, frame.timeoutMs);
-      // The silo checks the type, the method and the arguments' encodability.
-      result = this.#ctx.silo.invoke(target, frame.method, args as unknown[]);
+      const silo = this.#ctx.silo;
+      if (frame.t === "send") {
+        // The silo checks the type (not stateless), the key, the channel and the data's encodability.
+        const options = frame.durable === true ? { durable: true } : undefined;
+        result = silo.send({ type: frame.type, key: frame.key }, frame.channel, frame.data, options).then(() => null);
+      } else if (frame.t === "invoke") {
+        // Unknown type: ACTOR_TYPE_NOT_FOUND; a keyed type: INVALID_ARGUMENT.
+        const target = this.#ctx.targets.worker(silo, frame.type, frame.timeoutMs);
+        const args = this.#ctx.validator.check(frame.type, frame.method, frame.args);
+        result = silo.invoke(target, frame.method, args as unknown[]);
+      } else {
+        const args = this.#ctx.validator.check(frame.type, frame.method, frame.args);
+        const target = this.#ctx.targets.get(frame.type, frame.key, frame.timeoutMs);
+        // The silo checks the type, the method and the arguments' encodability.
+        result = silo.invoke(target, frame.method, args as unknown[]);
+      }
     } catch (err) {
       this.#finish(id, errFrame(id, err));
       return;
@@ -233,7 +258,7 @@ export class GatewayConnection<P> {
     this.send(reply);
     if (!this.#paused) return;
     const max = this.#ctx.limits.maxInFlightPerConnection;
-    while (this.#backlog.length > 0 && this.#inFlight.size < max) this.#startCall(this.#backlog.shift() as CallFrame);
+    while (this.#backlog.length > 0 && this.#inFlight.size < max) this.#startCall(this.#backlog.shift() as WorkFrame);
     if (this.#inFlight.size < max && this.#paused) {
       this.#paused = false;
       if (!this.#closed) this.#ws.resume();

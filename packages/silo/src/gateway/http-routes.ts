@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type ActorId,
   ActorTypeNotFoundError,
+  MAX_CHANNEL_LENGTH,
   PayloadTooLargeError,
   PraasError,
   ProtocolError,
@@ -17,7 +18,7 @@ import type { GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { HttpFallback } from "./options.js";
 import type { ArgsValidator } from "./schemas.js";
-import type { TargetCache } from "./targets.js";
+import { sendPermission, type TargetCache } from "./targets.js";
 
 export interface HttpContext<P> {
   readonly silo: Silo;
@@ -126,6 +127,16 @@ function match<P>(method: string, url: string): Route<P> {
   if (s.length === 1 && s[0] === "metrics") return only("GET", { name: "metrics", run: metrics });
   if (s[0] === "v1") {
     if (s.length === 2 && s[1] === "cluster") return only("GET", { name: "cluster", run: cluster });
+    if (s.length === 4 && s[1] === "functions") {
+      const type = s[2] as string;
+      const fn = s[3] as string;
+      return only("POST", { name: "function", run: (c, q, r, p) => invokeFunction(c, q, r, p, type, fn) });
+    }
+    if (s.length === 6 && s[1] === "actors" && s[4] === "messages") {
+      const id: ActorId = { type: s[2] as string, key: s[3] as string };
+      const channel = s[5] as string;
+      return only("POST", { name: "message", run: (c, q, r, p) => sendMessage(c, q, r, p, id, channel) });
+    }
     if (s[1] === "actors" && (s.length === 4 || s.length === 5)) {
       const id: ActorId = { type: s[2] as string, key: s[3] as string };
       if (s.length === 4) return only("GET", { name: "status", run: (c, _q, r, p) => status(c, r, p, id) });
@@ -202,17 +213,7 @@ async function invoke<P>(
   id: ActorId,
   method: string,
 ): Promise<void> {
-  const body = await readBody(req, ctx.limits.maxBodyBytes);
-  let args: unknown;
-  if (body.length === 0) args = [];
-  else {
-    try {
-      args = JSON.parse(body.toString("utf8"));
-    } catch (err) {
-      throw new ProtocolError(`Request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  if (!Array.isArray(args)) throw new ProtocolError("Request body must be a JSON array of the method's arguments");
+  const args = await readArgs(req, ctx.limits.maxBodyBytes);
   const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
   const pending = ctx.auth.authorize(principal, id.type, id.key, method);
   if (pending !== undefined) await pending;
@@ -222,6 +223,85 @@ async function invoke<P>(
     const target = ctx.targets.get(id.type, id.key, timeoutMs);
     const value = await ctx.silo.invoke(target, method, checked as unknown[]);
     sendJson(res, 200, toJson(value));
+  } finally {
+    ctx.callEnded();
+  }
+}
+
+/** The JSON array of arguments in a request body (an empty body: none). */
+async function readArgs(req: IncomingMessage, max: number): Promise<unknown[]> {
+  const args = await readJson(req, max, []);
+  if (!Array.isArray(args)) throw new ProtocolError("Request body must be a JSON array of the method's arguments");
+  return args;
+}
+
+/** The JSON value of a request body, or `empty` when there is no body. */
+async function readJson(req: IncomingMessage, max: number, empty: unknown): Promise<unknown> {
+  const body = await readBody(req, max);
+  if (body.length === 0) return empty;
+  try {
+    return JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw new ProtocolError(`Request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** `POST /v1/functions/:type/:method`: call a stateless worker type (authorized with key ""). */
+async function invokeFunction<P>(
+  ctx: HttpContext<P>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  principal: P,
+  type: string,
+  method: string,
+): Promise<void> {
+  const args = await readArgs(req, ctx.limits.maxBodyBytes);
+  const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
+  const pending = ctx.auth.authorize(principal, type, "", method);
+  if (pending !== undefined) await pending;
+  ctx.callStarted();
+  try {
+    // Unknown type: ACTOR_TYPE_NOT_FOUND (404); a keyed type: INVALID_ARGUMENT (400).
+    const target = ctx.targets.worker(ctx.silo, type, timeoutMs);
+    const checked = ctx.validator.check(type, method, args);
+    const value = await ctx.silo.invoke(target, method, checked as unknown[]);
+    sendJson(res, 200, toJson(value));
+  } finally {
+    ctx.callEnded();
+  }
+}
+
+/**
+ * `POST /v1/actors/:type/:key/messages/:channel` with `{"data": …, "durable"?: bool}`:
+ * put a message in the actor's inbox (authorized as "@send:<channel>"). 204 once it is there.
+ */
+async function sendMessage<P>(
+  ctx: HttpContext<P>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  principal: P,
+  id: ActorId,
+  channel: string,
+): Promise<void> {
+  if (channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+    throw new ProtocolError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
+  }
+  const body = await readJson(req, ctx.limits.maxBodyBytes, {});
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ProtocolError('Request body must be a JSON object: {"data": …, "durable"?: boolean}');
+  }
+  const { data, durable } = body as { data?: unknown; durable?: unknown };
+  if (durable !== undefined && typeof durable !== "boolean") {
+    throw new ProtocolError("Request body field durable must be a boolean");
+  }
+  const pending = ctx.auth.authorize(principal, id.type, id.key, sendPermission(channel));
+  if (pending !== undefined) await pending;
+  ctx.callStarted();
+  try {
+    // The silo checks the type (not stateless: INVALID_ARGUMENT), the key and the channel.
+    await ctx.silo.send(id, channel, data, durable === true ? { durable: true } : undefined);
+    res.writeHead(204);
+    res.end();
   } finally {
     ctx.callEnded();
   }

@@ -1,4 +1,20 @@
-import { actorIdString, type RefTarget, validateKey, validateTypeName } from "@praas/core";
+import {
+  ActorTypeNotFoundError,
+  actorIdString,
+  InvalidArgumentError,
+  type RefTarget,
+  validateKey,
+  validateTypeName,
+} from "@praas/core";
+import type { Silo } from "../silo.js";
+
+/**
+ * The `method` the authorize hook sees for a message sent to an actor's inbox:
+ * "@send:<channel>" (no actor method can have this name).
+ */
+export function sendPermission(channel: string): string {
+  return `@send:${channel}`;
+}
 
 /**
  * Call targets for network calls, reused across calls to the same actor with
@@ -21,6 +37,33 @@ export class TargetCache {
       t = {
         id: { type, key },
         idString: actorIdString(type, key),
+        options: timeoutMs === undefined ? undefined : { timeoutMs },
+        caller: undefined,
+      };
+      if (this.#targets.size >= this.max) this.#targets.clear();
+      this.#targets.set(k, t);
+    }
+    return t;
+  }
+
+  /**
+   * A target for a call to the stateless worker type `type` (no key: the silo
+   * picks a worker). Throws ActorTypeNotFoundError for an unknown type and
+   * InvalidArgumentError for a keyed one.
+   */
+  worker(silo: Silo, type: string, timeoutMs: number | undefined): RefTarget {
+    const cls = silo.classOf(type);
+    if (cls === undefined) throw new ActorTypeNotFoundError(type);
+    if (cls.stateless !== true) {
+      throw new InvalidArgumentError(`${type} is not stateless: call it through a reference with a key`);
+    }
+    // "type/" never collides with a keyed entry: keys are non-empty.
+    const k = timeoutMs === undefined ? `${type}/` : `${type}/\u0000${timeoutMs}`;
+    let t = this.#targets.get(k);
+    if (t === undefined) {
+      t = {
+        id: { type, key: "" },
+        idString: actorIdString(type, ""),
         options: timeoutMs === undefined ? undefined : { timeoutMs },
         caller: undefined,
       };

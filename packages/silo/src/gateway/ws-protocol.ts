@@ -2,6 +2,7 @@ import {
   type ClientFrame,
   encodeTrusted,
   InvalidArgumentError,
+  MAX_CHANNEL_LENGTH,
   MAX_NAME_LENGTH,
   type PraasError,
   ProtocolError,
@@ -52,17 +53,36 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
         return fail(id, `call frame: method must be a non-empty string of at most ${MAX_MEMBER_NAME} chars`);
       }
       if (!Array.isArray(v.args)) return fail(id, "call frame: args must be an array");
-      let timeoutMs: number | undefined;
-      if (v.timeoutMs !== undefined) {
-        if (typeof v.timeoutMs !== "number" || !(v.timeoutMs > 0) || !Number.isFinite(v.timeoutMs)) {
-          return { ok: false, id, error: new InvalidArgumentError("call frame: timeoutMs must be a positive number") };
-        }
-        timeoutMs = Math.min(v.timeoutMs, maxCallTimeoutMs);
-      }
+      const timeoutMs = readTimeout("call", v.timeoutMs, maxCallTimeoutMs);
+      if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
       return {
         ok: true,
         frame: { t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs },
       };
+    }
+    case "send": {
+      if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "send frame: type must be a non-empty string");
+      if (typeof v.key !== "string") return fail(id, "send frame: key must be a string");
+      if (!isName(v.channel, MAX_CHANNEL_LENGTH)) {
+        return fail(id, `send frame: channel must be a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
+      }
+      if (v.durable !== undefined && typeof v.durable !== "boolean") {
+        return fail(id, "send frame: durable must be a boolean");
+      }
+      return {
+        ok: true,
+        frame: { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data, durable: v.durable },
+      };
+    }
+    case "invoke": {
+      if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "invoke frame: type must be a non-empty string");
+      if (!isName(v.method, MAX_MEMBER_NAME)) {
+        return fail(id, `invoke frame: method must be a non-empty string of at most ${MAX_MEMBER_NAME} chars`);
+      }
+      if (!Array.isArray(v.args)) return fail(id, "invoke frame: args must be an array");
+      const timeoutMs = readTimeout("invoke", v.timeoutMs, maxCallTimeoutMs);
+      if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
+      return { ok: true, frame: { t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs } };
     }
     case "sub": {
       if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "sub frame: type must be a non-empty string");
@@ -102,6 +122,15 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
         `Unknown frame type ${typeof v.t === "string" ? JSON.stringify(v.t.slice(0, 32)) : `of kind ${kindOf(v.t)}`}`,
       );
   }
+}
+
+/** An optional deadline, clamped to the gateway's maximum (an error when not a positive number). */
+function readTimeout(frame: string, v: unknown, max: number): number | undefined | InvalidArgumentError {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
+    return new InvalidArgumentError(`${frame} frame: timeoutMs must be a positive number`);
+  }
+  return Math.min(v, max);
 }
 
 /** A short, safe description of an untrusted value (never its contents: it may be huge or hostile). */
