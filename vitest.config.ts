@@ -22,5 +22,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: keep file-level parallelism modest so multi-process tests are not starved.
     maxWorkers: 2,
+    // The default report, then one plain "N passed, N failed" line for CI logs.
+    reporters: ["default", "./test/summary-reporter.ts"],
   },
 });
