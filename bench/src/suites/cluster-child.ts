@@ -88,7 +88,8 @@ async function silo(): Promise<void> {
       }
       case "seq": {
         const ref = s.ref(Echo, m.key as string);
-        const payload = m.payload;
+        // `payloadBytes`: a byte array of that size (IPC cannot carry one itself).
+        const payload = typeof m.payloadBytes === "number" ? new Uint8Array(m.payloadBytes).fill(7) : m.payload;
         const samples = new Array<number>(m.n as number);
         for (let i = 0; i < (m.n as number); i++) {
           const t0 = nowNs();

@@ -23,6 +23,23 @@ const ECHO_BYTES = 32;
 
 const us = (ns: number): number => ns / 1000;
 
+const PAYLOADS: readonly [string, number][] = [
+  ["10 B", 10],
+  ["1 KiB", 1024],
+  ["100 KiB", 100 * 1024],
+  ["1 MiB", 1024 * 1024],
+  ["5 MiB", 5 * 1024 * 1024],
+];
+
+/** The seed's invocation medians, ms: [PraaS remote, raw TCP] (AWS Fargate). */
+const PAPER_INVOCATION: Record<string, readonly [number, number]> = {
+  "10 B": [0.793, 0.725],
+  "1 KiB": [0.84, 0.742],
+  "100 KiB": [1.588, 1.314],
+  "1 MiB": [12.71, 12.93],
+  "5 MiB": [116.12, 95.81],
+};
+
 async function run(ctx: BenchContext): Promise<SuiteResult> {
   const c = COUNTS[ctx.profile];
   ctx.log("remote-call: starting redis-server and two silo processes");
@@ -84,6 +101,25 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       ]);
       bothWays.push(c.pipelined / (Math.max(x.ns, y.ns) / 1e9));
     }
+    // The seed's invocation table: the same round trip with payloads of 10 B … 5 MiB.
+    ctx.log("remote-call: payload sweep");
+    const payloadRows: Row[] = [];
+    for (const [label, bytes] of PAYLOADS) {
+      const n = bytes >= 1024 * 1024 ? (ctx.profile === "quick" ? 10 : 30) : bytes >= 100 * 1024 ? 100 : 500;
+      await a.ask({ cmd: "seq", key: aKeys[0], n: Math.min(n, 20), payloadBytes: bytes });
+      const callNs = (await a.ask<{ samples: number[] }>({ cmd: "seq", key: aKeys[0], n, payloadBytes: bytes }))
+        .samples;
+      const echoNs = (await client.ask<{ samples: number[] }>({ cmd: "seq", n, bytes })).samples;
+      const paper = PAPER_INVOCATION[label] as readonly [number, number];
+      payloadRows.push({
+        payload: label,
+        "PraaS remote median ms": median(callNs) / 1e6,
+        "raw ws echo median ms": median(echoNs) / 1e6,
+        "× echo": ratio(median(callNs), median(echoNs)),
+        "paper PraaS remote ms": paper[0],
+        "paper raw TCP ms": paper[1],
+      });
+    }
     const pipelined = median(oneWay);
     const pipelinedBoth = median(bothWays);
     const p50Ratio = ratio(p50.remote, p50.echo);
@@ -111,6 +147,14 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
             `target: p50 ≤ ${TARGET.p50Ratio}× the raw echo — ${p50Ratio <= TARGET.p50Ratio ? "met" : "NOT met"}`,
             `${c.rounds} interleaved rounds × ${c.seq} calls; echo payload ${ECHO_BYTES} B (≈ a call frame)`,
             "remote call = proxy → Call → ring owner → CBOR frame → ws → peer silo → turn → reply frame",
+          ],
+        },
+        {
+          title: "Invocation latency by payload: remote call vs raw WebSocket echo (median ms, round trip)",
+          rows: payloadRows,
+          notes: [
+            "the call's argument and result are a byte array of the payload size (echo(bytes) returns it)",
+            "paper: the seed's medians on AWS Fargate (PraaS remote, raw TCP) — a different platform; compare the ratios",
           ],
         },
         {
