@@ -69,7 +69,9 @@ export async function runComparison(options: ComparisonOptions): Promise<Compari
       backends.push(
         praasClientBackend(
           (key) => c.ref<LatexProject>(Project, key),
-          (key) => silo.deactivate(silo.ref(Project, key)),
+          async (key) => {
+            await silo.deactivate(silo.ref(Project, key));
+          },
         ),
       );
     }
@@ -124,7 +126,9 @@ export function praasRefBackend(silo: Silo, refOf: (project: string) => ActorRef
     getFile: (p, path) => refOf(p).getFile(path),
     compile: (p) => refOf(p).compile(),
     getPdf: (p) => refOf(p).getPdf(),
-    swapOut: (p) => silo.deactivate(refOf(p)),
+    swapOut: async (p) => {
+      await silo.deactivate(refOf(p));
+    },
   };
 }
 

@@ -41,8 +41,19 @@ export const MAX_CHANNEL_LENGTH = 256;
 export const SYSTEM_METHODS = {
   deliver: "#deliver",
   remind: "#remind",
+  /** Control calls: answered by the owner silo without activating the actor. */
+  locate: "#locate",
+  deactivate: "#deactivate",
+  deleteState: "#deleteState",
 } as const;
 
 export function isSystemMethod(method: string): boolean {
-  return method === SYSTEM_METHODS.deliver || method === SYSTEM_METHODS.remind;
+  return method.startsWith("#") && Object.values(SYSTEM_METHODS).includes(method as never);
+}
+
+/** Calls the owner silo answers itself, never turning into a turn (or an activation). */
+export function isControlMethod(method: string): boolean {
+  return (
+    method === SYSTEM_METHODS.locate || method === SYSTEM_METHODS.deactivate || method === SYSTEM_METHODS.deleteState
+  );
 }

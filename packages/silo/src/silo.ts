@@ -15,9 +15,11 @@ import {
   type Clock,
   createRef,
   DeadlineQueue,
+  deserializeError,
   EMPTY_CHAIN,
   InvalidArgumentError,
   type Invoker,
+  isControlMethod,
   MAX_CHAIN_LENGTH,
   MAX_CHANNEL_LENGTH,
   MethodNotFoundError,
@@ -28,6 +30,7 @@ import {
   SiloStoppedError,
   type StateStore,
   SYSTEM_METHODS,
+  serializeError,
   type TimerHandle,
   validateKey,
 } from "@praas/core";
@@ -264,18 +267,41 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return this.#subscriptions.subscribe(toActorId(ref), event, listener);
   }
 
-  /** Swap an actor out now: `onDeactivate`, state saved, memory released. A no-op if it is not active. */
-  async deactivate(ref: ActorRef<unknown> | ActorId): Promise<void> {
-    const id = toActorId(ref);
-    await this.#table.get(actorIdString(id.type, id.key))?.deactivate("request");
+  /**
+   * Swap an actor out now: `onDeactivate`, state saved, memory released — on
+   * whichever silo hosts it. Resolves with whether it was active.
+   */
+  async deactivate(ref: ActorRef<unknown> | ActorId): Promise<boolean> {
+    return (await this.#controlCall(toActorId(ref), SYSTEM_METHODS.deactivate)) as boolean;
   }
 
-  /** Remove an actor's stored state for good (deactivating it first, without saving, if it is active). */
-  async deleteState(ref: ActorRef<unknown> | ActorId): Promise<void> {
-    const id = toActorId(ref);
-    const a = this.#table.get(actorIdString(id.type, id.key));
-    if (a !== undefined) await a.deactivate("delete");
-    else await this.#options.storage.delete(id);
+  /**
+   * Remove an actor's stored state for good (deactivating it first, without
+   * saving, wherever it is active). Resolves with whether it was active.
+   */
+  async deleteState(ref: ActorRef<unknown> | ActorId): Promise<boolean> {
+    return (await this.#controlCall(toActorId(ref), SYSTEM_METHODS.deleteState)) as boolean;
+  }
+
+  /** Is the actor in memory, and on which silo (the owner, in a cluster)? Activates nothing. */
+  async locate(ref: ActorRef<unknown> | ActorId): Promise<{ active: boolean; silo: string }> {
+    return (await this.#controlCall(toActorId(ref), SYSTEM_METHODS.locate)) as { active: boolean; silo: string };
+  }
+
+  #controlCall(id: ActorId, method: string): Promise<unknown> {
+    if (this.#registry.get(id.type) === undefined) return Promise.reject(new ActorTypeNotFoundError(id.type));
+    try {
+      validateKey(id.key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#stopping !== undefined) {
+      // While stopping, act on what is here only (there is no routing any more).
+      const a = this.#table.get(actorIdString(id.type, id.key));
+      if (method === SYSTEM_METHODS.locate) return Promise.resolve({ active: a !== undefined, silo: this.siloId });
+      return Promise.reject(new SiloStoppedError());
+    }
+    return this.#systemCall(id, method, [], true);
   }
 
   /**
@@ -513,6 +539,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     if (a === undefined) {
       // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
       if (this.#cluster?.routeAway(call) === true) return;
+      if (isControlMethod(call.method)) {
+        this.#control(call, undefined);
+        return;
+      }
       if (this.#stopping !== undefined) {
         call.reject(new SiloStoppedError());
         return;
@@ -529,8 +559,35 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       this.#enforceCapacity();
       return;
     }
+    if (isControlMethod(call.method)) {
+      this.#control(call, a);
+      return;
+    }
     this.#table.touch(a, now);
     a.accept(call);
+  }
+
+  /**
+   * A control call reached the silo that hosts (or owns) the actor: answer it
+   * here, without a turn and without activating anything.
+   */
+  #control(call: Call, a: Activation | undefined): void {
+    const id = { type: call.type, key: call.key };
+    const done = (value: unknown) => () => call.resolve(value);
+    const fail = (err: unknown) => call.reject(toCallerErrorOf(err));
+    switch (call.method) {
+      case SYSTEM_METHODS.locate:
+        call.resolve({ active: a !== undefined && a.status !== "deactivated", silo: this.siloId });
+        return;
+      case SYSTEM_METHODS.deactivate:
+        if (a === undefined) call.resolve(false);
+        else a.deactivate("request").then(done(true), fail);
+        return;
+      case SYSTEM_METHODS.deleteState:
+        if (a === undefined) this.#options.storage.delete(id).then(done(false), fail);
+        else a.deactivate("delete").then(done(true), fail);
+        return;
+    }
   }
 
   #makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation | undefined): unknown {
@@ -561,7 +618,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         // Stateless workers run where they are invoked; no peer may address one.
         if (info === undefined || info.stateless) throw new ActorTypeNotFoundError(type);
         // System calls interleave as #systemCall makes them: deliveries do, reminder firings do not.
-        if (method === SYSTEM_METHODS.deliver) return true;
+        if (method === SYSTEM_METHODS.deliver || isControlMethod(method)) return true;
         if (method === SYSTEM_METHODS.remind) return false;
         if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
         return info.reentrant || info.interleave.has(method);
@@ -641,6 +698,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
     }
   }
+}
+
+function toCallerErrorOf(err: unknown): unknown {
+  return deserializeError(serializeError(err));
 }
 
 function toActorId(ref: ActorRef<unknown> | ActorId): ActorId {

@@ -93,6 +93,31 @@ describe("send/recv across silos", () => {
   });
 });
 
+describe("control calls reach the silo that hosts the actor", () => {
+  it("locate, deactivate and deleteState through a silo that does not host it", async () => {
+    cluster = await startCluster([Player, Where], 2);
+    const [s0, s1] = cluster.silos as [Silo, Silo];
+    const [, b] = await keysOnTwoSilos(cluster.silos); // b lives on s1
+    const id = { type: "Player", key: b };
+    // s0 does not host b, yet answers for it, and asking activates nothing.
+    expect(await s0.locate(id)).toEqual({ active: true, silo: s1.siloId });
+    const away = { type: "Player", key: "never-called" };
+    expect((await s0.locate(away)).active).toBe(false);
+    expect(hosts(cluster.silos, "Player", "never-called")).toEqual([]);
+
+    expect(await s0.deactivate(id)).toBe(true);
+    expect(hosts(cluster.silos, "Player", b)).toEqual([]);
+    expect(await s0.deactivate(id)).toBe(false);
+
+    // Give b state, then delete it for good through the other silo.
+    await s1.send(id, "inbox", "x", { durable: true });
+    expect(await cluster.store.load(id)).toBeDefined();
+    expect(await s0.deleteState(id)).toBe(true);
+    expect(await cluster.store.load(id)).toBeUndefined();
+    expect(hosts(cluster.silos, "Player", b)).toEqual([]);
+  });
+});
+
 describe("reminders in a cluster", () => {
   class Beacon extends Actor<{ fired: number }> {
     static readonly fired: string[] = [];

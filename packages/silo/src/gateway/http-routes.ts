@@ -186,7 +186,9 @@ async function admit<P>(ctx: HttpContext<P>, principal: P, id: ActorId, what: st
 async function status<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
   await admit(ctx, principal, id, "@status");
   let body: Record<string, unknown>;
-  if (ctx.silo.isActive(id)) body = { ...id, status: "active", silo: ctx.silo.siloId };
+  // Asks the owner in a cluster (without activating anything), so any silo answers the same.
+  const where = await ctx.silo.locate(id);
+  if (where.active) body = { ...id, status: "active", silo: where.silo };
   else if ((await ctx.silo.store.load(id)) !== undefined) body = { ...id, status: "swapped" };
   else body = { ...id, status: "unknown" };
   sendJson(res, 200, toJson(body));
@@ -194,8 +196,7 @@ async function status<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P,
 
 async function deactivate<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
   await admit(ctx, principal, id, "@deactivate");
-  const wasActive = ctx.silo.isActive(id);
-  await ctx.silo.deactivate(id);
+  const wasActive = await ctx.silo.deactivate(id);
   sendJson(res, 200, toJson({ ...id, deactivated: wasActive }));
 }
 
