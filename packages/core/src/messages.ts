@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from "./errors.js";
+
 /**
  * Keyed messages between processes (PraaS `send(pid, key, data)` /
  * `recv([pid], key)`). A message waits in the target's inbox under its channel
@@ -47,13 +49,21 @@ export const SYSTEM_METHODS = {
   deleteState: "#deleteState",
 } as const;
 
-export function isSystemMethod(method: string): boolean {
-  return method.startsWith("#") && Object.values(SYSTEM_METHODS).includes(method as never);
-}
-
-/** Calls the owner silo answers itself, never turning into a turn (or an activation). */
+/**
+ * Calls the owner silo answers itself, never turning into a turn (or an
+ * activation). The first-character test keeps this free on the call hot path.
+ */
 export function isControlMethod(method: string): boolean {
   return (
-    method === SYSTEM_METHODS.locate || method === SYSTEM_METHODS.deactivate || method === SYSTEM_METHODS.deleteState
+    method.charCodeAt(0) === 35 /* "#" */ &&
+    (method === SYSTEM_METHODS.locate || method === SYSTEM_METHODS.deactivate || method === SYSTEM_METHODS.deleteState)
   );
+}
+
+/** Check a channel name (from an actor, a client or storage); returns it. */
+export function validateChannel(channel: unknown): string {
+  if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+    throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
+  }
+  return channel;
 }

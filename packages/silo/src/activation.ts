@@ -18,7 +18,6 @@ import {
   EMPTY_CHAIN,
   encodeStateRecord,
   InvalidArgumentError,
-  MAX_CHANNEL_LENGTH,
   Mailbox,
   type PraasError,
   type ReceivedMessage,
@@ -36,6 +35,7 @@ import {
   type TimerHandle,
   type TimerOptions,
   type Turn,
+  validateChannel,
 } from "@praas/core";
 import type { Call } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
@@ -229,7 +229,7 @@ export class Activation implements ActorHost {
 
   send(target: unknown, channel: string, data: unknown, options?: SendOptions): Promise<void> {
     try {
-      return this.ctx.send(this, toActorId(target), checkChannel(channel), data, options);
+      return this.ctx.send(this, toActorId(target), validateChannel(channel), data, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -237,7 +237,7 @@ export class Activation implements ActorHost {
 
   recv(channel: string, options?: RecvOptions): Promise<ReceivedMessage> {
     try {
-      checkChannel(channel);
+      validateChannel(channel);
       const from = options?.from === undefined ? undefined : senderString(options.from);
       const timeoutMs = options?.timeoutMs ?? this.ctx.callTimeoutMs;
       if (!(timeoutMs > 0)) throw new InvalidArgumentError("recv timeoutMs must be a positive number");
@@ -433,15 +433,7 @@ export class Activation implements ActorHost {
       } else {
         state = typeof this.info.cls.initialState === "function" ? this.info.cls.initialState() : undefined;
       }
-      const bytes = encodeStateRecord({ stateVersion, state, inbox: messages, delivered });
-      try {
-        this.version = await store.save(this.id, bytes, this.version);
-      } catch (err) {
-        if (!(err instanceof StateConflictError)) throw err;
-        this.stale = true;
-        void this.deactivate("stale");
-        throw new StaleActivationError(this.idString);
-      }
+      await this.#saveFenced(encodeStateRecord({ stateVersion, state, inbox: messages, delivered }));
       // The stored record no longer matches memory; the next persist writes the full state.
       this.#savedBytes = undefined;
     });
@@ -515,12 +507,20 @@ export class Activation implements ActorHost {
           : undefined;
     }
     if (this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes)) return;
+    await this.#saveFenced(bytes);
+    this.#savedBytes = bytes;
+  }
+
+  /**
+   * The one conditional write of an activation: on the version it loaded or last
+   * wrote. A conflict means someone wrote newer state: this activation is a
+   * stale copy, so it goes (without saving) and the caller gets a retryable error.
+   */
+  async #saveFenced(bytes: Uint8Array): Promise<void> {
     try {
       this.version = await this.ctx.store.save(this.id, bytes, this.version);
-      this.#savedBytes = bytes;
     } catch (err) {
       if (!(err instanceof StateConflictError)) throw err;
-      // Someone wrote newer state: this activation is a stale copy and must go.
       this.stale = true;
       void this.deactivate("stale");
       throw new StaleActivationError(this.idString);
@@ -647,13 +647,6 @@ export class Activation implements ActorHost {
     for (const call of parked ?? []) this.ctx.dispatch(call);
     if (saveError !== undefined && !(saveError instanceof StaleActivationError)) throw saveError;
   }
-}
-
-function checkChannel(channel: unknown): string {
-  if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-    throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
-  }
-  return channel;
 }
 
 /** An actor reference, an ActorId or "Type/key", as an ActorId. */

@@ -7,6 +7,7 @@ import {
   InvalidArgumentError,
   type ReceivedMessage,
   TimeoutError,
+  validateChannel,
 } from "@praas/core";
 
 /** A `recv` waiting for a matching message; also a deadline queue entry. */
@@ -173,11 +174,9 @@ export function checkMessage(m: unknown): InboxMessage {
   if (typeof r.id !== "string" || r.id.length === 0 || r.id.length > 128) {
     throw new InvalidArgumentError("A message needs an id of 1–128 chars");
   }
-  if (typeof r.channel !== "string" || r.channel.length === 0 || r.channel.length > 256) {
-    throw new InvalidArgumentError("A message channel is a non-empty string of at most 256 chars");
-  }
+  const channel = validateChannel(r.channel);
   if (r.from !== undefined && r.from !== null && typeof r.from !== "string") {
     throw new InvalidArgumentError("A message sender is a string");
   }
-  return { id: r.id, channel: r.channel, from: typeof r.from === "string" ? r.from : undefined, data: r.data };
+  return { id: r.id, channel, from: typeof r.from === "string" ? r.from : undefined, data: r.data };
 }

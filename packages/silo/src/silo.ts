@@ -15,13 +15,11 @@ import {
   type Clock,
   createRef,
   DeadlineQueue,
-  deserializeError,
   EMPTY_CHAIN,
   InvalidArgumentError,
   type Invoker,
   isControlMethod,
   MAX_CHAIN_LENGTH,
-  MAX_CHANNEL_LENGTH,
   MethodNotFoundError,
   type RefTarget,
   type RemoteMethod,
@@ -30,16 +28,17 @@ import {
   SiloStoppedError,
   type StateStore,
   SYSTEM_METHODS,
-  serializeError,
   type TimerHandle,
+  validateChannel,
   validateKey,
 } from "@praas/core";
 import {
   Activation,
   type ActivationContext,
-  toActorId as anyToActorId,
   type DeactivationReason,
   type FailureKind,
+  toActorId,
+  toCallerError,
 } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
@@ -487,7 +486,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    */
   send(target: ActorRef<unknown> | ActorId, channel: string, data?: unknown, options?: SendOptions): Promise<void> {
     try {
-      return this.#send(undefined, anyToActorId(target), channel, data, options);
+      return this.#send(undefined, toActorId(target), channel, data, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -500,9 +499,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     data: unknown,
     options: SendOptions | undefined,
   ): Promise<void> {
-    if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-      throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
-    }
+    validateChannel(channel);
     const info = this.#registry.get(target.type);
     if (info === undefined) throw new ActorTypeNotFoundError(target.type);
     if (info.stateless) throw new InvalidArgumentError(`${info.name} is stateless and has no inbox`);
@@ -574,7 +571,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #control(call: Call, a: Activation | undefined): void {
     const id = { type: call.type, key: call.key };
     const done = (value: unknown) => () => call.resolve(value);
-    const fail = (err: unknown) => call.reject(toCallerErrorOf(err));
+    const fail = (err: unknown) => call.reject(toCallerError(err));
     switch (call.method) {
       case SYSTEM_METHODS.locate:
         call.resolve({ active: a !== undefined && a.status !== "deactivated", silo: this.siloId });
@@ -698,18 +695,4 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
     }
   }
-}
-
-function toCallerErrorOf(err: unknown): unknown {
-  return deserializeError(serializeError(err));
-}
-
-function toActorId(ref: ActorRef<unknown> | ActorId): ActorId {
-  const target = refTarget(ref);
-  if (target !== undefined) return target.id;
-  const id = ref as ActorId;
-  if (typeof id?.type !== "string" || typeof id.key !== "string") {
-    throw new InvalidArgumentError("Expected an actor reference or { type, key }");
-  }
-  return id;
 }
