@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type ActorId,
@@ -11,10 +11,11 @@ import {
   type ReminderStore,
   reminderKey,
 } from "@praas/core";
+import { writeFileAtomic } from "./atomic-file.js";
 
 /**
  * Durable reminders of the embedded default: one small CBOR file per reminder
- * in `<stateDir>/.reminders/`, written atomically (temp file + rename). Silos
+ * in `<stateDir>/.reminders/`, written atomically and durably (see atomic-file.ts). Silos
  * sharing the folder all see every reminder.
  */
 export class FileReminderStore implements ReminderStore {
@@ -27,10 +28,7 @@ export class FileReminderStore implements ReminderStore {
 
   async put(reminder: ReminderRecord): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    const file = this.#file(reminder.actor, reminder.name);
-    const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-    await writeFile(tmp, encode(reminder));
-    await rename(tmp, file);
+    await writeFileAtomic(this.#file(reminder.actor, reminder.name), [encode(reminder)]);
   }
 
   async delete(actor: ActorId, name: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { type ActorId, CorruptStateError, StateConflictError, type StateStore, type StoredState } from "@praas/core";
+import { writeFileAtomic } from "./atomic-file.js";
 
 /**
  * The embedded default: one file per actor under a state folder,
@@ -52,21 +53,7 @@ export class FileStateStore implements StateStore {
       const current = await readVersion(file);
       if (current !== expected) throw new StateConflictError(file, expected);
       const token = randomBytes(TOKEN);
-      const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
-      const handle = await open(tmp, "w");
-      try {
-        await handle.writev([MAGIC, token, data]);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      try {
-        await rename(tmp, file);
-      } catch (err) {
-        await rm(tmp, { force: true });
-        throw err;
-      }
-      await syncDir(join(file, ".."));
+      await writeFileAtomic(file, [MAGIC, token, data]);
       return token.toString("hex");
     });
   }
@@ -156,17 +143,6 @@ async function readVersion(file: string): Promise<string | null> {
     // A file we cannot read a version from can never match an expected version.
     if (bytesRead < HEADER || !head.subarray(0, MAGIC.length).equals(MAGIC)) return "corrupt";
     return head.subarray(MAGIC.length).toString("hex");
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } catch {
-    // Some file systems refuse fsync on directories; the rename is still atomic.
   } finally {
     await handle.close();
   }
