@@ -1,5 +1,5 @@
 /**
- * Child processes for the cluster suites (`remote-call`, `failover`): fork
+ * Child processes for the multi-process suites (`remote-call`, `failover`, `ipc`): fork
  * one with a role, exchange IPC messages with it, stop it.
  */
 import { type ChildProcess, fork } from "node:child_process";
@@ -15,8 +15,9 @@ export interface Child {
   readonly exited: Promise<void>;
 }
 
-export async function startChild(role: string, env: Record<string, string> = {}): Promise<Child> {
-  const proc = fork(CHILD, [role], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+/** Fork `script` (default: cluster-child.js) in `role`; resolves with its first message. */
+export async function startChild(role: string, env: Record<string, string> = {}, script: URL = CHILD): Promise<Child> {
+  const proc = fork(script, [role], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;

@@ -22,6 +22,8 @@ type Message = Record<string, unknown> & { readonly cmd: string };
 const send = (m: unknown): void => {
   process.send?.(m);
 };
+/** Answer command `m` (the harness matches answers to commands by `id`). */
+const reply = (m: Message, answer: Record<string, unknown>): void => send({ ...answer, id: m.id });
 const nowNs = (): number => Number(process.hrtime.bigint());
 
 /** Plays PraaS send/recv ping-pong with a peer process. */
@@ -72,25 +74,25 @@ async function silo(): Promise<void> {
     try {
       switch (m.cmd) {
         case "members":
-          send({ members: active() });
+          reply(m, { members: active() });
           break;
         case "ownKey": {
           // A Pinger key this silo owns, so the peer's pings are remote.
           const ring = new HashRing(active());
           let key = "";
           for (let i = 0; key === "" && i < 100_000; i++) if (ring.owner(`Pinger/p${i}`) === s.siloId) key = `p${i}`;
-          send({ key });
+          reply(m, { key });
           break;
         }
         case "returner":
-          send({ started: true });
+          reply(m, { started: true });
           await s.ref(Pinger, m.key as string).returner(m.rounds as number);
           break;
         case "serve": {
           const samples = await s
             .ref(Pinger, m.key as string)
             .serve(m.peer as string, m.rounds as number, m.size as number);
-          send({ samples });
+          reply(m, { samples });
           break;
         }
         case "stop":
@@ -98,7 +100,7 @@ async function silo(): Promise<void> {
           process.exit(0);
       }
     } catch (err) {
-      send({ error: String(err) });
+      reply(m, { error: String(err) });
     }
   });
   send({ ready: true, siloId: s.siloId });
@@ -106,6 +108,9 @@ async function silo(): Promise<void> {
 
 async function redisEcho(): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL as string);
+  process.on("message", (m: Message) => {
+    if (m.cmd === "stop") process.exit(0);
+  });
   send({ ready: true });
   for (;;) {
     const item = await redis.brpopBuffer("ipc:req", 0);
@@ -140,7 +145,7 @@ async function s3Echo(): Promise<void> {
       const body = await pollGet(client, `${m.prefix}/ping-${i}`);
       await client.send(new PutObjectCommand({ Bucket: "ipc", Key: `${m.prefix}/pong-${i}`, Body: body }));
     }
-    send({ done: true });
+    reply(m, { done: true });
   });
 }
 

@@ -4,53 +4,22 @@
  * same ping-pong through Redis (LPUSH/BRPOP) and through S3 (PUT + polling
  * GET), each against a peer in another process, for 10 B … 5 MiB.
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { type S3Endpoint, s3ClientConfig, startRedisServer } from "@praas/testing";
 import { Redis } from "ioredis";
 import { median, ratio } from "../stats.js";
 import type { Row, Suite } from "../suite.js";
+import { type Child, startChild, stopSilo } from "./cluster-harness.js";
 import { pollGet } from "./ipc-s3.js";
 
 const CHILD = new URL("./ipc-child.js", import.meta.url);
 
-interface Child {
-  readonly proc: ChildProcess;
-  readonly ready: Record<string, unknown>;
-  ask(message: Record<string, unknown>): Promise<Record<string, unknown>>;
-  stop(): Promise<void>;
-}
-
-async function child(role: string, env: Record<string, string>): Promise<Child> {
-  const proc = fork(CHILD, [role], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
-  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  const next = () =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`ipc ${role}: no answer in 180 s`)), 180_000);
-      proc.once("message", (m) => {
-        clearTimeout(timer);
-        const r = m as Record<string, unknown>;
-        if (typeof r.error === "string") reject(new Error(`ipc ${role}: ${r.error}`));
-        else resolve(r);
-      });
-    });
-  const ready = await next();
-  return {
-    proc,
-    ready,
-    ask: (message) => {
-      const answer = next();
-      proc.send(message);
-      return answer;
-    },
-    stop: async () => {
-      if (proc.exitCode === null) proc.send({ cmd: "stop" });
-      const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
+/** Ask an ipc-child; its commands answer with a message, or `{ error }` when they failed. */
+async function ask(c: Child, message: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const r = await c.ask(message, 180_000);
+  if (typeof r.error === "string") throw new Error(`ipc child: ${r.error}`);
+  return r;
 }
 
 const SIZES: readonly [string, number][] = [
@@ -87,27 +56,27 @@ export const ipc: Suite = {
     const children: Child[] = [];
     try {
       const env = { REDIS_URL: redis.url, CLUSTER: cluster };
-      const a = await child("silo", env);
-      const b = await child("silo", env);
+      const a = await startChild("silo", env, CHILD);
+      const b = await startChild("silo", env, CHILD);
       children.push(a, b);
       // Wait until both silos see both members, so placement agrees.
       for (let i = 0; i < 200; i++) {
-        const [ma, mb] = await Promise.all([a.ask({ cmd: "members" }), b.ask({ cmd: "members" })]);
+        const [ma, mb] = await Promise.all([ask(a, { cmd: "members" }), ask(b, { cmd: "members" })]);
         if ((ma.members as string[]).length === 2 && (mb.members as string[]).length === 2) break;
         await new Promise((r) => setTimeout(r, 50));
       }
-      const keyA = (await a.ask({ cmd: "ownKey" })).key as string;
-      const keyB = (await b.ask({ cmd: "ownKey" })).key as string;
-      const echo = await child("redis-echo", env);
+      const keyA = (await ask(a, { cmd: "ownKey" })).key as string;
+      const keyB = (await ask(b, { cmd: "ownKey" })).key as string;
+      const echo = await startChild("redis-echo", env, CHILD);
       children.push(echo);
-      const s3 = await child("s3-server", {});
+      const s3 = await startChild("s3-server", {}, CHILD);
       children.push(s3);
       const endpoint: S3Endpoint = {
         endpoint: s3.ready.endpoint as string,
         region: s3.ready.region as string,
         credentials: s3.ready.credentials as S3Endpoint["credentials"],
       };
-      const s3echo = await child("s3-echo", { S3_ENDPOINT: JSON.stringify(endpoint) });
+      const s3echo = await startChild("s3-echo", { S3_ENDPOINT: JSON.stringify(endpoint) }, CHILD);
       children.push(s3echo);
       const client = new Redis(redis.url);
       const s3client = new S3Client(s3ClientConfig(endpoint));
@@ -118,9 +87,9 @@ export const ipc: Suite = {
         const n = rounds(size, quick);
         ctx.log(`ipc: ${label} × ${n}`);
         // PraaS: B answers, A serves; timing inside A's actor.
-        await b.ask({ cmd: "returner", key: keyB, rounds: n + 2 });
+        await ask(b, { cmd: "returner", key: keyB, rounds: n + 2 });
         const praas = (
-          (await a.ask({ cmd: "serve", key: keyA, peer: keyB, rounds: n + 2, size })).samples as number[]
+          (await ask(a, { cmd: "serve", key: keyA, peer: keyB, rounds: n + 2, size })).samples as number[]
         ).slice(2);
         // Redis: LPUSH to the echo process, BRPOP its reply.
         const payload = Buffer.alloc(size, 7);
@@ -134,7 +103,7 @@ export const ipc: Suite = {
         // S3: PUT ping-i, the echo polls it and PUTs pong-i, we poll pong-i.
         const s3n = Math.max(3, Math.min(n, quick ? 10 : 30));
         const prefix = `${label.replace(/ /g, "")}-${randomBytes(3).toString("hex")}`;
-        const done = s3echo.ask({ cmd: "run", rounds: s3n, prefix });
+        const done = ask(s3echo, { cmd: "run", rounds: s3n, prefix });
         const s3Rtt: number[] = [];
         for (let i = 0; i < s3n; i++) {
           const t0 = process.hrtime.bigint();
@@ -183,7 +152,7 @@ export const ipc: Suite = {
         summary,
       };
     } finally {
-      await Promise.allSettled(children.map((c) => c.stop()));
+      await Promise.allSettled(children.map((c) => stopSilo(c)));
       await redis.stop();
     }
   },
