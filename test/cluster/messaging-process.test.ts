@@ -4,52 +4,17 @@
  * not: that is the documented difference), and a durable reminder keeps firing
  * on the survivor after its owner dies.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { redisUrl, uniqueName } from "@praas/testing/vitest";
+import { redisUrl } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, type CallResult, kill, type ProcessEnv, type SiloProcess, spawnSilo } from "./processes.js";
+import { assertBuilt, type CallResult, kill, ProcessClusters, type SiloProcess, until, value } from "./processes.js";
 
-let procs: SiloProcess[] = [];
-const dirs: string[] = [];
+const clusters = new ProcessClusters(redisUrl);
 beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await Promise.all(procs.map((p) => kill(p)));
-  procs = [];
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
-});
+afterEach(() => clusters.cleanup());
 
 async function twoSilos(): Promise<[SiloProcess, SiloProcess]> {
-  const dir = await mkdtemp(join(tmpdir(), "praas-msg-"));
-  dirs.push(dir);
-  const env: ProcessEnv = {
-    REDIS_URL: redisUrl(),
-    CLUSTER: uniqueName("msg"),
-    STATE_DIR: dir,
-    PRAAS_CLUSTER_SECRET: "messaging-process-secret",
-    HEARTBEAT_MS: "200",
-    DEAD_AFTER_MS: "1000",
-  };
-  const a = await spawnSilo(env);
-  const b = await spawnSilo(env);
-  procs.push(a, b);
-  await until(async () => (await Promise.all([a.view(), b.view()])).every((v) => v.silos.length === 2), "views");
-  return [a, b];
-}
-
-/** Poll (bounded) until `check` holds: across processes there is no event to await. */
-async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function value(r: CallResult): unknown {
-  if (!r.ok) throw new Error(`call failed: ${r.error.code} ${r.error.message}`);
-  return r.value;
+  const { silos } = await clusters.start(2, "msg");
+  return silos as [SiloProcess, SiloProcess];
 }
 
 /** Keys of `type` that are hosted by `owner` after a first call through `via`. */

@@ -3,62 +3,20 @@
  * redis-server), state in one shared folder (FileStateStore, fenced across
  * processes), silo-to-silo WebSockets between the processes.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { redisUrl, uniqueName } from "@praas/testing/vitest";
+import { redisUrl } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, kill, type ProcessEnv, type SiloProcess, spawnSilo } from "./processes.js";
+import { assertBuilt, ProcessClusters, type SiloProcess, until, value } from "./processes.js";
 
 const HEARTBEAT_MS = 200;
 const DEAD_AFTER_MS = 1_000;
 
-let procs: SiloProcess[] = [];
-const dirs: string[] = [];
-beforeAll(() => assertBuilt());
-afterEach(async () => {
-  await Promise.all(procs.map((p) => kill(p)));
-  procs = [];
-  for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
+const clusters = new ProcessClusters(redisUrl, {
+  HEARTBEAT_MS: String(HEARTBEAT_MS),
+  DEAD_AFTER_MS: String(DEAD_AFTER_MS),
 });
-
-async function cluster(size: number): Promise<{ env: ProcessEnv; silos: SiloProcess[] }> {
-  const dir = await mkdtemp(join(tmpdir(), "praas-cluster-"));
-  dirs.push(dir);
-  const env: ProcessEnv = {
-    REDIS_URL: redisUrl(),
-    CLUSTER: uniqueName("mp"),
-    STATE_DIR: dir,
-    PRAAS_CLUSTER_SECRET: "multi-process-test-secret",
-    HEARTBEAT_MS: String(HEARTBEAT_MS),
-    DEAD_AFTER_MS: String(DEAD_AFTER_MS),
-  };
-  const silos: SiloProcess[] = [];
-  for (let i = 0; i < size; i++) {
-    const p = await spawnSilo(env);
-    procs.push(p);
-    silos.push(p);
-  }
-  // Every silo sees all the others before the test starts.
-  await until(
-    async () => (await Promise.all(silos.map((s) => s.view()))).every((v) => v.silos.length === size),
-    "views",
-  );
-  return { env, silos };
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function value(r: Awaited<ReturnType<SiloProcess["call"]>>): unknown {
-  if (!r.ok) throw new Error(`call failed: ${r.error.code} ${r.error.message}`);
-  return r.value;
-}
+beforeAll(() => assertBuilt());
+afterEach(() => clusters.cleanup());
+const cluster = (size: number) => clusters.start(size, "mp");
 
 const keys = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -148,8 +106,7 @@ describe("three silo processes", () => {
       ks.map(async (k, i) => value(await (silos[i % 2] as SiloProcess).call("Counter", k, "add", [3]))),
     );
     const before = await Promise.all(silos.map((s) => s.active("Counter", ks)));
-    const joined = await spawnSilo(env);
-    procs.push(joined);
+    const joined = await clusters.spawn(env);
     const all = [...silos, joined];
     await until(
       async () => (await Promise.all(all.map((s) => s.view()))).every((v) => v.silos.length === 3),

@@ -3,7 +3,11 @@
  * driven over their small HTTP control endpoint.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/silo-process.mjs", import.meta.url));
@@ -95,4 +99,66 @@ export async function spawnSilo(env: ProcessEnv, readyTimeoutMs = 20_000): Promi
 export async function kill(p: SiloProcess): Promise<void> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
   await p.exited;
+}
+
+/** Poll (bounded) until `check` holds: across processes there is no event to await. */
+export async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The value of a successful call; a failed one fails the test with its code. */
+export function value(r: CallResult): unknown {
+  if (!r.ok) throw new Error(`call failed: ${r.error.code} ${r.error.message}`);
+  return r.value;
+}
+
+/**
+ * The silo processes of one test file: `start` a cluster (Redis membership,
+ * one shared state folder, short membership timings), `spawn` more into it,
+ * and `cleanup` (kill -9 and remove the folders) after each test.
+ */
+export class ProcessClusters {
+  #procs: SiloProcess[] = [];
+  readonly #dirs: string[] = [];
+
+  constructor(
+    readonly redisUrl: () => string,
+    readonly timings = { HEARTBEAT_MS: "200", DEAD_AFTER_MS: "1000" },
+  ) {}
+
+  async start(size: number, name: string): Promise<{ env: ProcessEnv; silos: SiloProcess[] }> {
+    const dir = await mkdtemp(join(tmpdir(), "praas-cluster-"));
+    this.#dirs.push(dir);
+    const env: ProcessEnv = {
+      REDIS_URL: this.redisUrl(),
+      CLUSTER: `${name}-${randomBytes(4).toString("hex")}`,
+      STATE_DIR: dir,
+      PRAAS_CLUSTER_SECRET: "multi-process-test-secret",
+      ...this.timings,
+    };
+    const silos: SiloProcess[] = [];
+    for (let i = 0; i < size; i++) silos.push(await this.spawn(env));
+    // Every silo sees all the others before the test starts.
+    await until(
+      async () => (await Promise.all(silos.map((s) => s.view()))).every((v) => v.silos.length === size),
+      "views",
+    );
+    return { env, silos };
+  }
+
+  async spawn(env: ProcessEnv): Promise<SiloProcess> {
+    const p = await spawnSilo(env);
+    this.#procs.push(p);
+    return p;
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.all(this.#procs.map((p) => kill(p)));
+    this.#procs = [];
+    for (const d of this.#dirs.splice(0)) await rm(d, { recursive: true, force: true });
+  }
 }
