@@ -105,14 +105,15 @@ const imageEnv: Record<string, string> = Object.assign(
 );
 const exposed = instructionsOf(runtime, "EXPOSE").flatMap((i) => i.args.split(/\s+/).map((p) => Number(p)));
 
-const secretValues = (source: EnvSource, name: string): string | undefined => {
+/** Stand-ins for what only a cluster knows: secret values and the pod IP. */
+const placeholders = (source: EnvSource, name: string): string | undefined => {
   if (source.kind === "field") return source.fieldPath === "status.podIP" ? "10.1.2.3" : undefined;
   if (source.kind === "secret") return `${name.toLowerCase()}-placeholder-0123456789`;
   return undefined;
 };
 const configMaps = new Map([["praas-config", configData]]);
 /** The silo container's environment: the image's ENV, overridden by the manifest's. */
-const podEnv = { ...imageEnv, ...kubeEnvironment(container, configMaps, secretValues) };
+const podEnv = { ...imageEnv, ...kubeEnvironment(container, configMaps, placeholders) };
 
 describe("all deployment files", () => {
   test("every YAML file parses, every document is a mapping", () => {
@@ -579,7 +580,7 @@ describe("the Kubernetes pod's environment runs a real silo", () => {
       PRAAS_REDIS_URL: kubeEnvironment(
         container,
         new Map([["praas-config", { ...configData, REDIS_ADDRESS: redis.host }]]),
-        (source) => (source.kind === "secret" ? "" : secretValues(source, "")),
+        (source) => (source.kind === "secret" ? "" : placeholders(source, "")),
       ).PRAAS_REDIS_URL as string,
       // A cluster of its own on the run's shared Redis.
       PRAAS_CLUSTER: uniqueName("deploy"),
