@@ -13,6 +13,7 @@ import {
   Silo,
   type SiloFailure,
   type SiloLogRecord,
+  startGateway,
 } from "@praas/silo";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Counter, deferred, testSilo } from "./fixtures.js";
@@ -168,6 +169,19 @@ describe("a stale activation acknowledges nothing it did not store", () => {
     expect(lines[0]?.message).toContain("expected no stored state");
     // The other writer's state is intact.
     expect(await ref.get()).toBe(9);
+  });
+
+  it("counts conflicts in the silo's metrics", async () => {
+    const { silo, store } = started(await testSilo([Counter], { log: () => {} }));
+    const gw = await startGateway(silo, { port: 0 });
+    stops.push(() => gw.close());
+    const ref = silo.ref(Counter, "m");
+    await ref.add(1);
+    await store.save({ type: "Counter", key: "m" }, encodeStateRecord({ stateVersion: 1, state: { value: 2 } }), null);
+    await silo.deactivate(ref);
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toMatch(/^praas_failures_total\{kind="conflict"\} 1$/m);
+    expect(text).toMatch(/^praas_deactivations_total\{reason="stale"\} 1$/m);
   });
 });
 
