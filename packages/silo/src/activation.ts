@@ -236,6 +236,8 @@ export class Activation implements ActorHost {
   #abandoned: { promise: Promise<typeof ABANDONED>; resolve: () => void } | undefined;
   #abandoning: Promise<AbandonedActivation> | undefined;
   #stuckCheck: TimerHandle | undefined;
+  /** Turns still running past their deadline, and since when (clock ms). */
+  #overdue: Map<ActivationTurn, number> | undefined;
 
   constructor(
     readonly idString: string,
@@ -840,16 +842,31 @@ export class Activation implements ActorHost {
 
   /** A turn outlived its deadline: if it is still running after the grace period, it is stuck. */
   overdue(turn: ActivationTurn): void {
-    if (this.#stuckCheck !== undefined || this.#status === "deactivated") return;
+    if (this.#status === "deactivated") return;
+    (this.#overdue ??= new Map()).set(turn, this.ctx.clock.now());
+    if (this.#stuckCheck === undefined) this.#armStuckCheck(this.ctx.stuckTurnGraceMs);
+  }
+
+  /** One timer per activation, for the overdue turn whose grace ends first. */
+  #armStuckCheck(ms: number): void {
+    this.#stuckCheck = this.ctx.clock.setTimeout(() => this.#checkOverdue(), ms, true);
+  }
+
+  #checkOverdue(): void {
+    this.#stuckCheck = undefined;
+    const overdue = this.#overdue;
+    if (overdue === undefined || this.#status === "deactivated") return;
     const grace = this.ctx.stuckTurnGraceMs;
-    this.#stuckCheck = this.ctx.clock.setTimeout(
-      () => {
-        this.#stuckCheck = undefined;
-        if (this.#turns.includes(turn)) this.#declareStuck(turn, grace);
-      },
-      grace,
-      true,
-    );
+    const now = this.ctx.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [turn, since] of overdue) {
+      if (!this.#turns.includes(turn)) overdue.delete(turn);
+      else if (now - since >= grace) {
+        this.#declareStuck(turn, grace);
+        return;
+      } else next = Math.min(next, since + grace);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#armStuckCheck(next - now);
   }
 
   #declareStuck(turn: ActivationTurn, overrunMs: number): void {

@@ -214,6 +214,45 @@ describe("nothing hangs", () => {
     expect(await silo.deactivate(ref)).toBe(true);
   });
 
+  it("finds a stuck turn that started while another overdue turn was being watched", async () => {
+    const clock = new ManualClock();
+    const release = deferred();
+    class TwoSlow extends Actor<{ n: number }> {
+      static initialState() {
+        return { n: 0 };
+      }
+      async slow(): Promise<void> {
+        await release.promise; // overdue, but finishes
+      }
+      async hang(): Promise<void> {
+        await new Promise(() => {});
+      }
+      ping(): string {
+        return "pong";
+      }
+    }
+    const w = watch();
+    const { silo } = started(
+      await testSilo([TwoSlow], { clock, callTimeoutMs: 1_000, stuckTurnGraceMs: 2_000, log: w.log }),
+    );
+    w.on(silo);
+    const ref = silo.ref(TwoSlow, "t");
+    const slow = ref.slow().catch((e: unknown) => e);
+    await clock.advance(1_000); // slow is overdue: a stuck check is armed for t = 3,000
+    const hung = ref.hang().catch((e: unknown) => e); // queued behind slow
+    release.resolve(); // slow ends before its grace: not stuck; hang starts
+    await clock.advance(1_500); // t = 2,500: hang's deadline (2,000) has passed while it runs
+    expect(await slow).toMatchObject({ code: "TIMEOUT" });
+    expect(await hung).toMatchObject({ code: "TIMEOUT" });
+    await clock.advance(1_000); // t = 3,500: the check at 3,000 found slow done and re-armed for hang (4,000)
+    expect(w.failures.filter((f) => f.kind === "stuck")).toHaveLength(0);
+    await clock.advance(1_000); // t = 4,500: hang has been overdue for its whole grace
+    const stuck = w.failures.filter((f) => f.kind === "stuck");
+    expect(stuck).toHaveLength(1);
+    expect(String(stuck[0]?.error)).toContain("hang");
+    expect(await ref.ping()).toBe("pong");
+  });
+
   it("bounds stop() by the drain timeout and reports what it abandoned and saved", async () => {
     const clock = new ManualClock();
     const store = new MemoryStateStore();
