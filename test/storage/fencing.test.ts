@@ -11,7 +11,7 @@ import { nextDeactivation, providers, rejection, type StoreScope, storedState } 
  * StaleActivationError, and the next call starts afresh from the newer state.
  */
 describe.each(providers)("fencing across two silos ($name)", (provider) => {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });

@@ -52,7 +52,7 @@ class BrokenMigration extends ProfileV2 {
 }
 
 describe.each(providers)("state migration ($name)", (provider) => {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
   /** Failures the silos reported (activations that could not load), instead of logging them. */
   const failures: SiloFailure[] = [];
   afterEach(async () => {

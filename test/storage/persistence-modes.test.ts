@@ -57,7 +57,7 @@ class WatchedStore implements StateStore {
 }
 
 describe.each(providers)("persistence modes ($name)", (provider) => {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
@@ -166,7 +166,7 @@ describe.each(providers)("persistence modes ($name)", (provider) => {
 describe.each(providers.filter((p) => p.name === "redis" || p.name === "s3"))(
   "durability at the reply ($name)",
   (provider) => {
-    const cleanups: (() => Promise<void>)[] = [];
+    const cleanups: (() => Promise<unknown>)[] = [];
     afterEach(async () => {
       for (const c of cleanups.splice(0).reverse()) await c();
     });

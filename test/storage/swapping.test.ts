@@ -5,7 +5,7 @@ import { nextDeactivation, providers, type StoreScope, storedState } from "./pro
 
 /** Swapping as in PraaS: on demand, by LRU under `maxActivations`, and removing swapped state for good. */
 describe.each(providers)("swapping ($name)", (provider) => {
-  const cleanups: (() => Promise<void>)[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });

@@ -26,8 +26,13 @@ if ("exitCode" in outcome) {
     signalled = true;
     process.stdout.write(`praas: ${signal}: draining (${running.gateway.inFlight} calls running)…\n`);
     running.stop().then(
-      () => {
-        process.stdout.write("praas: stopped, state saved\n");
+      (report) => {
+        for (const a of report.abandoned) {
+          process.stdout.write(
+            `praas: abandoned ${a.actor} (${a.method} still running at the drain deadline; ${a.saved ? "state saved as it was" : "state not saved"})\n`,
+          );
+        }
+        process.stdout.write(`praas: stopped, state saved (${report.saved} activations)\n`);
         process.exit(0);
       },
       (err: unknown) => {

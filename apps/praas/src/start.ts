@@ -9,6 +9,7 @@ import {
   type ReminderStore,
   Silo,
   type StateStore,
+  type StopReport,
   startGateway,
 } from "@praas/silo";
 import { s3Storage } from "@praas/storage-s3";
@@ -21,8 +22,8 @@ export interface Running {
   readonly gateway: Gateway;
   /** Did a module offer web routes (`praasWeb`)? */
   readonly hasWeb: boolean;
-  /** Drain the gateway (running calls finish), then stop the silo (state saved). */
-  stop(): Promise<void>;
+  /** Drain the gateway (running calls finish), then stop the silo (state saved); says what it saved and abandoned. */
+  stop(): Promise<StopReport>;
 }
 
 /** Start a silo hosting the configured actors and its gateway. */
@@ -38,6 +39,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
       idleTimeoutMs: config.idleTimeoutMs,
       callTimeoutMs: config.callTimeoutMs,
       maxActivations: config.maxActivations,
+      drainTimeoutMs: config.drainTimeoutMs,
       storage: parts.storage,
       reminders: parts.reminders,
       cluster: parts.cluster,
@@ -65,7 +67,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
     await silo.stop();
     throw err;
   }
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<StopReport> | undefined;
   return {
     silo,
     gateway,
@@ -73,7 +75,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
     stop() {
       stopping ??= (async () => {
         await gateway.close({ drainTimeoutMs: config.drainTimeoutMs });
-        await silo.stop();
+        return silo.stop();
       })();
       return stopping;
     },

@@ -115,6 +115,35 @@ describe("praas command", () => {
     expect(await again.exited).toBe(0);
   });
 
+  test("SIGTERM with a method that never returns: the drain is bounded and says what it abandoned", async () => {
+    const stateDir = join(dir, "state-stuck");
+    const args = ["--actors", join(fixtures, "stuck.mjs"), "--state-dir", stateDir, "--drain-timeout-ms", "600"];
+    const s = await startPraas(args);
+    const client = await connect(s.wsUrl, { reconnect: false });
+    const stuck = client.ref<{ add(n: number): Promise<number>; hang(): Promise<void> }>("Stuck", "s");
+    expect(await stuck.add(5)).toBe(5);
+    let hanging!: () => void;
+    const started = new Promise<void>((resolve) => {
+      hanging = resolve;
+    });
+    await stuck.on("hanging", () => hanging()).ready;
+    const hung = stuck.hang().catch((e: unknown) => e);
+    await started;
+    s.child.kill("SIGTERM");
+    expect(await s.exited).toBe(0);
+    expect(s.output()).toMatch(
+      /abandoned Stuck\/s \(hang still running at the drain deadline; state saved as it was\)/,
+    );
+    expect(s.output()).toMatch(/stopped, state saved \(1 activations\)/);
+    expect(await hung).toBeInstanceOf(Error);
+    await client.close();
+    // The acknowledged change made before the stuck call survived the drain.
+    const again = await startPraas(args);
+    expect((await runPraas(["call", "Stuck/s", "add", "0", "--url", again.url])).out).toBe("5\n");
+    again.child.kill("SIGTERM");
+    expect(await again.exited).toBe(0);
+  });
+
   test("settings from a config file and the environment; a token protects the gateway", async () => {
     const config = join(dir, "praas.json");
     writeFileSync(config, JSON.stringify({ actors: ["./fixtures-link.mjs"], idleTimeoutMs: 60000 }));

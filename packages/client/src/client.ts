@@ -52,7 +52,11 @@ import { type ClientSocket, type SocketFactory, socketFactory, type WebSocketCon
 export interface ClientOptions {
   /** Bearer token (a header in Node with `ws`; the `token` query parameter with a standard WebSocket). */
   readonly token?: string;
-  /** Default deadline of a call, ms (default 30 s); per reference: `client.ref(T, key, { timeoutMs })`. */
+  /**
+   * Default deadline of a call, ms; per reference: `client.ref(T, key, { timeoutMs })`.
+   * Unset: the silo's own call timeout applies (announced when the client
+   * connects; 30 s until then).
+   */
   readonly timeoutMs?: number;
   /** How long the first connection may take (default 10 s). */
   readonly connectTimeoutMs?: number;
@@ -118,6 +122,8 @@ const clientClock: Clock = {
 };
 
 const DEFAULT_MAX_IN_FLIGHT = 256;
+/** Local deadline of a call with no deadline of its own before the silo has said what its default is. */
+const FALLBACK_TIMEOUT_MS = 30_000;
 
 /**
  * Connect to a silo's gateway. Resolves once the gateway has greeted the
@@ -139,7 +145,10 @@ export class Client implements RefBackend {
   readonly url: string;
   readonly #factory: SocketFactory;
   readonly #token: string | undefined;
-  readonly #timeoutMs: number;
+  /** The deadline the user set for every call, if any. */
+  readonly #timeoutMs: number | undefined;
+  /** The silo's default deadline, from its hello; used when the caller set none. */
+  #siloTimeoutMs = FALLBACK_TIMEOUT_MS;
   readonly #connectTimeoutMs: number;
   readonly #reconnect: Required<ReconnectOptions> | false;
   readonly #maxQueued: number;
@@ -178,7 +187,7 @@ export class Client implements RefBackend {
     this.url = url;
     this.#factory = factory;
     this.#token = options.token;
-    this.#timeoutMs = positive("timeoutMs", options.timeoutMs, 30_000);
+    this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
     this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
     const r = options.reconnect;
@@ -255,11 +264,12 @@ export class Client implements RefBackend {
     let bytes: Uint8Array;
     try {
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      bytes = encodeTrusted({ t: "call", id: this.#nextId, type, key, method, args, timeoutMs });
+      const frame = { t: "call", id: this.#nextId, type, key, method, args };
+      bytes = encodeTrusted(timeoutMs === undefined ? frame : { ...frame, timeoutMs });
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#request(bytes, type, key, method, timeoutMs);
+    return this.#request(bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs);
   }
 
   /**
@@ -304,12 +314,14 @@ export class Client implements RefBackend {
       }
       timeoutMs = options?.timeoutMs ?? timeoutMs ?? this.#timeoutMs;
       assertEncodableArgs([data], `message on channel "${channel}"`);
-      const frame = { t: "send", id: this.#nextId, type, key, channel, data };
-      bytes = encodeTrusted(options?.durable === true ? { ...frame, durable: true } : frame);
+      const frame: Record<string, unknown> = { t: "send", id: this.#nextId, type, key, channel, data };
+      if (options?.durable === true) frame.durable = true;
+      if (timeoutMs !== undefined) frame.timeoutMs = timeoutMs;
+      bytes = encodeTrusted(frame);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#request(bytes, type, key, `@send:${channel}`, timeoutMs).then(() => undefined);
+    return this.#request(bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs).then(() => undefined);
   }
 
   /**
@@ -343,11 +355,12 @@ export class Client implements RefBackend {
         throw new InvalidArgumentError("invoke() needs a method name");
       }
       assertEncodableArgs(args, `arguments of ${name}.${method}`);
-      bytes = encodeTrusted({ t: "invoke", id: this.#nextId, type: name, method, args, timeoutMs });
+      const frame = { t: "invoke", id: this.#nextId, type: name, method, args };
+      bytes = encodeTrusted(timeoutMs === undefined ? frame : { ...frame, timeoutMs });
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#request(bytes, name, "", method, timeoutMs);
+    return this.#request(bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs);
   }
 
   /** Send a request frame (already encoded with id `#nextId`) and await its answer within `timeoutMs`. */
@@ -482,6 +495,7 @@ export class Client implements RefBackend {
           this.#socket?.close(1002, "protocol version");
           return false;
         }
+        if (f.callTimeoutMs !== undefined) this.#siloTimeoutMs = f.callTimeoutMs;
         this.#onHello(f.silo, f.maxFrameBytes, f.maxInFlight);
         return true;
     }

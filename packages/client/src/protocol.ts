@@ -23,7 +23,11 @@ export function parseServerFrame(v: unknown): ServerFrame | undefined {
         ? (v as unknown as ServerFrame)
         : undefined;
     case "hello":
-      return isSeq(v.v) && typeof v.silo === "string" && isSeq(v.maxFrameBytes) && isSeq(v.maxInFlight)
+      return isSeq(v.v) &&
+        typeof v.silo === "string" &&
+        isSeq(v.maxFrameBytes) &&
+        isSeq(v.maxInFlight) &&
+        (v.callTimeoutMs === undefined || (isSeq(v.callTimeoutMs) && v.callTimeoutMs > 0))
         ? (v as unknown as ServerFrame)
         : undefined;
     default:

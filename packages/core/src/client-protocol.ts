@@ -81,6 +81,8 @@ export interface HelloFrame {
   readonly silo: string;
   readonly maxFrameBytes: number;
   readonly maxInFlight: number;
+  /** The deadline a call without one gets (the silo's call timeout, within the gateway's maximum). */
+  readonly callTimeoutMs?: number;
 }
 
 export interface OkFrame {

@@ -5,6 +5,12 @@
  */
 export interface TimerHandle {
   cancel(): void;
+  /**
+   * Make the timer keep the process alive (Node's `ref`) or not (`unref`).
+   * Optional: a manual clock has no process to keep alive.
+   */
+  ref?(): void;
+  unref?(): void;
 }
 
 export interface Clock {
@@ -25,7 +31,15 @@ export const systemClock: Clock = {
   setTimeout(fn, ms, weak) {
     const t = setTimeout(fn, Math.max(0, ms));
     if (weak === true) t.unref();
-    return { cancel: () => clearTimeout(t) };
+    return {
+      cancel: () => clearTimeout(t),
+      ref: () => {
+        t.ref();
+      },
+      unref: () => {
+        t.unref();
+      },
+    };
   },
 };
 

@@ -9,7 +9,8 @@ export interface DeadlineEntry {
   /** @internal */ dlPrev: DeadlineEntry | undefined;
   /** @internal */ dlNext: DeadlineEntry | undefined;
   /** @internal */ dlList: DeadlineList | undefined;
-  expire(): void;
+  /** The deadline passed; or, with `reason`, the queue was closed before it did. */
+  expire(reason?: unknown): void;
 }
 
 /** @internal Entries sharing one timeout length, hence already sorted by deadline. */
@@ -30,6 +31,10 @@ export class DeadlineList {
  * for that minimum. When the entry it was armed for finishes early, the timer
  * is left alone: it fires, finds nothing due, and re-arms for the new minimum,
  * so a busy silo creates about one timer per timeout length, not one per call.
+ *
+ * While any deadline is pending the timer keeps the process alive, so an
+ * awaited call settles by its deadline even in an otherwise idle process; with
+ * nothing pending it does not (a ref/unref toggle, not a new timer).
  */
 export class DeadlineQueue {
   readonly #clock: Clock;
@@ -67,6 +72,7 @@ export class DeadlineQueue {
     list.tail = entry;
     this.#size++;
     if (entry.deadline < this.#armedFor) this.#arm(entry.deadline);
+    else if (this.#size === 1) this.#timer?.ref?.();
   }
 
   remove(entry: DeadlineEntry): void {
@@ -77,21 +83,31 @@ export class DeadlineQueue {
     if (entry.dlNext === undefined) list.tail = entry.dlPrev;
     else entry.dlNext.dlPrev = entry.dlPrev;
     entry.dlPrev = entry.dlNext = entry.dlList = undefined;
-    this.#size--;
+    if (--this.#size === 0) this.#timer?.unref?.();
   }
 
-  /** Stop the timer; entries still queued never expire. */
-  close(): void {
+  /**
+   * Stop the timer. Entries still queued expire now with `reason`, so nothing
+   * waits for a deadline that will never be checked.
+   */
+  close(reason?: unknown): void {
     this.#closed = true;
     this.#timer?.cancel();
     this.#timer = undefined;
+    for (const list of this.#lists.values()) {
+      for (let e = list.head; e !== undefined; e = list.head) {
+        this.remove(e);
+        e.expire(reason);
+      }
+    }
+    this.#lists.clear();
   }
 
   #arm(at: number): void {
     if (this.#closed) return;
     this.#timer?.cancel();
     this.#armedFor = at;
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), at - this.#clock.now(), true);
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), at - this.#clock.now(), this.#size === 0);
   }
 
   #fire(): void {

@@ -128,6 +128,19 @@ export class SiloStoppedError extends PraasError {
   }
 }
 
+/**
+ * A turn kept running long after its call's deadline: the activation was
+ * abandoned (see docs/architecture.md, "Stuck turns"). Reported in `failure`
+ * events, never returned to a caller (the caller already had its TimeoutError).
+ */
+export class StuckTurnError extends PraasError {
+  constructor(actor: string, method: string, overrunMs: number) {
+    super("TURN_STUCK", `${actor}: turn ${method} is stuck (still running ${overrunMs} ms after its deadline)`, {
+      data: { actor, method, overrunMs },
+    });
+  }
+}
+
 /** The activation was deactivated while this operation was waiting (e.g. a pending recv). */
 export class DeactivatedError extends PraasError {
   constructor(actor: string, what: string) {
@@ -166,6 +179,7 @@ const frameworkClasses = new Map<string, { prototype: PraasError }>([
   ["SILO_STOPPED", SiloStoppedError],
   ["DEACTIVATED", DeactivatedError],
   ["SILO_UNAVAILABLE", SiloUnavailableError],
+  ["TURN_STUCK", StuckTurnError],
 ]);
 
 /** Register an error class of another package (e.g. the client) so it is rebuilt as itself. */

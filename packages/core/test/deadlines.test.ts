@@ -63,13 +63,35 @@ describe("DeadlineQueue", () => {
     expect(log).toEqual([]);
   });
 
-  it("stops firing after close", async () => {
+  it("on close, settles what is still queued with the reason at once, then never fires", async () => {
     const clock = new ManualClock();
     const q = new DeadlineQueue(clock);
-    const log: string[] = [];
-    q.add(entry(log, "x"), 10);
-    q.close();
+    const reasons: unknown[] = [];
+    const e = { ...entry([], "x"), expire: (reason?: unknown) => reasons.push(reason) };
+    q.add(e, 10);
+    q.close("stopped");
+    expect(reasons).toEqual(["stopped"]);
+    expect(q.size).toBe(0);
     await clock.advance(100);
-    expect(log).toEqual([]);
+    expect(reasons).toEqual(["stopped"]);
+  });
+
+  it("keeps the process alive only while a deadline is pending", () => {
+    const calls: string[] = [];
+    const clock: Clock = {
+      now: () => 0,
+      setTimeout: (_fn, _ms, weak) => {
+        calls.push(weak === true ? "weak" : "strong");
+        return { cancel: () => {}, ref: () => calls.push("ref"), unref: () => calls.push("unref") };
+      },
+    };
+    const q = new DeadlineQueue(clock);
+    const a = entry([], "a");
+    q.add(a, 10);
+    expect(calls).toEqual(["strong"]);
+    q.remove(a);
+    expect(calls).toEqual(["strong", "unref"]);
+    q.add(entry([], "b"), 20); // later than the armed deadline: same timer, held again
+    expect(calls).toEqual(["strong", "unref", "ref"]);
   });
 });

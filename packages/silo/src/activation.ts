@@ -10,6 +10,8 @@ import {
   commonLinks,
   constructActor,
   DeactivatedError,
+  type DeadlineEntry,
+  type DeadlineList,
   type DeadlineQueue,
   DeadlockError,
   decodeStateRecord,
@@ -30,15 +32,18 @@ import {
   StateConflictError,
   type StateStore,
   StateVersionError,
+  StuckTurnError,
   SYSTEM_METHODS,
   serializeError,
+  TimeoutError,
   type TimerHandle,
   type TimerOptions,
   type Turn,
   validateChannel,
 } from "@praas/core";
-import type { Call } from "./call.js";
+import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
+import { describeError, type LogLevel } from "./log.js";
 import type { ActorTypeInfo } from "./registry.js";
 
 /**
@@ -48,8 +53,34 @@ import type { ActorTypeInfo } from "./registry.js";
  */
 export type ActivationStatus = "activating" | "active" | "deactivating" | "deactivated";
 
-/** Why an activation ended ("rebalance": another silo of the cluster owns it now). */
-export type DeactivationReason = "idle" | "stop" | "request" | "capacity" | "stale" | "delete" | "rebalance";
+/**
+ * Why an activation ended. "rebalance": another silo of the cluster owns it
+ * now; "stale": a conditional write found newer state; "lost": this silo lost
+ * its membership (dropped unsaved); "stuck": a turn outlived its deadline and
+ * the activation was abandoned.
+ */
+export type DeactivationReason =
+  | "idle"
+  | "stop"
+  | "request"
+  | "capacity"
+  | "stale"
+  | "delete"
+  | "rebalance"
+  | "lost"
+  | "stuck";
+
+/** How a deactivation ended: state stored (or already current), dropped unsaved, or abandoned with turns still running. */
+export type DeactivationOutcome = "saved" | "discarded" | "abandoned";
+
+/** An activation given up on while a turn was still running (stuck, or still busy when a stop's drain timed out). */
+export interface AbandonedActivation {
+  readonly actor: string;
+  /** Methods whose turns were still running ("(timer)" for a timer callback). */
+  readonly method: string;
+  /** Is what its callers were told stored? (see docs/architecture.md, "Stuck turns"). */
+  readonly saved: boolean;
+}
 
 /** What an activation needs from its silo. */
 export interface ActivationContext {
@@ -79,16 +110,37 @@ export interface ActivationContext {
   forget(a: Activation, name: string): Promise<void>;
   emit(a: Activation, event: string, payload: unknown): void;
   subscriberCount(a: Activation, event?: string): number;
-  /** Something failed that has no caller to tell. */
+  /** Something failed that has no caller to tell (a `failure` event and a metric). */
   report(kind: FailureKind, actor: string, error: unknown): void;
+  /** One line for the operator. */
+  log(level: LogLevel, message: string, actor: string, error?: unknown): void;
+  /** A turn still running this long after its call's deadline is stuck. */
+  readonly stuckTurnGraceMs: number;
+  /** An activation entered (+1) or left (−1) the "deactivating" status (capacity counts only the others). */
+  leaving(delta: 1 | -1): void;
+  /** A swap-out could not save: try again at `a.saveRetryAt` with `reason`. */
+  retryLater(a: Activation, reason: DeactivationReason): void;
+  /**
+   * Undefined while this silo may serve its actors; otherwise the (retryable)
+   * error to fail calls with, e.g. the cluster membership lease has expired.
+   */
+  servingError(): PraasError | undefined;
 }
 
-export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder";
+export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
+
+/** First pause before retrying a failed swap-out, and the longest. */
+const SAVE_RETRY_FIRST_MS = 1_000;
+const SAVE_RETRY_MAX_MS = 300_000;
 
 /** Turns of an activation: method calls and timer ticks. */
 interface ActivationTurn extends Turn {
   turnId: number;
   readonly chain: readonly ChainLink[];
+  /** For reports: the method (or "(timer)") this turn runs. */
+  readonly method: string;
+  /** Set while the turn runs. */
+  runningOn?: OverdueWatcher | undefined;
 }
 
 /** Turn an error into what the caller sees: always the serialized form, even in-process. */
@@ -108,13 +160,23 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 
-/** A volatile timer of an activation. */
-class ActorTimer implements ActivationTurn {
+/**
+ * A volatile timer of an activation. While an asynchronous callback runs it is
+ * also a deadline entry (the silo's call timeout), so a callback that never
+ * settles is found stuck like a method.
+ */
+class ActorTimer implements ActivationTurn, DeadlineEntry {
   readonly interleave: boolean;
   readonly chain = EMPTY_CHAIN;
+  readonly method = "(timer)";
   turnId = 0;
+  runningOn: OverdueWatcher | undefined = undefined;
   handle: TimerHandle | undefined;
   cancelled = false;
+  deadline = 0;
+  dlPrev: DeadlineEntry | undefined = undefined;
+  dlNext: DeadlineEntry | undefined = undefined;
+  dlList: DeadlineList | undefined = undefined;
 
   constructor(
     readonly activation: Activation,
@@ -129,10 +191,17 @@ class ActorTimer implements ActivationTurn {
     this.handle?.cancel();
     this.activation.timers?.delete(this);
   }
+
+  expire(reason?: unknown): void {
+    if (reason === undefined) this.activation.overdue(this);
+  }
 }
 
+/** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
+const ABANDONED: unique symbol = Symbol("abandoned");
+
 export class Activation implements ActorHost {
-  status: ActivationStatus = "activating";
+  #status: ActivationStatus = "activating";
   state: unknown = undefined;
   readonly id: ActorId;
   readonly mailbox: Mailbox<ActivationTurn>;
@@ -144,6 +213,9 @@ export class Activation implements ActorHost {
   /** True once a conditional write found newer state: this activation must never write again. */
   stale = false;
   timers: Set<ActorTimer> | undefined;
+  /** Failed swap-out attempts in a row, and when the next may run (clock ms). */
+  saveFailures = 0;
+  saveRetryAt = 0;
   #instance: Actor<unknown> | undefined;
   /**
    * The record last loaded or written, to skip writes of unchanged state with a
@@ -158,8 +230,14 @@ export class Activation implements ActorHost {
   #turns: ActivationTurn[] = [];
   #saving: Promise<void> | undefined;
   #inbox: Inbox | undefined;
-  #deactivation: Promise<void> | undefined;
+  #deactivation: Promise<DeactivationOutcome> | undefined;
   #activation: Promise<void> | undefined;
+  /** Set by `abandon()`: wakes a deactivation waiting on turns that may never finish. */
+  #abandoned: { promise: Promise<typeof ABANDONED>; resolve: () => void } | undefined;
+  #abandoning: Promise<AbandonedActivation> | undefined;
+  #stuckCheck: TimerHandle | undefined;
+  /** Turns still running past their deadline, and since when (clock ms). */
+  #overdue: Map<ActivationTurn, number> | undefined;
 
   constructor(
     readonly idString: string,
@@ -169,8 +247,21 @@ export class Activation implements ActorHost {
   ) {
     this.id = { type: info.name, key };
     this.mailbox = new Mailbox<ActivationTurn>((turn) =>
-      turn instanceof ActorTimer ? this.#runTimer(turn) : this.#runCall(turn as unknown as Call),
+      turn instanceof ActorTimer ? this.#runTimer(turn) : this.#runCall(turn as Call),
     );
+  }
+
+  get status(): ActivationStatus {
+    return this.#status;
+  }
+
+  /** Every status change goes through here: the silo counts activations on their way out. */
+  #setStatus(next: ActivationStatus): void {
+    const prev = this.#status;
+    if (prev === next) return;
+    this.#status = next;
+    if (next === "deactivating") this.ctx.leaving(1);
+    else if (prev === "deactivating") this.ctx.leaving(-1);
   }
 
   /** Load state and run `onActivate`; calls that arrive meanwhile wait. */
@@ -181,9 +272,9 @@ export class Activation implements ActorHost {
 
   /** Take a call routed to this activation. */
   accept(call: Call): void {
-    switch (this.status) {
+    switch (this.#status) {
       case "active":
-        if (!this.#deadlocks(call)) this.mailbox.post(call as unknown as ActivationTurn);
+        if (!this.#deadlocks(call)) this.mailbox.post(call);
         return;
       case "activating":
         (this.#waiting ??= []).push(call);
@@ -191,7 +282,7 @@ export class Activation implements ActorHost {
       case "deactivating":
         // A call made by a turn we are waiting for must run, or draining would wait on itself.
         if (call.chain.some((l) => l[0] === this.idString)) {
-          if (!this.#deadlocks(call)) this.mailbox.post(call as unknown as ActivationTurn);
+          if (!this.#deadlocks(call)) this.mailbox.post(call);
         } else (this.#waiting ??= []).push(call);
         return;
       case "deactivated":
@@ -306,9 +397,15 @@ export class Activation implements ActorHost {
   /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
   #runCall(call: Call): boolean {
     if (call.done) return true; // its deadline passed while it waited
+    const refused = this.#refusal();
+    if (refused !== undefined) {
+      call.reject(refused);
+      return true;
+    }
     if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
     call.turnId = this.ctx.nextTurnId();
-    this.#turns.push(call as unknown as ActivationTurn);
+    call.runningOn = this;
+    this.#turns.push(call);
     let result: unknown;
     try {
       if (call.method === SYSTEM_METHODS.remind) {
@@ -324,10 +421,10 @@ export class Activation implements ActorHost {
     if (isThenable(result)) {
       result.then(
         (value) => {
-          if (this.#finishCall(call, true, value)) this.mailbox.done(call as unknown as ActivationTurn);
+          if (this.#finishCall(call, true, value)) this.mailbox.done(call);
         },
         (err) => {
-          if (this.#finishCall(call, false, err)) this.mailbox.done(call as unknown as ActivationTurn);
+          if (this.#finishCall(call, false, err)) this.mailbox.done(call);
         },
       );
       return false;
@@ -335,19 +432,34 @@ export class Activation implements ActorHost {
     return this.#finishCall(call, true, result);
   }
 
+  /**
+   * Why this activation must not run or answer a call now: it is stale (its
+   * state is not the newest, so neither a read nor a write from it may be
+   * acknowledged), or the silo may not serve (no membership lease).
+   */
+  #refusal(): PraasError | undefined {
+    if (this.stale) return new StaleActivationError(this.idString);
+    return this.ctx.servingError();
+  }
+
   /** Reply to a call whose method has returned. False when a "turn" write delays it (the mailbox hears `done` then). */
   #finishCall(call: Call, ok: boolean, value: unknown): boolean {
-    this.#endTurn(call as unknown as ActivationTurn);
-    if (this.info.persistence === "turn" && !this.stale) {
+    this.#endTurn(call);
+    const refused = this.#refusal();
+    if (refused !== undefined) {
+      call.reject(refused);
+      return true;
+    }
+    if (this.info.persistence === "turn") {
       // The reply leaves only once the write is durable: nothing acknowledged is lost.
       this.persist().then(
         () => {
           settle(call, ok, value);
-          this.mailbox.done(call as unknown as ActivationTurn);
+          this.mailbox.done(call);
         },
         (err) => {
           call.reject(toCallerError(err));
-          this.mailbox.done(call as unknown as ActivationTurn);
+          this.mailbox.done(call);
         },
       );
       return false;
@@ -356,7 +468,8 @@ export class Activation implements ActorHost {
     return true;
   }
 
-  #endTurn(turn: ActivationTurn): void {
+  #endTurn(turn: ActivationTurn | Call): void {
+    turn.runningOn = undefined;
     const turns = this.#turns;
     // Almost always the only (hence last) turn: pop instead of a splice that allocates.
     if (turns[turns.length - 1] === turn) {
@@ -404,11 +517,11 @@ export class Activation implements ActorHost {
       () => {
         inbox.deliver(message, true);
         call.resolve(undefined);
-        this.mailbox.done(call as unknown as ActivationTurn);
+        this.mailbox.done(call);
       },
       (err) => {
         call.reject(toCallerError(err));
-        this.mailbox.done(call as unknown as ActivationTurn);
+        this.mailbox.done(call);
       },
     );
     return false;
@@ -449,10 +562,12 @@ export class Activation implements ActorHost {
   }
 
   #runTimer(timer: ActorTimer): boolean {
-    if (timer.cancelled) return true;
+    if (timer.cancelled || this.stale) return true;
     timer.turnId = this.ctx.nextTurnId();
+    timer.runningOn = this;
     this.#turns.push(timer);
     const finish = (err?: unknown): true => {
+      this.ctx.deadlines.remove(timer);
       this.#endTurn(timer);
       if (err !== undefined) this.ctx.report("timer", this.idString, err);
       if (timer.periodMs === undefined) timer.cancel();
@@ -466,6 +581,8 @@ export class Activation implements ActorHost {
       return finish(err);
     }
     if (isThenable(result)) {
+      // A callback that never settles must be found, like a stuck method.
+      this.ctx.deadlines.add(timer, this.ctx.callTimeoutMs);
       result.then(
         () => this.mailbox.done(finish() && timer),
         (err) => this.mailbox.done(finish(err ?? new Error("timer callback rejected")) && timer),
@@ -517,14 +634,49 @@ export class Activation implements ActorHost {
    * stale copy, so it goes (without saving) and the caller gets a retryable error.
    */
   async #saveFenced(bytes: Uint8Array): Promise<void> {
+    const expected = this.version;
     try {
-      this.version = await this.ctx.store.save(this.id, bytes, this.version);
+      this.version = await this.ctx.store.save(this.id, bytes, expected);
     } catch (err) {
       if (!(err instanceof StateConflictError)) throw err;
       this.stale = true;
       void this.deactivate("stale");
+      this.#reportConflict(err, expected);
       throw new StaleActivationError(this.idString);
     }
+  }
+
+  /**
+   * A conditional write lost: someone else stored newer state. With "turn"
+   * persistence nothing acknowledged is lost (the caller gets the error); in
+   * the other modes the changes made here since the last save are — so say so
+   * loudly, naming both versions.
+   */
+  #reportConflict(err: StateConflictError, expected: string | null): void {
+    this.ctx.report("conflict", this.idString, err);
+    const lost = this.info.persistence !== "turn";
+    const was = expected === null ? "expected no stored state" : `expected version ${expected}`;
+    this.ctx.store.load(this.id).then(
+      (current) => {
+        const found = current === undefined ? "found none" : `found version ${current.version}`;
+        this.ctx.log(
+          lost ? "error" : "warn",
+          `${this.idString}: conflicting write (${was}, ${found}): another activation stored newer state; ` +
+            (lost
+              ? "this activation's changes since its last save are dropped"
+              : "the call was refused with STALE_ACTIVATION, nothing acknowledged is lost"),
+          this.idString,
+          err,
+        );
+      },
+      (loadErr) =>
+        this.ctx.log(
+          "error",
+          `${this.idString}: conflicting write (${was}); reading the current version failed: ${describeError(loadErr)}`,
+          this.idString,
+          err,
+        ),
+    );
   }
 
   async #load(): Promise<void> {
@@ -567,7 +719,7 @@ export class Activation implements ActorHost {
       this.#instance = constructActor(this.info.cls as new () => Actor<unknown>, this);
       await this.#instance.onActivate();
     } catch (err) {
-      this.status = "deactivated";
+      this.#setStatus("deactivated");
       this.ctx.release(this);
       const waiting = this.#waiting ?? [];
       this.#waiting = undefined;
@@ -576,7 +728,7 @@ export class Activation implements ActorHost {
       this.ctx.report("activate", this.idString, err);
       return;
     }
-    if (this.status === "activating") this.status = "active";
+    if (this.#status === "activating") this.#setStatus("active");
     this.ctx.activated(this);
     const waiting = this.#waiting;
     this.#waiting = undefined;
@@ -588,47 +740,54 @@ export class Activation implements ActorHost {
   /**
    * Swap this activation out: stop its timers, let running and queued turns
    * finish, run `onDeactivate`, save the state, leave the table. Calls that
-   * arrive meanwhile wait and then go to a fresh activation. If an idle swap-out
-   * cannot save, the activation stays (its state would otherwise be lost).
+   * arrive meanwhile wait and then go to a fresh activation. If the state
+   * cannot be saved the activation stays and serves on (its state would
+   * otherwise be lost); the swap-out is retried later with a growing pause,
+   * and an explicit request rejects with the error.
    */
-  deactivate(reason: DeactivationReason): Promise<void> {
+  deactivate(reason: DeactivationReason): Promise<DeactivationOutcome> {
     this.#deactivation ??= this.#deactivate(reason);
     return this.#deactivation;
   }
 
-  async #deactivate(reason: DeactivationReason): Promise<void> {
-    if (this.status === "activating") await this.start();
-    if (this.status === "deactivated") return;
-    this.status = "deactivating";
+  async #deactivate(reason: DeactivationReason): Promise<DeactivationOutcome> {
+    if (this.#status === "activating") await this.start();
+    if (this.#status === "deactivated") return "discarded";
+    this.#setStatus("deactivating");
     for (const t of this.timers ?? []) t.cancel();
     this.timers = undefined;
     // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
     this.#inbox?.failWaiters(this.idString);
-    await this.mailbox.whenIdle();
+    if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
     let saveError: unknown;
-    const discard = reason === "stale" || reason === "delete" || this.stale;
+    const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
     if (!discard) {
       try {
-        await this.#instance?.onDeactivate();
+        if ((await this.#unlessAbandoned(this.#instance?.onDeactivate())) === ABANDONED) return "abandoned";
       } catch (err) {
         this.ctx.report("deactivate", this.idString, err);
+        this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
       }
       try {
-        await this.persist();
+        if ((await this.#unlessAbandoned(this.persist())) === ABANDONED) return "abandoned";
       } catch (err) {
         saveError = err;
       }
-      await this.mailbox.whenIdle();
+      if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
     }
-    if (saveError !== undefined && !this.stale && (reason === "idle" || reason === "capacity")) {
-      // Keep the state in memory rather than lose it; the idle collector tries again later.
-      this.ctx.report("save", this.idString, saveError);
-      this.status = "active";
+    if (saveError !== undefined && !this.stale && reason !== "stop") {
+      // Keep the state in memory rather than lose it; try again later.
+      this.#saveFailed(saveError, reason);
+      this.#setStatus("active");
       this.#deactivation = undefined;
       const parked = this.#waiting;
       this.#waiting = undefined;
       for (const call of parked ?? []) this.accept(call);
-      return;
+      if (reason === "request") throw saveError;
+      return "discarded";
+    }
+    if (saveError === undefined && this.saveFailures > 0) {
+      this.ctx.log("info", `${this.idString}: saved after ${this.saveFailures} failed attempt(s)`, this.idString);
     }
     if (reason === "delete") {
       // Delete before anyone waiting can activate afresh, so they start from nothing.
@@ -638,15 +797,162 @@ export class Activation implements ActorHost {
         saveError = err;
       }
     }
-    this.status = "deactivated";
+    this.#end(this.stale && reason !== "lost" ? "stale" : reason);
+    if (saveError !== undefined && !(saveError instanceof StaleActivationError)) throw saveError;
+    return discard ? "discarded" : "saved";
+  }
+
+  /** Leave the table for good; calls parked meanwhile are routed afresh. */
+  #end(reason: DeactivationReason): void {
+    this.#stuckCheck?.cancel();
+    this.#stuckCheck = undefined;
+    this.#setStatus("deactivated");
     this.ctx.release(this);
     this.#instance = undefined;
-    this.ctx.deactivated(this, this.stale ? "stale" : reason);
+    this.ctx.deactivated(this, reason);
     const parked = this.#waiting;
     this.#waiting = undefined;
     for (const call of parked ?? []) this.ctx.dispatch(call);
-    if (saveError !== undefined && !(saveError instanceof StaleActivationError)) throw saveError;
   }
+
+  /** `p`, unless `abandon()` takes over first. */
+  #unlessAbandoned<T>(p: Promise<T> | T): Promise<T | typeof ABANDONED> {
+    this.#abandoned ??= abandonSignal();
+    return Promise.race([p, this.#abandoned.promise]);
+  }
+
+  #saveFailed(err: unknown, reason: DeactivationReason): void {
+    this.saveFailures++;
+    const pause = Math.min(SAVE_RETRY_MAX_MS, SAVE_RETRY_FIRST_MS * 2 ** (this.saveFailures - 1));
+    this.saveRetryAt = this.ctx.clock.now() + pause;
+    this.ctx.report("save", this.idString, err);
+    // One line per activation, not one per attempt: the state is safe in memory meanwhile.
+    if (this.saveFailures === 1) {
+      this.ctx.log(
+        "error",
+        `${this.idString}: swap-out failed, keeping it in memory and retrying with backoff: ${describeError(err)}`,
+        this.idString,
+        err,
+      );
+    }
+    if (reason !== "request") this.ctx.retryLater(this, reason);
+  }
+
+  // ---- stuck turns ----
+
+  /** A turn outlived its deadline: if it is still running after the grace period, it is stuck. */
+  overdue(turn: ActivationTurn): void {
+    if (this.#status === "deactivated") return;
+    (this.#overdue ??= new Map()).set(turn, this.ctx.clock.now());
+    if (this.#stuckCheck === undefined) this.#armStuckCheck(this.ctx.stuckTurnGraceMs);
+  }
+
+  /** One timer per activation, for the overdue turn whose grace ends first. */
+  #armStuckCheck(ms: number): void {
+    this.#stuckCheck = this.ctx.clock.setTimeout(() => this.#checkOverdue(), ms, true);
+  }
+
+  #checkOverdue(): void {
+    this.#stuckCheck = undefined;
+    const overdue = this.#overdue;
+    if (overdue === undefined || this.#status === "deactivated") return;
+    const grace = this.ctx.stuckTurnGraceMs;
+    const now = this.ctx.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [turn, since] of overdue) {
+      if (!this.#turns.includes(turn)) overdue.delete(turn);
+      else if (now - since >= grace) {
+        this.#declareStuck(turn, grace);
+        return;
+      } else next = Math.min(next, since + grace);
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#armStuckCheck(next - now);
+  }
+
+  #declareStuck(turn: ActivationTurn, overrunMs: number): void {
+    const err = new StuckTurnError(this.idString, turn.method, overrunMs);
+    this.ctx.report("stuck", this.idString, err);
+    this.ctx.log(
+      "error",
+      `${err.message}; abandoning this activation` +
+        (this.info.persistence === "deactivate" ? " (its state is saved as it is now)" : "") +
+        " and serving the actor from a fresh one",
+      this.idString,
+      err,
+    );
+    void this.abandon("stuck");
+  }
+
+  /**
+   * Give up on this activation although turns are still running (a JavaScript
+   * promise cannot be cancelled): with "deactivate" persistence its state is
+   * saved as it is now — earlier, acknowledged changes survive, and so do
+   * whatever changes the running turn had made; with "turn" every
+   * acknowledged change is already stored and nothing more is written. It
+   * never writes again (a turn that resumes later changes only this orphan),
+   * and queued calls go to a fresh activation.
+   */
+  /** The abandonment under way (stuck, or a stop's drain deadline), if any. */
+  get abandonment(): Promise<AbandonedActivation> | undefined {
+    return this.#abandoning;
+  }
+
+  abandon(reason: "stuck" | "stop", saveWithinMs = this.ctx.stuckTurnGraceMs): Promise<AbandonedActivation> {
+    this.#abandoning ??= this.#abandon(reason, saveWithinMs);
+    return this.#abandoning;
+  }
+
+  async #abandon(reason: "stuck" | "stop", saveWithinMs: number): Promise<AbandonedActivation> {
+    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(none)";
+    const report = (saved: boolean): AbandonedActivation => ({ actor: this.idString, method, saved });
+    if (this.#status === "deactivated") return report(false);
+    this.#setStatus("deactivating");
+    (this.#abandoned ??= abandonSignal()).resolve();
+    for (const t of this.timers ?? []) t.cancel();
+    this.timers = undefined;
+    this.#inbox?.failWaiters(this.idString);
+    const queued = this.mailbox.drainQueued();
+    let saved = !this.stale && this.info.persistence === "turn";
+    if (this.info.persistence === "deactivate" && !this.stale) {
+      try {
+        await withDeadline(this.persist(), saveWithinMs, this.ctx.clock);
+        saved = true;
+      } catch (err) {
+        this.ctx.report("save", this.idString, err);
+        this.ctx.log("error", `${this.idString}: abandoned unsaved: ${describeError(err)}`, this.idString, err);
+      }
+    }
+    // The running turn may still resume: nothing it does may reach the store.
+    this.stale = true;
+    this.#end(reason);
+    for (const turn of queued) if (!(turn instanceof ActorTimer)) this.ctx.dispatch(turn as Call);
+    return report(saved);
+  }
+}
+
+function abandonSignal(): { promise: Promise<typeof ABANDONED>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<typeof ABANDONED>((r) => {
+    resolve = () => r(ABANDONED);
+  });
+  return { promise, resolve };
+}
+
+/** `p`, or a TimeoutError after `ms` on `clock`. */
+function withDeadline<T>(p: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new TimeoutError(`no answer within ${ms} ms`)), ms, true);
+    p.then(
+      (v) => {
+        timer.cancel();
+        resolve(v);
+      },
+      (e) => {
+        timer.cancel();
+        reject(e);
+      },
+    );
+  });
 }
 
 /** An actor reference, an ActorId or "Type/key", as an ActorId. */

@@ -7,6 +7,11 @@ import {
   type Turn,
 } from "@praas/core";
 
+/** Told when a turn it runs outlives its call's deadline. */
+export interface OverdueWatcher {
+  overdue(turn: { readonly method: string }): void;
+}
+
 /** Sees every call's outcome (metrics). Installed with `silo.observeCalls`. */
 export interface CallObserver {
   callCompleted(type: string, method: string, durationMs: number, errorCode: string | undefined): void;
@@ -26,6 +31,8 @@ export class Call implements Turn, DeadlineEntry {
   turnId = 0;
   /** True once the caller has its answer (result, error or timeout). */
   done = false;
+  /** The activation running this call's turn, from the turn's start to its end (for stuck-turn detection). */
+  runningOn: OverdueWatcher | undefined = undefined;
   readonly promise: Promise<unknown>;
   #resolve!: (value: unknown) => void;
   #reject!: (reason: unknown) => void;
@@ -65,12 +72,18 @@ export class Call implements Turn, DeadlineEntry {
     if (this.observer !== undefined) this.#observe(error);
   }
 
-  expire(): void {
+  expire(reason?: unknown): void {
     if (this.done) return;
     this.done = true;
-    const err = new TimeoutError(`Call ${this.idString}.${this.method} got no reply within ${this.timeoutMs} ms`);
+    const err = reason ?? this.timeoutError();
     this.#reject(err);
     if (this.observer !== undefined) this.#observe(err);
+    // The caller has its answer; a turn still running past the deadline may be stuck.
+    this.runningOn?.overdue(this);
+  }
+
+  timeoutError(): TimeoutError {
+    return new TimeoutError(`Call ${this.idString}.${this.method} got no reply within ${this.timeoutMs} ms`);
   }
 
   #observe(error: unknown): void {

@@ -27,14 +27,15 @@ class Waiter implements DeadlineEntry {
     readonly inbox: Inbox,
   ) {}
 
-  expire(): void {
+  expire(reason?: unknown): void {
     if (this.done) return;
     this.done = true;
     this.inbox.dropWaiter(this);
     this.reject(
-      new TimeoutError(
-        `recv("${this.channel}"${this.from === undefined ? "" : ` from ${this.from}`}) got no message within ${this.timeoutMs} ms`,
-      ),
+      reason ??
+        new TimeoutError(
+          `recv("${this.channel}"${this.from === undefined ? "" : ` from ${this.from}`}) got no message within ${this.timeoutMs} ms`,
+        ),
     );
   }
 }

@@ -13,6 +13,7 @@ export {
   DeactivatedError,
   DeadlockError,
   DuplicateActorTypeError,
+  encodeStateRecord,
   InvalidArgumentError,
   ManualClock,
   MemoryReminderStore,
@@ -34,17 +35,31 @@ export {
   type StateStore,
   StateVersionError,
   type StoredState,
+  StuckTurnError,
   systemClock,
   TimeoutError,
   type TimerOptions,
 } from "@praas/core";
-export type { ActivationStatus, DeactivationReason, FailureKind } from "./activation.js";
+export type {
+  AbandonedActivation,
+  ActivationStatus,
+  DeactivationReason,
+  FailureKind,
+} from "./activation.js";
 export type { CallObserver } from "./call.js";
 export type { ClusterOptions, ClusterTransportOptions } from "./cluster/config.js";
 export { FileReminderStore } from "./fs-reminder-store.js";
 export { FileStateStore } from "./fs-store.js";
 export * from "./gateway/index.js";
+export type { LogLevel, SiloLogger, SiloLogRecord } from "./log.js";
 export type { SiloOptions } from "./options.js";
 export { callableMethods } from "./registry.js";
-export { type ClusterSilo, type ClusterView, Silo, type SiloEvents, type SiloFailure } from "./silo.js";
+export {
+  type ClusterSilo,
+  type ClusterView,
+  Silo,
+  type SiloEvents,
+  type SiloFailure,
+  type StopReport,
+} from "./silo.js";
 export type { ActorEventListener } from "./subscriptions.js";

@@ -11,6 +11,7 @@ import {
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
 import { FileReminderStore } from "./fs-reminder-store.js";
 import { FileStateStore } from "./fs-store.js";
+import { type SiloLogger, stderrLogger } from "./log.js";
 
 export interface SiloOptions {
   /** The actor classes this silo hosts. */
@@ -30,6 +31,20 @@ export interface SiloOptions {
   readonly callTimeoutMs?: number;
   /** Swap out the least recently used activations beyond this many (default: unbounded). */
   readonly maxActivations?: number;
+  /**
+   * How long `stop()` lets running turns finish and state be saved (default
+   * 10 s). After three quarters of it, activations still busy are abandoned
+   * (saved as they are, see `stuckTurnGraceMs`) and reported.
+   */
+  readonly drainTimeoutMs?: number;
+  /**
+   * A turn still running this long after its call's deadline is stuck: the
+   * silo reports it (`failure` event, kind "stuck"), abandons the activation
+   * and serves the actor from a fresh one (default 10 s).
+   */
+  readonly stuckTurnGraceMs?: number;
+  /** Where the silo's log lines go (default: one line each on stderr). */
+  readonly log?: SiloLogger;
   /** Time source; tests pass a ManualClock. */
   readonly clock?: Clock;
   /**
@@ -55,6 +70,9 @@ export interface ResolvedSiloOptions {
   readonly idleCheckIntervalMs: number | undefined;
   readonly callTimeoutMs: number;
   readonly maxActivations: number;
+  readonly drainTimeoutMs: number;
+  readonly stuckTurnGraceMs: number;
+  readonly log: SiloLogger;
   readonly clock: Clock;
   readonly reminders: ReminderStore;
   readonly reminderRefreshMs: number;
@@ -67,6 +85,12 @@ function positive(name: string, value: unknown, fallback: number): number {
     throw new InvalidArgumentError(`Silo option ${name} must be a positive number, got ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+function resolveLogger(log: unknown): SiloLogger {
+  if (log === undefined) return stderrLogger;
+  if (typeof log !== "function") throw new InvalidArgumentError("Silo option log must be a function");
+  return log as SiloLogger;
 }
 
 /** Check every option and fill in defaults; a bad option is an InvalidArgumentError naming it. */
@@ -92,6 +116,9 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
         : positive("idleCheckIntervalMs", options.idleCheckIntervalMs, 0),
     callTimeoutMs: positive("callTimeoutMs", options.callTimeoutMs, 30_000),
     maxActivations,
+    drainTimeoutMs: positive("drainTimeoutMs", options.drainTimeoutMs, 10_000),
+    stuckTurnGraceMs: positive("stuckTurnGraceMs", options.stuckTurnGraceMs, 10_000),
+    log: resolveLogger(options.log),
     clock: options.clock ?? systemClock,
     reminders:
       options.reminders ??

@@ -33,6 +33,7 @@ import {
   validateKey,
 } from "@praas/core";
 import {
+  type AbandonedActivation,
   Activation,
   type ActivationContext,
   type DeactivationReason,
@@ -44,6 +45,7 @@ import { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
 import { type ClusterHost, ClusterNode } from "./cluster/node.js";
 import { withRetry } from "./cluster/retry.js";
+import { describeError, type SiloLogRecord } from "./log.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
@@ -54,6 +56,16 @@ export interface SiloFailure {
   readonly kind: FailureKind;
   readonly actor: string;
   readonly error: unknown;
+}
+
+/** What `stop()` did with the activations it found. */
+export interface StopReport {
+  /** Activations whose state was stored (or already current) when they ended. */
+  readonly saved: number;
+  /** Activations given up on with turns still running at the drain deadline. */
+  readonly abandoned: readonly AbandonedActivation[];
+  /** Activations whose state could not be saved, with the reason. */
+  readonly failed: readonly { readonly actor: string; readonly error: unknown }[];
 }
 
 export interface SiloEvents {
@@ -108,12 +120,16 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #workers = new Map<string, { key: string; load: number }[]>();
   #turnCounter = 0;
   #observer: CallObserver | undefined;
-  #stopping: Promise<void> | undefined;
+  #stopping: Promise<StopReport> | undefined;
   /** Cluster membership, ring and transport; undefined for an embedded single silo. */
   #cluster: ClusterNode | undefined;
   #collector: TimerHandle | undefined;
   #collectionEvery: number;
   #minIdleTimeout: number;
+  /** Activations now deactivating: capacity eviction does not count them as resident. */
+  #leaving = 0;
+  /** Swap-outs that failed to save (other than idle ones, which the idle scan retries), by activation. */
+  readonly #retries = new Map<Activation, DeactivationReason>();
 
   private constructor(options: ResolvedSiloOptions) {
     super();
@@ -133,7 +149,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         fire: async (actor, name, firing) => {
           await this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false);
         },
-        report: (actor, error) => this.#context.report("reminder", actor, error),
+        report: (actor, error) => this.#fail("reminder", actor, error),
       },
       { refreshMs: options.reminderRefreshMs },
     );
@@ -162,6 +178,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   get clock(): Clock {
     return this.#options.clock;
+  }
+
+  /** Default deadline of a call (the `callTimeoutMs` option). */
+  get callTimeoutMs(): number {
+    return this.#options.callTimeoutMs;
   }
 
   get store(): StateStore {
@@ -305,32 +326,90 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   /**
    * Stop: take no new calls, let running and queued calls finish, deactivate
-   * every activation (saving its state) and close the store. Rejects with an
-   * AggregateError if some state could not be saved.
+   * every activation (saving its state) and close the store — bounded by
+   * `drainTimeoutMs`: activations still busy after three quarters of it are
+   * abandoned (saved as they are) and listed in the report. Calls still
+   * waiting at the end fail with SiloStoppedError. Rejects with an
+   * AggregateError (carrying `report`) if some state could not be saved.
    */
-  stop(): Promise<void> {
+  stop(): Promise<StopReport> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(): Promise<StopReport> {
     this.#collector?.cancel();
     this.#reminders.stop();
+    const { clock, drainTimeoutMs } = this.#options;
     // Cluster: drop off the ring first, so calls without an activation here go to their new owner.
     await this.#cluster?.beginStop();
-    const errors: unknown[] = [];
+    const failed: { actor: string; error: unknown }[] = [];
+    const abandoning = new Map<Activation, Promise<AbandonedActivation>>();
+    let saved = 0;
+    // Past the graceful share of the drain, whatever is still busy is abandoned; its save gets the rest.
+    const graceful = Math.floor(drainTimeoutMs * 0.75);
+    let overdue = false;
+    const abandonAll = (): void => {
+      for (const a of this.#table.values()) {
+        if (!abandoning.has(a)) abandoning.set(a, a.abandon("stop", drainTimeoutMs - graceful));
+      }
+    };
+    const drain = clock.setTimeout(() => {
+      overdue = true;
+      abandonAll();
+    }, graceful);
     // Deactivating can let parked calls through to fresh activations; loop until none are left.
     while (this.#table.size > 0) {
-      const results = await Promise.allSettled([...this.#table.values()].map((a) => a.deactivate("stop")));
-      for (const r of results) if (r.status === "rejected") errors.push(r.reason);
+      if (overdue) abandonAll();
+      const batch = [...this.#table.values()];
+      const results = await Promise.allSettled(
+        batch.map((a) => {
+          // An abandoned activation leaves the table when its abandonment ends, not its deactivation.
+          const abandonment = abandoning.get(a) ?? a.abandonment;
+          if (abandonment === undefined) return a.deactivate("stop");
+          abandoning.set(a, abandonment);
+          return abandonment.then(() => "abandoned" as const);
+        }),
+      );
+      results.forEach((r, i) => {
+        if (r.status === "rejected") failed.push({ actor: (batch[i] as Activation).idString, error: r.reason });
+        else if (r.value === "saved") saved++;
+      });
+    }
+    drain.cancel();
+    const abandoned = await Promise.all(abandoning.values());
+    saved += abandoned.filter((a) => a.saved).length;
+    for (const a of abandoned) {
+      this.#log(
+        "warn",
+        `stop: abandoned ${a.actor} with ${a.method} still running (${a.saved ? "saved as it was" : "not saved"})`,
+        a.actor,
+      );
     }
     // Cluster: tell peers, leave membership, wait for in-flight calls, close the transport.
     await this.#cluster?.finishStop();
-    this.#deadlines.close();
+    this.#deadlines.close(new SiloStoppedError());
     await this.#options.storage.close();
     await this.#options.reminders.close();
-    if (errors.length > 0)
-      throw new AggregateError(errors, `Silo stopped, but ${errors.length} activation(s) failed to save`);
+    const report: StopReport = { saved, abandoned, failed };
+    if (failed.length > 0) {
+      throw Object.assign(
+        new AggregateError(
+          failed.map((f) => f.error),
+          `Silo stopped, but ${failed.length} activation(s) failed to save`,
+        ),
+        { report },
+      );
+    }
+    return report;
+  }
+
+  #log(level: SiloLogRecord["level"], message: string, actor?: string, error?: unknown): void {
+    try {
+      this.#options.log({ level, message, silo: this.siloId, actor, error });
+    } catch {
+      // A logger that throws must not break the runtime.
+    }
   }
 
   // ---- calls ----
@@ -574,7 +653,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     const fail = (err: unknown) => call.reject(toCallerError(err));
     switch (call.method) {
       case SYSTEM_METHODS.locate:
-        call.resolve({ active: a !== undefined && a.status !== "deactivated", silo: this.siloId });
+        // On its way out (deactivating) is not active: the next call will find a fresh activation.
+        call.resolve({
+          active: a !== undefined && (a.status === "active" || a.status === "activating"),
+          silo: this.siloId,
+        });
         return;
       case SYSTEM_METHODS.deactivate:
         if (a === undefined) call.resolve(false);
@@ -623,15 +706,15 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       isStateless: (type) => this.#registry.get(type)?.stateless === true,
       dispatch: (call) => this.#dispatch(call),
       activations: () => this.#table.values(),
-      report: (what, error) => this.#context.report("deactivate", what, error),
+      report: (what, error) => this.#fail("deactivate", what, error),
       viewChanged: () => {
         // Reminders of actors this silo now owns (say, a dead silo's) are scheduled at once,
         // not at the next periodic refresh.
-        this.#reminders.refresh().catch((err) => this.#context.report("reminder", "(reminders)", err));
+        this.#reminders.refresh().catch((err) => this.#fail("reminder", "(reminders)", err));
       },
       evicted: () => {
         if (this.listenerCount("evicted") > 0) this.emit("evicted");
-        this.stop().catch((err) => this.#context.report("deactivate", this.siloId, err));
+        this.stop().catch((err) => this.#fail("deactivate", this.siloId, err));
       },
     };
   }
@@ -655,22 +738,42 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       subscriberCount: (a, event) => this.#subscriptions.count(a.idString, event),
       report: (kind, actor, error) => {
         if (this.listenerCount("failure") > 0) this.emit("failure", { kind, actor, error });
-        else console.warn(`[praas] ${kind} failed for ${actor}:`, error);
       },
+      log: (level, message, actor, error) => this.#log(level, message, actor, error),
+      stuckTurnGraceMs: this.#options.stuckTurnGraceMs,
+      leaving: (delta) => {
+        this.#leaving += delta;
+      },
+      retryLater: (a, reason) => {
+        if (reason !== "idle") this.#retries.set(a, reason);
+      },
+      servingError: () => undefined,
     };
+  }
+
+  /** A failure with no caller to tell: a `failure` event and one log line. */
+  #fail(kind: FailureKind, actor: string, error: unknown): void {
+    this.#context.report(kind, actor, error);
+    this.#log("warn", `${actor}: ${kind} failed: ${describeError(error)}`, actor, error);
   }
 
   // ---- swapping out ----
 
-  /** Swap out the least recently used activations while there are more than `maxActivations`. */
+  /**
+   * Swap out the least recently used activations while more than
+   * `maxActivations` are resident. Activations already on their way out do
+   * not count, or every new key would evict another one while saves run.
+   */
   #enforceCapacity(): void {
-    let excess = this.#table.size - this.#options.maxActivations;
+    let excess = this.#table.size - this.#leaving - this.#options.maxActivations;
     if (excess <= 0) return;
+    const now = this.#options.clock.now();
     for (const a of this.#table.byAge()) {
       if (excess <= 0) break;
-      if (a.status !== "active") continue;
+      if (a.status !== "active" || a.saveRetryAt > now) continue;
       excess--;
-      void a.deactivate("capacity").catch((err) => this.#context.report("save", a.idString, err));
+      // A save failure keeps the activation and is reported by the activation itself.
+      void a.deactivate("capacity").catch(() => {});
     }
   }
 
@@ -685,13 +788,24 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     );
   }
 
-  /** Deactivate every activation idle for longer than its type's idle timeout. */
+  /**
+   * Deactivate every activation idle for longer than its type's idle timeout,
+   * and retry swap-outs that failed to save once their backoff has passed.
+   */
   #collectIdle(): void {
     const now = this.#options.clock.now();
+    for (const [a, reason] of this.#retries) {
+      if (a.status === "deactivated") this.#retries.delete(a);
+      else if (a.status === "active" && a.saveRetryAt <= now) {
+        this.#retries.delete(a);
+        void a.deactivate(reason).catch(() => {});
+      }
+    }
     for (const a of this.#table.byAge()) {
       // The list is in order of last use: past this point everything is too recent for any type.
       if (now - a.lastUsed < this.#minIdleTimeout) break;
-      if (a.status !== "active" || !a.mailbox.idle) continue;
+      if (a.status !== "active" || !a.mailbox.idle || a.saveRetryAt > now) continue;
+      // A save failure keeps the activation and is reported (once) by the activation itself.
       if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
     }
   }

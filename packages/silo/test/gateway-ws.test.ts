@@ -24,6 +24,7 @@ describe("gateway WebSocket protocol", () => {
       silo: silo.siloId,
       maxFrameBytes: 4096,
       maxInFlight: 7,
+      callTimeoutMs: silo.callTimeoutMs,
     });
     expect(await peer.call("Counter", "a", "add", [2])).toMatchObject({ t: "ok", value: 2 });
     expect(await peer.call("Counter", "a", "add", [3])).toMatchObject({ t: "ok", value: 5 });

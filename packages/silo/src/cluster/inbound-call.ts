@@ -3,7 +3,7 @@
  * call; its answer goes back as a reply envelope on the connection it came
  * in on instead of through a promise someone awaits.
  */
-import { type ChainLink, type DeadlineQueue, serializeError, TimeoutError } from "@praas/core";
+import { type ChainLink, type DeadlineQueue, serializeError } from "@praas/core";
 import { Call, type CallObserver } from "../call.js";
 import type { PeerConnection } from "./peer-connection.js";
 
@@ -51,10 +51,9 @@ export class InboundCall extends Call {
     this.origin.replyError(this.originId, serializeError(error), this.notRun);
   }
 
-  override expire(): void {
+  override expire(reason?: unknown): void {
     if (this.done) return;
-    super.expire();
-    const error = new TimeoutError(`Call ${this.idString}.${this.method} got no reply within ${this.timeoutMs} ms`);
-    this.origin.replyError(this.originId, serializeError(error), false);
+    super.expire(reason);
+    this.origin.replyError(this.originId, serializeError(reason ?? this.timeoutError()), false);
   }
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { CallObserver } from "../call.js";
-import type { Silo } from "../silo.js";
+import type { Silo, SiloFailure } from "../silo.js";
 import { CallMetrics, FastCounter } from "./call-metrics.js";
 
 /**
@@ -15,6 +15,7 @@ export class GatewayMetrics implements CallObserver {
   readonly #errors: Counter<"type" | "method" | "code">;
   readonly #activations: Counter;
   readonly #deactivations: Counter<"reason">;
+  readonly #failures: Counter<"kind">;
   readonly #rejectedFrames: Counter<"code">;
   readonly #http = new FastCounter("praas_http_requests_total", "HTTP control plane requests, by route and status", [
     "route",
@@ -65,6 +66,12 @@ export class GatewayMetrics implements CallObserver {
       labelNames: ["code"],
       registers,
     });
+    this.#failures = new Counter({
+      name: "praas_failures_total",
+      help: "Failures with no caller to tell, by kind (conflict: a write lost to newer state; stuck: a turn abandoned; save: a swap-out that could not save; activate, deactivate, timer, reminder)",
+      labelNames: ["kind"],
+      registers,
+    });
     this.registry.registerMetric(this.#http.metric());
     this.#events = new Counter({
       name: "praas_gateway_events_sent_total",
@@ -74,12 +81,15 @@ export class GatewayMetrics implements CallObserver {
 
     const onActivate = () => this.#activations.inc();
     const onDeactivate = (_id: unknown, reason: string) => this.#deactivations.inc({ reason });
+    const onFailure = (f: SiloFailure) => this.#failures.inc({ kind: f.kind });
     silo.on("activate", onActivate);
     silo.on("deactivate", onDeactivate);
+    silo.on("failure", onFailure);
     this.#unhook.push(
       silo.observeCalls(this),
       () => silo.off("activate", onActivate),
       () => silo.off("deactivate", onDeactivate),
+      () => silo.off("failure", onFailure),
     );
   }
 

@@ -125,7 +125,13 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
         });
         connections.add(conn);
         conn.send(
-          helloFrame(silo.siloId, CLIENT_PROTOCOL_VERSION, limits.maxFrameBytes, limits.maxInFlightPerConnection),
+          helloFrame(
+            silo.siloId,
+            CLIENT_PROTOCOL_VERSION,
+            limits.maxFrameBytes,
+            limits.maxInFlightPerConnection,
+            Math.min(silo.callTimeoutMs, limits.maxCallTimeoutMs),
+          ),
         );
       });
     })().catch((err: unknown) => refuseUpgrade(socket, err));

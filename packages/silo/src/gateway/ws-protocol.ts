@@ -151,8 +151,14 @@ export function errFrame(id: number | null, err: unknown): Uint8Array {
   return encodeTrusted({ t: "err", id, error: e });
 }
 
-export function helloFrame(silo: string, version: number, maxFrameBytes: number, maxInFlight: number): Uint8Array {
-  return encodeTrusted({ t: "hello", v: version, silo, maxFrameBytes, maxInFlight });
+export function helloFrame(
+  silo: string,
+  version: number,
+  maxFrameBytes: number,
+  maxInFlight: number,
+  callTimeoutMs: number,
+): Uint8Array {
+  return encodeTrusted({ t: "hello", v: version, silo, maxFrameBytes, maxInFlight, callTimeoutMs });
 }
 
 export function gapFrame(sub: number, from: number, to: number | null): Uint8Array {
