@@ -11,6 +11,7 @@ import { type ActorId, decodeStateRecord, type StateStore } from "@praas/core";
 import { redisStateStore } from "@praas/redis";
 import { s3Storage } from "@praas/storage-s3";
 import { createS3Bucket, freePort } from "@praas/testing";
+import { Redis } from "ioredis";
 import type { FinalObservation, History, Outcome } from "./history.js";
 import { type CounterKey, codeOf, Gateway, probeReadiness } from "./load.js";
 import {
@@ -135,15 +136,30 @@ export class SystemUnderTest {
     }
   }
 
-  /** Start (again) the silo of a slot the runner took down; bounded. */
-  async restart(slot: SiloSlot): Promise<void> {
-    this.#restarting.add(slot);
-    try {
-      if (slot.alive) await slot.kill();
-      await slot.start();
-    } finally {
-      this.#restarting.delete(slot);
-    }
+  /** Per slot: the restart under way, so that two never overlap on one slot. */
+  readonly #restarts = new Map<SiloSlot, Promise<void>>();
+
+  /** Start (again) the silo of a slot the runner took down (after any restart under way there); bounded. */
+  restart(slot: SiloSlot): Promise<void> {
+    const previous = this.#restarts.get(slot) ?? Promise.resolve();
+    const next = previous
+      .catch(() => {})
+      .then(async () => {
+        this.#restarting.add(slot);
+        try {
+          if (slot.alive) await slot.kill();
+          await slot.start();
+        } finally {
+          this.#restarting.delete(slot);
+        }
+      });
+    this.#restarts.set(slot, next);
+    void next
+      .catch(() => {})
+      .finally(() => {
+        if (this.#restarts.get(slot) === next) this.#restarts.delete(slot);
+      });
+    return next;
   }
 
   /** Slots whose process runs and is not paused. */
@@ -152,11 +168,15 @@ export class SystemUnderTest {
   }
 
   /**
-   * Wait (bounded) until every live silo's view lists exactly the live silos as
-   * active. Trivially true for one embedded silo.
+   * Wait (bounded) until every live silo's view, and the membership stored in
+   * Redis, list exactly the live silos as active. (A silo's own view can be
+   * stale — an evicted silo may keep its old one — so Redis is asked too.)
+   * Trivially true for one embedded silo.
    */
   async settle(ms = 15_000): Promise<boolean> {
     if (!this.clustered) return true;
+    const same = (ids: readonly string[], selves: ReadonlySet<unknown>) =>
+      ids.length === selves.size && ids.every((id) => selves.has(id));
     return waitFor(
       async () => {
         const live = this.live();
@@ -164,14 +184,48 @@ export class SystemUnderTest {
         const views = await Promise.all(live.map((s) => getJson<ClusterJson>(`${s.httpUrl}/v1/cluster`)));
         if (views.some((v) => v === undefined || v.status !== 200)) return false;
         const selves = new Set(views.map((v) => v?.body.self));
-        return views.every((v) => {
-          const active = (v?.body.silos ?? []).filter((s) => s.status === "active").map((s) => s.id);
-          return active.length === selves.size && active.every((id) => selves.has(id));
-        });
+        const inRedis = await this.activeInRedis();
+        return (
+          inRedis !== undefined &&
+          same(inRedis, selves) &&
+          views.every((v) =>
+            same(
+              (v?.body.silos ?? []).filter((s) => s.status === "active").map((s) => s.id),
+              selves,
+            ),
+          )
+        );
       },
       ms,
       100,
     );
+  }
+
+  /**
+   * Ids of the silos the membership in Redis holds as active (the
+   * `praas:{<cluster>}:status` hash, see docs/cluster.md), or undefined when
+   * Redis does not answer.
+   */
+  async activeInRedis(): Promise<string[] | undefined> {
+    if (this.redis === undefined) return undefined;
+    const client = new Redis(this.redis.url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 1_000,
+    });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      const status = await client.hgetall(`praas:{${this.name}}:status`);
+      return Object.entries(status)
+        .filter(([, s]) => s === "active")
+        .map(([id]) => id);
+    } catch {
+      return undefined;
+    } finally {
+      client.disconnect();
+    }
   }
 
   /** One read through a silo's HTTP API (a probe), recorded in the history. */
@@ -287,13 +341,7 @@ export class SystemUnderTest {
 
   /** Kill -9 every silo and start them all again (a manual action). */
   async restartAll(): Promise<void> {
-    for (const s of this.slots) this.#restarting.add(s);
-    try {
-      await Promise.all(this.slots.map((s) => s.kill()));
-      await Promise.all(this.slots.map((s) => s.start()));
-    } finally {
-      for (const s of this.slots) this.#restarting.delete(s);
-    }
+    await Promise.all(this.slots.map((s) => this.restart(s)));
     await this.settle(20_000);
   }
 
@@ -322,8 +370,9 @@ export class SystemUnderTest {
     this.#closed = true;
     await this.#supervising;
     await this.#stopProbe?.();
-    await Promise.all(this.gateways.map((g) => g.close().catch(() => {})));
+    // Silos first: a client closing towards a frozen silo would wait for its closing handshake.
     await Promise.all(this.slots.map((s) => s.kill()));
+    await Promise.all(this.gateways.map((g) => g.close().catch(() => {})));
     await this.redis?.kill();
   }
 }

@@ -392,17 +392,13 @@ function checkKey(key: string, ops: readonly Op[], final: FinalObservation | und
 
   let finalValue: number | undefined;
   if (final === undefined || (final.stored === undefined && final.reads.length === 0)) {
-    report("no-final-value", `no final value for ${key}: neither the store nor a silo was read after the load`, []);
+    report("no-final-value", "no final value: neither the store nor a silo was read after the load", []);
   } else {
     if (final.stored !== undefined) {
       finalValue = final.stored;
       for (const r of final.reads) {
         if (r.value !== final.stored) {
-          report(
-            "read-store-mismatch",
-            `${key}: read ${r.value} through ${r.via}, but the store holds ${final.stored}`,
-            [],
-          );
+          report("read-store-mismatch", `read ${r.value} through ${r.via}, but the store holds ${final.stored}`, []);
         }
       }
     } else {
@@ -411,7 +407,7 @@ function checkKey(key: string, ops: readonly Op[], final: FinalObservation | und
       else {
         report(
           "no-final-value",
-          `${key}: final reads disagree (${final.reads.map((r) => `${r.value} via ${r.via}`).join(", ")}) and the store was not read`,
+          `final reads disagree (${final.reads.map((r) => `${r.value} via ${r.via}`).join(", ")}) and the store was not read`,
           [],
         );
       }
@@ -419,12 +415,12 @@ function checkKey(key: string, ops: readonly Op[], final: FinalObservation | und
   }
   if (finalValue !== undefined) {
     if (finalValue < ackedSum) {
-      report("lost-acked-write", `${key}: final value ${finalValue} < ${ackedSum} acknowledged`, []);
+      report("lost-acked-write", `final value ${finalValue} < ${ackedSum} acknowledged`, []);
     }
     if (finalValue > ackedSum + uncertainSum) {
       report(
         "final-above-attempted",
-        `${key}: final value ${finalValue} > ${ackedSum} acknowledged + ${uncertainSum} failed or unknown`,
+        `final value ${finalValue} > ${ackedSum} acknowledged + ${uncertainSum} failed or unknown`,
         [],
       );
     }

@@ -186,17 +186,24 @@ export class LoadGenerator {
         continue;
       }
       const kind = this.random() < this.options.readFraction ? "read" : "add";
-      let g = gateway;
-      for (let attempt = 0; ; attempt++) {
+      let g: Gateway | undefined = gateway;
+      for (let attempt = 0; g !== undefined; attempt++) {
         const ok = await this.call(g, target, kind);
         if (ok === true || !retrying || !ok.retryable || attempt >= RETRY_PAUSES_MS.length || this.#stopped) break;
         await sleep(RETRY_PAUSES_MS[attempt] as number);
-        g =
-          pick(
-            this.random,
-            this.gateways.filter((x) => x.usable),
-          ) ?? g;
+        // Resend through a gateway in service (never back into one taken down); give up if none comes.
+        g = await this.#usableGateway(this.options.callTimeoutMs);
       }
+    }
+  }
+
+  /** A usable gateway, waiting (bounded) for one; undefined if none came or the load stopped. */
+  async #usableGateway(ms: number): Promise<Gateway | undefined> {
+    const until = performance.now() + ms;
+    for (;;) {
+      const g = this.pickGateway();
+      if (g !== undefined || this.#stopped || performance.now() >= until) return g;
+      await sleep(50);
     }
   }
 

@@ -82,7 +82,7 @@ export function formatReport(results: readonly ScenarioResult[], profile: Profil
   for (const r of results) {
     out.push(`\n${r.name}: ${r.description}`);
     out.push(
-      `  ${(r.durationMs / 1000).toFixed(1)} s, ${r.calls} calls (${(r.calls / (r.durationMs / 1000)).toFixed(0)}/s), ${r.acks} acks (latency p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms), errors: ${errorsText(r.errorsByCode)}; silo log lines ${r.logLines}; restarts by the supervisor ${r.supervisorRestarts}; exits allowed ${r.allowedExits}`,
+      `  ${(r.durationMs / 1000).toFixed(1)} s, ${r.calls} calls (${r.durationMs > 0 ? (r.calls / (r.durationMs / 1000)).toFixed(0) : 0}/s), ${r.acks} acks (latency p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms), errors: ${errorsText(r.errorsByCode)}; silo log lines ${r.logLines}; restarts by the supervisor ${r.supervisorRestarts}; exits allowed ${r.allowedExits}`,
     );
     for (const [k, v] of Object.entries(r.extra)) out.push(`  ${k}: ${v}`);
     if (r.faults.length > 0) {
@@ -94,6 +94,7 @@ export function formatReport(results: readonly ScenarioResult[], profile: Profil
             "at s",
             "fault",
             "recovery ms",
+            "after restart ms",
             "slowest key: failures meanwhile",
             "detection ms",
             "woken silo",

@@ -34,6 +34,12 @@ export const DETECTION_BOUND_MS = DEFAULT_DEAD_AFTER_MS + DEFAULT_HEARTBEAT_MS;
 export const KILL_RECOVERY_TARGET_MS = 3_000;
 /** How long the runner waits for recovery before it acts by hand. */
 const RECOVERY_WAIT_MS = 10_000;
+/**
+ * After a Redis fault the silos' Redis clients reconnect with a growing pause
+ * (ioredis: up to 2 s), and only then learn what the restarted Redis holds:
+ * judge recovery no sooner than two detection bounds plus that pause.
+ */
+const REDIS_FAULT_MIN_WAIT_MS = 2 * DETECTION_BOUND_MS + 2_000;
 /** Recovered means: no call failed for this long (so a key served by one silo and refused by another is not). */
 const STABLE_MS = 1_000;
 
@@ -62,8 +68,8 @@ export const PROFILES: Readonly<Record<Profile["name"], Profile>> = {
     kills: 2,
     pauses: 1,
     redisOutageMs: 2_000,
-    soakMs: 6_000,
-    embeddedKills: 2,
+    soakMs: 5_000,
+    embeddedKills: 1,
     budgetMs: 180_000,
   },
   full: {
@@ -208,17 +214,17 @@ export class ScenarioRun {
 
   /**
    * Wait (bounded) until every key has recovered (History.keysNotRecovered)
-   * and no call failed for STABLE_MS, and at least one detection bound after
-   * the fault, since some faults take effect late (a silo learns of its
-   * eviction at its next heartbeat). If it does not recover, act by hand —
-   * restart every silo — and say so.
+   * and no call failed for STABLE_MS, and at least `minMs` after the fault
+   * (default one detection bound), since some faults take effect late (a
+   * silo learns of its eviction at its next heartbeat). If it does not
+   * recover, act by hand — restart every silo — and say so.
    */
-  async awaitRecovery(f: FaultRecord, boundMs = RECOVERY_WAIT_MS): Promise<void> {
+  async awaitRecovery(f: FaultRecord, minMs = DETECTION_BOUND_MS, boundMs = RECOVERY_WAIT_MS): Promise<void> {
     const ids = this.load.active.map((k) => k.id);
     const recovered = (since: number) => () => {
       const now = this.now();
       return (
-        now >= since + DETECTION_BOUND_MS &&
+        now >= since + minMs &&
         this.history.lastFailureStart(ids) < now - STABLE_MS &&
         this.history.keysNotRecovered(f.at, ids).length === 0
       );
@@ -551,29 +557,40 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
 function killLoop(store: "s3" | "redis"): ScenarioSpec {
   return {
     name: `kill-loop/${store}`,
-    description: `3 silos, ${store} state, "turn": kill -9 a silo under load, restart it 0–3 s later`,
+    description: `3 silos, ${store} state, "turn": kill -9 a silo under load, restart it 0–3 s later; the next kill as soon as every key is served again (restarts may still be under way, one silo always survives)`,
     body: async (run) => {
       const { sut, random } = run;
-      for (let i = 0; i < run.env.profile.kills; i++) {
+      const restarting = new Map<SiloSlot, Promise<void>>();
+      for (let i = 0; i < run.env.profile.kills; ) {
         if (run.outOfTime("kill loop")) break;
-        const victim = pick(random, sut.slots) as SiloSlot;
+        const candidates = sut.slots.filter((s) => s.alive && !s.paused && !restarting.has(s));
+        if (candidates.length < 2) {
+          // Never kill the last silo standing: wait (bounded) for a restart to finish.
+          await Promise.race([...restarting.values(), sleep(30_000)]);
+          continue;
+        }
+        i++;
+        const victim = pick(random, candidates) as SiloSlot;
         const f = run.fault("silo-kill", `kill -9 ${victim.name} (${victim.current?.siloId})`);
         await victim.kill();
         run.probe();
         const delay = Math.floor(random() * DETECTION_BOUND_MS * 1.2);
-        const restarted = sleep(delay)
+        const restart = sleep(delay)
           .then(() => sut.restart(victim))
           .then(
-            () => true,
+            () => {},
             (err: unknown) => {
               run.manualAction(f, `${victim.name} did not come back: ${String(err).split("\n")[0]}`);
-              return false;
             },
-          );
+          )
+          .finally(() => restarting.delete(victim));
+        restarting.set(victim, restart);
         await run.awaitRecovery(f);
-        if (!(await restarted)) await sut.restart(victim).catch(() => {});
-        await run.steady(f);
+        // A moment of steady load before the next fault (pacing, not synchronisation).
+        await sleep(300);
       }
+      await Promise.race([Promise.all(restarting.values()), sleep(30_000)]);
+      await run.steady(run.faults.at(-1) as FaultRecord);
     },
   };
 }
@@ -687,7 +704,7 @@ function redisFaults(store: "s3" | "redis"): ScenarioSpec {
       run.probe();
       await sleep(outage);
       await redis.start();
-      await run.awaitRecovery(f);
+      await run.awaitRecovery(f, REDIS_FAULT_MIN_WAIT_MS);
       await run.steady(f);
       // Restarted empty: the membership is gone (and with Redis state the state too, which no store
       // survives — so only with S3 state).
@@ -698,7 +715,7 @@ function redisFaults(store: "s3" | "redis"): ScenarioSpec {
       await redis.wipe();
       await redis.start();
       run.probe();
-      await run.awaitRecovery(g);
+      await run.awaitRecovery(g, REDIS_FAULT_MIN_WAIT_MS);
       await run.steady(g);
     },
   };
