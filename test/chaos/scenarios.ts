@@ -149,7 +149,7 @@ export interface ScenarioResult {
   readonly extra: Readonly<Record<string, number | string>>;
   readonly notes: readonly string[];
   readonly targetsMissed: readonly string[];
-  /** Scenario-relative logs of the silos, kept when the scenario failed. */
+  /** Folder of the silo logs of the scenario's campaign (kept when the run fails). */
   readonly logDir: string;
   /** The calls per key, for the JSON report: keys with violations, or every key with `RunEnv.fullHistory`. */
   readonly history: Readonly<Record<string, unknown[]>>;
@@ -592,7 +592,8 @@ function killLoop(store: "s3" | "redis"): ScenarioSpec {
         await sleep(300);
       }
       await Promise.race([Promise.all(restarting.values()), sleep(30_000)]);
-      await run.steady(run.faults.at(-1) as FaultRecord);
+      const last = run.faults.at(-1);
+      if (last !== undefined) await run.steady(last);
     },
   };
 }
