@@ -808,16 +808,21 @@ function embeddedKill(): ScenarioSpec {
   };
 }
 
-/** Every campaign: the embedded store; per durable store, the scenarios on one 3-silo cluster (the destructive ones last). */
+/**
+ * Every campaign: the embedded store; per durable store, the scenarios on one
+ * 3-silo cluster (the destructive ones last). Redis state first: its campaign
+ * is the shorter one in the quick profile, so a slow machine cuts the S3
+ * campaign's last scenario rather than a whole campaign.
+ */
 export function allCampaigns(): Campaign[] {
   return [
     { name: "embedded", store: "embedded", silos: 1, scenarios: [embeddedKill()] },
-    { name: "s3", store: "s3", silos: 3, scenarios: [soak("s3"), killLoop("s3"), pauseLoop("s3"), redisFaults("s3")] },
     {
       name: "redis",
       store: "redis",
       silos: 3,
       scenarios: [soak("redis"), killLoop("redis"), pauseLoop("redis"), redisFaults("redis")],
     },
+    { name: "s3", store: "s3", silos: 3, scenarios: [soak("s3"), killLoop("s3"), pauseLoop("s3"), redisFaults("s3")] },
   ];
 }
