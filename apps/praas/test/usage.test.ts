@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type Io, runCommand, USAGE } from "../src/index.js";
 
@@ -96,5 +97,30 @@ describe("praas start cannot listen", () => {
     const r = await run(["start", "--actors", actors, "--port", String(port), "--state-dir", join(dir, "state2")]);
     expect(r.exitCode).toBe(2);
     expect(r.err).toMatch(/^praas: Cannot listen on 127\.0\.0\.1:\d+: the port is already in use \(EADDRINUSE\)/);
+  });
+
+  test("a silo-to-silo port in use names the cluster settings", async () => {
+    const r = await run([
+      "start",
+      "--actors",
+      actors,
+      "--port",
+      "0",
+      "--storage",
+      "memory",
+      "--cluster",
+      uniqueName("usage"),
+      "--redis-url",
+      redisUrl(),
+      "--cluster-port",
+      String(port),
+    ]);
+    expect(r.exitCode).toBe(2);
+    expect(r.err).toBe(
+      `praas: Cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE): another process, ` +
+        "perhaps another praas start, holds it; choose another silo-to-silo port with --cluster-port, " +
+        '$PRAAS_CLUSTER_PORT or "clusterPort" in the config file (0, the default, picks a free one); the ' +
+        "interface with --cluster-host [CONFIG]\n",
+    );
   });
 });
