@@ -33,10 +33,12 @@ test("npm ci, then npx praas works at once; npm start prints commands that work;
   expect(help.err).toMatch(/building/);
 
   // `npm start` on a free port (the README's default is 7070; PRAAS_PORT changes it).
+  // In a process group of its own, so that whatever it started can be killed if the test fails.
   const start = spawn("npm", ["start"], {
     cwd: checkout,
     env: { ...env, PRAAS_PORT: "0" },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   const exited = new Promise<number | null>((resolve) => start.on("exit", (code) => resolve(code)));
   let output = "";
@@ -73,6 +75,10 @@ test("npm ci, then npx praas works at once; npm start prints commands that work;
     expect(await exited).toBe(0);
     expect(output).toMatch(/stopped, state saved/);
   } finally {
-    if (start.exitCode === null) start.kill("SIGKILL");
+    try {
+      process.kill(-(start.pid as number), "SIGKILL");
+    } catch {
+      // The group is gone already: everything exited.
+    }
   }
 });
