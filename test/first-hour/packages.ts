@@ -32,20 +32,20 @@ const rootPackage = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "ut
   devDependencies: Record<string, string>;
 };
 
-let dir: string;
-let packed: Packed[];
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "praas-packages-"));
-  const workspaces = Object.keys(PUBLISHED).flatMap((name) => ["-w", name]);
-  const r = await runOk("npm", ["pack", "--json", "--pack-destination", dir, ...workspaces], {
-    cwd: REPO_ROOT,
-    timeoutMs: 120_000,
-  });
-  packed = JSON.parse(r.out) as Packed[];
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
 describe("published packages", () => {
+  let dir: string;
+  let packed: Packed[];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "praas-packages-"));
+    const workspaces = Object.keys(PUBLISHED).flatMap((name) => ["-w", name]);
+    const r = await runOk("npm", ["pack", "--json", "--pack-destination", dir, ...workspaces], {
+      cwd: REPO_ROOT,
+      timeoutMs: 120_000,
+    });
+    packed = JSON.parse(r.out) as Packed[];
+  }, 180_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
   test("each tarball holds the license, its package.json, built code with types, and no tests", () => {
     expect(packed.map((p) => p.name).sort()).toEqual(Object.keys(PUBLISHED).sort());
     const license = readFileSync(join(REPO_ROOT, "LICENSE"), "utf8");
