@@ -1,7 +1,7 @@
 import { PraasError, parseActorId } from "@praas/core";
 import { type FlagKind, parseArgs } from "./args.js";
-import { resolveStartConfig, START_FLAGS } from "./config.js";
-import { UsageError } from "./errors.js";
+import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
+import { ConfigError, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
 import { banner, type Running, startServer } from "./start.js";
 
@@ -57,13 +57,29 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --token <secret>                   bearer token (default $PRAAS_TOKEN)
       --timeout-ms <n>                   deadline of the call (call only)
       --json                             print raw JSON (status only)
+
+  praas help, praas <command> --help     this text
 `;
 
 const CLIENT_FLAGS: Record<string, FlagKind> = { url: "string", token: "string" };
+const COMMANDS = new Set(["start", "call", "status"]);
+
+/** `praas <command> --help` (or -h) anywhere before a `--`: the user wants the usage, not a run. */
+function asksForHelp(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === "--") return false;
+    if (arg === "--help" || arg === "-h") return true;
+  }
+  return false;
+}
 
 export async function runCommand(argv: readonly string[], io: Io): Promise<Outcome> {
   const [command, ...rest] = argv;
   try {
+    if (COMMANDS.has(command as string) && asksForHelp(rest)) {
+      io.out(USAGE);
+      return { exitCode: 0 };
+    }
     switch (command) {
       case "start":
         return await start(rest, io);
@@ -93,9 +109,38 @@ async function start(argv: readonly string[], io: Io): Promise<Outcome> {
   const { flags, positionals } = parseArgs(argv, START_FLAGS);
   if (positionals.length > 0) throw new UsageError(`praas start takes no arguments, got ${positionals.join(" ")}`);
   const config = resolveStartConfig({ flags, env: io.env, cwd: io.cwd });
-  const running = await startServer(config);
+  let running: Running;
+  try {
+    running = await startServer(config);
+  } catch (err) {
+    throw listenFailure(err, config) ?? err;
+  }
   io.out(banner(running, config));
   return { running };
+}
+
+const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {
+  EADDRINUSE: "the port is already in use (EADDRINUSE): another process, perhaps another praas start, holds it",
+  EACCES: "permission denied (EACCES): ports below 1024 need privileges",
+  EADDRNOTAVAIL: "the address is not one of this machine's (EADDRNOTAVAIL)",
+};
+
+/**
+ * A listener that could not open (port taken, privileged, foreign address) is
+ * a setting to change, not a crash: a ConfigError naming the setting, or
+ * undefined when `err` is something else.
+ */
+function listenFailure(err: unknown, config: StartConfig): ConfigError | undefined {
+  const e = err as Partial<NodeJS.ErrnoException> & { address?: unknown; port?: unknown };
+  const problem = e?.syscall === "listen" && typeof e.code === "string" ? LISTEN_PROBLEMS[e.code] : undefined;
+  if (problem === undefined) return undefined;
+  const host = String(e.address);
+  const where = `${host.includes(":") ? `[${host}]` : host}:${String(e.port)}`;
+  const gateway = e.port === config.port || config.cluster === undefined;
+  const how = gateway
+    ? 'choose another with --port, $PRAAS_PORT or "port" in the config file (0 picks a free one); the interface with --host'
+    : 'choose another silo-to-silo port with --cluster-port, $PRAAS_CLUSTER_PORT or "clusterPort" in the config file (0, the default, picks a free one); the interface with --cluster-host';
+  return new ConfigError(`Cannot listen on ${where}: ${problem}; ${how}`);
 }
 
 function target(flags: Record<string, unknown>, io: Io): { url: string; token: string | undefined } {

@@ -225,7 +225,7 @@ export class Client implements RefBackend {
    * class where it can be imported: `client.ref(ChatRoom, "lobby")`. Optional
    * second type argument: the event map for typed `on`.
    */
-  ref<T, E extends EventMap = EventMap>(
+  ref<T, E extends object = EventMap>(
     type: string | ActorClass<T & Actor<unknown>>,
     key: string,
     options?: CallOptions,

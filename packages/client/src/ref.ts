@@ -30,11 +30,15 @@ export interface Subscription {
   readonly ready: Promise<void>;
 }
 
-/** Map of event names to payload types, for typed `on`; any name is allowed by default. */
+/** The default event map: any event name, payloads of unknown type. */
 export type EventMap = Record<string, unknown>;
 
-/** A typed reference to an actor through a client: the same methods as in a silo, plus `on`. */
-export type ClientRef<T, E extends EventMap = EventMap> = ActorRef<T> & {
+/**
+ * A typed reference to an actor through a client: the same methods as in a silo, plus `on`.
+ * `E` maps event names to payload types; it may be a type alias or an interface (an interface
+ * has no index signature, so the constraint is `object`, not `EventMap`).
+ */
+export type ClientRef<T, E extends object = EventMap> = ActorRef<T> & {
   /** Listen to the events the actor emits (`this.emit(event, payload)`); "*" for all. Kept across reconnects. */
   on<K extends (keyof E & string) | "*">(
     event: K,

@@ -46,3 +46,22 @@ test('"*" receives any event of the map', () => {
     expectTypeOf(v).toEqualTypeOf<number | string>();
   });
 });
+
+/** An event map written as an interface (no index signature), as users often declare them. */
+interface CounterEvents {
+  changed: number;
+  reset: { readonly by: string };
+}
+
+test("an event map may be an interface", () => {
+  const counter = client.ref<Counter, CounterEvents>("Counter", "a");
+  counter.on("changed", (value) => expectTypeOf(value).toEqualTypeOf<number>());
+  counter.on("reset", (value) => expectTypeOf(value).toEqualTypeOf<{ readonly by: string }>());
+  counter.on("*", (value) => expectTypeOf(value).toEqualTypeOf<number | { readonly by: string }>());
+  // @ts-expect-error: not in the event map
+  counter.on("deleted", () => {});
+  // @ts-expect-error: the payload of "changed" is a number
+  counter.on("changed", (value: string) => void value);
+  // @ts-expect-error: an event map is an object type, not a primitive
+  client.ref<Counter, string>("Counter", "a");
+});

@@ -4,6 +4,7 @@
  * even for local calls, so that callers see the same thing whether the actor
  * runs in their process or on another silo.
  */
+import { quoteValue } from "./excerpt.js";
 
 export interface SerializedError {
   readonly name: string;
@@ -47,13 +48,13 @@ export class TimeoutError extends PraasError {
 
 export class MethodNotFoundError extends PraasError {
   constructor(type: string, method: string) {
-    super("METHOD_NOT_FOUND", `Actor type "${type}" has no callable method "${method}"`);
+    super("METHOD_NOT_FOUND", `Actor type ${quoteValue(type)} has no callable method ${quoteValue(method)}`);
   }
 }
 
 export class ActorTypeNotFoundError extends PraasError {
   constructor(type: string) {
-    super("ACTOR_TYPE_NOT_FOUND", `No actor type "${type}" is registered on this silo`);
+    super("ACTOR_TYPE_NOT_FOUND", `No actor type ${quoteValue(type)} is registered on this silo`);
   }
 }
 

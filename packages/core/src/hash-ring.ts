@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "./errors.js";
+import { quoteValue } from "./excerpt.js";
 import { activeSilos, type MembershipView } from "./membership.js";
 
 /**
@@ -276,7 +277,7 @@ function sortedMembers(members: readonly string[]): string[] {
   if (!Array.isArray(members)) throw new InvalidArgumentError("HashRing: members must be an array of strings");
   for (const m of members) {
     if (typeof m !== "string" || m.length === 0) {
-      throw new InvalidArgumentError(`HashRing: member ids must be non-empty strings, got ${JSON.stringify(m)}`);
+      throw new InvalidArgumentError(`HashRing: member ids must be non-empty strings, got ${quoteValue(m)}`);
     }
   }
   return [...new Set(members)].sort(compareStrings);

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "./errors.js";
+import { quoteValue } from "./excerpt.js";
 
 /** The identity of a virtual actor: its type name and its key. */
 export interface ActorId {
@@ -17,7 +18,7 @@ const TYPE_NAME = /^[A-Za-z_$][A-Za-z0-9_$.-]*$/;
 export function validateTypeName(type: unknown): string {
   if (typeof type !== "string" || !TYPE_NAME.test(type) || type.length > MAX_NAME_LENGTH) {
     throw new InvalidArgumentError(
-      `Invalid actor type name ${JSON.stringify(type)}: use letters, digits, _ $ . - (≤ ${MAX_NAME_LENGTH} chars), starting with a letter, _ or $`,
+      `Invalid actor type name ${quoteValue(type)}: use letters, digits, _ $ . - (≤ ${MAX_NAME_LENGTH} chars), starting with a letter, _ or $`,
     );
   }
   return type;
@@ -26,7 +27,7 @@ export function validateTypeName(type: unknown): string {
 export function validateKey(key: unknown): string {
   if (typeof key !== "string" || key.length === 0 || key.length > MAX_NAME_LENGTH || CONTROL.test(key)) {
     throw new InvalidArgumentError(
-      `Invalid actor key ${JSON.stringify(key)}: a non-empty string of at most ${MAX_NAME_LENGTH} chars without control characters`,
+      `Invalid actor key ${quoteValue(key)}: a non-empty string of at most ${MAX_NAME_LENGTH} chars without control characters`,
     );
   }
   return key;
@@ -44,6 +45,6 @@ export function formatActorId(id: ActorId): string {
 /** Parse "Type/key" (the key may itself contain slashes). */
 export function parseActorId(text: string): ActorId {
   const slash = text.indexOf("/");
-  if (slash <= 0) throw new InvalidArgumentError(`Expected "Type/key", got ${JSON.stringify(text)}`);
+  if (slash <= 0) throw new InvalidArgumentError(`Expected "Type/key", got ${quoteValue(text)}`);
   return { type: validateTypeName(text.slice(0, slash)), key: validateKey(text.slice(slash + 1)) };
 }

@@ -3,7 +3,9 @@
  * carry every value the codec can, so (docs/protocol.md):
  * bigint → decimal string; Uint8Array → base64 string; Date → ISO string;
  * Set → array; Map → object when every key is a string or number, else an
- * array of [key, value] pairs; undefined → null (omitted inside objects).
+ * array of [key, value] pairs; undefined → null (omitted inside objects);
+ * NaN and ±Infinity → "NaN", "Infinity", "-Infinity" (JSON.stringify would
+ * make them null, indistinguishable from a real null).
  */
 export function toJson(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value, replacer) ?? "null";
@@ -16,6 +18,7 @@ function replacer(this: unknown, key: string, v: unknown): unknown {
     return Buffer.from(original.buffer, original.byteOffset, original.byteLength).toString("base64");
   }
   if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
   if (v instanceof Map) {
     let simple = true;
     for (const k of v.keys()) {
