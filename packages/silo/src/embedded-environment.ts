@@ -139,6 +139,20 @@ export class EmbeddedEnvironment {
     return this.#closed;
   }
 
+  /**
+   * Drop the handle of an open that failed after the claim (the import
+   * refused or failed). Nothing is pending, since the claim and the import
+   * commit synchronously, so when it was the last handle the folder is free
+   * again before this returns.
+   */
+  abandon(): void {
+    if (this.#closed !== undefined) return;
+    if (--this.#refs > 0) return; // another handle in this process still uses it
+    if (openHere.get(this.stateDir) === this) openHere.delete(this.stateDir);
+    releaseFolder(this.#owner);
+    this.#closed = this.root.close().catch(() => {});
+  }
+
   get closed(): boolean {
     return this.#closed !== undefined;
   }

@@ -35,7 +35,7 @@ export class LmdbStateStore implements StateStore {
     try {
       this.imported = importFileStore(this.#env);
     } catch (err) {
-      void this.#env.release().catch(() => {});
+      this.#env.abandon();
       throw err;
     }
   }
