@@ -100,7 +100,7 @@ describe("RedisStateStore", () => {
       const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ i, reason: r.reason }] : []));
       expect(failed.map((f) => f.i)).toEqual([7]);
       expect(failed[0]?.reason).toBeInstanceOf(StateConflictError);
-      expect((failed[0]?.reason as StateConflictError).found).toBe(first[7]);
+      expect((failed[0]?.reason as StateConflictError | undefined)?.found).toBe(first[7]);
       for (const [i, id] of ids.entries()) {
         expect((await store.load(id))?.data.toString()).toBe(i === 7 ? "v1" : "v2");
       }
