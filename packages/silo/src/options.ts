@@ -10,6 +10,7 @@ import {
 } from "@praas/core";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
 import { LmdbStateStore } from "./lmdb-store.js";
+import { ActorRegistry } from "./registry.js";
 
 export interface SiloOptions {
   /** The actor classes this silo hosts. */
@@ -96,6 +97,8 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
     reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
   };
+  // Bad actor classes are found here (the silo builds the registry again), before any store is opened.
+  new ActorRegistry(checked.actors, checked.idleTimeoutMs);
   // Stores last: opening the embedded one claims the folder, so nothing may throw after it.
   const storage = options.storage ?? new LmdbStateStore(stateDir);
   const reminders =
