@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { CorruptStateError, StateDirLockedError } from "@praas/core";
-import { type Database, open, type RootDatabase } from "lmdb";
+import type * as Lmdb from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
 import { claimFolder, type OpenMode, type OwnerToken, releaseFolder } from "./state-dir-lock.js";
 
 /**
@@ -42,6 +44,17 @@ export interface EmbeddedStoreOptions {
    * instead of a silent overwrite. See docs/storage.md.
    */
   readonly shared?: boolean;
+}
+
+/**
+ * lmdb-js, loaded on the first open rather than at import: a process that
+ * never opens the embedded store (`praas call`, a silo on S3) does not load
+ * the native library.
+ */
+let lmdb: typeof Lmdb | undefined;
+function loadLmdb(): typeof Lmdb {
+  lmdb ??= createRequire(import.meta.url)("lmdb") as typeof Lmdb;
+  return lmdb;
 }
 
 /** Environments open in this process, by folder: a second handle on one folder shares the first. */
@@ -90,7 +103,7 @@ export class EmbeddedEnvironment {
     this.mode = mode;
     this.path = join(stateDir, STORE_FOLDER);
     mkdirSync(this.path, { recursive: true });
-    this.root = open<unknown, string>({ path: this.path, noSubdir: false, maxDbs: 8 });
+    this.root = loadLmdb().open<unknown, string>({ path: this.path, noSubdir: false, maxDbs: 8 });
     try {
       this.state = this.root.openDB<Buffer, string>("state", { encoding: "binary", useVersions: true });
       this.reminders = this.root.openDB<Buffer, string>("reminders", { encoding: "binary" });
