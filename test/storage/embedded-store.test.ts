@@ -245,6 +245,37 @@ describe("embedded store: versions and reminders", () => {
   });
 });
 
+describe("embedded store: a silo's default", () => {
+  class Alarm extends Actor<{ fired: number }> {
+    static initialState() {
+      return { fired: 0 };
+    }
+    async every(ms: number): Promise<void> {
+      await this.remind("beat", { every: ms });
+    }
+    override onReminder(): void {
+      this.state.fired++;
+    }
+    fired(): number {
+      return this.state.fired;
+    }
+  }
+
+  it("keeps state and reminders in the state folder: the next silo on it fires what the last one registered", async () => {
+    const dir = await folder();
+    const first = await Silo.start({ actors: [Alarm], stateDir: dir, clock: new ManualClock(1_000_000) });
+    expect(first.store.kind).toBe("lmdb");
+    await first.ref(Alarm, "r").every(1_000);
+    await first.stop();
+
+    const clock = new ManualClock(1_005_500);
+    const second = await Silo.start({ actors: [Alarm], stateDir: dir, clock });
+    cleanups.push(() => second.stop());
+    await clock.advance(0);
+    await expect.poll(() => second.ref(Alarm, "r").fired()).toBe(1);
+  });
+});
+
 describe("embedded store: moving from the file store", () => {
   const record = (n: number): Uint8Array => encodeStateRecord({ stateVersion: 1, state: { n } });
 
