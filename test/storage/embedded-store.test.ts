@@ -317,6 +317,16 @@ describe("embedded store: moving from the file store", () => {
     expect(decodeStateRecord(hashed?.data ?? new Uint8Array(), "test").state).toEqual({ n: 4 });
   });
 
+  it("deleting an actor whose imported state was never loaded deletes it for good", async () => {
+    const dir = await folder();
+    const id: ActorId = { type: "Counter", key: "ключ-".repeat(20) }; // hashed by the file store
+    await new FileStateStore(dir).save(id, record(7), null);
+    const store = openStore(dir);
+    expect(store.imported?.hashedNames).toBe(1);
+    await store.delete(id);
+    expect(await store.load(id)).toBeUndefined();
+  });
+
   it("a silo upgraded in place finds its actors' state and reminders where the file store left them", async () => {
     const dir = await folder();
     class Counter extends Actor<{ n: number }> {

@@ -107,12 +107,8 @@ export function importFileStore(env: EmbeddedEnvironment): FileImportReport | un
  * (its place in the store). True when something was moved.
  */
 export async function adoptHashedFileState(env: EmbeddedEnvironment, id: ActorId, key: string): Promise<boolean> {
-  if (!hasHashedImports(env)) return false;
-  const typeName = fileStoreName(id.type);
-  const keyName = fileStoreName(id.key);
-  if (!typeName.startsWith("~") && !keyName.startsWith("~")) return false;
-  const legacy = `${HASHED}${typeName}/${keyName}`;
-  if (env.state.getEntry(legacy) === undefined) return false;
+  const legacy = hashedKeyOf(env, id);
+  if (legacy === undefined || env.state.getEntry(legacy) === undefined) return false;
   return env.root.transaction(() => {
     const old = env.state.getEntry(legacy);
     if (old === undefined || env.state.getEntry(key) !== undefined) return false;
@@ -120,6 +116,21 @@ export async function adoptHashedFileState(env: EmbeddedEnvironment, id: ActorId
     env.state.removeSync(legacy);
     return true;
   });
+}
+
+/** Drop `id`'s imported state still waiting under a hashed file name (its state is being deleted). */
+export async function forgetHashedFileState(env: EmbeddedEnvironment, id: ActorId): Promise<void> {
+  const legacy = hashedKeyOf(env, id);
+  if (legacy !== undefined && env.state.getEntry(legacy) !== undefined) await env.state.remove(legacy);
+}
+
+/** Where `id`'s state waits if it was imported under a hashed file name; undefined when it cannot be. */
+function hashedKeyOf(env: EmbeddedEnvironment, id: ActorId): string | undefined {
+  if (!hasHashedImports(env)) return undefined;
+  const typeName = fileStoreName(id.type);
+  const keyName = fileStoreName(id.key);
+  if (!typeName.startsWith("~") && !keyName.startsWith("~")) return undefined;
+  return `${HASHED}${typeName}/${keyName}`;
 }
 
 const hashedImports = new WeakMap<EmbeddedEnvironment, boolean>();

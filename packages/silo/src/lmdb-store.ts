@@ -6,7 +6,7 @@ import {
   parseVersion,
   STORE_FOLDER,
 } from "./embedded-environment.js";
-import { adoptHashedFileState, type FileImportReport, importFileStore } from "./fs-import.js";
+import { adoptHashedFileState, type FileImportReport, forgetHashedFileState, importFileStore } from "./fs-import.js";
 import { LmdbReminderStore } from "./lmdb-reminder-store.js";
 
 /**
@@ -81,7 +81,8 @@ export class LmdbStateStore implements StateStore {
   async delete(id: ActorId, expected?: string): Promise<void> {
     const key = lmdbKey(formatActorId(id));
     if (expected === undefined) {
-      await this.#env.state.remove(key);
+      // State imported from the file store and not yet loaded must not come back on the next load.
+      await Promise.all([this.#env.state.remove(key), forgetHashedFileState(this.#env, id)]);
       return;
     }
     const ifVersion = parseVersion(expected);
