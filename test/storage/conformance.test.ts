@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { MemoryStateStore } from "@praas/core";
-import { FileStateStore } from "@praas/silo";
+import { FileStateStore, LmdbStateStore } from "@praas/silo";
 import { describeStateStoreConformance } from "@praas/testing/conformance";
 import { afterAll } from "vitest";
 
@@ -35,4 +35,13 @@ describeStateStoreConformance("filesystem", {
     "an empty file": (store, id) => plantFile(store.describe(id), ""),
     "a truncated header": (store, id) => plantFile(store.describe(id), "PRAASFS1abc"),
   },
+});
+
+describeStateStoreConformance("embedded (LMDB)", {
+  makeStore: async () => {
+    const dir = await mkdtemp(join(tmpdir(), "praas-conf-lmdb-"));
+    folders.push(dir);
+    return new LmdbStateStore(dir);
+  },
+  largeStateBytes: 50 * 2 ** 20,
 });

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { type ActorId, decodeStateRecord, MemoryStateStore, type StateStore } from "@praas/core";
 import { RedisStateStore } from "@praas/redis";
-import { FileStateStore, type Silo } from "@praas/silo";
+import { FileStateStore, LmdbStateStore, type Silo } from "@praas/silo";
 import { S3StateStore } from "@praas/storage-s3";
 import { s3ClientConfig } from "@praas/testing";
 import { freshBucket, redisUrl, s3Server, uniqueName } from "@praas/testing/vitest";
@@ -59,6 +59,17 @@ export const providers: readonly Provider[] = [
     async scope() {
       const dir = await mkdtemp(join(tmpdir(), "praas-storage-"));
       return { open: () => new FileStateStore(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    // Every handle opens the folder shared, as silos of one cluster on one host would.
+    name: "embedded",
+    async scope() {
+      const dir = await mkdtemp(join(tmpdir(), "praas-storage-lmdb-"));
+      return {
+        open: () => new LmdbStateStore(dir, { shared: true }),
+        cleanup: () => rm(dir, { recursive: true, force: true }),
+      };
     },
   },
   {

@@ -38,7 +38,8 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --reminders redis|local            where reminders live (default: redis in a cluster, hash
                                          praas:<cluster>:reminders; else local files or memory)
     Storage:
-      --storage fs|s3|redis|memory       where actor state goes (default fs, in --state-dir)
+      --storage lmdb|fs|s3|redis|memory  where actor state goes (default lmdb: the embedded store in
+                                         --state-dir, one process per folder; fs: a file per actor)
       --s3-bucket <name>                 s3: the bucket (required; it must exist)
       --s3-prefix <prefix>               s3: key prefix
       --s3-endpoint <url>                s3: S3-compatible server (MinIO, R2, …)

@@ -27,7 +27,7 @@ export interface StartConfig {
   /** "host:port" other silos dial. */
   readonly advertise: string | undefined;
   readonly clusterSecret: string | undefined;
-  /** Where actor state goes (default "fs": files in stateDir). */
+  /** Where actor state goes (default "lmdb": the embedded store in stateDir; "fs": the older file-per-actor store there). */
   readonly storage: StorageKind;
   readonly s3Bucket: string | undefined;
   readonly s3Prefix: string | undefined;
@@ -35,11 +35,11 @@ export interface StartConfig {
   readonly s3Region: string | undefined;
   readonly s3PathStyle: boolean | undefined;
   readonly redisKeyPrefix: string | undefined;
-  /** Where reminders live: "redis" (default in a cluster) or "local" (files next to fs state, else memory). */
+  /** Where reminders live: "redis" (default in a cluster) or "local" (beside lmdb/fs state, else memory). */
   readonly reminders: RemindersKind;
 }
 
-export type StorageKind = "fs" | "s3" | "redis" | "memory";
+export type StorageKind = "lmdb" | "fs" | "s3" | "redis" | "memory";
 export type RemindersKind = "redis" | "local";
 
 type Kind =
@@ -65,7 +65,7 @@ interface Setting {
 }
 
 const CHOICES: Partial<Record<Kind, readonly string[]>> = {
-  storage: ["fs", "s3", "redis", "memory"],
+  storage: ["lmdb", "fs", "s3", "redis", "memory"],
   reminders: ["redis", "local"],
 };
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
@@ -229,7 +229,7 @@ export interface ConfigInputs {
 
 /** Merge and validate; a bad value is a ConfigError naming the key and where it came from. */
 export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
-  const out: Record<string, unknown> = { ...DEFAULTS, insecure: false, actors: [], limits: {}, storage: "fs" };
+  const out: Record<string, unknown> = { ...DEFAULTS, insecure: false, actors: [], limits: {}, storage: "lmdb" };
   /** Where each explicitly given setting came from. */
   const source = new Map<string, string>();
   const configPath = (inputs.flags.config as string | undefined) ?? inputs.env.PRAAS_CONFIG;
@@ -313,19 +313,19 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
       `storage is redis (${source.get("storage")}) but no Redis URL is set: give ${how("redisUrl")}`,
     );
   }
-  const only: readonly [keyof StartConfig, StorageKind][] = [
-    ["s3Bucket", "s3"],
-    ["s3Prefix", "s3"],
-    ["s3Endpoint", "s3"],
-    ["s3Region", "s3"],
-    ["s3PathStyle", "s3"],
-    ["redisKeyPrefix", "redis"],
-    ["stateDir", "fs"],
+  const only: readonly [keyof StartConfig, readonly StorageKind[]][] = [
+    ["s3Bucket", ["s3"]],
+    ["s3Prefix", ["s3"]],
+    ["s3Endpoint", ["s3"]],
+    ["s3Region", ["s3"]],
+    ["s3PathStyle", ["s3"]],
+    ["redisKeyPrefix", ["redis"]],
+    ["stateDir", ["lmdb", "fs"]],
   ];
-  for (const [key, kind] of only) {
-    if (given(key) && storage !== kind) {
+  for (const [key, kinds] of only) {
+    if (given(key) && !kinds.includes(storage)) {
       const now = source.has("storage") ? `storage is ${storage} (${source.get("storage")})` : `storage is ${storage}`;
-      throw new ConfigError(`${at(key)} only applies to --storage ${kind}, but ${now}`);
+      throw new ConfigError(`${at(key)} only applies to --storage ${kinds.join(" or ")}, but ${now}`);
     }
   }
   if (given("redisUrl") && cluster === undefined && storage !== "redis" && out.reminders !== "redis") {

@@ -3,8 +3,11 @@ import type { MembershipProvider } from "@praas/core";
 import { redisMembership, redisReminderStore, redisStateStore } from "@praas/redis";
 import {
   type ClusterOptions,
+  FileReminderStore,
+  FileStateStore,
   type Gateway,
   InvalidArgumentError,
+  LmdbStateStore,
   MemoryStateStore,
   type ReminderStore,
   Silo,
@@ -93,6 +96,7 @@ function buildParts(config: StartConfig): Parts {
   const redisUrl = config.redisUrl as string;
   let storage: StateStore | undefined;
   if (config.storage === "memory") storage = new MemoryStateStore();
+  else if (config.storage === "fs") storage = new FileStateStore(stateDirOf(config));
   else if (config.storage === "redis") storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
   else if (config.storage === "s3") {
     storage = s3Storage({
@@ -103,8 +107,9 @@ function buildParts(config: StartConfig): Parts {
       forcePathStyle: config.s3PathStyle,
     });
   }
-  const reminders =
-    config.reminders === "redis" ? redisReminderStore({ url: redisUrl, key: remindersKey(config) }) : undefined;
+  let reminders: ReminderStore | undefined;
+  if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config) });
+  else if (config.storage === "fs") reminders = new FileReminderStore(stateDirOf(config));
   let cluster: ClusterOptions | undefined;
   if (config.cluster !== undefined) {
     const membership: MembershipProvider = redisMembership({ url: redisUrl, cluster: config.cluster });
@@ -139,11 +144,18 @@ function explain(err: unknown): unknown {
   return err;
 }
 
+/** The state folder of the lmdb and fs stores (the silo's own default for lmdb). */
+function stateDirOf(config: StartConfig): string {
+  return config.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
+}
+
 /** Where state goes, for the banner. */
 function describeStorage(config: StartConfig): string {
   switch (config.storage) {
+    case "lmdb":
+      return `${stateDirOf(config)} (embedded store, this process only)`;
     case "fs":
-      return config.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
+      return `${stateDirOf(config)} (one file per actor)`;
     case "memory":
       return "in memory (lost when the process exits)";
     case "redis":
@@ -168,6 +180,13 @@ export function banner(running: Running, config: StartConfig): string {
     `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster)`,
     `  state      ${describeStorage(config)}`,
   ];
+  const imported = silo.store instanceof LmdbStateStore ? silo.store.imported : undefined;
+  if (imported !== undefined) {
+    const skipped = imported.skipped.length > 0 ? `; ${imported.skipped.length} unreadable file(s) left alone` : "";
+    lines.push(
+      `  imported   ${imported.states} state(s) and ${imported.reminders} reminder(s) from the file store (files kept${skipped})`,
+    );
+  }
   if (config.cluster !== undefined) {
     lines.push(
       `  cluster    ${config.cluster}: silo-to-silo ${silo.clusterAddress}, membership in Redis ${redactUrl(config.redisUrl as string)}`,

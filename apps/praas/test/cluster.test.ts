@@ -176,9 +176,15 @@ describe("praas start in a cluster with S3 storage", () => {
         /storage is s3 \(--storage\) but no bucket is set: give --s3-bucket, \$PRAAS_S3_BUCKET/,
       ],
       [start([], { PRAAS_STORAGE: "redis" }), /storage is redis \(\$PRAAS_STORAGE\) but no Redis URL is set/],
-      [start(["--storage", "dynamo"]), /storage \(--storage\) must be one of fs, s3, redis, memory, got "dynamo"/],
-      [start(["--s3-bucket", "b"]), /s3Bucket \(--s3-bucket\) only applies to --storage s3, but storage is fs/],
-      [start(["--storage", "memory", "--state-dir", dir]), /stateDir \(--state-dir\) only applies to --storage fs/],
+      [
+        start(["--storage", "dynamo"]),
+        /storage \(--storage\) must be one of lmdb, fs, s3, redis, memory, got "dynamo"/,
+      ],
+      [start(["--s3-bucket", "b"]), /s3Bucket \(--s3-bucket\) only applies to --storage s3, but storage is lmdb/],
+      [
+        start(["--storage", "memory", "--state-dir", dir]),
+        /stateDir \(--state-dir\) only applies to --storage lmdb or fs/,
+      ],
       [start(["--cluster-port", "7100"]), /clusterPort \(--cluster-port\) only applies to a cluster silo/],
       [start(["--redis-url", redisUrl()]), /redisUrl \(--redis-url\) is not used/],
       [start(["--config", badConfig]), /redisUrl \(config file\) must be a redis:\/\/… or rediss:\/\/… URL/],

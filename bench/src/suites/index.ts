@@ -2,6 +2,7 @@
 // (the runner collects every exported Suite object, whatever the order here).
 
 export { client } from "./client.js";
+export { durable } from "./durable.js";
 export { failover } from "./failover.js";
 export { ipc } from "./ipc.js";
 export { latex } from "./latex.js";

@@ -1,6 +1,7 @@
 /**
  * `swap`: swap-out and swap-in of one actor's state (PraaS's "swap" of a
- * process), on the filesystem, Redis and S3, against the raw put and get of
+ * process), on the embedded store (LMDB, the default), the file store, Redis
+ * and S3, against the raw put and get of
  * the same number of bytes through the same client. The difference is what
  * the framework adds: encoding the state record, the "did it change?" byte comparison,
  * the conditional write, the header, activation bookkeeping.
@@ -15,9 +16,10 @@ import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { encodeStateRecord, type StateStore } from "@praas/core";
 import { RedisStateStore } from "@praas/redis";
-import { Actor, FileStateStore, ManualClock, Silo } from "@praas/silo";
+import { Actor, FileStateStore, LmdbStateStore, ManualClock, Silo } from "@praas/silo";
 import { S3StateStore } from "@praas/storage-s3";
 import { startRedisServer, startS3Server } from "@praas/testing";
+import { open as openLmdb } from "lmdb";
 import { measure, median } from "../stats.js";
 import type { BenchContext, Row, Suite, SuiteResult } from "../suite.js";
 
@@ -73,6 +75,25 @@ interface Backend {
   readonly store: StateStore;
   put(bytes: Uint8Array): Promise<void>;
   get(): Promise<number>;
+  close?(): Promise<void>;
+}
+
+function embeddedBackend(dir: string): Backend {
+  // The raw side: the same library (lmdb-js) in its own folder, a plain durable put and a get.
+  const raw = openLmdb({ path: join(dir, "raw-lmdb"), noSubdir: false });
+  const db = raw.openDB<Buffer, string>("raw", { encoding: "binary" });
+  return {
+    name: "embedded",
+    maxBytes: Number.POSITIVE_INFINITY,
+    store: new LmdbStateStore(join(dir, "embedded")),
+    async put(bytes) {
+      await db.put("raw", Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+    async get() {
+      return db.getBinary("raw")?.byteLength ?? 0;
+    },
+    close: () => raw.close(),
+  };
 }
 
 function fsBackend(dir: string): Backend {
@@ -214,7 +235,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const summary: Record<string, number | string> = {};
   let worst = Number.NEGATIVE_INFINITY;
   try {
-    for (const backend of [fsBackend(dir), redisBackend(redis.url), s3Backend(s3)]) {
+    for (const backend of [embeddedBackend(dir), fsBackend(dir), redisBackend(redis.url), s3Backend(s3)]) {
       // The silo owns the store and closes it (and its client) on stop.
       const silo = await Silo.start({ actors: [SwapBlob], storage: backend.store, clock: new ManualClock() });
       try {
@@ -243,6 +264,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         }
       } finally {
         await silo.stop();
+        await backend.close?.();
       }
     }
   } finally {
@@ -258,7 +280,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         notes: [
           `Target: the framework adds ≤ ${TARGET_OVERHEAD * 100} % over the raw store operations (column "out+in vs put+get"); worst here ${pct(worst)}.`,
           "swap-out = silo.deactivate(ref) after a change (encode, compare with the bytes last stored, conditional write); swap-in = the next call (load, decode, activate, run).",
-          "Raw = the same client: fs atomic durable replace (temp file, fsync, rename, fsync folder) / readFile, Redis SET / GET, S3 PutObject / GetObject. Redis and S3 are local servers on loopback (redis-server, s3rver).",
+          "Raw = the same client: embedded = lmdb-js durable put / get in a folder of its own; fs atomic durable replace (temp file, fsync, rename, fsync folder) / readFile, Redis SET / GET, S3 PutObject / GetObject. Redis and S3 are local servers on loopback (redis-server, s3rver).",
           "encode / digest = the framework's own CPU work per swap, timed alone on the same bytes: the state record encoding (one copy) and the byte comparison with the record last loaded or written that skips unchanged writes.",
           "PraaS reference (different machine: AWS Fargate to real S3), swap-out ms: " +
             Object.entries(PRAAS_S3_SWAP_OUT_MS)
@@ -273,6 +295,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
 
 export const swap: Suite = {
   name: "swap",
-  description: "swap-out + swap-in of a state (1 KiB … 100 MiB) on filesystem, Redis and S3 vs the raw store put/get",
+  description:
+    "swap-out + swap-in of a state (1 KiB … 100 MiB) on the embedded store, the file store, Redis and S3 vs the raw store put/get",
   run,
 };

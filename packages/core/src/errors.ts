@@ -81,11 +81,37 @@ export class DuplicateActorTypeError extends PraasError {
 
 /** A conditional save found a different version than the one it expected. */
 export class StateConflictError extends PraasError {
-  constructor(location: string, expected: string | null) {
+  /** The version the write was conditional on (null: nothing may be stored). */
+  readonly expected: string | null;
+  /**
+   * The version the store found instead, when it knows it (null: nothing was
+   * stored; undefined: the store cannot tell, e.g. S3 answers only 412).
+   * Not carried across the wire: a conflict reaches callers as StaleActivationError.
+   */
+  readonly found?: string | null;
+  constructor(location: string, expected: string | null, found?: string | null) {
+    const want = expected === null ? "no object" : `version ${expected}`;
+    const got = found === undefined ? "" : `, found ${found === null ? "no object" : `version ${found}`}`;
+    super("STATE_CONFLICT", `State at ${location} changed since it was loaded (expected ${want}${got})`, {
+      retryable: true,
+    });
+    this.expected = expected;
+    if (found !== undefined) this.found = found;
+  }
+}
+
+/**
+ * The embedded store's folder is in use by another live process (or another
+ * handle in this one). Two writers on one folder would silently overwrite each
+ * other's acknowledged changes, so the second is refused. `data` names the
+ * holder: `{ dir, pid, host, since }`.
+ */
+export class StateDirLockedError extends PraasError {
+  constructor(dir: string, holder: { pid: number; host: string; since: string; mode?: string }, hint: string) {
     super(
-      "STATE_CONFLICT",
-      `State at ${location} changed since it was loaded (expected ${expected === null ? "no object" : `version ${expected}`})`,
-      { retryable: true },
+      "STATE_DIR_LOCKED",
+      `State folder ${dir} is in use by process ${holder.pid} on host ${holder.host} (since ${holder.since}${holder.mode === undefined ? "" : `, ${holder.mode}`}); ${hint}`,
+      { data: { dir, pid: holder.pid, host: holder.host, since: holder.since } },
     );
   }
 }
@@ -174,6 +200,7 @@ const frameworkClasses = new Map<string, { prototype: PraasError }>([
   ["DUPLICATE_ACTOR_TYPE", DuplicateActorTypeError],
   ["STATE_CONFLICT", StateConflictError],
   ["STALE_ACTIVATION", StaleActivationError],
+  ["STATE_DIR_LOCKED", StateDirLockedError],
   ["CORRUPT_STATE", CorruptStateError],
   ["STATE_VERSION_TOO_NEW", StateVersionError],
   ["STATE_MIGRATION_MISSING", StateVersionError],

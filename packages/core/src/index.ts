@@ -7,6 +7,7 @@ export * from "./deadlines.js";
 export * from "./deque.js";
 export * from "./errors.js";
 export * from "./excerpt.js";
+export * from "./group-commit.js";
 export * from "./hash-ring.js";
 export * from "./ids.js";
 export * from "./mailbox.js";

@@ -20,7 +20,8 @@ export class MemoryStateStore implements StateStore {
   async save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string> {
     const key = formatActorId(id);
     const current = this.#objects.get(key);
-    if ((current?.version ?? null) !== expected) throw new StateConflictError(this.describe(id), expected);
+    const found = current?.version ?? null;
+    if (found !== expected) throw new StateConflictError(this.describe(id), expected, found);
     const version = String(++this.#counter);
     // Copy: the caller may reuse its buffer, and a store must not alias it.
     this.#objects.set(key, { data: Uint8Array.prototype.slice.call(data), version });
@@ -31,7 +32,7 @@ export class MemoryStateStore implements StateStore {
     const key = formatActorId(id);
     const current = this.#objects.get(key);
     if (expected !== undefined && current !== undefined && current.version !== expected) {
-      throw new StateConflictError(this.describe(id), expected);
+      throw new StateConflictError(this.describe(id), expected, current.version);
     }
     this.#objects.delete(key);
   }

@@ -79,6 +79,36 @@ describe("RedisStateStore", () => {
     }
   });
 
+  it("commits the saves issued together in one script call; a conflict fails only its own key", async () => {
+    const store = redisStateStore({ url: redisUrl(), keyPrefix: `${uniqueName("batch")}:` });
+    try {
+      const ids = Array.from({ length: 50 }, (_, i) => ({ type: "Batch", key: `k${i}` }));
+      const first = await Promise.all(ids.map((id) => store.save(id, Buffer.from("v1"), null)));
+      const sent: string[] = [];
+      const client = store.client;
+      const send = client.sendCommand.bind(client);
+      client.sendCommand = ((command: { name: string }) => {
+        sent.push(command.name);
+        return send(command as never);
+      }) as typeof client.sendCommand;
+      // Key 7 is saved on a stale expectation ("nothing stored"): only it fails.
+      const results = await Promise.allSettled(
+        ids.map((id, i) => store.save(id, Buffer.from("v2"), i === 7 ? null : (first[i] as string))),
+      );
+      // One command for 50 saves: the batch script (the old path sent a SET and an EVALSHA per save).
+      expect(sent.map((name) => name.toLowerCase())).toEqual(["evalsha"]);
+      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [{ i, reason: r.reason }] : []));
+      expect(failed.map((f) => f.i)).toEqual([7]);
+      expect(failed[0]?.reason).toBeInstanceOf(StateConflictError);
+      expect((failed[0]?.reason as StateConflictError | undefined)?.found).toBe(first[7]);
+      for (const [i, id] of ids.entries()) {
+        expect((await store.load(id))?.data.toString()).toBe(i === 7 ? "v1" : "v2");
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it("uses a client it was given, and leaves it open on close", async () => {
     const client = new Redis(redisUrl());
     const store = redisStateStore({ client, keyPrefix: `${uniqueName("shared")}:` });

@@ -78,7 +78,7 @@ export class FileStateStore implements StateStore {
   async close(): Promise<void> {}
 
   #path(id: ActorId): string {
-    return join(this.dir, fileName(id.type), `${fileName(id.key)}.praas`);
+    return join(this.dir, fileStoreName(id.type), `${fileStoreName(id.key)}${FILE_SUFFIX}`);
   }
 
   async #locked<T>(file: string, work: () => Promise<T>): Promise<T> {
@@ -127,6 +127,10 @@ export class FileStateStore implements StateStore {
 const MAGIC = Buffer.from("PRAASFS1", "ascii");
 const TOKEN = 16;
 const HEADER = MAGIC.length + TOKEN;
+const FILE_SUFFIX = ".praas";
+
+/** The file store's layout, for the embedded store's one-time import (fs-import.ts). */
+export const FILE_STORE_LAYOUT = { magic: MAGIC, headerBytes: HEADER, suffix: FILE_SUFFIX } as const;
 const inProcessLocks = new Map<string, Promise<void>>();
 
 async function readVersion(file: string): Promise<string | null> {
@@ -152,7 +156,7 @@ async function readVersion(file: string): Promise<string | null> {
  * A file-name-safe form of a type or key: percent-encoding keeps it readable
  * and reversible; names too long for a file system get a hash instead.
  */
-function fileName(name: string): string {
+export function fileStoreName(name: string): string {
   const safe = encodeURIComponent(name).replace(/\./g, "%2E").replace(/\*/g, "%2A");
   if (Buffer.byteLength(safe) <= 200) return safe;
   return `~${createHash("sha256").update(name).digest("hex")}`;

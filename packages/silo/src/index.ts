@@ -32,6 +32,7 @@ export {
   SiloUnavailableError,
   StaleActivationError,
   StateConflictError,
+  StateDirLockedError,
   type StateStore,
   StateVersionError,
   type StoredState,
@@ -48,9 +49,13 @@ export type {
 } from "./activation.js";
 export type { CallObserver } from "./call.js";
 export type { ClusterOptions, ClusterTransportOptions } from "./cluster/config.js";
+export type { EmbeddedStoreOptions } from "./embedded-environment.js";
+export type { FileImportReport } from "./fs-import.js";
 export { FileReminderStore } from "./fs-reminder-store.js";
 export { FileStateStore } from "./fs-store.js";
 export * from "./gateway/index.js";
+export { LmdbReminderStore } from "./lmdb-reminder-store.js";
+export { LmdbStateStore } from "./lmdb-store.js";
 export type { LogLevel, SiloLogger, SiloLogRecord } from "./log.js";
 export type { SiloOptions } from "./options.js";
 export { callableMethods } from "./registry.js";

@@ -9,19 +9,20 @@ import {
   systemClock,
 } from "@praas/core";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
-import { FileReminderStore } from "./fs-reminder-store.js";
-import { FileStateStore } from "./fs-store.js";
 import { type SiloLogger, stderrLogger } from "./log.js";
+import { LmdbStateStore } from "./lmdb-store.js";
+import { ActorRegistry } from "./registry.js";
 
 export interface SiloOptions {
   /** The actor classes this silo hosts. */
   readonly actors: readonly ActorClass[];
   /**
-   * Where swapped-out state goes. Default: a {@link FileStateStore} in `stateDir`.
-   * The silo owns the store and closes it on `stop()`.
+   * Where swapped-out state goes. Default: the embedded store (an
+   * {@link LmdbStateStore}) in `stateDir`, which this process then holds
+   * exclusively. The silo owns the store and closes it on `stop()`.
    */
   readonly storage?: StateStore;
-  /** Folder of the default file store (default: `$PRAAS_STATE_DIR` or `./.praas-state`). */
+  /** Folder of the default embedded store (default: `$PRAAS_STATE_DIR` or `./.praas-state`). */
   readonly stateDir?: string;
   /** Swap out activations idle this long (default 5 min; per type: `static idleTimeoutMs`). */
   readonly idleTimeoutMs?: number;
@@ -48,9 +49,10 @@ export interface SiloOptions {
   /** Time source; tests pass a ManualClock. */
   readonly clock?: Clock;
   /**
-   * Where durable reminders live. Default: `<stateDir>/.reminders` with the
-   * default file store; in memory when another `storage` is given (pass a Redis
-   * reminder store in a cluster). The silo closes it on `stop()`.
+   * Where durable reminders live. Default: beside the state in the embedded
+   * store (same commits) when `storage` is the embedded store or not given; in
+   * memory when another `storage` is given (pass a Redis reminder store in a
+   * cluster). The silo closes it on `stop()`.
    */
   readonly reminders?: ReminderStore;
   /** How often the silo re-reads reminders it may now own (default 10 s). */
@@ -106,9 +108,8 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
   if (maxActivations !== Number.POSITIVE_INFINITY && !Number.isInteger(maxActivations)) {
     throw new InvalidArgumentError("Silo option maxActivations must be an integer");
   }
-  return {
+  const checked = {
     actors: options.actors,
-    storage: options.storage ?? new FileStateStore(stateDir),
     idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs, 300_000),
     idleCheckIntervalMs:
       options.idleCheckIntervalMs === undefined
@@ -120,10 +121,14 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
     stuckTurnGraceMs: positive("stuckTurnGraceMs", options.stuckTurnGraceMs, 10_000),
     log: resolveLogger(options.log),
     clock: options.clock ?? systemClock,
-    reminders:
-      options.reminders ??
-      (options.storage === undefined ? new FileReminderStore(stateDir) : new MemoryReminderStore()),
     reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
   };
+  // Bad actor classes are found here (the silo builds the registry again), before any store is opened.
+  new ActorRegistry(checked.actors, checked.idleTimeoutMs);
+  // Stores last: opening the embedded one claims the folder, so nothing may throw after it.
+  const storage = options.storage ?? new LmdbStateStore(stateDir);
+  const reminders =
+    options.reminders ?? (storage instanceof LmdbStateStore ? storage.reminderStore() : new MemoryReminderStore());
+  return { ...checked, storage, reminders };
 }

@@ -158,7 +158,14 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
   static async start(options: SiloOptions): Promise<Silo> {
     const resolved = resolveSiloOptions(options);
-    const silo = new Silo(resolved);
+    let silo: Silo;
+    try {
+      silo = new Silo(resolved);
+    } catch (err) {
+      // The stores are open (the embedded one holds its folder): give them back.
+      await Promise.all([resolved.storage.close(), resolved.reminders.close()]);
+      throw err;
+    }
     if (resolved.cluster !== undefined) {
       try {
         silo.#cluster = await ClusterNode.start(silo.#clusterHost(), resolved.cluster);

@@ -16,6 +16,12 @@ export interface S3StorageOptions {
   readonly credentials?: S3ClientConfig["credentials"];
   /** Use this client instead of building one (then endpoint/region/credentials/forcePathStyle must be omitted). Not destroyed by `close()`. */
   readonly client?: S3Client;
+  /**
+   * Writes (saves and deletes of different actors) in flight at once; more wait
+   * their turn. Default 32. A client the store builds gets a socket pool this size;
+   * give your own `client` at least as many sockets.
+   */
+  readonly writeConcurrency?: number;
 }
 
 /** Options checked and defaults applied. */
@@ -25,7 +31,10 @@ export interface ResolvedS3Options {
   readonly client: S3Client;
   /** True when the store built the client and must destroy it on close. */
   readonly ownsClient: boolean;
+  readonly writeConcurrency: number;
 }
+
+export const DEFAULT_WRITE_CONCURRENCY = 32;
 
 /** Validate `options`; every problem is an InvalidArgumentError that names the option. */
 export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
@@ -33,6 +42,12 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
     throw new InvalidArgumentError("S3 storage needs an options object with at least { bucket }");
   }
   const { bucket, prefix, endpoint, region, forcePathStyle, credentials, client } = options;
+  const writeConcurrency = options.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY;
+  if (!Number.isInteger(writeConcurrency) || writeConcurrency < 1 || writeConcurrency > 1024) {
+    throw new InvalidArgumentError(
+      `S3 option writeConcurrency must be an integer from 1 to 1024, got ${JSON.stringify(options.writeConcurrency)}`,
+    );
+  }
   if (typeof bucket !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) {
     throw new InvalidArgumentError(
       `S3 option bucket must be a bucket name (letters, digits, . _ -; 2–255 chars), got ${JSON.stringify(bucket)}`,
@@ -68,7 +83,7 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
         `S3 option client cannot be combined with ${clash.join(", ")}: configure the client`,
       );
     }
-    return { bucket, prefix: normalizedPrefix, client, ownsClient: false };
+    return { bucket, prefix: normalizedPrefix, client, ownsClient: false, writeConcurrency };
   }
   const config: S3ClientConfig = {
     // Checksums only where an operation requires them: with the SDK defaults
@@ -81,7 +96,9 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
   if (r !== undefined) config.region = r;
   if (forcePathStyle !== undefined) config.forcePathStyle = forcePathStyle;
   if (credentials !== undefined) config.credentials = credentials;
-  return { bucket, prefix: normalizedPrefix, client: new S3Client(config), ownsClient: true };
+  // Sockets for every write of the window plus reads beside them (the SDK's default pool is 50).
+  config.requestHandler = { httpAgent: { maxSockets: writeConcurrency + 32, keepAlive: true } };
+  return { bucket, prefix: normalizedPrefix, client: new S3Client(config), ownsClient: true, writeConcurrency };
 }
 
 function isHttpUrl(value: unknown): boolean {

@@ -16,6 +16,7 @@ import {
 } from "@praas/core";
 import { decodeObject, encodeObject, S3_OBJECT_FORMAT } from "./object-format.js";
 import { resolveS3Options, type S3StorageOptions } from "./options.js";
+import { WriteWindow } from "./write-window.js";
 
 /**
  * Actor state on S3 or an S3-compatible server (MinIO, R2): one object per
@@ -24,6 +25,10 @@ import { resolveS3Options, type S3StorageOptions } from "./options.js";
  * <etag>` otherwise — so a stale activation's write is refused by S3 itself
  * (412 PreconditionFailed or 409 ConditionalRequestConflict) and surfaces as
  * `StateConflictError`.
+ *
+ * S3 has no multi-object write, so there is nothing to group; instead the
+ * writes of different actors run side by side, at most `writeConcurrency`
+ * at once (a bounded window), each resolving when S3 has acknowledged it.
  */
 export class S3StateStore implements StateStore {
   readonly kind = "s3";
@@ -31,6 +36,7 @@ export class S3StateStore implements StateStore {
   readonly prefix: string;
   readonly #client: S3Client;
   readonly #ownsClient: boolean;
+  readonly #writes: WriteWindow;
 
   constructor(options: S3StorageOptions) {
     const resolved = resolveS3Options(options);
@@ -38,6 +44,12 @@ export class S3StateStore implements StateStore {
     this.prefix = resolved.prefix;
     this.#client = resolved.client;
     this.#ownsClient = resolved.ownsClient;
+    this.#writes = new WriteWindow(resolved.writeConcurrency);
+  }
+
+  /** Writes in flight now (at most `writeConcurrency`). */
+  get writesInFlight(): number {
+    return this.#writes.inFlight;
   }
 
   /** The SDK client (for tests and diagnostics). */
@@ -98,7 +110,7 @@ export class S3StateStore implements StateStore {
     });
     let etag: string | undefined;
     try {
-      etag = (await this.#client.send(command)).ETag;
+      etag = (await this.#writes.run(() => this.#client.send(command))).ETag;
     } catch (err) {
       const status = statusOf(err);
       // 412: the precondition failed; 409: a concurrent conditional write won;
@@ -119,12 +131,14 @@ export class S3StateStore implements StateStore {
   async delete(id: ActorId, expected?: string): Promise<void> {
     const Key = this.keyOf(id);
     try {
-      await this.#client.send(
-        new DeleteObjectCommand({
-          Bucket: this.bucket,
-          Key,
-          ...(expected === undefined ? {} : { IfMatch: expected }),
-        }),
+      await this.#writes.run(() =>
+        this.#client.send(
+          new DeleteObjectCommand({
+            Bucket: this.bucket,
+            Key,
+            ...(expected === undefined ? {} : { IfMatch: expected }),
+          }),
+        ),
       );
     } catch (err) {
       if (isMissingKey(err)) return; // already gone

@@ -71,9 +71,34 @@ describe("S3StateStore", () => {
       { bucket: "ok", credentials: { accessKeyId: "x" } },
       { bucket: "ok", client: {} },
       { bucket: "ok", client: raw, endpoint: s3.endpoint },
+      { bucket: "ok", writeConcurrency: 0 },
+      { bucket: "ok", writeConcurrency: 2.5 },
+      { bucket: "ok", writeConcurrency: "8" },
     ];
     for (const [i, options] of bad.entries()) {
       expect(() => new S3StateStore(options as never), `case ${i}`).toThrow(InvalidArgumentError);
+    }
+  });
+
+  it("runs the writes of different actors side by side, never more than writeConcurrency at once", async () => {
+    const store = new S3StateStore({ ...storeOptions(uniqueName("window")), writeConcurrency: 3 });
+    try {
+      const seen: number[] = [];
+      const writes = Array.from({ length: 12 }, (_, i) =>
+        store.save({ type: "W", key: `k${i}` }, new Uint8Array([i]), null).then((v) => {
+          seen.push(store.writesInFlight);
+          return v;
+        }),
+      );
+      // All twelve were issued at once: three went out, nine wait.
+      expect(store.writesInFlight).toBe(3);
+      expect(new Set(await Promise.all(writes)).size).toBe(12);
+      expect(Math.max(...seen)).toBeLessThanOrEqual(3);
+      expect(store.writesInFlight).toBe(0);
+      for (let i = 0; i < 12; i++)
+        expect([...((await store.load({ type: "W", key: `k${i}` }))?.data ?? [])]).toEqual([i]);
+    } finally {
+      await store.close();
     }
   });
 

@@ -143,7 +143,15 @@ export function describeStateStoreConformance(name: string, options: StateStoreC
       const id = freshId();
       const v1 = await store.save(id, bytes("one"), null);
       const v2 = await store.save(id, bytes("two"), v1);
-      await expectConflict(store.save(id, bytes("stale"), v1));
+      const conflict = await store.save(id, bytes("stale"), v1).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(conflict).toBeInstanceOf(StateConflictError);
+      expect((conflict as StateConflictError).expected).toBe(v1);
+      // A store that can tell which version it found says so (S3 cannot: it answers 412).
+      const found = (conflict as StateConflictError).found;
+      if (found !== undefined) expect(found).toBe(v2);
       const loaded = await store.load(id);
       expect(loaded?.version).toBe(v2);
       expect(new TextDecoder().decode(loaded?.data)).toBe("two");
@@ -152,13 +160,25 @@ export function describeStateStoreConformance(name: string, options: StateStoreC
     it("refuses to create (expected null) over an existing object", async () => {
       const id = freshId();
       const v1 = await store.save(id, bytes("first"), null);
-      await expectConflict(store.save(id, bytes("second"), null));
+      const conflict = await store.save(id, bytes("second"), null).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(conflict).toBeInstanceOf(StateConflictError);
+      const found = (conflict as StateConflictError).found;
+      if (found !== undefined) expect(found).toBe(v1);
       expect((await store.load(id))?.version).toBe(v1);
     });
 
     it("refuses a save naming a version when nothing is stored", async () => {
       const id = freshId();
-      await expectConflict(store.save(id, bytes("x"), "v-that-never-was"));
+      const conflict = await store.save(id, bytes("x"), "v-that-never-was").then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(conflict).toBeInstanceOf(StateConflictError);
+      const found = (conflict as StateConflictError).found;
+      if (found !== undefined) expect(found).toBeNull();
       expect(await store.load(id)).toBeUndefined();
     });
 

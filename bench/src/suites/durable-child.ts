@@ -1,0 +1,81 @@
+/**
+ * The silo process of the `durable` suite: one silo with a WebSocket gateway
+ * on a free port, state in the store named by STORE (lmdb | fs | redis | s3),
+ * hosting two counters that differ only in persistence: `TurnCounter` ("turn":
+ * the reply leaves once the write is durable) and `LazyCounter` ("deactivate").
+ *
+ * Commands (IPC, from the suite): `drain` { n } — make n LazyCounter
+ * activations with a change each, then time `silo.stop()` (what SIGTERM does
+ * after the gateway closed: every activation saved), answer, exit.
+ */
+import type { StateStore } from "@praas/core";
+import { RedisStateStore } from "@praas/redis";
+import { Actor, FileStateStore, LmdbStateStore, Silo, startGateway } from "@praas/silo";
+import { S3StateStore } from "@praas/storage-s3";
+
+class TurnCounter extends Actor<{ n: number }> {
+  static readonly persistence = "turn";
+  static initialState() {
+    return { n: 0 };
+  }
+  add(x: number): number {
+    this.state.n += x;
+    return this.state.n;
+  }
+}
+
+class LazyCounter extends Actor<{ n: number }> {
+  static initialState() {
+    return { n: 0 };
+  }
+  add(x: number): number {
+    this.state.n += x;
+    return this.state.n;
+  }
+}
+
+function store(env: NodeJS.ProcessEnv): StateStore {
+  switch (env.STORE) {
+    case "lmdb":
+      return new LmdbStateStore(env.STATE_DIR as string);
+    case "fs":
+      return new FileStateStore(env.STATE_DIR as string);
+    case "redis":
+      return new RedisStateStore({ url: env.REDIS_URL as string, keyPrefix: `${env.PREFIX}:` });
+    case "s3":
+      return new S3StateStore({
+        bucket: env.S3_BUCKET as string,
+        prefix: env.PREFIX,
+        endpoint: env.S3_ENDPOINT,
+        region: env.S3_REGION,
+        forcePathStyle: true,
+        credentials: { accessKeyId: env.S3_KEY as string, secretAccessKey: env.S3_SECRET as string },
+      });
+    default:
+      throw new Error(`unknown STORE ${env.STORE}`);
+  }
+}
+
+const silo = await Silo.start({
+  actors: [TurnCounter, LazyCounter],
+  storage: store(process.env),
+  idleTimeoutMs: 3_600_000,
+});
+const gateway = await startGateway(silo, { port: 0, limits: { maxConnections: 10_000 } });
+process.send?.({ ready: true, wsUrl: gateway.wsUrl });
+
+process.on("message", async (m: { cmd: string; id: number; n?: number }) => {
+  if (m.cmd !== "drain") return;
+  await gateway.close({ drainTimeoutMs: 1000 });
+  const n = m.n ?? 10_000;
+  for (let i = 0; i < n; i += 1000) {
+    await Promise.all(
+      Array.from({ length: Math.min(1000, n - i) }, (_, j) => silo.ref(LazyCounter, `drain-${i + j}`).add(1)),
+    );
+  }
+  const activations = silo.activationCount;
+  const t0 = performance.now();
+  await silo.stop();
+  const ms = performance.now() - t0;
+  process.send?.({ id: m.id, ms, activations }, () => process.exit(0));
+});

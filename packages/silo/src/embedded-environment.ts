@@ -1,0 +1,200 @@
+import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import { CorruptStateError, StateDirLockedError } from "@praas/core";
+import type * as Lmdb from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
+import { claimFolder, type OpenMode, type OwnerToken, releaseFolder } from "./state-dir-lock.js";
+
+/**
+ * The embedded store's one LMDB environment in a state folder, shared by the
+ * state store and the reminder store of that folder, so their writes commit in
+ * the same transactions.
+ *
+ * Layout (private to this module; do not rely on it): `<stateDir>/store.lmdb/`
+ * holds LMDB's `data.mdb` and `lock.mdb`, and `owners/` with one file per
+ * process that has the folder open (see state-dir-lock.ts). The name cannot
+ * clash with the file store's `<Type>/` folders (type names never contain a
+ * raw "." there: it is percent-encoded).
+ *
+ * Group commit is LMDB's (lmdb-js): every write issued in one event-loop turn
+ * goes into one transaction; writes issued while a commit is being flushed go
+ * into the next. A write's promise resolves once its transaction is on disk
+ * (fsync'd), so an acknowledged write survives a process crash and a power loss.
+ */
+export const STORE_FOLDER = "store.lmdb";
+const FORMAT = 1;
+
+/** Versions are `epoch × 2³² + counter`: unique across restarts and across processes sharing the folder. */
+const COUNTER_SPAN = 2 ** 32;
+const MAX_EPOCH = Math.floor(Number.MAX_SAFE_INTEGER / COUNTER_SPAN);
+
+/** LMDB refuses keys over 1978 bytes: longer ones are stored under a hash. */
+const MAX_KEY_BYTES = 1900;
+
+export interface EmbeddedStoreOptions {
+  /**
+   * Open the folder together with other processes that open it shared too
+   * (several silos of one cluster on one host). Default false: this process
+   * alone may open the folder, and a second one is refused with
+   * `StateDirLockedError`. Shared use is safe only when something else decides
+   * which process serves which actor — the cluster's ring — because fencing
+   * (conditional writes) then turns a second writer into a stale activation
+   * instead of a silent overwrite. See docs/storage.md.
+   */
+  readonly shared?: boolean;
+}
+
+/**
+ * lmdb-js, loaded on the first open rather than at import: a process that
+ * never opens the embedded store (`praas call`, a silo on S3) does not load
+ * the native library.
+ */
+let lmdb: typeof Lmdb | undefined;
+function loadLmdb(): typeof Lmdb {
+  lmdb ??= createRequire(import.meta.url)("lmdb") as typeof Lmdb;
+  return lmdb;
+}
+
+/** Environments open in this process, by folder: a second handle on one folder shares the first. */
+const openHere = new Map<string, EmbeddedEnvironment>();
+
+export class EmbeddedEnvironment {
+  readonly stateDir: string;
+  readonly path: string;
+  readonly mode: OpenMode;
+  readonly root: RootDatabase<unknown, string>;
+  /** Actor state: raw record bytes, versioned. */
+  readonly state: Database<Buffer, string>;
+  /** Durable reminders: CBOR records. */
+  readonly reminders: Database<Buffer, string>;
+  /** Format, version epochs, import marker. */
+  readonly meta: Database<unknown, string>;
+  readonly #owner: OwnerToken;
+  #refs = 1;
+  #epoch = 0;
+  #counter = 0;
+  #closed: Promise<void> | undefined;
+
+  /**
+   * Open (or join, within this process) the embedded store of `stateDir`.
+   * Throws {@link StateDirLockedError} when another live process holds it.
+   */
+  static open(stateDir: string, options?: EmbeddedStoreOptions): EmbeddedEnvironment {
+    const mode: OpenMode = options?.shared === true ? "shared" : "exclusive";
+    const dir = resolve(stateDir);
+    const here = openHere.get(dir);
+    if (here !== undefined) {
+      if (mode === "shared" && here.mode === "shared") return here.acquire();
+      throw new StateDirLockedError(
+        dir,
+        here.#owner.record,
+        "this process already has the folder open: share one store object (or open both with { shared: true })",
+      );
+    }
+    const env = new EmbeddedEnvironment(dir, mode);
+    openHere.set(dir, env);
+    return env;
+  }
+
+  private constructor(stateDir: string, mode: OpenMode) {
+    this.stateDir = stateDir;
+    this.mode = mode;
+    this.path = join(stateDir, STORE_FOLDER);
+    mkdirSync(this.path, { recursive: true });
+    this.root = loadLmdb().open<unknown, string>({ path: this.path, noSubdir: false, maxDbs: 8 });
+    try {
+      this.state = this.root.openDB<Buffer, string>("state", { encoding: "binary", useVersions: true });
+      this.reminders = this.root.openDB<Buffer, string>("reminders", { encoding: "binary" });
+      this.meta = this.root.openDB<unknown, string>("meta", { encoding: "json" });
+      // One write transaction: LMDB's inter-process writer lock makes
+      // "check the owners, claim, take an epoch" atomic across processes.
+      this.#owner = this.root.transactionSync(() => {
+        const format = this.meta.get("format");
+        if (format === undefined) this.meta.putSync("format", FORMAT);
+        else if (format !== FORMAT) {
+          throw new CorruptStateError(
+            this.path,
+            `store format ${String(format)} is not supported (expected ${FORMAT})`,
+          );
+        }
+        const owner = claimFolder(join(this.path, "owners"), stateDir, mode);
+        this.#takeEpoch();
+        return owner;
+      });
+    } catch (err) {
+      void this.root.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** One more handle on this environment (a reminder store beside the state store, a shared open). */
+  acquire(): this {
+    if (this.#closed !== undefined) throw new Error(`the embedded store in ${this.stateDir} is closed`);
+    this.#refs++;
+    return this;
+  }
+
+  /** Drop a handle; the last one waits for every write to be on disk, closes LMDB and gives the folder up. */
+  release(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    if (--this.#refs > 0) return Promise.resolve();
+    this.#closed = (async () => {
+      try {
+        await this.root.flushed;
+      } finally {
+        if (openHere.get(this.stateDir) === this) openHere.delete(this.stateDir);
+        await this.root.close();
+        releaseFolder(this.#owner);
+      }
+    })();
+    return this.#closed;
+  }
+
+  /**
+   * Drop the handle of an open that failed after the claim (the import
+   * refused or failed). Nothing is pending, since the claim and the import
+   * commit synchronously, so when it was the last handle the folder is free
+   * again before this returns.
+   */
+  abandon(): void {
+    if (this.#closed !== undefined) return;
+    if (--this.#refs > 0) return; // another handle in this process still uses it
+    if (openHere.get(this.stateDir) === this) openHere.delete(this.stateDir);
+    releaseFolder(this.#owner);
+    this.#closed = this.root.close().catch(() => {});
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  /** A version no write in this folder has had or will have. */
+  nextVersion(): number {
+    if (++this.#counter >= COUNTER_SPAN) this.root.transactionSync(() => this.#takeEpoch());
+    return this.#epoch * COUNTER_SPAN + this.#counter;
+  }
+
+  #takeEpoch(): void {
+    const last = this.meta.get("epoch");
+    const epoch = (typeof last === "number" ? last : 0) + 1;
+    if (epoch > MAX_EPOCH) throw new Error(`the embedded store in ${this.stateDir} ran out of version epochs`);
+    this.meta.putSync("epoch", epoch);
+    this.#epoch = epoch;
+    this.#counter = 1;
+  }
+}
+
+/** The LMDB key of a name: itself, or a hash when it is too long for LMDB. "#" never starts a type name. */
+export function lmdbKey(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_KEY_BYTES) return name;
+  return `#h:${createHash("sha256").update(name).digest("hex")}`;
+}
+
+/** A version string as LMDB's number, or undefined when it cannot be one of ours (it then matches nothing). */
+export function parseVersion(version: string): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(version)) return undefined;
+  const n = Number(version);
+  return Number.isSafeInteger(n) ? n : undefined;
+}

@@ -1,0 +1,361 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type ActorId, decodeStateRecord, encodeStateRecord } from "@praas/core";
+import {
+  Actor,
+  FileReminderStore,
+  FileStateStore,
+  LmdbStateStore,
+  ManualClock,
+  Silo,
+  StateConflictError,
+  StateDirLockedError,
+} from "@praas/silo";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+
+const CHILD = fileURLToPath(new URL("./fixtures/embedded-store-process.mjs", import.meta.url));
+const BUILT = fileURLToPath(new URL("../../packages/silo/dist/index.js", import.meta.url));
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function folder(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "praas-embedded-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Open a store and close it after the test. */
+function openStore(dir: string, shared = false): LmdbStateStore {
+  const store = new LmdbStateStore(dir, { shared });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+type Answer = { ok: boolean; [k: string]: unknown };
+
+interface StoreProcess {
+  readonly child: ChildProcess;
+  /** The process's first line: the store opened, or why not. */
+  readonly opened: Answer;
+  ask(command: Record<string, unknown>): Promise<Answer>;
+  readonly exited: Promise<number | string>;
+}
+
+/** Another process opening the embedded store of `dir` (test/storage/fixtures/embedded-store-process.mjs). */
+async function storeProcess(dir: string, mode: "exclusive" | "shared"): Promise<StoreProcess> {
+  const child = spawn(process.execPath, [CHILD, dir, mode], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "?")),
+  );
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+  });
+  const lines: Answer[] = [];
+  const waiting: ((a: Answer) => void)[] = [];
+  let buffered = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString();
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      const answer = JSON.parse(buffered.slice(0, nl)) as Answer;
+      buffered = buffered.slice(nl + 1);
+      const w = waiting.shift();
+      if (w === undefined) lines.push(answer);
+      else w(answer);
+    }
+  });
+  const next = (): Promise<Answer> =>
+    lines.length > 0
+      ? Promise.resolve(lines.shift() as Answer)
+      : Promise.race([
+          new Promise<Answer>((resolve) => waiting.push(resolve)),
+          exited.then((code) => {
+            throw new Error(`store process exited (${code}) without answering`);
+          }),
+        ]);
+  const opened = await next();
+  return {
+    child,
+    opened,
+    exited,
+    ask: (command) => {
+      child.stdin?.write(`${JSON.stringify(command)}\n`);
+      return next();
+    },
+  };
+}
+
+const id = (key: string): ActorId => ({ type: "T", key });
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+beforeAll(() => {
+  if (!existsSync(BUILT)) throw new Error("These tests run the built packages in child processes: run `npx tsc -b`");
+});
+
+describe("embedded store: one process per folder", () => {
+  it("refuses a second process with STATE_DIR_LOCKED naming the holder, and lets it in once the holder closed", async () => {
+    const dir = await folder();
+    const store = new LmdbStateStore(dir);
+    const v1 = await store.save(id("a"), text("mine"), null);
+
+    const second = await storeProcess(dir, "exclusive");
+    expect(second.opened).toMatchObject({
+      ok: false,
+      code: "STATE_DIR_LOCKED",
+      data: { pid: process.pid, host: hostname() },
+    });
+    expect(second.opened.message).toContain(`process ${process.pid} on host ${hostname()}`);
+    expect(second.opened.message).toMatch(/since \d{4}-\d\d-\d\dT/);
+    expect(await second.exited).toBe(3);
+    // Asking to share does not get around an exclusive holder either.
+    expect((await storeProcess(dir, "shared")).opened).toMatchObject({ ok: false, code: "STATE_DIR_LOCKED" });
+
+    await store.close();
+    const third = await storeProcess(dir, "exclusive");
+    expect(third.opened).toMatchObject({ ok: true });
+    expect(await third.ask({ cmd: "load", key: "a" })).toEqual({ ok: true, text: "mine", version: v1 });
+    expect(await third.ask({ cmd: "close" })).toEqual({ ok: true });
+  });
+
+  it("takes over the folder of a process that died without closing it (kill -9)", async () => {
+    const dir = await folder();
+    const dead = await storeProcess(dir, "exclusive");
+    expect(dead.opened).toMatchObject({ ok: true });
+    const saved = await dead.ask({ cmd: "save", key: "k", text: "acknowledged", expected: null });
+    expect(saved.ok).toBe(true);
+    const owners = join(dir, "store.lmdb", "owners");
+    expect(await readdir(owners)).toHaveLength(1);
+    dead.child.kill("SIGKILL");
+    expect(await dead.exited).toBe("SIGKILL");
+
+    const store = openStore(dir);
+    expect(Buffer.from((await store.load(id("k")))?.data ?? []).toString()).toBe("acknowledged");
+    expect((await store.load(id("k")))?.version).toBe(saved.version);
+    // The dead holder's record is gone; only ours is left.
+    const left = await readdir(owners);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(new RegExp(`^${process.pid}-`));
+  });
+
+  it("refuses a second exclusive handle in the same process, and names this process", async () => {
+    const dir = await folder();
+    openStore(dir);
+    let error: unknown;
+    try {
+      new LmdbStateStore(dir);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(StateDirLockedError);
+    expect((error as StateDirLockedError).code).toBe("STATE_DIR_LOCKED");
+    expect((error as Error).message).toMatch(/this process already has the folder open/);
+  });
+
+  it("refuses a second silo on the same state folder with the default store", async () => {
+    const dir = await folder();
+    class Counter extends Actor<{ n: number }> {
+      static initialState() {
+        return { n: 0 };
+      }
+      add(): number {
+        return ++this.state.n;
+      }
+    }
+    const first = await Silo.start({ actors: [Counter], stateDir: dir, clock: new ManualClock() });
+    cleanups.push(() => first.stop());
+    await expect(Silo.start({ actors: [Counter], stateDir: dir })).rejects.toMatchObject({
+      code: "STATE_DIR_LOCKED",
+    });
+    expect(await first.ref(Counter, "c").add()).toBe(1);
+  });
+
+  it("lets processes that all ask to share open one folder, with fencing between them", async () => {
+    const dir = await folder();
+    const here = openStore(dir, true);
+    const other = await storeProcess(dir, "shared");
+    expect(other.opened).toMatchObject({ ok: true });
+    // An exclusive open is refused while shared holders live.
+    expect((await storeProcess(dir, "exclusive")).opened).toMatchObject({
+      ok: false,
+      code: "STATE_DIR_LOCKED",
+    });
+
+    const v1 = await here.save(id("x"), text("one"), null);
+    const theirs = await other.ask({ cmd: "save", key: "x", text: "two", expected: v1 });
+    expect(theirs.ok).toBe(true);
+    // Our copy is stale now: the conditional write is refused and names what it found.
+    const conflict = await here.save(id("x"), text("stale"), v1).catch((err: unknown) => err);
+    expect(conflict).toBeInstanceOf(StateConflictError);
+    expect((conflict as StateConflictError).found).toBe(theirs.version);
+    expect(await other.ask({ cmd: "save", key: "x", text: "late", expected: v1 })).toMatchObject({
+      ok: false,
+      code: "STATE_CONFLICT",
+      found: theirs.version,
+    });
+    expect(Buffer.from((await here.load(id("x")))?.data ?? []).toString()).toBe("two");
+    // Versions are unique across the processes: theirs never equals one of ours.
+    const v3 = await here.save(id("y"), text("y"), null);
+    const w3 = await other.ask({ cmd: "save", key: "z", text: "z", expected: null });
+    expect(new Set([v1, theirs.version, v3, w3.version]).size).toBe(4);
+  });
+});
+
+describe("embedded store: versions and reminders", () => {
+  it("keeps fencing exact across a restart: the current version still matches, older ones and deleted ones never do", async () => {
+    const dir = await folder();
+    const first = new LmdbStateStore(dir);
+    const v1 = await first.save(id("a"), text("1"), null);
+    const v2 = await first.save(id("a"), text("2"), v1);
+    const gone = await first.save(id("b"), text("b"), null);
+    await first.delete(id("b"));
+    await first.close();
+
+    const second = openStore(dir);
+    expect((await second.load(id("a")))?.version).toBe(v2);
+    await expect(second.save(id("a"), text("stale"), v1)).rejects.toBeInstanceOf(StateConflictError);
+    const v3 = await second.save(id("a"), text("3"), v2);
+    expect([v1, v2]).not.toContain(v3);
+    const again = await second.save(id("b"), text("b again"), null);
+    expect(again).not.toBe(gone);
+    await expect(second.save(id("b"), text("stale"), gone)).rejects.toBeInstanceOf(StateConflictError);
+  });
+
+  it("keeps reminders beside the state; the folder is released only when both stores are closed", async () => {
+    const dir = await folder();
+    const state = new LmdbStateStore(dir);
+    const reminders = state.reminderStore();
+    const actor = { type: "T", key: "r" };
+    await reminders.put({ actor, name: "tick", dueAt: 1000, periodMs: 500, missedTotal: 0, failures: 0 });
+    await state.close();
+    expect(await reminders.get(actor, "tick")).toMatchObject({ name: "tick", dueAt: 1000, periodMs: 500 });
+    expect((await storeProcess(dir, "exclusive")).opened).toMatchObject({ ok: false, code: "STATE_DIR_LOCKED" });
+    await reminders.close();
+
+    const reopened = openStore(dir).reminderStore();
+    cleanups.push(() => reopened.close());
+    const list = await reopened.list();
+    expect(list).toEqual([{ actor, name: "tick", dueAt: 1000, periodMs: 500, missedTotal: 0, failures: 0 }]);
+  });
+});
+
+describe("embedded store: a silo's default", () => {
+  class Alarm extends Actor<{ fired: number }> {
+    static initialState() {
+      return { fired: 0 };
+    }
+    async every(ms: number): Promise<void> {
+      await this.remind("beat", { every: ms });
+    }
+    override onReminder(): void {
+      this.state.fired++;
+    }
+    fired(): number {
+      return this.state.fired;
+    }
+  }
+
+  it("keeps state and reminders in the state folder: the next silo on it fires what the last one registered", async () => {
+    const dir = await folder();
+    const first = await Silo.start({ actors: [Alarm], stateDir: dir, clock: new ManualClock(1_000_000) });
+    expect(first.store.kind).toBe("lmdb");
+    await first.ref(Alarm, "r").every(1_000);
+    await first.stop();
+
+    const clock = new ManualClock(1_005_500);
+    const second = await Silo.start({ actors: [Alarm], stateDir: dir, clock });
+    cleanups.push(() => second.stop());
+    await clock.advance(0);
+    await expect.poll(() => second.ref(Alarm, "r").fired()).toBe(1);
+  });
+});
+
+describe("embedded store: moving from the file store", () => {
+  const record = (n: number): Uint8Array => encodeStateRecord({ stateVersion: 1, state: { n } });
+
+  it("imports every state file and reminder on the first open, once, and keeps the files", async () => {
+    const dir = await folder();
+    const files = new FileStateStore(dir);
+    const longKey = "長".repeat(40); // its percent-encoded name is over 200 bytes: the file store hashed it
+    const ids: ActorId[] = [
+      { type: "Counter", key: "alice" },
+      { type: "Counter", key: "a/b c" },
+      { type: "My.Type", key: ".." },
+      { type: "Counter", key: longKey },
+    ];
+    for (const [i, a] of ids.entries()) await files.save(a, record(i + 1), null);
+    const fileReminders = new FileReminderStore(dir);
+    const reminder = { actor: ids[0] as ActorId, name: "daily", dueAt: 5, missedTotal: 0, failures: 0 };
+    await fileReminders.put(reminder);
+    const corrupt = join(dir, "Counter", "broken.praas");
+    await writeFile(corrupt, "not written by PraaS");
+    expect(await readdir(join(dir, "Counter"))).toContain(
+      `~${(await import("node:crypto")).createHash("sha256").update(longKey).digest("hex")}.praas`,
+    );
+
+    const store = new LmdbStateStore(dir);
+    expect(store.imported).toEqual({ states: 4, hashedNames: 1, reminders: 1, skipped: ["Counter/broken.praas"] });
+    for (const [i, a] of ids.entries()) {
+      const loaded = await store.load(a);
+      expect(decodeStateRecord(loaded?.data ?? new Uint8Array(), "test").state).toEqual({ n: i + 1 });
+    }
+    const reminders = store.reminderStore();
+    expect(await reminders.list()).toEqual([reminder]);
+    await reminders.close();
+    await store.close();
+    // The files stay (a backup); a second open imports nothing again.
+    expect(existsSync(files.describe(ids[0] as ActorId))).toBe(true);
+    const again = openStore(dir);
+    expect(again.imported).toBeUndefined();
+    const hashed = await again.load(ids[3] as ActorId);
+    expect(decodeStateRecord(hashed?.data ?? new Uint8Array(), "test").state).toEqual({ n: 4 });
+  });
+
+  it("deleting an actor whose imported state was never loaded deletes it for good", async () => {
+    const dir = await folder();
+    const id: ActorId = { type: "Counter", key: "ключ-".repeat(20) }; // hashed by the file store
+    await new FileStateStore(dir).save(id, record(7), null);
+    const store = openStore(dir);
+    expect(store.imported?.hashedNames).toBe(1);
+    await store.delete(id);
+    expect(await store.load(id)).toBeUndefined();
+  });
+
+  it("a silo upgraded in place finds its actors' state and reminders where the file store left them", async () => {
+    const dir = await folder();
+    class Counter extends Actor<{ n: number }> {
+      static initialState() {
+        return { n: 0 };
+      }
+      add(): number {
+        return ++this.state.n;
+      }
+    }
+    const old = await Silo.start({
+      actors: [Counter],
+      storage: new FileStateStore(dir),
+      reminders: new FileReminderStore(dir),
+      clock: new ManualClock(),
+    });
+    for (let i = 0; i < 3; i++) await old.ref(Counter, "kept").add();
+    await old.stop();
+
+    const upgraded = await Silo.start({ actors: [Counter], stateDir: dir, clock: new ManualClock() });
+    cleanups.push(() => upgraded.stop());
+    expect(await upgraded.ref(Counter, "kept").add()).toBe(4);
+  });
+
+  it("refuses a shared first open of a folder with files to import", async () => {
+    const dir = await folder();
+    await new FileStateStore(dir).save({ type: "T", key: "k" }, record(1), null);
+    expect(() => new LmdbStateStore(dir, { shared: true })).toThrow(/open it once without \{ shared: true \}/);
+    // Nothing was claimed: an exclusive open goes ahead and imports.
+    expect(openStore(dir).imported?.states).toBe(1);
+  });
+});
