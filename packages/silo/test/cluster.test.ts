@@ -152,7 +152,7 @@ describe("failure of a silo", () => {
     const key = keysOwnedBy(cluster, "Gate", s2, 1)[0] as string;
     const inFlight = s0.ref(Gate, key).hold();
     await until(() => Gate.runs === 1, "the call to start on its owner");
-    const evicted = new Promise<void>((r) => s2.once("evicted", r));
+    const evicted = new Promise<void>((r) => s2.once("evicted", () => r()));
     cluster.registry.declareDead(s2.siloId);
     await evicted;
     const err = (await inFlight.catch((e: unknown) => e)) as PraasError;
@@ -182,7 +182,7 @@ describe("failure of a silo", () => {
     const keys = keysOwnedBy(cluster, "Counter", s2, 10);
     for (const k of keys) await s0.ref(Counter, k).add(5);
     expect(s2.activationCount).toBe(10);
-    const evicted = new Promise<void>((r) => s2.once("evicted", r));
+    const evicted = new Promise<void>((r) => s2.once("evicted", () => r()));
     cluster.registry.declareDead(s2.siloId);
     await evicted;
     await s2.stop();
@@ -404,7 +404,8 @@ describe("authentication between silos", () => {
     cluster = await startCluster([Counter], 2);
     const c = cluster;
     const [s0, s1] = c.silos as [Silo, Silo];
-    const rogue = await c.add({ secret: "not-the-cluster-secret" });
+    // Once evicted it stays out (rejoinTimeoutMs 0), as a misconfigured silo should.
+    const rogue = await c.add({ secret: "not-the-cluster-secret", rejoinTimeoutMs: 0 });
     const rogueKeys = keysOwnedBy(c, "Counter", rogue, 3);
     for (const k of rogueKeys) {
       const err = (await s0
