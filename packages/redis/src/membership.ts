@@ -288,6 +288,7 @@ class RedisMembership implements MembershipProvider {
       this.#leaseUntil = sentAt + this.#timings.deadAfterMs - this.#margin;
       this.#vanished = false;
       this.#state = "joined";
+      this.#health.ok();
     } catch (err) {
       if (this.#state === "joining") {
         // Back to where it was: join may be retried (e.g. Redis was unreachable).
@@ -458,7 +459,8 @@ class RedisMembership implements MembershipProvider {
 
   /** Fetch views until we hold the newest version heard of. One fetch at a time keeps views in order. */
   #refresh(): Promise<void> {
-    this.#refreshing ??= (async () => {
+    if (this.#refreshing !== undefined) return this.#refreshing;
+    const run = async (): Promise<void> => {
       try {
         while ((this.#state === "joined" || this.#state === "evicted") && this.#heard > this.#view.version) {
           const view = await this.#read();
@@ -472,11 +474,16 @@ class RedisMembership implements MembershipProvider {
         }
       } catch (err) {
         this.#onError(err);
-      } finally {
-        this.#refreshing = undefined;
       }
-    })();
-    return this.#refreshing;
+    };
+    // Cleared in a later turn, never inside run(): with nothing to fetch, run()
+    // finishes before this assignment, and clearing it there would leave a
+    // settled promise behind that made every later refresh a no-op.
+    const refreshing: Promise<void> = run().finally(() => {
+      if (this.#refreshing === refreshing) this.#refreshing = undefined;
+    });
+    this.#refreshing = refreshing;
+    return refreshing;
   }
 
   #accept(view: MembershipView): void {

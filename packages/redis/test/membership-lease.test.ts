@@ -166,6 +166,9 @@ describe("redisMembership leases and faults", () => {
     expect(view.version).toBe(1);
     expect(view.silos.map((s) => [s.id, s.status])).toEqual([["a.1", "active"]]);
     expect(p.leaseValidUntil()).toBeGreaterThan(p.clock.now());
+    // The new incarnation hears later changes (by pub/sub and by polling).
+    await provider(cluster).join(silo("b"));
+    await until(() => p.view().silos.some((s) => s.id === "b"), "the rejoined silo to see a later join");
   });
 
   it("a silo declared dead rejoins at once under a new id; the old one stays dead", async () => {

@@ -24,7 +24,7 @@ const timings = { heartbeatMs: HEARTBEAT, deadAfterMs: DEAD_AFTER };
 
 /** Every increment is stored before it is acknowledged. */
 class Tally extends Actor<{ value: number }> {
-  static override persistence = "turn" as const;
+  static persistence = "turn" as const;
   static initialState() {
     return { value: 0 };
   }
@@ -50,8 +50,9 @@ class Scratch extends Actor<{ value: number }> {
 
 /** A turn that waits for the test to open the gate. */
 class Gate extends Actor<{ value: number }> {
-  static override persistence = "turn" as const;
+  static persistence = "turn" as const;
   static open: () => void = () => {};
+  static adds = 0;
   static initialState() {
     return { value: 0 };
   }
@@ -63,6 +64,7 @@ class Gate extends Actor<{ value: number }> {
     return "held";
   }
   add(n: number): number {
+    Gate.adds++;
     this.state.value += n;
     return this.state.value;
   }
@@ -222,6 +224,7 @@ describe("the membership lease", () => {
     const key = keyOwnedBy(w, "Gate", b.silo);
     expect(await b.silo.ref(Gate, key).add(1)).toBe(1);
     const writes = w.store.writes;
+    const adds = Gate.adds;
     const held = b.silo.ref(Gate, key).hold();
     const queued = [b.silo.ref(Gate, key).add(1), b.silo.ref(Gate, key).add(1)];
     const back = rejoined(b.silo);
@@ -233,6 +236,8 @@ describe("the membership lease", () => {
       expect(err.retryable).toBe(true);
     }
     await back;
+    // The queued calls never ran (refused at the start of their turn), and nothing was stored.
+    expect(Gate.adds).toBe(adds);
     expect(w.store.writes).toBe(writes);
     expect(await b.silo.ref(Gate, key).add(1)).toBe(2);
   });
