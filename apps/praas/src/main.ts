@@ -41,7 +41,10 @@ if ("exitCode" in outcome) {
   // Out of the cluster for too long (the silo is stopping already): exit so a supervisor restarts it.
   running.silo.once("membershipLost", (error) => {
     process.stderr.write(`praas: ${error.message}; exiting with code ${EXIT_MEMBERSHIP_LOST}\n`);
+    process.exitCode = EXIT_MEMBERSHIP_LOST;
     const exit = () => process.exit(EXIT_MEMBERSHIP_LOST);
+    // Saving may wait on a store that is down as well: the exit does not wait for ever.
+    setTimeout(exit, 15_000);
     running.stop().then(exit, exit);
   });
 }
