@@ -311,9 +311,14 @@ export class Activation implements ActorHost {
   /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
   #runCall(call: Call): boolean {
     if (call.done) return true; // its deadline passed while it waited
-    const refused = this.ctx.servingError();
-    if (refused !== undefined) {
-      call.reject(refused);
+    if (this.ctx.servingError() !== undefined) {
+      // Not run: the silo holds it until it may serve again (or refuses it, retryable).
+      this.ctx.dispatch(call);
+      return true;
+    }
+    if (this.stale) {
+      // Dropped (its silo lost its membership) or fenced out: its state may be old.
+      call.reject(new StaleActivationError(this.idString));
       return true;
     }
     if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
@@ -352,7 +357,7 @@ export class Activation implements ActorHost {
       // The reply leaves only once the write is durable: nothing acknowledged is lost.
       this.persist().then(
         () => {
-          settle(call, ok, value, this.ctx);
+          settle(call, ok, value, this);
           this.mailbox.done(call as unknown as ActivationTurn);
         },
         (err) => {
@@ -362,7 +367,7 @@ export class Activation implements ActorHost {
       );
       return false;
     }
-    settle(call, ok, value, this.ctx);
+    settle(call, ok, value, this);
     return true;
   }
 
@@ -676,11 +681,11 @@ function senderString(from: unknown): string {
   return `${id.type}/${id.key}`;
 }
 
-function settle(call: Call, ok: boolean, value: unknown, ctx: ActivationContext): void {
-  // The reply is where a read takes effect: without a lease it must not leave.
-  const refused = ctx.servingError();
-  if (refused !== undefined) {
-    call.reject(refused);
+function settle(call: Call, ok: boolean, value: unknown, a: Activation): void {
+  // The reply is where a read takes effect: without a lease, or from a stale copy, it must not leave.
+  const refused = a.ctx.servingError();
+  if (refused !== undefined || a.stale) {
+    call.reject(refused ?? new StaleActivationError(a.idString));
     return;
   }
   if (!ok) {

@@ -576,8 +576,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     if (a === undefined) {
       // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
       if (this.#cluster?.routeAway(call) === true) return;
-      // Nothing is activated here without a membership lease (existing activations check at turn start).
-      if (this.#cluster?.refuse(call) === true) return;
+      // Nothing is served here without a membership lease (a brief lapse parks the call).
+      if (this.#cluster !== undefined && !this.#cluster.admit(call)) return;
       if (isControlMethod(call.method)) {
         this.#control(call, undefined);
         return;
@@ -598,8 +598,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       this.#enforceCapacity();
       return;
     }
+    if (this.#cluster !== undefined && !this.#cluster.admit(call)) return;
     if (isControlMethod(call.method)) {
-      if (this.#cluster?.refuse(call) === true) return;
       this.#control(call, a);
       return;
     }
@@ -675,6 +675,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       evicted: (reason) => {
         if (this.listenerCount("evicted") > 0) this.emit("evicted", reason);
       },
+      forget: (a) => this.#table.remove(a),
       rejoined: (siloId, previousId) => {
         if (this.listenerCount("rejoined") > 0) this.emit("rejoined", siloId, previousId);
       },

@@ -10,11 +10,20 @@
  * 4. rejoins under a new id (`<base id>.<n>`) as soon as membership answers,
  *    retrying with backoff.
  *
+ * Calls that arrive while the lease has lapsed or the silo is rejoining are
+ * parked, not failed: a lapse caused by a stalled event loop ends with the
+ * next heartbeat, and a rejoin takes a moment. They are routed again once the
+ * lease is back or the new incarnation serves, and refused (retryable) if that
+ * takes longer than PARK_LIMIT_MS. Nothing is served meanwhile. A refused
+ * call that a peer forwarded is marked "not run", so its origin resends it,
+ * by then perhaps to the key's new owner.
+ *
  * If the silo is out of membership — lease expired or evicted — for longer
  * than `rejoinTimeoutMs`, it gives up: the silo stops and says so (`praas
  * start` then exits with code 3 so that a supervisor restarts it).
  */
 import { type MembershipView, PraasError, SiloUnavailableError, type TimerHandle } from "@praas/core";
+import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
 import type { ResolvedClusterOptions } from "./config.js";
 import { InboundCall } from "./inbound-call.js";
@@ -24,6 +33,8 @@ import { type ClusterHost, ClusterNode, type NodeEvents } from "./node.js";
 export interface SiloClusterHost extends ClusterHost {
   /** Membership was lost; activations are being dropped unsaved and a rejoin follows. */
   evicted(reason: string): void;
+  /** Take `a` out of the activation table now (it may still be finishing a turn). */
+  forget(a: Activation): void;
   /** A new incarnation joined and serves. */
   rejoined(siloId: string, previousId: string): void;
   /** Not back in the cluster within rejoinTimeoutMs: the silo must stop. */
@@ -45,6 +56,10 @@ export interface SelfStatus {
 }
 
 const MAX_REJOIN_BACKOFF_MS = 2_000;
+/** Longest a call waits for the lease to come back, or for a rejoin, before it is refused. */
+export const PARK_LIMIT_MS = 3_000;
+/** Calls parked at most; beyond, new ones are refused at once. */
+const MAX_PARKED = 100_000;
 
 export class Cluster {
   readonly #host: SiloClusterHost;
@@ -62,6 +77,9 @@ export class Cluster {
   /** Ends the pause between two rejoin attempts early (stop). */
   #wake: (() => void) | undefined;
   #watchdog: TimerHandle | undefined;
+  /** Calls waiting for the lease to come back or for a rejoin, oldest first, with when they came. */
+  #parked: { readonly call: Call; readonly at: number }[] = [];
+  #parkTimer: TimerHandle | undefined;
   #stopping = false;
   #gaveUp = false;
 
@@ -114,26 +132,65 @@ export class Cluster {
     );
   }
 
-  /** Refuse `call` (retryable) if this silo may not serve now; true when refused. */
-  refuse(call: Call): boolean {
+  /**
+   * May `call` be served here now? True: go ahead. False: it was parked until
+   * the lease is back or the silo has rejoined (see above), or refused.
+   */
+  admit(call: Call): boolean {
     const error = this.servingError();
-    if (error === undefined) return false;
-    // Nothing ran: the silo that forwarded it may send it again.
-    if (call instanceof InboundCall) call.notRun = true;
-    call.reject(error);
-    return true;
+    if (error === undefined) return true;
+    this.#parkOrRefuse(call, error);
+    return false;
   }
 
   owns(idString: string): boolean {
     return this.#node?.owns(idString) === true;
   }
 
-  /** True when the call went elsewhere (or was refused: while rejoining nothing is routed). */
+  /** True when the call went elsewhere (or, while rejoining, was parked or refused). */
   routeAway(call: Call): boolean {
     const node = this.#node;
     if (node !== undefined) return node.routeAway(call);
-    this.refuse(call);
+    this.#parkOrRefuse(call, this.servingError() as PraasError);
     return true;
+  }
+
+  #parkOrRefuse(call: Call, error: PraasError): void {
+    if (this.#stopping || this.#gaveUp || this.#parked.length >= MAX_PARKED) {
+      refuse(call, error);
+      return;
+    }
+    this.#parked.push({ call, at: this.#options.membership.clock.now() });
+    if (this.#parkTimer === undefined) this.#armParkTimer();
+  }
+
+  /** Route every parked call again (the lease is back, a new incarnation serves, or the silo drains). */
+  #releaseParked(): void {
+    this.#parkTimer?.cancel();
+    this.#parkTimer = undefined;
+    for (const { call } of this.#parked.splice(0)) if (!call.done) this.#host.dispatch(call);
+  }
+
+  /** Refuse the calls parked for longer than PARK_LIMIT_MS; re-arm for the next. */
+  #armParkTimer(): void {
+    const clock = this.#options.membership.clock;
+    const oldest = this.#parked[0];
+    if (oldest === undefined) return;
+    this.#parkTimer = clock.setTimeout(
+      () => {
+        this.#parkTimer = undefined;
+        const now = clock.now();
+        const error = this.servingError();
+        while (this.#parked.length > 0 && now - (this.#parked[0] as { at: number }).at >= PARK_LIMIT_MS) {
+          const { call } = this.#parked.shift() as { call: Call };
+          if (error === undefined) this.#host.dispatch(call);
+          else refuse(call, error);
+        }
+        this.#armParkTimer();
+      },
+      Math.max(1, oldest.at + PARK_LIMIT_MS - clock.now()),
+      true,
+    );
   }
 
   /** Step 1 of a graceful stop; a rejoin under way is abandoned. */
@@ -141,6 +198,8 @@ export class Cluster {
     this.#stopping = true;
     this.#watchdog?.cancel();
     this.#wake?.();
+    // Parked calls go where they are served now (a draining silo forwards them), or are refused.
+    this.#releaseParked();
     if (this.#rejoining !== undefined) {
       // A join waiting for membership gives up when membership closes.
       await this.#options.membership.close().catch((err: unknown) => this.#host.report("membership close", err));
@@ -162,14 +221,19 @@ export class Cluster {
       },
       lease: (held) => {
         if (this.#node?.selfId !== id) return;
-        if (held) this.#stopWatchdog();
-        else this.#startWatchdog(`its membership lease expired and was not renewed`);
+        if (held) {
+          this.#stopWatchdog();
+          this.#releaseParked();
+        } else this.#startWatchdog(`its membership lease expired and was not renewed`);
       },
     };
   }
 
   #evicted(node: ClusterNode, reason: string): void {
     const dropped = this.#drop();
+    // Calls from peers cannot wait for the new incarnation: their connections end with this one.
+    const refusal = new SiloUnavailableError(`Silo ${node.selfId} lost its cluster membership (${reason})`);
+    this.#parked = this.#parked.filter(({ call }) => !(call instanceof InboundCall && refuse(call, refusal)));
     this.#lastId = node.selfId;
     this.#lastAddress = node.address;
     this.#lastView = markDead(node.view, node.selfId);
@@ -201,6 +265,8 @@ export class Cluster {
       // Stale: it must never write again, whatever its deactivation does.
       a.stale = true;
       a.deactivate("lost").catch((err: unknown) => this.#host.report(`drop ${a.idString}`, err));
+      // Out of the table at once: a turn that never ends must not hold the key against the next incarnation.
+      this.#host.forget(a);
     }
     return dropped;
   }
@@ -241,6 +307,7 @@ export class Cluster {
       }
       this.#node = node;
       this.#stopWatchdog();
+      this.#releaseParked();
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       this.#host.log(
         "info",
@@ -280,6 +347,7 @@ export class Cluster {
       this.#lastError,
     );
     this.#host.log("error", `${error.message}; stopping`);
+    for (const { call } of this.#parked.splice(0)) refuse(call, new SiloUnavailableError(error.message));
     this.#host.gaveUp(error);
   }
 }
@@ -290,4 +358,11 @@ function markDead(view: MembershipView, id: string): MembershipView {
   const mine = view.silos.find((s) => s.id === id);
   const dead = { id, address: mine?.address ?? "", startedAt: mine?.startedAt ?? 0, status: "dead" as const };
   return { version: view.version, silos: [...others, dead].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+}
+
+/** Fail a call that did not run (retryable); one a peer forwarded is marked "not run" so its origin resends it. */
+function refuse(call: Call, error: PraasError): true {
+  if (call instanceof InboundCall) call.notRun = true;
+  call.reject(error);
+  return true;
 }
