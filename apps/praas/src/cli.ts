@@ -157,6 +157,8 @@ async function call(argv: readonly string[], io: Io): Promise<number> {
 interface ClusterJson {
   version: number;
   self: string;
+  serving?: boolean;
+  reason?: string;
   silos: { id: string; address?: string; status: string; activations?: number; perType?: Record<string, number> }[];
 }
 
@@ -178,6 +180,7 @@ async function status(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   const lines = [`Cluster (membership version ${view.version}), answered by ${view.self}`];
+  if (view.serving === false) lines.push(`  (${view.self} is not serving: ${view.reason ?? "no membership lease"})`);
   for (const s of view.silos) {
     const types = Object.entries(s.perType ?? {})
       .map(([t, n]) => `${t} ${n}`)

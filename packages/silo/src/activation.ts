@@ -685,7 +685,7 @@ function settle(call: Call, ok: boolean, value: unknown, a: Activation): void {
   // The reply is where a read takes effect: without a lease, or from a stale copy, it must not leave.
   const refused = a.ctx.servingError();
   if (refused !== undefined || a.stale) {
-    call.reject(refused ?? new StaleActivationError(a.idString));
+    call.reject(refused === undefined ? new StaleActivationError(a.idString) : toCallerError(refused));
     return;
   }
   if (!ok) {

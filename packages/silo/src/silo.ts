@@ -577,7 +577,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
       if (this.#cluster?.routeAway(call) === true) return;
       // Nothing is served here without a membership lease (a brief lapse parks the call).
-      if (this.#cluster !== undefined && !this.#cluster.admit(call)) return;
+      if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
       if (isControlMethod(call.method)) {
         this.#control(call, undefined);
         return;
@@ -598,7 +598,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       this.#enforceCapacity();
       return;
     }
-    if (this.#cluster !== undefined && !this.#cluster.admit(call)) return;
+    if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
     if (isControlMethod(call.method)) {
       this.#control(call, a);
       return;

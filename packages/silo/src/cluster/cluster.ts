@@ -82,10 +82,15 @@ export class Cluster {
   #parkTimer: TimerHandle | undefined;
   #stopping = false;
   #gaveUp = false;
+  /** The silo's clock is the lease clock: a time the silo read already serves the check. */
+  readonly #sameClock: boolean;
+  /** The error while rejoining (one per eviction). */
+  #rejoinError: SiloUnavailableError | undefined;
 
   private constructor(host: SiloClusterHost, options: ResolvedClusterOptions, baseId: string) {
     this.#host = host;
     this.#options = options;
+    this.#sameClock = host.clock === options.membership.clock;
     this.#baseId = baseId;
     this.#lastId = baseId;
   }
@@ -123,21 +128,26 @@ export class Cluster {
     return { id: node.selfId, address: node.address, status: entry?.status ?? "joining" };
   }
 
-  /** Undefined while this silo may serve the keys it owns; else why not (a retryable error). */
-  servingError(): PraasError | undefined {
+  /**
+   * Undefined while this silo may serve the keys it owns; else why not (a
+   * retryable error, shared by the calls that see it: copy it to hand it on).
+   * `now`: the silo clock's time, if the caller read it already.
+   */
+  servingError(now?: number): PraasError | undefined {
     const node = this.#node;
-    if (node !== undefined) return node.servingError();
-    return new SiloUnavailableError(
+    if (node !== undefined) return node.servingError(this.#sameClock ? now : undefined);
+    this.#rejoinError ??= new SiloUnavailableError(
       `Silo ${this.#lastId} is not serving: it lost its cluster membership (${this.#rejoinReason}) and is rejoining; send the call again`,
     );
+    return this.#rejoinError;
   }
 
   /**
    * May `call` be served here now? True: go ahead. False: it was parked until
    * the lease is back or the silo has rejoined (see above), or refused.
    */
-  admit(call: Call): boolean {
-    const error = this.servingError();
+  admit(call: Call, now?: number): boolean {
+    const error = this.servingError(now);
     if (error === undefined) return true;
     this.#parkOrRefuse(call, error);
     return false;
@@ -238,6 +248,7 @@ export class Cluster {
     this.#lastAddress = node.address;
     this.#lastView = markDead(node.view, node.selfId);
     this.#rejoinReason = reason;
+    this.#rejoinError = undefined;
     this.#node = undefined;
     this.#host.log(
       "warn",
@@ -363,6 +374,7 @@ function markDead(view: MembershipView, id: string): MembershipView {
 /** Fail a call that did not run (retryable); one a peer forwarded is marked "not run" so its origin resends it. */
 function refuse(call: Call, error: PraasError): true {
   if (call instanceof InboundCall) call.notRun = true;
-  call.reject(error);
+  // A copy: the error is shared by every call refused for the same reason.
+  call.reject(new SiloUnavailableError(error.message));
   return true;
 }
