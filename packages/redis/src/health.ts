@@ -141,14 +141,21 @@ export function whenReachable(client: Redis, timeoutMs: number): Promise<void> {
       },
       Math.max(0, timeoutMs),
     );
+    const onEnd = (): void => {
+      cleanup();
+      reject(new RedisUnavailableError(redisAddress(client), performance.now() - started, attempts, new Error("closed")));
+    };
     const cleanup = (): void => {
       clearTimeout(timer);
       client.removeListener("error", onError);
       client.removeListener("ready", onReady);
+      client.removeListener("end", onEnd);
     };
+    if (client.status === "wait" || client.status === "end") client.connect().catch(() => {});
     client.on("error", onError);
     client.once("ready", onReady);
-    if (client.status === "wait" || client.status === "end") client.connect().catch(() => {});
+    // Closed while waiting (the provider was closed): no point waiting any longer.
+    client.once("end", onEnd);
   });
 }
 

@@ -473,7 +473,8 @@ class RedisMembership implements MembershipProvider {
           this.#accept(view);
         }
       } catch (err) {
-        this.#onError(err);
+        // Most likely Redis is away: one line per outage, with the heartbeat's.
+        this.#health.failed(err);
       }
     };
     // Cleared in a later turn, never inside run(): with nothing to fetch, run()
