@@ -10,6 +10,7 @@ export * from "./excerpt.js";
 export * from "./group-commit.js";
 export * from "./hash-ring.js";
 export * from "./ids.js";
+export * from "./log.js";
 export * from "./mailbox.js";
 export * from "./membership.js";
 export * from "./memory-membership.js";

@@ -2,13 +2,16 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   type ActorId,
   CorruptStateError,
+  consoleLog,
   GroupCommit,
   InvalidArgumentError,
+  type LogFunction,
   StateConflictError,
   type StateStore,
   type StoredState,
 } from "@praas/core";
 import { Redis } from "ioredis";
+import { watchRedis } from "./health.js";
 
 /**
  * Actor state in Redis: one string key per actor, `<keyPrefix><Type>/<key>`,
@@ -53,6 +56,8 @@ export interface RedisStateStoreOptions {
   readonly client?: Redis;
   /** Prefix of every key the store writes (default "praas:state:"). */
   readonly keyPrefix?: string;
+  /** Where "Redis unreachable / reachable again" goes, once per outage (default: the console). */
+  readonly log?: LogFunction;
 }
 
 // KEYS: state key, temporary key with the new value. ARGV: expected token (raw
@@ -177,6 +182,7 @@ export class RedisStateStore implements StateStore {
         );
       }
       this.#client = new Redis(url, { connectionName: "praas-state" });
+      watchRedis(this.#client, options.log ?? consoleLog);
       this.#owned = true;
     }
   }

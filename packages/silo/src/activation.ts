@@ -16,10 +16,12 @@ import {
   DeadlockError,
   decodeStateRecord,
   describeCycle,
+  describeError,
   deserializeError,
   EMPTY_CHAIN,
   encodeStateRecord,
   InvalidArgumentError,
+  type LogLevel,
   Mailbox,
   type PraasError,
   type ReceivedMessage,
@@ -43,7 +45,6 @@ import {
 } from "@praas/core";
 import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
-import { describeError, type LogLevel } from "./log.js";
 import type { ActorTypeInfo } from "./registry.js";
 
 /**
@@ -84,6 +85,8 @@ export interface AbandonedActivation {
 
 /** What an activation needs from its silo. */
 export interface ActivationContext {
+  /** Undefined while the silo may serve (a cluster silo holds its membership lease); else the error to fail a call with. */
+  servingError(): PraasError | undefined;
   readonly store: StateStore;
   readonly clock: Clock;
   nextTurnId(): number;
@@ -397,9 +400,14 @@ export class Activation implements ActorHost {
   /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
   #runCall(call: Call): boolean {
     if (call.done) return true; // its deadline passed while it waited
-    const refused = this.#refusal();
-    if (refused !== undefined) {
-      call.reject(refused);
+    if (this.ctx.servingError() !== undefined) {
+      // Not run: the silo holds it until it may serve again (or refuses it, retryable).
+      this.ctx.dispatch(call);
+      return true;
+    }
+    if (this.stale) {
+      // Dropped (its silo lost its membership) or fenced out: its state may be old.
+      call.reject(new StaleActivationError(this.idString));
       return true;
     }
     if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
@@ -454,7 +462,7 @@ export class Activation implements ActorHost {
       // The reply leaves only once the write is durable: nothing acknowledged is lost.
       this.persist().then(
         () => {
-          settle(call, ok, value);
+          settle(call, ok, value, this);
           this.mailbox.done(call);
         },
         (err) => {
@@ -464,7 +472,7 @@ export class Activation implements ActorHost {
       );
       return false;
     }
-    settle(call, ok, value);
+    settle(call, ok, value, this);
     return true;
   }
 
@@ -972,7 +980,13 @@ function senderString(from: unknown): string {
   return `${id.type}/${id.key}`;
 }
 
-function settle(call: Call, ok: boolean, value: unknown): void {
+function settle(call: Call, ok: boolean, value: unknown, a: Activation): void {
+  // The reply is where a read takes effect: without a lease, or from a stale copy, it must not leave.
+  const refused = a.ctx.servingError();
+  if (refused !== undefined || a.stale) {
+    call.reject(refused === undefined ? new StaleActivationError(a.idString) : toCallerError(refused));
+    return;
+  }
   if (!ok) {
     call.reject(toCallerError(value));
     return;

@@ -56,7 +56,6 @@ export { FileStateStore } from "./fs-store.js";
 export * from "./gateway/index.js";
 export { LmdbReminderStore } from "./lmdb-reminder-store.js";
 export { LmdbStateStore } from "./lmdb-store.js";
-export type { LogLevel, SiloLogger, SiloLogRecord } from "./log.js";
 export type { SiloOptions } from "./options.js";
 export { callableMethods } from "./registry.js";
 export {

@@ -2,14 +2,15 @@ import { join } from "node:path";
 import {
   type ActorClass,
   type Clock,
+  consoleLog,
   InvalidArgumentError,
+  type LogFunction,
   MemoryReminderStore,
   type ReminderStore,
   type StateStore,
   systemClock,
 } from "@praas/core";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
-import { type SiloLogger, stderrLogger } from "./log.js";
 import { LmdbStateStore } from "./lmdb-store.js";
 import { ActorRegistry } from "./registry.js";
 
@@ -44,8 +45,6 @@ export interface SiloOptions {
    * and serves the actor from a fresh one (default 10 s).
    */
   readonly stuckTurnGraceMs?: number;
-  /** Where the silo's log lines go (default: one line each on stderr). */
-  readonly log?: SiloLogger;
   /** Time source; tests pass a ManualClock. */
   readonly clock?: Clock;
   /**
@@ -63,6 +62,13 @@ export interface SiloOptions {
    * Without it the silo is a complete single-node system.
    */
   readonly cluster?: ClusterOptions;
+  /**
+   * Where operational messages go, one line each — a stuck turn, a conflicting
+   * write, a swap-out that cannot save, membership lease lost and renewed,
+   * evicted, rejoined — with the silo id and actor as details (default: the
+   * console, `[praas] silo-…: …`).
+   */
+  readonly log?: LogFunction;
 }
 
 export interface ResolvedSiloOptions {
@@ -74,11 +80,11 @@ export interface ResolvedSiloOptions {
   readonly maxActivations: number;
   readonly drainTimeoutMs: number;
   readonly stuckTurnGraceMs: number;
-  readonly log: SiloLogger;
   readonly clock: Clock;
   readonly reminders: ReminderStore;
   readonly reminderRefreshMs: number;
   readonly cluster: ResolvedClusterOptions | undefined;
+  readonly log: LogFunction;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
@@ -87,12 +93,6 @@ function positive(name: string, value: unknown, fallback: number): number {
     throw new InvalidArgumentError(`Silo option ${name} must be a positive number, got ${JSON.stringify(value)}`);
   }
   return value;
-}
-
-function resolveLogger(log: unknown): SiloLogger {
-  if (log === undefined) return stderrLogger;
-  if (typeof log !== "function") throw new InvalidArgumentError("Silo option log must be a function");
-  return log as SiloLogger;
 }
 
 /** Check every option and fill in defaults; a bad option is an InvalidArgumentError naming it. */
@@ -104,6 +104,9 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
   const stateDir = options.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
   if (typeof stateDir !== "string" || stateDir.length === 0)
     throw new InvalidArgumentError("Silo option stateDir must be a path");
+  if (options.log !== undefined && typeof options.log !== "function") {
+    throw new InvalidArgumentError("Silo option log must be a function (level, message) => void");
+  }
   const maxActivations = positive("maxActivations", options.maxActivations, Number.POSITIVE_INFINITY);
   if (maxActivations !== Number.POSITIVE_INFINITY && !Number.isInteger(maxActivations)) {
     throw new InvalidArgumentError("Silo option maxActivations must be an integer");
@@ -119,10 +122,10 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
     maxActivations,
     drainTimeoutMs: positive("drainTimeoutMs", options.drainTimeoutMs, 10_000),
     stuckTurnGraceMs: positive("stuckTurnGraceMs", options.stuckTurnGraceMs, 10_000),
-    log: resolveLogger(options.log),
     clock: options.clock ?? systemClock,
     reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
+    log: options.log ?? consoleLog,
   };
   // Bad actor classes are found here (the silo builds the registry again), before any store is opened.
   new ActorRegistry(checked.actors, checked.idleTimeoutMs);

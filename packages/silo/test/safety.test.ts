@@ -4,6 +4,7 @@
  * state the codec cannot save is kept, not thrown away, and capacity eviction
  * counts only what is really active.
  */
+import type { LogFunction, LogLevel } from "@praas/core";
 import {
   Actor,
   type ActorId,
@@ -12,7 +13,6 @@ import {
   MemoryStateStore,
   Silo,
   type SiloFailure,
-  type SiloLogRecord,
   startGateway,
 } from "@praas/silo";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -81,11 +81,17 @@ async function writeBehindItsBack(store: MemoryStateStore, id: ActorId, value: n
   await store.save(id, encodeStateRecord({ stateVersion: 1, state: { value } }), current?.version ?? null);
 }
 
+/** One log line as a test keeps it. */
+interface SiloLogRecord {
+  readonly level: LogLevel;
+  readonly message: string;
+}
+
 /** Failure events and log lines of a silo, as an operator would see them. */
 function watch(): {
   failures: SiloFailure[];
   logs: SiloLogRecord[];
-  log: (r: SiloLogRecord) => void;
+  log: LogFunction;
   on: (silo: Silo) => void;
 } {
   const failures: SiloFailure[] = [];
@@ -93,7 +99,9 @@ function watch(): {
   return {
     failures,
     logs,
-    log: (r) => logs.push(r),
+    log: (level, message) => {
+      logs.push({ level, message });
+    },
     on: (silo) => {
       silo.on("failure", (f) => failures.push(f));
     },
