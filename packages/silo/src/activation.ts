@@ -123,11 +123,6 @@ export interface ActivationContext {
   leaving(delta: 1 | -1): void;
   /** A swap-out could not save: try again at `a.saveRetryAt` with `reason`. */
   retryLater(a: Activation, reason: DeactivationReason): void;
-  /**
-   * Undefined while this silo may serve its actors; otherwise the (retryable)
-   * error to fail calls with, e.g. the cluster membership lease has expired.
-   */
-  servingError(): PraasError | undefined;
 }
 
 export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
