@@ -441,8 +441,10 @@ export class Activation implements ActorHost {
    * acknowledged), or the silo may not serve (no membership lease).
    */
   #refusal(): PraasError | undefined {
-    if (this.stale) return new StaleActivationError(this.idString);
-    return this.ctx.servingError();
+    // Not serving first: a dropped activation (lost membership) is also stale, but the reason to give is the silo's.
+    const notServing = this.ctx.servingError();
+    if (notServing !== undefined) return toCallerError(notServing);
+    return this.stale ? new StaleActivationError(this.idString) : undefined;
   }
 
   /** Reply to a call whose method has returned. False when a "turn" write delays it (the mailbox hears `done` then). */
