@@ -14,7 +14,8 @@ import type { Silo } from "../silo.js";
 import type { Authenticator } from "./auth.js";
 import { httpStatusOf, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 import { toJson } from "./json.js";
-import type { GatewayLimits } from "./limits.js";
+import { checkJson } from "./json-check.js";
+import { decodeLimitsOf, type GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { HttpFallback } from "./options.js";
 import type { ArgsValidator } from "./schemas.js";
@@ -214,7 +215,7 @@ async function invoke<P>(
   id: ActorId,
   method: string,
 ): Promise<void> {
-  const args = await readArgs(req, ctx.limits.maxBodyBytes);
+  const args = await readArgs(req, ctx.limits);
   const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
   const pending = ctx.auth.authorize(principal, id.type, id.key, method);
   if (pending !== undefined) await pending;
@@ -230,16 +231,17 @@ async function invoke<P>(
 }
 
 /** The JSON array of arguments in a request body (an empty body: none). */
-async function readArgs(req: IncomingMessage, max: number): Promise<unknown[]> {
-  const args = await readJson(req, max, []);
+async function readArgs(req: IncomingMessage, limits: GatewayLimits): Promise<unknown[]> {
+  const args = await readJson(req, limits, []);
   if (!Array.isArray(args)) throw new ProtocolError("Request body must be a JSON array of the method's arguments");
   return args;
 }
 
 /** The JSON value of a request body, or `empty` when there is no body. */
-async function readJson(req: IncomingMessage, max: number, empty: unknown): Promise<unknown> {
-  const body = await readBody(req, max);
+async function readJson(req: IncomingMessage, limits: GatewayLimits, empty: unknown): Promise<unknown> {
+  const body = await readBody(req, limits.maxBodyBytes);
   if (body.length === 0) return empty;
+  checkJson(body, decodeLimitsOf(limits));
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (err) {
@@ -256,7 +258,7 @@ async function invokeFunction<P>(
   type: string,
   method: string,
 ): Promise<void> {
-  const args = await readArgs(req, ctx.limits.maxBodyBytes);
+  const args = await readArgs(req, ctx.limits);
   const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
   const pending = ctx.auth.authorize(principal, type, "", method);
   if (pending !== undefined) await pending;
@@ -287,7 +289,7 @@ async function sendMessage<P>(
   if (channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
     throw new ProtocolError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
   }
-  const body = await readJson(req, ctx.limits.maxBodyBytes, {});
+  const body = await readJson(req, ctx.limits, {});
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ProtocolError('Request body must be a JSON object: {"data": …, "durable"?: boolean}');
   }
