@@ -33,8 +33,8 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --cluster-host <addr>              silo-to-silo listener interface (default 127.0.0.1)
       --cluster-port <n>                 silo-to-silo listener port (default 0: any free one)
       --advertise <host:port>            address other silos dial (required with 0.0.0.0 / ::)
-      --cluster-secret <secret>          shared secret, ≥ 16 chars (prefer $PRAAS_CLUSTER_SECRET);
-                                         required when --cluster-host is not loopback
+      --cluster-secret <secret>          shared secret, ≥ 16 chars, the same on every silo (prefer
+                                         $PRAAS_CLUSTER_SECRET); required, on loopback too
       --reminders redis|local            where reminders live (default: redis in a cluster, hash
                                          praas:<cluster>:reminders; else local files or memory)
     Storage:

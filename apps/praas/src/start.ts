@@ -128,7 +128,7 @@ function explain(err: unknown): unknown {
   const m = err.message;
   if (m.startsWith("cluster.secret")) {
     return new ConfigError(
-      `${m} — give --cluster-secret or $PRAAS_CLUSTER_SECRET (at least 16 characters), or keep --cluster-host on loopback`,
+      `${m} — give --cluster-secret or $PRAAS_CLUSTER_SECRET (at least 16 characters, the same for every silo)`,
     );
   }
   if (m.startsWith("cluster.advertise")) return new ConfigError(`${m} — give --advertise host:port`);

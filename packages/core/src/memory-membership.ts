@@ -100,6 +100,8 @@ const EMPTY_VIEW: MembershipView = Object.freeze({ version: 0, silos: Object.fre
 /** The shared table behind a registry. Not exported: providers reach it through {@link tableOf}. */
 class Table {
   readonly clock: Clock;
+  /** The silos of this table authenticate to each other with it (see MembershipProvider.localSecret). */
+  readonly secret: Uint8Array = globalThis.crypto.getRandomValues(new Uint8Array(32));
   readonly #entries = new Map<string, Entry>();
   readonly #watchers = new Set<Watcher>();
   #view: MembershipView = EMPTY_VIEW;
@@ -253,6 +255,10 @@ class MemoryMembership implements MembershipProvider {
     this.#table = table;
     this.#timings = timings;
     this.#onListenerError = onListenerError;
+  }
+
+  localSecret(): Uint8Array {
+    return this.#table.secret;
   }
 
   async join(self: Omit<SiloInfo, "status">): Promise<MembershipView> {
