@@ -3,6 +3,7 @@ import type { MembershipProvider } from "@praas/core";
 import { redisMembership, redisReminderStore, redisStateStore } from "@praas/redis";
 import {
   type ClusterOptions,
+  describeTypes,
   type Gateway,
   InvalidArgumentError,
   MemoryStateStore,
@@ -151,6 +152,16 @@ function describeStorage(config: StartConfig): string {
   }
 }
 
+/** The methods clients may call, per type (as GET /v1/types shows them). */
+function callableLines(silo: Silo): string[] {
+  return describeTypes(silo).map((t, i) => {
+    const how = t.explicit
+      ? ""
+      : "   (all public methods, TypeScript private/protected too: narrow with static expose)";
+    return `  ${i === 0 ? "callable" : "        "}   ${t.name}: ${t.methods.join(", ") || "(none)"}${how}`;
+  });
+}
+
 /** The banner: where to connect and what to try. */
 export function banner(running: Running, config: StartConfig): string {
   const { silo, gateway } = running;
@@ -163,8 +174,9 @@ export function banner(running: Running, config: StartConfig): string {
   const lines = [
     `PraaS silo ${silo.siloId} is up, hosting ${types.join(", ")}`,
     `  WebSocket  ${gateway.wsUrl}`,
-    `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster)`,
+    `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster, /v1/types)`,
     `  state      ${describeStorage(config)}`,
+    ...callableLines(silo),
   ];
   if (config.cluster !== undefined) {
     lines.push(

@@ -128,6 +128,7 @@ function match<P>(method: string, url: string): Route<P> {
   if (s.length === 1 && s[0] === "metrics") return only("GET", { name: "metrics", run: metrics });
   if (s[0] === "v1") {
     if (s.length === 2 && s[1] === "cluster") return only("GET", { name: "cluster", run: cluster });
+    if (s.length === 2 && s[1] === "types") return only("GET", { name: "types", run: types });
     if (s.length === 4 && s[1] === "functions") {
       const type = s[2] as string;
       const fn = s[3] as string;
@@ -174,6 +175,36 @@ async function metrics<P>(ctx: HttpContext<P>, req: IncomingMessage, res: Server
 
 async function cluster<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   sendJson(res, 200, toJson(ctx.silo.clusterView()));
+}
+
+/**
+ * `GET /v1/types`: the hosted actor types and the methods clients may call on
+ * each. `explicit` says whether the class lists them in `static expose`; when
+ * not, they are every public prototype method, TypeScript private and
+ * protected ones included.
+ */
+async function types<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, toJson({ types: describeTypes(ctx.silo) }));
+}
+
+export interface TypeDescription {
+  readonly name: string;
+  readonly stateless: boolean;
+  readonly methods: readonly string[];
+  readonly explicit: boolean;
+}
+
+/** What `GET /v1/types` and the `praas start` banner show. */
+export function describeTypes(silo: Silo): TypeDescription[] {
+  return silo.actorTypes.map((name) => {
+    const cls = silo.classOf(name);
+    return {
+      name,
+      stateless: cls?.stateless === true,
+      methods: [...(silo.methodsOf(name) ?? [])].sort(),
+      explicit: cls?.expose !== undefined,
+    };
+  });
 }
 
 /** Check the type and key of an actor route and the principal's right to `what` on it. */
