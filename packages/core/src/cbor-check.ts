@@ -35,6 +35,15 @@ export interface DecodeLimits {
    * hash tables).
    */
   readonly maxHeapItems: number;
+  /**
+   * Distinct keys of plain objects (maps decoded as objects). V8 interns each
+   * new key and keeps big objects as hash tables: a new key costs about 25
+   * times a number, so a frame of distinct keys is the most expensive to
+   * decode. A key equal to one of the last few new ones (the fields of an
+   * array of records) is not counted; Maps (tag 259) are the way to send big
+   * dictionaries.
+   */
+  readonly maxObjectKeys: number;
 }
 
 /**
@@ -54,6 +63,7 @@ export const TRUSTED_DECODE_LIMITS: DecodeLimits = Object.freeze({
   maxHashedNumbers: Number.POSITIVE_INFINITY,
   maxItems: Number.POSITIVE_INFINITY,
   maxHeapItems: Number.POSITIVE_INFINITY,
+  maxObjectKeys: Number.POSITIVE_INFINITY,
 });
 
 /** For frames from clients: the structural checks and the cost bounds. */
@@ -63,6 +73,7 @@ export const UNTRUSTED_DECODE_LIMITS: DecodeLimits = Object.freeze({
   maxHashedNumbers: 1024,
   maxItems: 131_072,
   maxHeapItems: 32_768,
+  maxObjectKeys: 4096,
 });
 
 // The tags the codec writes (cbor-x with useRecords: false), plus tag 0, which
@@ -100,6 +111,11 @@ const FLAG_KEY_NEXT = 4;
 
 const BREAK = 0xff;
 
+/** New keys of plain objects remembered, to tell a record's repeated field names from new keys. */
+const RECENT_KEYS = 16;
+/** Longer keys are always counted as new (comparing them could cost more than they do). */
+const MAX_COMPARED_KEY = 64;
+
 /**
  * Check that `bytes` hold exactly one well-formed CBOR item that the codec may
  * decode within `limits`; otherwise throw a {@link CodecError} saying what and
@@ -113,6 +129,8 @@ export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
   const maxHashed = limits.maxHashedNumbers;
   const maxItems = limits.maxItems;
   const maxHeapItems = limits.maxHeapItems;
+  const maxObjectKeys = limits.maxObjectKeys;
+  const countKeys = maxObjectKeys !== Number.POSITIVE_INFINITY;
   const left = new Float64Array(maxDepth + 1);
   const flags = new Uint8Array(maxDepth + 1);
   let depth = 0;
@@ -120,6 +138,10 @@ export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
   let hashed = 0;
   let items = 0;
   let heapItems = 0;
+  let objectKeys = 0;
+  let recent: Int32Array | undefined; // start, length of each remembered key
+  let recentCount = 0;
+  let recentNext = 0;
   let expect = EXPECT_ANY;
   let done = false;
 
@@ -190,9 +212,26 @@ export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
           expect = EXPECT_MAP;
         }
       } else if (depth > 0) {
-        // A new item in a container: a key of a Map or an item of a Set?
+        // A new item in a container: a key of a Map or an item of a Set? A key of a plain object?
         const f = flags[depth] as number;
-        if ((f & FLAG_HASHED) !== 0 && ((f & FLAG_MAP) === 0 || (f & FLAG_KEY_NEXT) !== 0)) {
+        if (countKeys && (f & (FLAG_MAP | FLAG_HASHED | FLAG_KEY_NEXT)) === (FLAG_MAP | FLAG_KEY_NEXT)) {
+          let seen = false;
+          if (major === 3 && arg <= MAX_COMPARED_KEY && arg <= end - pos) {
+            recent ??= new Int32Array(2 * RECENT_KEYS);
+            for (let j = 0; j < recentCount && !seen; j++) {
+              if (recent[2 * j + 1] === arg) seen = sameBytes(bytes, recent[2 * j] as number, pos, arg);
+            }
+            if (!seen) {
+              recent[2 * recentNext] = pos;
+              recent[2 * recentNext + 1] = arg;
+              recentNext = (recentNext + 1) % RECENT_KEYS;
+              if (recentCount < RECENT_KEYS) recentCount++;
+            }
+          }
+          if (!seen && ++objectKeys > maxObjectKeys) {
+            refuse(start, end, `more than ${maxObjectKeys} distinct keys in objects (send big dictionaries as a Map)`);
+          }
+        } else if ((f & FLAG_HASHED) !== 0 && ((f & FLAG_MAP) === 0 || (f & FLAG_KEY_NEXT) !== 0)) {
           const numeric =
             major <= 1 ||
             (major === 7 && info >= 25 && info <= 27) ||
@@ -309,6 +348,11 @@ function expectAfterTag(tag: number, at: number, end: number, first: boolean): n
         `tag ${tag} is not accepted (the protocol uses tags 0, 1, 2, 3, 64, 258 and 259, and 55799 as a prefix)`,
       );
   }
+}
+
+function sameBytes(b: Uint8Array, a: number, c: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (b[a + i] !== b[c + i]) return false;
+  return true;
 }
 
 function uint32(b: Uint8Array, at: number): number {

@@ -94,6 +94,19 @@ describe("decoding refuses what the protocol does not need, before decoding it",
     refused(bytesOf(head(4, 4), new Array(4).fill(0x80)), limits, /more than 4 strings, byte strings, arrays/);
   });
 
+  it("distinct keys of plain objects beyond the limit; repeated field names are free", () => {
+    const limits = { ...UNTRUSTED_DECODE_LIMITS, maxObjectKeys: 4 };
+    const object = (keys: string[]) => bytesOf(head(5, keys.length), ...keys.flatMap((k) => [text(k), bytesOf(0)]));
+    expect(decode(object(["a", "b", "c", "d"]), limits)).toEqual({ a: 0, b: 0, c: 0, d: 0 });
+    refused(object(["a", "b", "c", "d", "e"]), limits, /more than 4 distinct keys in objects/);
+    // 500 records with the same three fields: three new keys in all.
+    const records = array(...Array.from({ length: 500 }, () => object(["id", "name", "when"])));
+    expect(decode(records, limits)).toHaveLength(500);
+    // The same keys in a Map are not object keys (a Map is the way to send a big dictionary).
+    const map = tag(259, object(["a", "b", "c", "d", "e", "f"]));
+    expect((decode(map, limits) as Map<string, number>).size).toBe(6);
+  });
+
   it("malformed data: truncated, trailing bytes, stray breaks, reserved headers, indefinite strings", () => {
     const cases: [Uint8Array, RegExp][] = [
       [bytesOf(), /ends in the middle/],

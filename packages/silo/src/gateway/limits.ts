@@ -42,6 +42,12 @@ export interface GatewayLimits {
    * big Map quadratic to build.
    */
   readonly maxFrameNumericKeys: number;
+  /**
+   * Distinct keys of plain objects in one frame or request body (default
+   * 4,096): a new key costs V8 about 25 times a number. Repeated field names
+   * (an array of records) are not counted; send big dictionaries as a Map.
+   */
+  readonly maxFrameObjectKeys: number;
   /** Subscriptions one connection may hold (default 1,000). */
   readonly maxSubscriptionsPerConnection: number;
   /** Close a connection with no frame, no subscription and nothing in flight for this long (default 5 min). */
@@ -71,6 +77,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxFrameValues: 131_072,
   maxFrameObjects: 32_768,
   maxFrameNumericKeys: 1024,
+  maxFrameObjectKeys: 4096,
   maxSubscriptionsPerConnection: 1000,
   idleTimeoutMs: 300_000,
   heartbeatMs: 30_000,
@@ -112,6 +119,7 @@ export function decodeLimitsOf(limits: GatewayLimits): DecodeLimits {
     maxHashedNumbers: limits.maxFrameNumericKeys,
     maxItems: limits.maxFrameValues,
     maxHeapItems: limits.maxFrameObjects,
+    maxObjectKeys: limits.maxFrameObjectKeys,
   };
 }
 
