@@ -31,8 +31,8 @@ export interface DecodeLimits {
   /**
    * Items that allocate an object or a string: strings, byte strings, arrays,
    * maps and tagged values (Date, bigint, Map, Set, Uint8Array). Each costs
-   * 5 to 20 times a number to decode (more in big objects, which V8 keeps as
-   * hash tables).
+   * 2 to 5 times a number to decode; a bignum counts one more per 8 bytes of
+   * magnitude.
    */
   readonly maxHeapItems: number;
   /**
@@ -202,6 +202,8 @@ export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
         } else if (e === EXPECT_BIGNUM) {
           if (major !== 2 || arg === -1) refuse(start, end, "a bignum tag needs a byte string");
           if (arg > maxBignum) refuse(start, end, `bignum of ${arg} bytes is over the limit of ${maxBignum}`);
+          // Building a bigint costs about what 8 of its bytes as separate values would.
+          heapItems += arg >> 3;
         } else if (e === EXPECT_BYTES) {
           if (major !== 2) refuse(start, end, "tag 64 needs a byte string");
         } else if (e === EXPECT_SET) {

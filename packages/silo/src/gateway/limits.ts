@@ -32,8 +32,8 @@ export interface GatewayLimits {
   readonly maxFrameValues: number;
   /**
    * Strings, byte strings, arrays, maps and objects, Dates, bigints, Maps and
-   * Sets in one frame or request body (default 32,768): each costs 5–20 times
-   * a number to decode.
+   * Sets in one frame or request body (default 32,768): each costs 2–5 times
+   * a number to decode (a bignum counts one more per 8 bytes).
    */
   readonly maxFrameObjects: number;
   /**
