@@ -86,8 +86,12 @@ function hashPreimage(h: number): number {
   x = unXorShiftRight(x, 12);
   return mulMod((x + 1) >>> 0, INV_32767);
 }
-/** `n` Smis whose V8 hashes agree in their low `lowBits` bits. */
-export function collidingInts(n: number, lowBits = 20): number[] {
+/**
+ * `n` Smis whose V8 hashes agree in their low bits: enough bits to share a
+ * bucket in every table a Map of `n` entries goes through while it grows.
+ * Only so many Smis share 16 low bits: about 32,000 is the most it returns.
+ */
+export function collidingInts(n: number, lowBits = Math.min(16, Math.max(10, Math.ceil(Math.log2(n)) + 1))): number[] {
   const out: number[] = [];
   for (let k = 0; out.length < n && k < 2 ** (30 - lowBits); k++) {
     for (let top = 0; top < 4 && out.length < n; top++) {
@@ -155,10 +159,11 @@ export const WS_FRAMES: readonly Crafted[] = [
     name: "shared references",
     what: "tags 28/29: level n holds level n-1 twice (2^n paths for the checks to walk)",
     steps: (limit) => {
-      // [28(prev), 29(id)] nested: each level shares the previous one.
+      // Level k (0 outermost) is [28(level k+1), 29(k)]: it holds level k+1 twice. A decoder
+      // numbers the shareable values (tag 28) in the order it meets them, outermost first.
       const nested = (depth: number): Buffer => {
         let v: Buffer = Buffer.of(0x80);
-        for (let i = 0; i < depth; i++) v = Buffer.concat([head(4, 2), tag(28, v), tag(29, int(i))]);
+        for (let k = depth - 1; k >= 0; k--) v = Buffer.concat([head(4, 2), tag(28, v), tag(29, int(k))]);
         return v;
       };
       const deepest = Math.floor((limit - FRAME_OVERHEAD) / 12);
