@@ -116,11 +116,14 @@ const RECENT_KEYS = 16;
 /** Longer keys are always counted as new (comparing them could cost more than they do). */
 const MAX_COMPARED_KEY = 64;
 
+let scratchLeft = new Float64Array(MAX_DECODE_DEPTH + 1);
+let scratchFlags = new Uint8Array(MAX_DECODE_DEPTH + 1);
+const scratchRecent = new Int32Array(2 * RECENT_KEYS);
+
 /**
  * Check that `bytes` hold exactly one well-formed CBOR item that the codec may
  * decode within `limits`; otherwise throw a {@link CodecError} saying what and
- * at which byte. One pass over the item headers, no recursion, no allocation
- * but two small typed arrays.
+ * at which byte. One pass over the item headers, no recursion, no allocation.
  */
 export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
   const end = bytes.length;
@@ -131,15 +134,20 @@ export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
   const maxHeapItems = limits.maxHeapItems;
   const maxObjectKeys = limits.maxObjectKeys;
   const countKeys = maxObjectKeys !== Number.POSITIVE_INFINITY;
-  const left = new Float64Array(maxDepth + 1);
-  const flags = new Uint8Array(maxDepth + 1);
+  if (scratchLeft.length < maxDepth + 1) {
+    scratchLeft = new Float64Array(maxDepth + 1);
+    scratchFlags = new Uint8Array(maxDepth + 1);
+  }
+  // Shared scratch space (the check is synchronous and never re-entered); a level is written before it is read.
+  const left = scratchLeft;
+  const flags = scratchFlags;
   let depth = 0;
   let pos = 0;
   let hashed = 0;
   let items = 0;
   let heapItems = 0;
   let objectKeys = 0;
-  let recent: Int32Array | undefined; // start, length of each remembered key
+  const recent = scratchRecent; // start, length of each remembered key
   let recentCount = 0;
   let recentNext = 0;
   let expect = EXPECT_ANY;
@@ -219,7 +227,6 @@ export function checkCbor(bytes: Uint8Array, limits: DecodeLimits): void {
         if (countKeys && (f & (FLAG_MAP | FLAG_HASHED | FLAG_KEY_NEXT)) === (FLAG_MAP | FLAG_KEY_NEXT)) {
           let seen = false;
           if (major === 3 && arg <= MAX_COMPARED_KEY && arg <= end - pos) {
-            recent ??= new Int32Array(2 * RECENT_KEYS);
             for (let j = 0; j < recentCount && !seen; j++) {
               if (recent[2 * j + 1] === arg) seen = sameBytes(bytes, recent[2 * j] as number, pos, arg);
             }

