@@ -39,8 +39,8 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --cluster-host <addr>              silo-to-silo listener interface (default 127.0.0.1)
       --cluster-port <n>                 silo-to-silo listener port (default 0: any free one)
       --advertise <host:port>            address other silos dial (required with 0.0.0.0 / ::)
-      --cluster-secret <secret>          shared secret, ≥ 16 chars (prefer $PRAAS_CLUSTER_SECRET);
-                                         required when --cluster-host is not loopback
+      --cluster-secret <secret>          shared secret, ≥ 16 chars, the same on every silo (prefer
+                                         $PRAAS_CLUSTER_SECRET); required, on loopback too
       --rejoin-timeout-ms <n>            exit (code 3) after this long out of the cluster: membership
                                          lease lost, or evicted and not yet rejoined (default 60000)
       --redis-connect-timeout-ms <n>     at start, wait this long for Redis, then exit 2 (default 10000)

@@ -9,6 +9,7 @@ import {
 } from "@praas/redis";
 import {
   type ClusterOptions,
+  describeTypes,
   FileReminderStore,
   FileStateStore,
   type Gateway,
@@ -158,7 +159,7 @@ function explain(err: unknown): unknown {
   const m = err.message;
   if (m.startsWith("cluster.secret")) {
     return new ConfigError(
-      `${m} — give --cluster-secret or $PRAAS_CLUSTER_SECRET (at least 16 characters), or keep --cluster-host on loopback`,
+      `${m} — give --cluster-secret or $PRAAS_CLUSTER_SECRET (at least 16 characters, the same for every silo)`,
     );
   }
   if (m.startsWith("cluster.advertise")) return new ConfigError(`${m} — give --advertise host:port`);
@@ -188,6 +189,16 @@ function describeStorage(config: StartConfig): string {
   }
 }
 
+/** The methods clients may call, per type (as GET /v1/types shows them). */
+function callableLines(silo: Silo): string[] {
+  return describeTypes(silo).map((t, i) => {
+    const how = t.explicit
+      ? ""
+      : "   (all public methods, TypeScript private/protected too: narrow with static expose)";
+    return `  ${i === 0 ? "callable" : "        "}   ${t.name}: ${t.methods.join(", ") || "(none)"}${how}`;
+  });
+}
+
 /** The banner: where to connect and what to try. */
 export function banner(running: Running, config: StartConfig): string {
   const { silo, gateway } = running;
@@ -200,8 +211,9 @@ export function banner(running: Running, config: StartConfig): string {
   const lines = [
     `PraaS silo ${silo.siloId} is up, hosting ${types.join(", ")}`,
     `  WebSocket  ${gateway.wsUrl}`,
-    `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster)`,
+    `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster, /v1/types)`,
     `  state      ${describeStorage(config)}`,
+    ...callableLines(silo),
   ];
   const imported = silo.store instanceof LmdbStateStore ? silo.store.imported : undefined;
   if (imported !== undefined) {

@@ -90,6 +90,8 @@ describe("praas start in a cluster with S3 storage", () => {
     const aws = {
       AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      // Every silo of the cluster proves this secret to the others.
+      PRAAS_CLUSTER_SECRET: `cli-test-${cluster}-secret`,
     };
 
     // Silo A from flags, silo B from the environment.
@@ -192,7 +194,8 @@ describe("praas start in a cluster with S3 storage", () => {
         start(["--cluster", "c", "--redis-url", redisUrl(), "--advertise", "nohost"]),
         /advertise \(--advertise\) must be "host:port"/,
       ],
-      // Found by the silo itself, reported with the praas settings to change.
+      // Found by the silo itself, reported with the praas settings to change. No secret is
+      // refused on loopback too: any local process could otherwise call past --token.
       [
         start(
           ["--cluster", "c", "--redis-url", redisUrl(), "--cluster-host", "0.0.0.0", "--advertise", "127.0.0.1:7999"],
@@ -200,7 +203,11 @@ describe("praas start in a cluster with S3 storage", () => {
             PRAAS_CLUSTER_SECRET: "",
           },
         ),
-        /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required when listening on 0\.0\.0\.0.*give --cluster-secret/,
+        /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required.*give --cluster-secret/,
+      ],
+      [
+        start(["--cluster", "c", "--redis-url", redisUrl(), "--token", "t0ken-t0ken"], { PRAAS_CLUSTER_SECRET: "" }),
+        /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required.*give --cluster-secret or \$PRAAS_CLUSTER_SECRET/,
       ],
       [
         start(["--cluster", "c", "--redis-url", redisUrl(), "--cluster-secret", "short"]),

@@ -74,6 +74,10 @@ describe("praas command", () => {
     const stateDir = join(dir, "state-1");
     const s = await startPraas(["--actors", join(fixtures, "actors.mjs"), "--state-dir", stateDir]);
     expect(s.banner).toMatch(/hosting Counter, Holder/);
+    // The methods clients can reach, per type, and where that list comes from.
+    expect(s.banner).toMatch(
+      /callable {3}Counter: add, get {3}\(all public methods, TypeScript private\/protected too/,
+    );
     expect(s.banner).toContain(`curl -X POST ${s.url}/v1/actors/Counter/alice/add -d '[1]'`);
 
     const first = await runPraas(["call", "Counter/alice", "add", "5", "--url", s.url]);

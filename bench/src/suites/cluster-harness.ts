@@ -3,8 +3,11 @@
  * one with a role, exchange IPC messages with it, stop it.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
 
 const CHILD = new URL("./cluster-child.js", import.meta.url);
+/** The silos of one bench run prove this to each other (a cluster silo needs a secret). */
+const CLUSTER_SECRET = randomBytes(16).toString("hex");
 
 export interface Child {
   readonly proc: ChildProcess;
@@ -17,7 +20,10 @@ export interface Child {
 
 /** Fork `script` (default: cluster-child.js) in `role`; resolves with its first message. */
 export async function startChild(role: string, env: Record<string, string> = {}, script: URL = CHILD): Promise<Child> {
-  const proc = fork(script, [role], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const proc = fork(script, [role], {
+    env: { PRAAS_CLUSTER_SECRET: CLUSTER_SECRET, ...process.env, ...env },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;

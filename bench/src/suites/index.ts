@@ -4,6 +4,7 @@
 export { client } from "./client.js";
 export { durable } from "./durable.js";
 export { failover } from "./failover.js";
+export { hostile } from "./hostile.js";
 export { ipc } from "./ipc.js";
 export { latex } from "./latex.js";
 export { local } from "./local.js";

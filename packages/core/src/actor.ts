@@ -84,7 +84,9 @@ export function constructActor<T extends Actor<unknown>>(cls: new () => T, host:
  * ```
  *
  * Every public method (not `_`-prefixed, not `#private`) is callable through a
- * reference. The runtime creates instances; never call `new` yourself.
+ * reference, and from clients — TypeScript `private`/`protected` methods too,
+ * unless `static expose` lists the callable ones. The runtime creates
+ * instances; never call `new` yourself.
  */
 export abstract class Actor<S = undefined> {
   readonly #host: ActorHost;
@@ -224,6 +226,15 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
    * arguments. A mismatch is an InvalidArgumentError naming the method.
    */
   readonly schemas?: Readonly<Record<string, ArgsSchema>>;
+  /**
+   * The methods callers may call (references, `silo.call`, other silos, and
+   * clients over WebSocket and HTTP); the rest are reachable only as `this.x()`.
+   * Without it every public prototype method is callable — TypeScript
+   * `private` and `protected` ones too, since they compile to ordinary
+   * methods. Never callable either way: `_`-prefixed and `#private` methods,
+   * and Actor's own members. Listing anything else fails `Silo.start`.
+   */
+  readonly expose?: readonly string[];
 }
 
 /**

@@ -1,5 +1,6 @@
 export * from "./actor.js";
 export * from "./call-chain.js";
+export * from "./cbor-check.js";
 export * from "./client-protocol.js";
 export * from "./clock.js";
 export * from "./codec.js";

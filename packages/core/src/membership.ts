@@ -55,6 +55,13 @@ export interface MembershipProvider {
   leave(): Promise<void>;
   /** Stop timers and connections (after leave, or on crash-stop in tests). */
   close(): Promise<void>;
+  /**
+   * Only for providers whose silos all live in this process (memoryMembership):
+   * a random secret they share, which nothing outside the process can learn.
+   * A cluster silo without a configured secret uses it; every other provider
+   * leaves this out, and its silos must be given a secret.
+   */
+  localSecret?(): Uint8Array;
 }
 
 /**

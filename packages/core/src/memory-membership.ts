@@ -106,6 +106,8 @@ const EMPTY_VIEW: MembershipView = Object.freeze({ version: 0, silos: Object.fre
 /** The shared table behind a registry. Not exported: providers reach it through {@link tableOf}. */
 class Table {
   readonly clock: Clock;
+  /** The silos of this table authenticate to each other with it (see MembershipProvider.localSecret). */
+  readonly secret: Uint8Array = globalThis.crypto.getRandomValues(new Uint8Array(32));
   readonly #entries = new Map<string, Entry>();
   readonly #watchers = new Set<Watcher>();
   /** Silos cut off from the table (fault injection): their beats do not arrive, they hear nothing. */
@@ -310,6 +312,10 @@ class MemoryMembership implements MembershipProvider {
 
   get clock(): Clock {
     return this.#table.clock;
+  }
+
+  localSecret(): Uint8Array {
+    return this.#table.secret;
   }
 
   async join(self: Omit<SiloInfo, "status">): Promise<MembershipView> {

@@ -11,6 +11,7 @@ import {
 export interface ActorTypeInfo {
   readonly name: string;
   readonly cls: ActorClass;
+  /** The methods callers may call: `static expose`, or every public prototype method (callableMethods). */
   readonly methods: ReadonlySet<string>;
   readonly reentrant: boolean;
   readonly interleave: ReadonlySet<string>;
@@ -27,8 +28,36 @@ const PERSISTENCE_MODES: readonly PersistenceMode[] = ["deactivate", "turn", "no
 /** Members of Actor itself: never callable from outside, whatever a subclass does. */
 const baseMembers = new Set<string>([...Object.getOwnPropertyNames(Actor.prototype), "constructor"]);
 
-/** Public methods declared by the class and its ancestors up to Actor. */
+/**
+ * The methods callers may call on `cls`: its `static expose` list when it has
+ * one (checked: each must be a public method), else every public method
+ * declared by the class and its ancestors up to Actor. Never Actor's own
+ * members, `_`-prefixed or `#private` methods (the last are not properties).
+ * TypeScript `private`/`protected` leave no trace at run time: without
+ * `expose` they are callable like any other method.
+ */
 export function callableMethods(cls: ActorClass): Set<string> {
+  const candidates = prototypeMethods(cls);
+  const expose = (cls as { expose?: unknown }).expose;
+  if (expose === undefined) return candidates;
+  const name = cls.actorType ?? cls.name;
+  if (!Array.isArray(expose) || expose.some((m) => typeof m !== "string")) {
+    throw new InvalidArgumentError(`${name}.expose must be an array of method names`);
+  }
+  for (const m of expose as string[]) {
+    if (!candidates.has(m)) {
+      const why =
+        m.startsWith("_") || baseMembers.has(m)
+          ? "which can never be called from outside (_-prefixed, or a member of Actor)"
+          : `which is not a method of ${name}`;
+      throw new InvalidArgumentError(`${name}.expose names "${m}", ${why}`);
+    }
+  }
+  return new Set(expose as string[]);
+}
+
+/** Public methods declared by the class and its ancestors up to Actor. */
+function prototypeMethods(cls: ActorClass): Set<string> {
   const methods = new Set<string>();
   for (let proto = cls.prototype as object | null; proto !== null && proto !== Actor.prototype; ) {
     for (const name of Object.getOwnPropertyNames(proto)) {
@@ -71,7 +100,7 @@ export class ActorRegistry {
     const interleave = new Set(cls.interleave ?? []);
     for (const m of interleave) {
       if (!methods.has(m)) {
-        throw new InvalidArgumentError(`${name}.interleave names "${m}", which is not a public method of ${name}`);
+        throw new InvalidArgumentError(`${name}.interleave names "${m}", which is not a callable method of ${name}`);
       }
     }
     const stateless = cls.stateless === true;

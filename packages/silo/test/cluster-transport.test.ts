@@ -3,6 +3,8 @@
  * handshake, bad input, backpressure, and what happens to calls when a
  * connection dies.
  */
+
+import { connect, type Socket } from "node:net";
 import { type ChainLink, decode, encodeTrusted, type PraasError, systemClock } from "@praas/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
@@ -10,6 +12,7 @@ import { newNonce, proof } from "../src/cluster/auth.js";
 import { CALL, type CallEnvelope, decodeFrame, ERR, encodeFrame, OK } from "../src/cluster/frames.js";
 import { encodeAuth, encodeHello, parseHello, SiloCloseCode } from "../src/cluster/handshake.js";
 import type { ConnectionLimits, OutboundCall, PeerConnection } from "../src/cluster/peer-connection.js";
+import { StrangerPool } from "../src/cluster/strangers.js";
 import { SILO_PATH, Transport, type TransportHandler } from "../src/cluster/transport.js";
 
 const secret = Buffer.from("test-secret-0123456789");
@@ -147,6 +150,60 @@ async function raw(address: string): Promise<{
   };
 }
 
+/** A raw TCP connection that sends `request` (default: HTTP headers that never end) and nothing more. */
+async function halfOpen(
+  address: string,
+  request = "GET /praas/silo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",
+): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const [host, port] = address.split(":") as [string, string];
+  const socket = connect(Number(port), host);
+  socket.on("error", () => {});
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  await new Promise<void>((resolve) => socket.once("connect", () => resolve()));
+  if (request !== "") socket.write(request);
+  cleanups.push(() => {
+    socket.destroy();
+  });
+  return { socket, closed };
+}
+
+/** A WebSocket upgrade done by hand, so the test can write frames byte by byte; resolves after the 101. */
+async function upgradedSocket(address: string): Promise<{ socket: Socket; closeCode: Promise<number | undefined> }> {
+  const { socket } = await halfOpen(
+    address,
+    "GET /praas/silo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  let received = Buffer.alloc(0);
+  socket.on("data", (d: Buffer) => {
+    received = Buffer.concat([received, d]);
+  });
+  await until(() => received.includes("\r\n\r\n"), "the 101 response");
+  expect(received.toString("latin1")).toMatch(/^HTTP\/1\.1 101 /);
+  // The close frame the server sends (opcode 8), if any, carries the code in its first two payload bytes.
+  const closeCode = new Promise<number | undefined>((resolve) =>
+    socket.once("close", () => {
+      const frames = received.subarray(received.indexOf("\r\n\r\n") + 4);
+      for (let at = 0; at + 2 <= frames.length; ) {
+        const opcode = (frames[at] as number) & 0x0f;
+        let len = (frames[at + 1] as number) & 0x7f;
+        let start = at + 2;
+        if (len === 126) {
+          len = frames.readUInt16BE(at + 2);
+          start = at + 4;
+        }
+        if (opcode === 8 && len >= 2) {
+          resolve(frames.readUInt16BE(start));
+          return;
+        }
+        at = start + len;
+      }
+      resolve(undefined);
+    }),
+  );
+  return { socket, closeCode };
+}
+
 /** Authenticate a raw socket as member `as` (the test knows the secret). */
 async function authenticate(address: string, as: string, serverId: string) {
   const r = await raw(address);
@@ -217,15 +274,90 @@ describe("authentication", () => {
     expect(s.transport.stats.rejected).toBeGreaterThanOrEqual(1);
   });
 
-  it("cuts strangers beyond a bound on connections still in their handshake", async () => {
+  it("lets a silo connect while 100 strangers hold connections that never authenticate", async () => {
+    const a = await node("silo-a");
+    const b = await node("silo-b");
+    const address = members.get("silo-b") as string;
+    // Half upgrade to WebSocket and then say nothing; half never finish their HTTP headers.
+    // Whichever gets cut comes straight back, as an attacker would.
+    let stopped = false;
+    const hold = async (upgrade: boolean): Promise<void> => {
+      while (!stopped) {
+        const closed = upgrade ? (await raw(address)).closed : (await halfOpen(address)).closed;
+        await closed;
+      }
+    };
+    cleanups.push(() => {
+      stopped = true;
+    });
+    for (let i = 0; i < 100; i++) void hold(i % 2 === 0).catch(() => {});
+    await until(() => b.transport.strangers >= 100, "100 strangers to be connected");
+    const c = testCall(["through"]);
+    a.transport.send(b.id, c);
+    expect(await c.outcome).toEqual({ ok: true, value: ["through"], how: "replied" });
+    expect(b.transport.strangers).toBeGreaterThanOrEqual(90);
+  });
+
+  it("at its bound, the stranger pool cuts the oldest stranger of the address holding the most places", () => {
+    const pool = new StrangerPool<{ remoteAddress: string; destroy(): void; once(): void; cut: boolean }>(3, 60_000);
+    const socket = (remoteAddress: string) => ({
+      remoteAddress,
+      cut: false,
+      destroy() {
+        this.cut = true;
+      },
+      once() {},
+    });
+    const [a1, a2, b1, c1, c2] = [
+      socket("10.0.0.1"),
+      socket("10.0.0.1"),
+      socket("10.0.0.2"),
+      socket("10.0.0.3"),
+      socket("10.0.0.3"),
+    ];
+    for (const s of [b1, a1, a2]) pool.add(s);
+    pool.add(c1); // 10.0.0.1 holds two: its oldest goes, the older 10.0.0.2 stays
+    expect([a1.cut, a2.cut, b1.cut]).toEqual([true, false, false]);
+    pool.trust(b1); // authenticated: out of the pool, never cut
+    pool.add(c2);
+    expect(pool.size).toBe(3);
+    pool.add(socket("10.0.0.4"));
+    expect([a2.cut, b1.cut, c1.cut, c2.cut]).toEqual([false, false, true, false]);
+    expect(pool.displaced).toBe(2);
+    pool.clear();
+  });
+
+  it("cuts a stranger at the handshake deadline, whether it sent nothing, half a request, or no auth", async () => {
+    const s = await node("silo-s", { limits: { handshakeTimeoutMs: 300 } });
+    const address = members.get("silo-s") as string;
+    const silent = await halfOpen(address, "");
+    const partial = await halfOpen(address);
+    const upgraded = await raw(address);
+    await Promise.all([silent.closed, partial.closed, upgraded.closed]);
+    await until(() => s.transport.strangers === 0, "the server to let go of the sockets");
+  });
+
+  it("refuses a stranger's frame beyond the handshake size from its header, before its body arrives", async () => {
     const s = await node("silo-s");
-    const strangers = await Promise.all(Array.from({ length: 40 }, () => raw(members.get("silo-s") as string)));
-    const closed = new Set<number>();
-    strangers.forEach((r, i) => void r.closed.then(() => closed.add(i)));
-    // The 8 beyond the bound are cut at once, well before the 2 s handshake timeout.
-    await until(() => closed.size >= 8, "strangers to be cut", 1_500);
-    expect(closed.size).toBe(8);
-    expect(s.transport.stats.rejected).toBe(8);
+    const address = members.get("silo-s") as string;
+    // Announce a 48 MiB frame and send 1 KiB of it: the server must not wait for (or buffer) the rest.
+    const socket = await upgradedSocket(address);
+    const header = Buffer.alloc(14);
+    header[0] = 0x82; // FIN, binary
+    header[1] = 0xff; // masked, 64-bit length
+    header.writeBigUInt64BE(48n * 1024n * 1024n, 2);
+    socket.socket.write(Buffer.concat([header, Buffer.alloc(1024)]));
+    expect(await socket.closeCode).toBe(1009);
+    await until(() => s.transport.strangers === 0, "the server to let go of the socket");
+  });
+
+  it("carries frames far beyond the handshake size once both sides proved the secret", async () => {
+    const a = await node("silo-a");
+    const b = await node("silo-b");
+    const big = "x".repeat(200_000);
+    const c = testCall([big]);
+    a.transport.send(b.id, c);
+    expect(await c.outcome).toEqual({ ok: true, value: [big], how: "replied" });
   });
 
   it("refuses a wrong proof of the secret", async () => {

@@ -1,6 +1,6 @@
 import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH, systemClock } from "@praas/core";
 import { describe, expect, it } from "vitest";
-import { isLoopback, newNonce, proof, resolveSecret, verifyProof } from "../src/cluster/auth.js";
+import { newNonce, proof, resolveSecret, verifyProof } from "../src/cluster/auth.js";
 import { resolveClusterOptions } from "../src/cluster/config.js";
 import { BYE, CALL, decodeFrame, ERR, encodeFrame, OK, parseEnvelope } from "../src/cluster/frames.js";
 import { encodeAuth, encodeHello, parseAuth, parseHello, parseWelcome } from "../src/cluster/handshake.js";
@@ -111,16 +111,21 @@ describe("authentication proofs", () => {
     expect(check()).toBe(false);
   });
 
-  it("requires a secret beyond loopback, and a long enough one", () => {
-    expect(isLoopback("127.0.0.1")).toBe(true);
-    expect(isLoopback("::1")).toBe(true);
-    expect(isLoopback("10.0.0.1")).toBe(false);
-    expect(() => resolveSecret(undefined, undefined, "0.0.0.0")).toThrow(InvalidArgumentError);
-    expect(() => resolveSecret("short", undefined, "127.0.0.1")).toThrow(/at least 16/);
-    expect(Buffer.from(resolveSecret(undefined, "from-the-environment!", "10.0.0.1")).toString()).toBe(
+  it("requires a secret on every host, long enough, unless the membership is in-process", () => {
+    // Loopback included: any local process can reach a silo port on 127.0.0.1.
+    expect(() => resolveSecret(undefined, undefined, undefined)).toThrow(InvalidArgumentError);
+    expect(() => resolveSecret(undefined, "", undefined)).toThrow(
+      /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required/,
+    );
+    expect(() => resolveSecret("short", undefined, undefined)).toThrow(/at least 16/);
+    expect(Buffer.from(resolveSecret(undefined, "from-the-environment!", undefined)).toString()).toBe(
       "from-the-environment!",
     );
-    expect(resolveSecret(undefined, undefined, "127.0.0.1").length).toBeGreaterThan(0);
+    const local = new Uint8Array(32).fill(7);
+    expect(resolveSecret(undefined, undefined, local)).toBe(local);
+    expect(Buffer.from(resolveSecret("configured-secret-wins", undefined, local)).toString()).toBe(
+      "configured-secret-wins",
+    );
   });
 });
 
@@ -151,7 +156,7 @@ describe("cluster options", () => {
   };
 
   it("fills in defaults", () => {
-    const o = resolveClusterOptions({ name: "shop", membership }, {});
+    const o = resolveClusterOptions({ name: "shop", membership, secret: "s".repeat(16) }, {});
     expect(o.host).toBe("127.0.0.1");
     expect(o.port).toBe(0);
     expect(o.maxHops).toBe(3);
@@ -167,6 +172,7 @@ describe("cluster options", () => {
       { name: "x", membership, listen: { host: "0.0.0.0" }, secret: "s".repeat(16) },
     ],
     ["a public host without secret", { name: "x", membership, listen: { host: "10.1.2.3" } }],
+    ["loopback without secret (membership outside this process)", { name: "x", membership }],
     ["negative maxHops", { name: "x", membership, maxHops: -1 }],
   ])("refuses %s", (_name, options) => {
     expect(() => resolveClusterOptions(options as never, {})).toThrow(InvalidArgumentError);

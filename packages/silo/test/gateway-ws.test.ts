@@ -75,8 +75,13 @@ describe("gateway WebSocket protocol", () => {
     expect(errorOf(await peer.answer(44)).message).toMatch(/both after and stream/);
     peer.send({ t: "unsub", id: 45, sub: 999 });
     expect(errorOf(await peer.answer(45)).code).toBe("INVALID_ARGUMENT");
-    // Arguments the codec refuses (here an Error instance, which CBOR can carry as a tag).
-    expect(errorOf(await peer.call("Counter", "a", "add", [new Error("x")])).code).toBe("CODEC");
+    // An Error instance travels as CBOR tag 27, which the gateway refuses before decoding.
+    peer.send({ t: "call", id: 46, type: "Counter", key: "a", method: "add", args: [new Error("x")] });
+    expect(errorOf(await peer.answer(null)).message).toMatch(/tag 27 is not accepted/);
+    // Arguments the codec refuses: nested deeper than MAX_DEPTH (the frame itself may nest a little more).
+    let deep: unknown = 1;
+    for (let i = 0; i < 257; i++) deep = [deep];
+    expect(errorOf(await peer.call("Counter", "a", "add", [deep])).code).toBe("CODEC");
     expect(await peer.call("Counter", "a", "add", [1])).toMatchObject({ t: "ok", value: 1 });
   });
 

@@ -57,26 +57,24 @@ function lengthPrefix(n: number): Uint8Array {
   return b;
 }
 
-/** Hosts a silo may listen on without a secret: nothing off this machine can reach them. */
-export function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /**
- * The cluster secret as bytes: the option, else `PRAAS_CLUSTER_SECRET`. A silo
- * listening beyond loopback must have one; on loopback a fixed development
- * secret is used, which still keeps out anything that does not speak the
- * protocol but is no protection against local processes.
+ * The cluster secret as bytes: the option, else `PRAAS_CLUSTER_SECRET`, else
+ * the secret of an in-process membership (`localSecret`, which nothing outside
+ * the process can know). Anything else is refused, loopback included: on one
+ * machine every local process can reach the silo port, and a secret written in
+ * the source would let any of them run calls past the gateway's token.
  */
-export function resolveSecret(option: string | undefined, env: string | undefined, host: string): Uint8Array {
+export function resolveSecret(
+  option: string | undefined,
+  env: string | undefined,
+  localSecret: Uint8Array | undefined,
+): Uint8Array {
   const secret = option ?? (env === "" ? undefined : env);
   if (secret === undefined) {
-    if (!isLoopback(host)) {
-      throw new InvalidArgumentError(
-        `cluster.secret (or PRAAS_CLUSTER_SECRET) is required when listening on ${host}, beyond loopback`,
-      );
-    }
-    return Buffer.from("praas-development-secret-loopback-only", "utf8");
+    if (localSecret !== undefined && localSecret.length >= 16) return localSecret;
+    throw new InvalidArgumentError(
+      "cluster.secret (or PRAAS_CLUSTER_SECRET) is required: every silo of the cluster proves it before any call passes, and without it any process that can reach the silo port could run calls. Give the same random string of at least 16 characters to every silo (e.g. the output of `openssl rand -hex 32`)",
+    );
   }
   if (typeof secret !== "string" || secret.length < 16) {
     throw new InvalidArgumentError("cluster.secret must be a string of at least 16 characters");

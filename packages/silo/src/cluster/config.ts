@@ -33,7 +33,8 @@ export interface ClusterOptions {
   readonly advertise?: string;
   /**
    * Shared secret every silo proves before any call is accepted (default
-   * `$PRAAS_CLUSTER_SECRET`). Required when listening beyond loopback.
+   * `$PRAAS_CLUSTER_SECRET`). Required, on loopback too, unless the membership
+   * is in-process (memoryMembership), whose silos share a random one.
    */
   readonly secret?: string;
   /** How often a call may be forwarded between silos whose views disagree (default 3). */
@@ -114,7 +115,7 @@ export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv 
     host,
     port,
     advertise: o.advertise,
-    secret: resolveSecret(o.secret, env.PRAAS_CLUSTER_SECRET, host),
+    secret: resolveSecret(o.secret, env.PRAAS_CLUSTER_SECRET, o.membership.localSecret?.()),
     maxHops: int("maxHops", o.maxHops, 3, 0, 16),
     drainTimeoutMs: int("drainTimeoutMs", o.drainTimeoutMs, 10_000, 1, 3_600_000),
     rejoinTimeoutMs:

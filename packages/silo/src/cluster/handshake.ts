@@ -9,7 +9,7 @@
  * The server also checks that the client is a member of the cluster (auth.ts
  * has the proofs). Anything else before "welcome" closes the connection.
  */
-import { decode, encodeTrusted, MAX_NAME_LENGTH } from "@praas/core";
+import { decode, encodeTrusted, MAX_NAME_LENGTH, UNTRUSTED_DECODE_LIMITS } from "@praas/core";
 import { NONCE_BYTES } from "./auth.js";
 
 /** Bumped when frames or the handshake change incompatibly. */
@@ -68,7 +68,7 @@ function decodeSmall(bytes: Uint8Array, tag: string, length: number): unknown[] 
   if (bytes.length > MAX_HANDSHAKE_BYTES) return undefined;
   let v: unknown;
   try {
-    v = decode(bytes);
+    v = decode(bytes, UNTRUSTED_DECODE_LIMITS);
   } catch {
     return undefined;
   }

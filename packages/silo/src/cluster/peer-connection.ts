@@ -534,6 +534,11 @@ export class PeerConnection {
   }
 
   #open(): void {
+    // Both sides proved the secret: frames up to the transport's limit from now on.
+    if (!setMaxPayload(this.#ws, this.#owner.limits.maxFrameBytes)) {
+      this.close(SiloCloseCode.PROTOCOL, "cannot raise the frame limit (unsupported ws version)");
+      return;
+    }
     this.#state = "open";
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -638,4 +643,17 @@ export class PeerConnection {
     this.#checkQuiet();
     this.#owner.closed(this, code, reason, unsent);
   }
+}
+
+/**
+ * Raise the largest message `ws` accepts. Connections start at the handshake
+ * size so a stranger cannot make us buffer a big frame; ws has no public way to
+ * change the limit of an open socket, but its receiver reads `_maxPayload`
+ * for every frame header (ws 1.x to 8.x).
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): boolean {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver === undefined || typeof receiver._maxPayload !== "number") return false;
+  receiver._maxPayload = bytes;
+  return true;
 }

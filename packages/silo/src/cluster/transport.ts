@@ -15,10 +15,12 @@
  * wait. Waiting calls never left this silo, so when membership says the peer
  * is gone they are routed again (to the key's new owner) instead of failed.
  */
+import { createServer, type Server } from "node:http";
+import type { Socket } from "node:net";
 import { type Clock, type PraasError, SiloUnavailableError } from "@praas/core";
 import { WebSocket, WebSocketServer } from "ws";
 import type { CallEnvelope } from "./frames.js";
-import { SiloCloseCode } from "./handshake.js";
+import { MAX_HANDSHAKE_BYTES, SiloCloseCode } from "./handshake.js";
 import {
   type Admission,
   type ConnectionLimits,
@@ -26,14 +28,19 @@ import {
   type OutboundCall,
   PeerConnection,
 } from "./peer-connection.js";
+import { StrangerPool } from "./strangers.js";
 
 /** `PRAAS_DEBUG=transport` logs connection events to stderr (dials, opens, closes with their codes). */
 const trace: ((message: string) => void) | undefined = /\btransport\b/.test(process.env.PRAAS_DEBUG ?? "")
   ? (message) => console.error(`[praas transport ${new Date().toISOString()}] ${message}`)
   : undefined;
 
-/** Connections accepted and still in their handshake, at most; more are cut at once. */
-const MAX_HANDSHAKING = 32;
+/**
+ * Connections not authenticated yet, at most; beyond, a newcomer displaces the
+ * oldest stranger of the busiest remote address (strangers.ts). Each holds a
+ * socket and at most a 4 KiB frame buffer until its deadline.
+ */
+const MAX_STRANGERS = 256;
 
 /** URL path of the silo listener (anything else is refused at the upgrade). */
 export const SILO_PATH = "/praas/silo";
@@ -94,6 +101,10 @@ export class Transport implements ConnectionOwner {
   readonly #slots = new Map<string, PeerSlot>();
   /** Every connection, in any state, so close() can end them all. */
   readonly #all = new Set<PeerConnection>();
+  /** The TCP socket under each accepted connection (to take it out of the stranger pool). */
+  readonly #sockets = new Map<PeerConnection, Socket>();
+  readonly #strangers: StrangerPool<Socket>;
+  #http: Server | undefined;
   #server: WebSocketServer | undefined;
   #closed = false;
   #draining = false;
@@ -106,45 +117,69 @@ export class Transport implements ConnectionOwner {
     this.secret = options.secret;
     this.limits = options.limits;
     this.clock = options.clock;
+    this.#strangers = new StrangerPool(MAX_STRANGERS, options.limits.handshakeTimeoutMs);
+  }
+
+  /** Connections accepted that have not proved the secret yet. */
+  get strangers(): number {
+    return this.#strangers.size;
   }
 
   /** Start listening; resolves with the bound host and port. */
   listen(): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      const server = new WebSocketServer({
-        host: this.#options.host,
-        port: this.#options.port,
-        path: SILO_PATH,
-        perMessageDeflate: false,
-        maxPayload: this.limits.maxFrameBytes,
+    const deadline = this.limits.handshakeTimeoutMs;
+    // Until a peer proves the secret it may send only handshake-sized frames:
+    // ws refuses a bigger one from its header (1009), before buffering its body.
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_HANDSHAKE_BYTES });
+    const http = createServer(
+      {
+        // The upgrade request too must arrive within the handshake deadline.
+        headersTimeout: deadline,
+        requestTimeout: deadline,
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(deadline / 4))),
+      },
+      (_req, res) => {
+        res.writeHead(426, { connection: "close" });
+        res.end();
+      },
+    );
+    this.#server = wss;
+    this.#http = http;
+    http.on("connection", (socket: Socket) => {
+      if (this.#closed) socket.destroy();
+      else this.#strangers.add(socket);
+    });
+    http.on("clientError", (_err, socket) => socket.destroy());
+    http.on("upgrade", (req, socket: Socket, head: Buffer) => {
+      const q = (req.url ?? "").indexOf("?");
+      const path = q < 0 ? req.url : req.url?.slice(0, q);
+      if (path !== SILO_PATH || this.#closed) {
+        socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n", () => socket.destroy());
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        if (this.#closed) {
+          ws.terminate();
+          return;
+        }
+        const conn = PeerConnection.accept(ws, this);
+        this.#all.add(conn);
+        this.#sockets.set(conn, socket);
       });
-      this.#server = server;
-      server.once("error", reject);
-      server.once("listening", () => {
-        server.removeListener("error", reject);
-        // Errors after listening (e.g. a failed upgrade) must not crash the silo.
-        server.on("error", () => {});
-        const addr = server.address();
+    });
+    return new Promise((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(this.#options.port, this.#options.host, () => {
+        http.removeListener("error", reject);
+        // Errors after listening (a reset during an upgrade) must not crash the silo.
+        http.on("error", () => {});
+        wss.on("error", () => {});
+        const addr = http.address();
         if (typeof addr !== "object" || addr === null) {
           reject(new Error("silo transport: could not determine the listening address"));
           return;
         }
         resolve({ host: this.#options.host, port: addr.port });
-      });
-      server.on("connection", (ws) => {
-        if (this.#closed) {
-          ws.terminate();
-          return;
-        }
-        // Strangers may not pile up sockets (each holds a buffer and a timer until its handshake ends).
-        let handshaking = 0;
-        for (const c of this.#all) if (!c.isOpen && !c.dialedBySelf) handshaking++;
-        if (handshaking >= MAX_HANDSHAKING) {
-          this.stats.rejected++;
-          ws.terminate();
-          return;
-        }
-        this.#all.add(PeerConnection.accept(ws, this));
       });
     });
   }
@@ -256,8 +291,17 @@ export class Transport implements ConnectionOwner {
     }
     for (const c of [...this.#all]) c.close(SiloCloseCode.GOING_AWAY, "silo stopping");
     this.#slots.clear();
+    this.#strangers.clear();
     const server = this.#server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+    const http = this.#http;
+    if (http !== undefined) {
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        // Sockets still closing (the close handshakes above) are not waited for.
+        http.closeAllConnections();
+      });
+    }
   }
 
   // ---- dialling ----
@@ -298,7 +342,8 @@ export class Transport implements ConnectionOwner {
     trace?.(`${this.selfId} dials ${peerId} at ${address} (failures so far ${slot.failures})`);
     const ws = new WebSocket(`ws://${address}${SILO_PATH}`, {
       perMessageDeflate: false,
-      maxPayload: this.limits.maxFrameBytes,
+      // Raised to maxFrameBytes once the server has proved the secret (peer-connection.ts).
+      maxPayload: MAX_HANDSHAKE_BYTES,
       handshakeTimeout: this.limits.handshakeTimeoutMs,
     });
     const conn = PeerConnection.dial(ws, this, peerId);
@@ -315,6 +360,9 @@ export class Transport implements ConnectionOwner {
   // ---- ConnectionOwner ----
 
   admit(conn: PeerConnection, peerId: string): Admission | Promise<Admission> {
+    // It proved the secret: no longer a stranger (the handshake timer of the connection still runs).
+    const socket = this.#sockets.get(conn);
+    if (socket !== undefined) this.#strangers.trust(socket);
     if (this.#closed) return { code: SiloCloseCode.GOING_AWAY, reason: "silo stopping" };
     if (this.#handler.isMember(peerId)) return this.#decide(conn, peerId);
     // A silo that just joined may dial us before our view has it: wait a little for the view.
@@ -381,6 +429,7 @@ export class Transport implements ConnectionOwner {
       `${this.selfId} closed with ${conn.peerId ?? "(unauthenticated)"} (${conn.dialedBySelf ? "dialled" : "accepted"}): ${code} ${reason}; ${unsent.length} unsent`,
     );
     this.#all.delete(conn);
+    this.#sockets.delete(conn);
     const peerId = conn.peerId;
     if (!conn.dialedBySelf && peerId === undefined) this.stats.rejected++;
     else if (

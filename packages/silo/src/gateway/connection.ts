@@ -2,6 +2,8 @@ import {
   ActorTypeNotFoundError,
   type CallFrame,
   CloseCode,
+  CodecError,
+  type DecodeLimits,
   decode,
   InvalidArgumentError,
   type InvokeFrame,
@@ -18,7 +20,7 @@ import { WebSocket } from "ws";
 import type { Silo } from "../silo.js";
 import type { Authenticator } from "./auth.js";
 import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from "./event-streams.js";
-import { BadFrameCounter, type GatewayLimits } from "./limits.js";
+import { BadFrameCounter, decodeLimitsOf, type GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { ArgsValidator } from "./schemas.js";
 import { sendPermission, type TargetCache } from "./targets.js";
@@ -58,6 +60,7 @@ export class GatewayConnection<P> {
   readonly #ctx: ConnectionContext<P>;
   readonly #principal: P;
   readonly #bad: BadFrameCounter;
+  readonly #decodeLimits: DecodeLimits;
   readonly #inFlight = new Set<number>();
   /**
    * Call frames that arrived after reading was paused (ws still delivers what
@@ -78,6 +81,7 @@ export class GatewayConnection<P> {
     this.#principal = principal;
     this.#ctx = ctx;
     this.#bad = new BadFrameCounter(ctx.limits.maxBadFrames);
+    this.#decodeLimits = decodeLimitsOf(ctx.limits);
     ws.on("message", (data, isBinary) => {
       try {
         this.#onMessage(data as Buffer, isBinary);
@@ -154,9 +158,12 @@ export class GatewayConnection<P> {
     }
     let value: unknown;
     try {
-      value = decode(data);
+      // Checked in one pass before cbor-x sees it: no frame costs more to refuse than a plain one to read.
+      value = decode(data, this.#decodeLimits);
     } catch (err) {
-      this.#reject(null, new ProtocolError(`Malformed CBOR: ${err instanceof Error ? err.message : String(err)}`));
+      const message =
+        err instanceof CodecError ? err.message : `Malformed CBOR: ${String((err as Error)?.message ?? err)}`;
+      this.#reject(null, new ProtocolError(message));
       return;
     }
     const parsed = parseClientFrame(value, this.#ctx.limits.maxCallTimeoutMs);

@@ -14,7 +14,8 @@ import type { Silo } from "../silo.js";
 import type { Authenticator } from "./auth.js";
 import { httpStatusOf, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 import { toJson } from "./json.js";
-import type { GatewayLimits } from "./limits.js";
+import { checkJson } from "./json-check.js";
+import { decodeLimitsOf, type GatewayLimits } from "./limits.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { HttpFallback } from "./options.js";
 import type { ArgsValidator } from "./schemas.js";
@@ -127,6 +128,7 @@ function match<P>(method: string, url: string): Route<P> {
   if (s.length === 1 && s[0] === "metrics") return only("GET", { name: "metrics", run: metrics });
   if (s[0] === "v1") {
     if (s.length === 2 && s[1] === "cluster") return only("GET", { name: "cluster", run: cluster });
+    if (s.length === 2 && s[1] === "types") return only("GET", { name: "types", run: types });
     if (s.length === 4 && s[1] === "functions") {
       const type = s[2] as string;
       const fn = s[3] as string;
@@ -181,6 +183,36 @@ async function cluster<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: Serve
   sendJson(res, 200, toJson(ctx.silo.clusterView()));
 }
 
+/**
+ * `GET /v1/types`: the hosted actor types and the methods clients may call on
+ * each. `explicit` says whether the class lists them in `static expose`; when
+ * not, they are every public prototype method, TypeScript private and
+ * protected ones included.
+ */
+async function types<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+  sendJson(res, 200, toJson({ types: describeTypes(ctx.silo) }));
+}
+
+export interface TypeDescription {
+  readonly name: string;
+  readonly stateless: boolean;
+  readonly methods: readonly string[];
+  readonly explicit: boolean;
+}
+
+/** What `GET /v1/types` and the `praas start` banner show. */
+export function describeTypes(silo: Silo): TypeDescription[] {
+  return silo.actorTypes.map((name) => {
+    const cls = silo.classOf(name);
+    return {
+      name,
+      stateless: cls?.stateless === true,
+      methods: [...(silo.methodsOf(name) ?? [])].sort(),
+      explicit: cls?.expose !== undefined,
+    };
+  });
+}
+
 /** Check the type and key of an actor route and the principal's right to `what` on it. */
 async function admit<P>(ctx: HttpContext<P>, principal: P, id: ActorId, what: string): Promise<void> {
   if (ctx.silo.classOf(id.type) === undefined) throw new ActorTypeNotFoundError(id.type);
@@ -220,7 +252,7 @@ async function invoke<P>(
   id: ActorId,
   method: string,
 ): Promise<void> {
-  const args = await readArgs(req, ctx.limits.maxBodyBytes);
+  const args = await readArgs(req, ctx.limits);
   const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
   const pending = ctx.auth.authorize(principal, id.type, id.key, method);
   if (pending !== undefined) await pending;
@@ -236,16 +268,17 @@ async function invoke<P>(
 }
 
 /** The JSON array of arguments in a request body (an empty body: none). */
-async function readArgs(req: IncomingMessage, max: number): Promise<unknown[]> {
-  const args = await readJson(req, max, []);
+async function readArgs(req: IncomingMessage, limits: GatewayLimits): Promise<unknown[]> {
+  const args = await readJson(req, limits, []);
   if (!Array.isArray(args)) throw new ProtocolError("Request body must be a JSON array of the method's arguments");
   return args;
 }
 
 /** The JSON value of a request body, or `empty` when there is no body. */
-async function readJson(req: IncomingMessage, max: number, empty: unknown): Promise<unknown> {
-  const body = await readBody(req, max);
+async function readJson(req: IncomingMessage, limits: GatewayLimits, empty: unknown): Promise<unknown> {
+  const body = await readBody(req, limits.maxBodyBytes);
   if (body.length === 0) return empty;
+  checkJson(body, decodeLimitsOf(limits));
   try {
     return JSON.parse(body.toString("utf8"));
   } catch (err) {
@@ -262,7 +295,7 @@ async function invokeFunction<P>(
   type: string,
   method: string,
 ): Promise<void> {
-  const args = await readArgs(req, ctx.limits.maxBodyBytes);
+  const args = await readArgs(req, ctx.limits);
   const timeoutMs = timeoutOf(req.url ?? "", ctx.limits.maxCallTimeoutMs);
   const pending = ctx.auth.authorize(principal, type, "", method);
   if (pending !== undefined) await pending;
@@ -293,7 +326,7 @@ async function sendMessage<P>(
   if (channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
     throw new ProtocolError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
   }
-  const body = await readJson(req, ctx.limits.maxBodyBytes, {});
+  const body = await readJson(req, ctx.limits, {});
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ProtocolError('Request body must be a JSON object: {"data": …, "durable"?: boolean}');
   }

@@ -1,5 +1,6 @@
 export type { AuthenticateHook, AuthorizeHook, BuiltinPrincipal } from "./auth.js";
 export { MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
+export { describeTypes, type TypeDescription } from "./http-routes.js";
 export { DEFAULT_LIMITS, type GatewayLimits } from "./limits.js";
 export { type GatewayOptions, type HttpFallback, InsecureBindError } from "./options.js";
 export { type Gateway, startGateway } from "./server.js";

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "@praas/core";
+import { type DecodeLimits, InvalidArgumentError, MAX_BIGNUM_BYTES, MAX_DECODE_DEPTH } from "@praas/core";
 
 /**
  * Resource limits of a gateway. Every queue and buffer a client can grow has one
@@ -11,8 +11,43 @@ export interface GatewayLimits {
   readonly maxBodyBytes: number;
   /** Calls one WebSocket connection may have running (default 256); past this the gateway stops reading from it. */
   readonly maxInFlightPerConnection: number;
-  /** Open WebSocket connections (default 10,000); past this upgrades get 429. */
+  /**
+   * Open connections, HTTP and WebSocket together (default 10,000; lowered
+   * to fit the process's file descriptor limit, see `gateway.maxConnections`).
+   * At the cap a new connection takes the place of the oldest one that holds
+   * no request (still sending its headers, or idle between keep-alive
+   * requests); when there is none it is answered 429 and closed.
+   */
   readonly maxConnections: number;
+  /** An HTTP request (or WebSocket upgrade) must have sent its headers within this long of connecting (default 10 s); else 408 and closed. */
+  readonly headersTimeoutMs: number;
+  /** … and its whole body within this long (default 30 s). */
+  readonly requestTimeoutMs: number;
+  /** Close an HTTP keep-alive connection idle for this long between requests (default 5 s). */
+  readonly keepAliveTimeoutMs: number;
+  /**
+   * Values in one frame or request body, of any kind (default 131,072): bounds
+   * the time decoding costs whatever the byte size (a number costs ~40 ns).
+   */
+  readonly maxFrameValues: number;
+  /**
+   * Strings, byte strings, arrays, maps and objects, Dates, bigints, Maps and
+   * Sets in one frame or request body (default 32,768): each costs 2–5 times
+   * a number to decode (a bignum counts one more per 8 bytes).
+   */
+  readonly maxFrameObjects: number;
+  /**
+   * Numbers and bigints used as Map keys or Set items in one frame (default
+   * 1,024): V8 hashes numbers without a secret seed, so colliding keys make a
+   * big Map quadratic to build.
+   */
+  readonly maxFrameNumericKeys: number;
+  /**
+   * Distinct keys of plain objects in one frame or request body (default
+   * 4,096): a new key costs V8 about 25 times a number. Repeated field names
+   * (an array of records) are not counted; send big dictionaries as a Map.
+   */
+  readonly maxFrameObjectKeys: number;
   /** Subscriptions one connection may hold (default 1,000). */
   readonly maxSubscriptionsPerConnection: number;
   /** Close a connection with no frame, no subscription and nothing in flight for this long (default 5 min). */
@@ -36,6 +71,13 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   maxBodyBytes: 1024 * 1024,
   maxInFlightPerConnection: 256,
   maxConnections: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxFrameValues: 131_072,
+  maxFrameObjects: 32_768,
+  maxFrameNumericKeys: 1024,
+  maxFrameObjectKeys: 4096,
   maxSubscriptionsPerConnection: 1000,
   idleTimeoutMs: 300_000,
   heartbeatMs: 30_000,
@@ -63,7 +105,22 @@ export function resolveLimits(given: Partial<GatewayLimits> | undefined): Gatewa
     }
     out[name] = value;
   }
+  if ((out.headersTimeoutMs as number) > (out.requestTimeoutMs as number)) {
+    throw new InvalidArgumentError("Gateway limit headersTimeoutMs must not exceed requestTimeoutMs");
+  }
   return out as unknown as GatewayLimits;
+}
+
+/** What decoding a client's frame or request body may cost under `limits`. */
+export function decodeLimitsOf(limits: GatewayLimits): DecodeLimits {
+  return {
+    maxDepth: MAX_DECODE_DEPTH,
+    maxBignumBytes: MAX_BIGNUM_BYTES,
+    maxHashedNumbers: limits.maxFrameNumericKeys,
+    maxItems: limits.maxFrameValues,
+    maxHeapItems: limits.maxFrameObjects,
+    maxObjectKeys: limits.maxFrameObjectKeys,
+  };
 }
 
 /**

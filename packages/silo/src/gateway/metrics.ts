@@ -24,7 +24,11 @@ export class GatewayMetrics implements CallObserver {
   readonly #events: Counter;
   readonly #unhook: (() => void)[] = [];
 
-  constructor(silo: Silo, connections: () => number) {
+  constructor(
+    silo: Silo,
+    connections: () => number,
+    sockets: () => { open: number; displaced: number; refused: number } = () => ({ open: 0, displaced: 0, refused: 0 }),
+  ) {
     const registers = [this.registry];
     for (const m of this.#calls.metrics()) this.registry.registerMetric(m);
     this.#errors = new Counter({
@@ -58,6 +62,25 @@ export class GatewayMetrics implements CallObserver {
       registers,
       collect() {
         this.set(connections());
+      },
+    });
+    new Gauge({
+      name: "praas_gateway_open_connections",
+      help: "Open connections to the gateway, HTTP and WebSocket (under the maxConnections cap)",
+      registers,
+      collect() {
+        this.set(sockets().open);
+      },
+    });
+    new Gauge({
+      name: "praas_gateway_connections_shed",
+      help: "Connections closed at the cap: displaced (held no request) or refused (429)",
+      labelNames: ["how"],
+      registers,
+      collect() {
+        const s = sockets();
+        this.set({ how: "displaced" }, s.displaced);
+        this.set({ how: "refused" }, s.refused);
       },
     });
     this.#rejectedFrames = new Counter({

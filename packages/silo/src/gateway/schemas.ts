@@ -23,7 +23,9 @@ export class ArgsValidator {
       const checks = new Map<string, Check>();
       for (const [method, schema] of Object.entries(schemas)) {
         if (!methods.has(method)) {
-          throw new InvalidArgumentError(`${type}.schemas names "${method}", which is not a public method of ${type}`);
+          throw new InvalidArgumentError(
+            `${type}.schemas names "${method}", which is not a callable method of ${type}`,
+          );
         }
         checks.set(method, compile(type, method, schema));
       }

@@ -6,6 +6,7 @@ import { WebSocketServer } from "ws";
 import type { Silo } from "../silo.js";
 import { Authenticator } from "./auth.js";
 import { GatewayConnection } from "./connection.js";
+import { ConnectionCap, connectionBudget, descriptorLimit } from "./connection-cap.js";
 import { httpStatusOf, RouteNotFoundError } from "./errors.js";
 import { EventStreams } from "./event-streams.js";
 import { createHttpHandler } from "./http-routes.js";
@@ -25,6 +26,13 @@ export interface Gateway {
   readonly wsUrl: string;
   /** Connected WebSocket clients. */
   readonly connections: number;
+  /**
+   * The cap on open connections (HTTP and WebSocket together) in force:
+   * `limits.maxConnections`, lowered when the process's file descriptor limit
+   * (`ulimit -n`) would not leave a quarter of the descriptors (at least 128)
+   * for everything else.
+   */
+  readonly maxConnections: number;
   /** Calls (WebSocket and HTTP) still running. */
   readonly inFlight: number;
   /** Is the gateway draining (readyz 503, no new work)? */
@@ -54,7 +62,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
   const targets = new TargetCache();
   const streams = new EventStreams(silo, limits.replayEvents, limits.replayRetentionMs);
   const connections = new Set<GatewayConnection<P>>();
-  const metrics = o.metrics ? new GatewayMetrics(silo, () => connections.size) : undefined;
+
   let draining = false;
   let inFlight = 0;
   let drained: (() => void) | undefined;
@@ -73,7 +81,22 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
     maxPayload: limits.maxFrameBytes * 2,
   });
 
+  const cap = new ConnectionCap(connectionBudget(limits.maxConnections, descriptorLimit()));
+  const metrics = o.metrics
+    ? new GatewayMetrics(
+        silo,
+        () => connections.size,
+        () => cap,
+      )
+    : undefined;
   const server: Server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s by default, far too coarse).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
     createHttpHandler<P>({
       silo,
       limits,
@@ -87,8 +110,11 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       callEnded,
     }),
   );
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n");
+  cap.attach(server);
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // Headers or body not complete within headersTimeoutMs / requestTimeoutMs: 408.
+    const status = err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\n\r\n`, () => socket.destroy());
     else socket.destroy();
   });
 
@@ -99,9 +125,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       const path = q < 0 ? req.url : req.url?.slice(0, q);
       if (path !== o.wsPath) throw new RouteNotFoundError("GET", path ?? "/");
       if (draining) throw new SiloStoppedError();
-      if (connections.size >= limits.maxConnections) {
-        throw new OverloadedError(`At most ${limits.maxConnections} client connections`);
-      }
+      if (connections.size >= cap.max) throw new OverloadedError(`At most ${cap.max} client connections`);
       const principal = await auth.authenticate(req, true);
       if (socket.destroyed) return;
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -205,6 +229,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
     get connections() {
       return connections.size;
     },
+    maxConnections: cap.max,
     get inFlight() {
       return inFlight;
     },
