@@ -106,7 +106,7 @@ describe("praas start and Redis", () => {
         "--rejoin-timeout-ms",
         "6000",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, PRAAS_CLUSTER_SECRET: "a-test-cluster-secret" } },
     );
     children.push(child);
     let out = "";

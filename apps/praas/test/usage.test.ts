@@ -114,6 +114,8 @@ describe("praas start cannot listen", () => {
       redisUrl(),
       "--cluster-port",
       String(port),
+      "--cluster-secret",
+      "a-test-cluster-secret",
     ]);
     expect(r.exitCode).toBe(2);
     expect(r.err).toBe(
