@@ -33,7 +33,14 @@ export interface SiloProcess {
   call(type: string, key: string, method: string, args: unknown[], retry?: boolean): Promise<CallResult>;
   active(type: string, keys: readonly string[]): Promise<boolean[]>;
   send(type: string, key: string, channel: string, data: unknown, durable: boolean): Promise<CallResult>;
-  view(): Promise<{ version: number; silos: { id: string; status: string; activations?: number }[] }>;
+  /** silo.clusterView(): `self` is the current incarnation's id; `serving` false without a membership lease. */
+  view(): Promise<{
+    version: number;
+    self: string;
+    serving: boolean;
+    reason?: string;
+    silos: { id: string; status: string; activations?: number }[];
+  }>;
   /** stderr so far (for failure messages). */
   log(): string;
 }

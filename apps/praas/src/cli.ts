@@ -12,6 +12,12 @@ export interface Io {
   readonly cwd: string;
 }
 
+/** Errors the operator fixes before trying again: exit code 2 (see USAGE). */
+const EXIT_CODE_2: ReadonlySet<string> = new Set(["USAGE", "CONFIG", "REDIS_UNAVAILABLE"]);
+
+/** `praas start`: the silo could not get back into its cluster within --rejoin-timeout-ms. */
+export const EXIT_MEMBERSHIP_LOST = 3;
+
 export type Outcome = { readonly exitCode: number } | { readonly running: Running };
 
 export const USAGE = `praas — run and use PraaS silos (virtual actors for Node)
@@ -35,6 +41,9 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --advertise <host:port>            address other silos dial (required with 0.0.0.0 / ::)
       --cluster-secret <secret>          shared secret, ≥ 16 chars (prefer $PRAAS_CLUSTER_SECRET);
                                          required when --cluster-host is not loopback
+      --rejoin-timeout-ms <n>            exit (code 3) after this long out of the cluster: membership
+                                         lease lost, or evicted and not yet rejoined (default 60000)
+      --redis-connect-timeout-ms <n>     at start, wait this long for Redis, then exit 2 (default 10000)
       --reminders redis|local            where reminders live (default: redis in a cluster, hash
                                          praas:<cluster>:reminders; else local files or memory)
     Storage:
@@ -57,6 +66,9 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --token <secret>                   bearer token (default $PRAAS_TOKEN)
       --timeout-ms <n>                   deadline of the call (call only)
       --json                             print raw JSON (status only)
+
+  Exit codes: 0 done (start: stopped by a signal, state saved); 1 failed; 2 bad usage or settings,
+  or Redis unreachable at start; 3 (start) out of the cluster for longer than --rejoin-timeout-ms.
 `;
 
 const CLIENT_FLAGS: Record<string, FlagKind> = { url: "string", token: "string" };
@@ -83,7 +95,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<Outco
   } catch (err) {
     if (err instanceof PraasError) {
       io.err(`praas: ${err.message} [${err.code}]`);
-      return { exitCode: err.code === "USAGE" || err.code === "CONFIG" ? 2 : 1 };
+      return { exitCode: EXIT_CODE_2.has(err.code) ? 2 : 1 };
     }
     throw err;
   }
@@ -145,6 +157,8 @@ async function call(argv: readonly string[], io: Io): Promise<number> {
 interface ClusterJson {
   version: number;
   self: string;
+  serving?: boolean;
+  reason?: string;
   silos: { id: string; address?: string; status: string; activations?: number; perType?: Record<string, number> }[];
 }
 
@@ -166,6 +180,7 @@ async function status(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   const lines = [`Cluster (membership version ${view.version}), answered by ${view.self}`];
+  if (view.serving === false) lines.push(`  (${view.self} is not serving: ${view.reason ?? "no membership lease"})`);
   for (const s of view.silos) {
     const types = Object.entries(s.perType ?? {})
       .map(([t, n]) => `${t} ${n}`)

@@ -21,6 +21,10 @@ export interface StartConfig {
   readonly cluster: string | undefined;
   /** Redis for membership, `storage: "redis"` and reminders. */
   readonly redisUrl: string | undefined;
+  /** At start, how long to wait for Redis to answer before giving up (exit code 2). */
+  readonly redisConnectTimeoutMs: number;
+  /** Cluster: how long the silo may be out of the cluster (lease lost, or evicted and rejoining) before it exits (code 3). */
+  readonly rejoinTimeoutMs: number;
   /** Silo-to-silo listener (the silo's defaults: 127.0.0.1, any free port). */
   readonly clusterHost: string | undefined;
   readonly clusterPort: number | undefined;
@@ -84,6 +88,13 @@ const SETTINGS: readonly Setting[] = [
   { key: "limits", flag: "", env: "", kind: "limits" },
   { key: "cluster", flag: "cluster", env: "PRAAS_CLUSTER", kind: "string" },
   { key: "redisUrl", flag: "redis-url", env: "PRAAS_REDIS_URL", kind: "redis-url" },
+  {
+    key: "redisConnectTimeoutMs",
+    flag: "redis-connect-timeout-ms",
+    env: "PRAAS_REDIS_CONNECT_TIMEOUT_MS",
+    kind: "ms",
+  },
+  { key: "rejoinTimeoutMs", flag: "rejoin-timeout-ms", env: "PRAAS_REJOIN_TIMEOUT_MS", kind: "ms" },
   { key: "clusterHost", flag: "cluster-host", env: "PRAAS_CLUSTER_HOST", kind: "string" },
   { key: "clusterPort", flag: "cluster-port", env: "PRAAS_CLUSTER_PORT", kind: "port" },
   { key: "advertise", flag: "advertise", env: "PRAAS_ADVERTISE", kind: "host-port" },
@@ -109,7 +120,13 @@ export const START_FLAGS: Readonly<Record<string, "string" | "boolean" | "list">
   config: "string",
 };
 
-export const DEFAULTS = { host: "127.0.0.1", port: 7070, drainTimeoutMs: 10_000 } as const;
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  port: 7070,
+  drainTimeoutMs: 10_000,
+  redisConnectTimeoutMs: 10_000,
+  rejoinTimeoutMs: 60_000,
+} as const;
 
 /** Where a value came from, for error messages. */
 type Source = { readonly what: string; readonly baseDir: string };
@@ -291,7 +308,7 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
     throw new ConfigError(`${at("cluster")} needs Redis for membership: give ${how("redisUrl")}`);
   }
   if (cluster === undefined) {
-    for (const key of ["clusterHost", "clusterPort", "advertise"] as const) {
+    for (const key of ["clusterHost", "clusterPort", "advertise", "rejoinTimeoutMs"] as const) {
       if (given(key)) throw new ConfigError(`${at(key)} only applies to a cluster silo: give ${how("cluster")} too`);
     }
     // A secret in the environment is harmless without a cluster (it may be set for every command).
@@ -327,6 +344,9 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
       const now = source.has("storage") ? `storage is ${storage} (${source.get("storage")})` : `storage is ${storage}`;
       throw new ConfigError(`${at(key)} only applies to --storage ${kind}, but ${now}`);
     }
+  }
+  if (given("redisConnectTimeoutMs") && !given("redisUrl")) {
+    throw new ConfigError(`${at("redisConnectTimeoutMs")} only applies with Redis: give ${how("redisUrl")} too`);
   }
   if (given("redisUrl") && cluster === undefined && storage !== "redis" && out.reminders !== "redis") {
     throw new ConfigError(

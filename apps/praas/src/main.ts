@@ -4,7 +4,7 @@
  * drains: the gateway stops accepting, running calls finish, every actor's
  * state is saved, and the process exits. A second signal exits at once.
  */
-import { runCommand } from "./cli.js";
+import { EXIT_MEMBERSHIP_LOST, runCommand } from "./cli.js";
 
 const outcome = await runCommand(process.argv.slice(2), {
   out: (text) => process.stdout.write(`${text}\n`),
@@ -38,4 +38,13 @@ if ("exitCode" in outcome) {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Out of the cluster for too long (the silo is stopping already): exit so a supervisor restarts it.
+  running.silo.once("membershipLost", (error) => {
+    process.stderr.write(`praas: ${error.message}; exiting with code ${EXIT_MEMBERSHIP_LOST}\n`);
+    process.exitCode = EXIT_MEMBERSHIP_LOST;
+    const exit = () => process.exit(EXIT_MEMBERSHIP_LOST);
+    // Saving may wait on a store that is down as well: the exit does not wait for ever.
+    setTimeout(exit, 15_000);
+    running.stop().then(exit, exit);
+  });
 }

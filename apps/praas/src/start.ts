@@ -1,11 +1,18 @@
 import { join } from "node:path";
 import type { MembershipProvider } from "@praas/core";
-import { redisMembership, redisReminderStore, redisStateStore } from "@praas/redis";
+import {
+  RedisUnavailableError,
+  redisMembership,
+  redisReminderStore,
+  redisStateStore,
+  waitForRedis,
+} from "@praas/redis";
 import {
   type ClusterOptions,
   type Gateway,
   InvalidArgumentError,
   MemoryStateStore,
+  PraasError,
   type ReminderStore,
   Silo,
   type StateStore,
@@ -28,6 +35,12 @@ export interface Running {
 /** Start a silo hosting the configured actors and its gateway. */
 export async function startServer(config: StartConfig): Promise<Running> {
   const { classes, web } = await loadActorModules(config.actors);
+  if (config.redisUrl !== undefined) {
+    // Bounded: Redis that does not answer is a clear error (exit code 2), not a hang.
+    await waitForRedis(config.redisUrl, { timeoutMs: config.redisConnectTimeoutMs }).catch((err: unknown) => {
+      throw explain(err);
+    });
+  }
   const parts: Partial<Parts> = {};
   let silo: Silo;
   try {
@@ -105,10 +118,15 @@ function buildParts(config: StartConfig): Parts {
     config.reminders === "redis" ? redisReminderStore({ url: redisUrl, key: remindersKey(config) }) : undefined;
   let cluster: ClusterOptions | undefined;
   if (config.cluster !== undefined) {
-    const membership: MembershipProvider = redisMembership({ url: redisUrl, cluster: config.cluster });
+    const membership: MembershipProvider = redisMembership({
+      url: redisUrl,
+      cluster: config.cluster,
+      connectTimeoutMs: config.redisConnectTimeoutMs,
+    });
     cluster = {
       name: config.cluster,
       membership,
+      rejoinTimeoutMs: config.rejoinTimeoutMs,
       listen: { host: config.clusterHost, port: config.clusterPort },
       advertise: config.advertise,
       secret: config.clusterSecret,
@@ -124,6 +142,11 @@ export function remindersKey(config: StartConfig): string {
 
 /** Invalid cluster or S3 settings found by the silo or the store: a ConfigError naming the praas settings. */
 function explain(err: unknown): unknown {
+  if (err instanceof RedisUnavailableError) {
+    return new RedisUnavailableErrorWithHint(
+      `${err.message} — is it running? Check --redis-url, or wait longer with --redis-connect-timeout-ms`,
+    );
+  }
   if (!(err instanceof InvalidArgumentError)) return err;
   const m = err.message;
   if (m.startsWith("cluster.secret")) {
@@ -181,4 +204,11 @@ export function banner(running: Running, config: StartConfig): string {
   if (running.hasWeb) lines.push(`  open ${gateway.url}/ in a browser`);
   lines.push("SIGTERM or Ctrl-C drains running calls, saves state and stops.");
   return lines.join("\n");
+}
+
+/** RedisUnavailableError with what to do about it (same code: `praas start` exits 2). */
+class RedisUnavailableErrorWithHint extends PraasError {
+  constructor(message: string) {
+    super("REDIS_UNAVAILABLE", message);
+  }
 }

@@ -8,6 +8,7 @@ export * from "./deque.js";
 export * from "./errors.js";
 export * from "./hash-ring.js";
 export * from "./ids.js";
+export * from "./log.js";
 export * from "./mailbox.js";
 export * from "./membership.js";
 export * from "./memory-membership.js";

@@ -8,7 +8,13 @@
  */
 import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import { InvalidArgumentError } from "./errors.js";
-import type { MembershipProvider, MembershipView, SiloInfo, SiloStatus } from "./membership.js";
+import {
+  leaseMarginMs,
+  type MembershipProvider,
+  type MembershipView,
+  type SiloInfo,
+  type SiloStatus,
+} from "./membership.js";
 
 export interface MembershipTimings {
   /** How often a silo heartbeats and checks its peers (default 500 ms). */
@@ -102,6 +108,8 @@ class Table {
   readonly clock: Clock;
   readonly #entries = new Map<string, Entry>();
   readonly #watchers = new Set<Watcher>();
+  /** Silos cut off from the table (fault injection): their beats do not arrive, they hear nothing. */
+  readonly #cut = new Set<string>();
   #view: MembershipView = EMPTY_VIEW;
   /** Views committed but not yet delivered: delivery is never re-entered, so every watcher sees versions in order. */
   readonly #pending: MembershipView[] = [];
@@ -139,6 +147,27 @@ class Table {
     if (e === undefined || e.info.status === "dead") return false;
     e.lastHeartbeat = this.clock.now();
     return true;
+  }
+
+  /** Why `id` is not a live member: "dead" (declared so) or "gone" (no entry at all). */
+  absence(id: string): "dead" | "gone" {
+    return this.#entries.has(id) ? "dead" : "gone";
+  }
+
+  isCut(id: string): boolean {
+    return this.#cut.has(id);
+  }
+
+  cut(id: string, cut: boolean): void {
+    if (cut) this.#cut.add(id);
+    else this.#cut.delete(id);
+  }
+
+  /** Forget every entry (the store lost its data); the version still only grows. */
+  clear(): void {
+    if (this.#entries.size === 0) return;
+    this.#entries.clear();
+    this.#commit();
   }
 
   lastHeartbeat(id: string): number | undefined {
@@ -233,35 +262,82 @@ export class MemoryMembershipRegistry {
   declareDead(id: string): boolean {
     return this.#table.setStatus(id, "dead");
   }
+
+  /**
+   * Fault injection: cut a silo off from the membership store, as a network
+   * partition from Redis would (`cut = false` heals it). Its heartbeats do not
+   * arrive, so its lease runs out and peers declare it dead in due course; it
+   * hears of no change until healed.
+   */
+  partition(id: string, cut = true): void {
+    this.#table.cut(id, cut);
+  }
+
+  /**
+   * Fault injection: the store lost every entry (Redis restarted empty). Every
+   * silo finds itself gone and is evicted.
+   */
+  clear(): void {
+    this.#table.clear();
+  }
 }
 
-type ProviderState = "new" | "joined" | "left" | "evicted" | "closed";
+type ProviderState = "new" | "joining" | "joined" | "left" | "evicted" | "closed";
 
 class MemoryMembership implements MembershipProvider {
   readonly #table: Table;
   readonly #timings: ResolvedTimings;
+  readonly #margin: number;
   readonly #onListenerError: (error: unknown) => void;
   readonly #changeListeners = new Set<(view: MembershipView) => void>();
-  readonly #evictedListeners = new Set<() => void>();
+  readonly #evictedListeners = new Set<(reason: string) => void>();
   #state: ProviderState = "new";
   #self: string | undefined;
   #view: MembershipView | undefined;
   #timer: TimerHandle | undefined;
   #unwatch: (() => void) | undefined;
+  #leaseUntil = Number.NEGATIVE_INFINITY;
+  /** The last eviction found no entry at all: the store lost its data (see join). */
+  #vanished = false;
+  #rejoinWait: { timer: TimerHandle; abort: () => void } | undefined;
 
   constructor(table: Table, timings: ResolvedTimings, onListenerError: (error: unknown) => void) {
     this.#table = table;
     this.#timings = timings;
+    this.#margin = leaseMarginMs(timings.deadAfterMs);
     this.#onListenerError = onListenerError;
+  }
+
+  get clock(): Clock {
+    return this.#table.clock;
   }
 
   async join(self: Omit<SiloInfo, "status">): Promise<MembershipView> {
     const info = checkJoiningSilo(self, "memoryMembership");
-    if (this.#state !== "new")
+    if (this.#state !== "new" && this.#state !== "evicted")
       throw new InvalidArgumentError(`memoryMembership: join() on a provider that is ${this.#state}`);
-    this.#table.add(info);
+    const rejoin = this.#state === "evicted";
+    this.#state = "joining";
+    if (rejoin && this.#vanished) {
+      // The table lost its data, so peers that have not noticed yet may still
+      // hold leases on keys we are about to own: wait until any such lease is over.
+      const waited = await new Promise<boolean>((resolve) => {
+        const timer = this.#table.clock.setTimeout(() => resolve(true), this.#timings.deadAfterMs, true);
+        this.#rejoinWait = { timer, abort: () => resolve(false) };
+      });
+      this.#rejoinWait = undefined;
+      if (!waited) throw new InvalidArgumentError("memoryMembership: closed while waiting to rejoin");
+    }
+    try {
+      this.#table.add(info);
+    } catch (err) {
+      this.#state = rejoin ? "evicted" : "new";
+      throw err;
+    }
+    this.#vanished = false;
     this.#self = info.id;
     this.#state = "joined";
+    this.#leaseUntil = this.#leaseFrom(this.#table.clock.now());
     this.#view = this.#table.view;
     this.#unwatch = this.#table.watch({ deliver: (view) => this.#deliver(view) });
     this.#schedule();
@@ -272,12 +348,16 @@ class MemoryMembership implements MembershipProvider {
     return this.#view ?? this.#table.view;
   }
 
+  leaseValidUntil(): number {
+    return this.#leaseUntil;
+  }
+
   onChange(listener: (view: MembershipView) => void): () => void {
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
   }
 
-  onEvicted(listener: () => void): () => void {
+  onEvicted(listener: (reason: string) => void): () => void {
     this.#evictedListeners.add(listener);
     return () => this.#evictedListeners.delete(listener);
   }
@@ -293,11 +373,21 @@ class MemoryMembership implements MembershipProvider {
 
   async close(): Promise<void> {
     // Without leave() the entry stays and peers declare it dead: a crash.
-    if (this.#state === "new" || this.#state === "joined") this.#stop("closed");
+    if (this.#state === "left" || this.#state === "closed") return;
+    this.#stop("closed");
+    if (this.#rejoinWait !== undefined) {
+      this.#rejoinWait.timer.cancel();
+      this.#rejoinWait.abort();
+    }
+  }
+
+  #leaseFrom(sentAt: number): number {
+    return sentAt + this.#timings.deadAfterMs - this.#margin;
   }
 
   #stop(state: ProviderState): void {
     this.#state = state;
+    this.#leaseUntil = Number.NEGATIVE_INFINITY;
     this.#timer?.cancel();
     this.#timer = undefined;
     this.#unwatch?.();
@@ -311,11 +401,18 @@ class MemoryMembership implements MembershipProvider {
   #tick(): void {
     const id = this.#self;
     if (this.#state !== "joined" || id === undefined) return;
-    const previous = this.#table.lastHeartbeat(id);
-    if (!this.#table.heartbeat(id)) {
-      this.#evict();
+    if (this.#table.isCut(id)) {
+      // Cut off: the beat does not arrive, the lease is not renewed.
+      this.#schedule();
       return;
     }
+    const previous = this.#table.lastHeartbeat(id);
+    const sentAt = this.#table.clock.now();
+    if (!this.#table.heartbeat(id)) {
+      this.#evict(this.#table.absence(id));
+      return;
+    }
+    this.#leaseUntil = this.#leaseFrom(sentAt);
     // Judge peers only if our own previous heartbeat is recent: after a stall of
     // this process (all in-process silos stall together) the first silo to wake
     // would otherwise declare every peer dead before they had a chance to beat.
@@ -323,24 +420,34 @@ class MemoryMembership implements MembershipProvider {
     if (previous !== undefined && now - previous <= this.#timings.deadAfterMs) {
       this.#table.sweep(this.#timings.deadAfterMs, this.#timings.pruneAfterMs);
     }
+    // Changes missed while cut off arrive with the next beat, as Redis' polling fallback does.
+    if (this.#state === "joined" && this.#view !== undefined && this.#table.view.version > this.#view.version) {
+      this.#deliver(this.#table.view);
+    }
     if (this.#state === "joined") this.#schedule();
   }
 
   #deliver(view: MembershipView): void {
     if (this.#state !== "joined" || this.#view === undefined || view.version <= this.#view.version) return;
+    if (this.#self !== undefined && this.#table.isCut(this.#self)) return;
     this.#view = view;
     const me = view.silos.find((s) => s.id === this.#self);
     if (me === undefined || me.status === "dead") {
-      this.#evict();
+      this.#evict(me === undefined ? "gone" : "dead");
       return;
     }
     for (const l of [...this.#changeListeners]) this.#call(() => l(view));
   }
 
-  #evict(): void {
+  #evict(why: "dead" | "gone"): void {
     if (this.#state !== "joined") return;
     this.#stop("evicted");
-    for (const l of [...this.#evictedListeners]) this.#call(l);
+    this.#vanished = why === "gone";
+    const reason =
+      why === "dead"
+        ? `peers declared silo ${this.#self} dead (no heartbeat for more than ${this.#timings.deadAfterMs} ms)`
+        : `the membership entry of silo ${this.#self} is gone (the membership store lost its data)`;
+    for (const l of [...this.#evictedListeners]) this.#call(() => l(reason));
   }
 
   #call(fn: () => void): void {

@@ -157,7 +157,7 @@ describe("memoryMembership", () => {
     const slow = memoryMembership(registry, { heartbeatMs: 10_000, deadAfterMs: 20_000 });
     await fast.join(silo("fast", clock));
     await slow.join(silo("slow", clock));
-    const evicted = new Promise<void>((resolve) => slow.onEvicted(resolve));
+    const evicted = new Promise<void>((resolve) => slow.onEvicted(() => resolve()));
     await clock.advance(DEAD_AFTER + HEARTBEAT);
     await evicted;
     expect(statusOf(fast.view(), "slow")).toBe("dead");

@@ -17,11 +17,20 @@
  * Changes reach silos by pub/sub; the version returned by every heartbeat is
  * the fallback when pub/sub is down (or disabled), so every silo converges
  * within one heartbeat either way.
+ *
+ * Leases: a heartbeat is recorded at the server's time, which is after we sent
+ * it, and a peer declares us dead only once that record is older than
+ * deadAfterMs. So until (our monotonic time when the last successful heartbeat
+ * was sent) + deadAfterMs − margin, no peer can have declared us dead.
  */
 import { createHash } from "node:crypto";
 import {
+  type Clock,
   checkJoiningSilo,
+  consoleLog,
   InvalidArgumentError,
+  type LogFunction,
+  leaseMarginMs,
   type MembershipProvider,
   type MembershipTimings,
   type MembershipView,
@@ -32,6 +41,16 @@ import {
   type TimerHandle,
 } from "@praas/core";
 import { Redis } from "ioredis";
+import {
+  describeError,
+  type HealthSource,
+  healthSource,
+  RedisUnavailableError,
+  redisAddress,
+  watchRedis,
+  whenReachable,
+  withTimeout,
+} from "./health.js";
 
 export interface RedisMembershipOptions extends MembershipTimings {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://…`. The provider owns both connections it opens. */
@@ -45,8 +64,15 @@ export interface RedisMembershipOptions extends MembershipTimings {
   /** Listen for changes on pub/sub (default true). False: learn them only by polling at each heartbeat. */
   readonly subscribe?: boolean;
   /**
-   * Background failures (a heartbeat that could not reach Redis, a malformed
-   * entry). Default: console.warn, once per outage rather than once per beat.
+   * How long `join()` waits for Redis to answer (the connection is retried
+   * meanwhile) before it fails with `RedisUnavailableError` (default 10 s).
+   */
+  readonly connectTimeoutMs?: number;
+  /** Where operational messages go: Redis unreachable / reachable again, once per outage (default: the console). */
+  readonly log?: LogFunction;
+  /**
+   * Background failures other than Redis being unreachable (a malformed entry,
+   * a view that could not be read). Default: a warning through `log`.
    */
   readonly onError?: (error: unknown) => void;
   /** Called when an onChange/onEvicted listener throws (default: console.error). */
@@ -72,14 +98,15 @@ redis.call('PUBLISH', ARGV[3], v)
 return {v}
 `;
 
-// ARGV: id, deadAfterMs, pruneAfterMs, channel. Returns {1 = alive | 0 = evicted, version}.
+// ARGV: id, deadAfterMs, pruneAfterMs, channel. Returns {1 = alive, version}, or
+// {0 = evicted, version, status} with status "dead" or "" (no entry: pruned, or Redis lost its data).
 // A silo judges its peers only if its own previous beat is recent: after it
 // (or Redis) was unreachable, its first beat must not declare everyone dead
 // before they had a chance to beat again.
 const HEARTBEAT = `${NOW}
 local st = redis.call('HGET', KEYS[2], ARGV[1])
 if st ~= 'active' and st ~= 'leaving' then
-  return {0, tonumber(redis.call('GET', KEYS[5]) or '0')}
+  return {0, tonumber(redis.call('GET', KEYS[5]) or '0'), st or ''}
 end
 local prev = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]) or '0')
 redis.call('ZADD', KEYS[3], now, ARGV[1])
@@ -158,7 +185,10 @@ type State = "new" | "joining" | "joined" | "left" | "evicted" | "closed";
 
 const EMPTY_VIEW: MembershipView = Object.freeze({ version: 0, silos: Object.freeze([]) });
 
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
 class RedisMembership implements MembershipProvider {
+  readonly clock: Clock = systemClock;
   readonly #client: Redis;
   readonly #ownsClient: boolean;
   readonly #url: string | undefined;
@@ -167,10 +197,15 @@ class RedisMembership implements MembershipProvider {
   readonly #cluster: string;
   readonly #subscribe: boolean;
   readonly #timings: ReturnType<typeof resolveMembershipTimings>;
+  readonly #margin: number;
+  readonly #connectTimeoutMs: number;
+  readonly #log: LogFunction;
   readonly #onError: (error: unknown) => void;
   readonly #onListenerError: (error: unknown) => void;
+  /** Heartbeats as evidence that Redis is reachable (a partition shows no socket error). */
+  readonly #health: HealthSource;
   readonly #changeListeners = new Set<(view: MembershipView) => void>();
-  readonly #evictedListeners = new Set<() => void>();
+  readonly #evictedListeners = new Set<(reason: string) => void>();
   #subscriber: Redis | undefined;
   #state: State = "new";
   #self: string | undefined;
@@ -180,7 +215,11 @@ class RedisMembership implements MembershipProvider {
   #refreshing: Promise<void> | undefined;
   #timer: TimerHandle | undefined;
   #beat: Promise<void> | undefined;
-  #failing = false;
+  #leaseUntil = Number.NEGATIVE_INFINITY;
+  /** The last eviction found no entry at all (Redis lost its data, or it was pruned): see join. */
+  #vanished = false;
+  /** Cancels the pause before a rejoin (close() during it). */
+  #abortPause: (() => void) | undefined;
 
   constructor(options: RedisMembershipOptions, client: Redis, ownsClient: boolean) {
     const prefix = options.keyPrefix ?? "praas";
@@ -193,19 +232,45 @@ class RedisMembership implements MembershipProvider {
     this.#url = options.url;
     this.#subscribe = options.subscribe ?? true;
     this.#timings = resolveMembershipTimings(options, "redisMembership");
-    this.#onError = options.onError ?? ((e) => console.warn("praas redis membership:", e));
-    this.#onListenerError = options.onListenerError ?? ((e) => console.error("membership listener failed:", e));
+    this.#margin = leaseMarginMs(this.#timings.deadAfterMs);
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const log = options.log ?? consoleLog;
+    this.#log = log;
+    this.#onError =
+      options.onError ?? ((e) => log("warn", `redis membership of cluster ${this.#cluster}: ${describeError(e)}`));
+    this.#onListenerError =
+      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`));
+    this.#health = healthSource(client, log);
+    if (ownsClient) watchRedis(client, log);
   }
 
   async join(self: Omit<SiloInfo, "status">): Promise<MembershipView> {
     const info = checkJoiningSilo(self, "redisMembership");
-    if (this.#state !== "new")
+    if (this.#state !== "new" && this.#state !== "evicted")
       throw new InvalidArgumentError(`redisMembership: join() on a provider that is ${this.#state}`);
+    const rejoin = this.#state === "evicted";
     this.#state = "joining";
+    const started = performance.now();
+    const left = () => this.#connectTimeoutMs - (performance.now() - started);
+    const noAnswer = () =>
+      new RedisUnavailableError(redisAddress(this.#client), performance.now() - started, 1, new Error("no answer"));
     try {
+      if (rejoin && this.#vanished) {
+        // Redis lost our entry, so it most likely lost everyone's: silos that
+        // have not noticed yet still hold leases on keys we are about to own.
+        // Wait until any such lease is over before anyone can route to us.
+        await this.#pause(this.#timings.deadAfterMs);
+      }
+      if (this.#ownsClient) await whenReachable(this.#client, left());
       // Subscribe before joining, so no change after our join can slip by unheard.
-      if (this.#subscribe) await this.#startSubscriber();
-      const reply = (await this.#eval(SCRIPTS.join, [info.id, JSON.stringify(info), this.#channel])) as unknown[];
+      if (this.#subscribe && this.#subscriber === undefined)
+        await withTimeout(this.#startSubscriber(), left(), noAnswer);
+      const sentAt = this.clock.now();
+      const reply = (await withTimeout(
+        this.#eval(SCRIPTS.join, [info.id, JSON.stringify(info), this.#channel]),
+        left(),
+        noAnswer,
+      )) as unknown[];
       if (reply[0] === -1) {
         throw new InvalidArgumentError(
           reply[1] === "dead"
@@ -213,14 +278,23 @@ class RedisMembership implements MembershipProvider {
             : `Silo id "${info.id}" is already a member of cluster "${this.#cluster}"; silo ids must be unique`,
         );
       }
+      if (this.#state !== "joining") throw new InvalidArgumentError("redisMembership: closed while joining");
       this.#self = info.id;
-      this.#heard = Math.max(this.#heard, Number(reply[0]));
-      this.#view = await this.#read();
+      // A new incarnation starts from nothing: after Redis lost its data, versions start again from 1.
+      this.#heard = Number(reply[0]);
+      this.#view = EMPTY_VIEW;
+      this.#view = await withTimeout(this.#read(), left(), noAnswer);
+      if (this.#state !== "joining") throw new InvalidArgumentError("redisMembership: closed while joining");
+      this.#leaseUntil = sentAt + this.#timings.deadAfterMs - this.#margin;
+      this.#vanished = false;
       this.#state = "joined";
+      this.#health.ok();
     } catch (err) {
-      // Back to "new": join may be retried (e.g. Redis was unreachable); close() still releases connections.
-      this.#state = "new";
-      await this.#stopSubscriber();
+      if (this.#state === "joining") {
+        // Back to where it was: join may be retried (e.g. Redis was unreachable).
+        this.#state = rejoin ? "evicted" : "new";
+        if (!rejoin) await this.#stopSubscriber();
+      }
       throw err;
     }
     this.#schedule();
@@ -233,12 +307,16 @@ class RedisMembership implements MembershipProvider {
     return this.#view;
   }
 
+  leaseValidUntil(): number {
+    return this.#leaseUntil;
+  }
+
   onChange(listener: (view: MembershipView) => void): () => void {
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
   }
 
-  onEvicted(listener: () => void): () => void {
+  onEvicted(listener: (reason: string) => void): () => void {
     this.#evictedListeners.add(listener);
     return () => this.#evictedListeners.delete(listener);
   }
@@ -246,6 +324,7 @@ class RedisMembership implements MembershipProvider {
   async leave(): Promise<void> {
     if (this.#state !== "joined" || this.#self === undefined) return;
     this.#state = "left";
+    this.#leaseUntil = Number.NEGATIVE_INFINITY;
     await this.#stopBeating();
     // Two versions, as the interface says: peers first see it leaving (and
     // stop placing actors on it), then gone. Peers that poll may see only the second.
@@ -263,20 +342,50 @@ class RedisMembership implements MembershipProvider {
     if (this.#state === "closed") return;
     // Without leave() the entry stays and peers declare it dead: a crash.
     this.#state = "closed";
+    this.#leaseUntil = Number.NEGATIVE_INFINITY;
+    this.#abortPause?.();
     await this.#stopBeating();
     await this.#refreshing?.catch(() => {});
     await this.#stopSubscriber();
+    this.#health.release();
     if (this.#ownsClient) await quit(this.#client);
   }
 
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#abortPause = undefined;
+        resolve();
+      }, ms);
+      this.#abortPause = () => {
+        clearTimeout(timer);
+        this.#abortPause = undefined;
+        reject(new InvalidArgumentError("redisMembership: closed while waiting to rejoin"));
+      };
+    });
+  }
+
   async #startSubscriber(): Promise<void> {
+    const name = `praas-membership-sub:${this.#cluster}`;
+    // Re-subscribing after a reconnection is done here, not by ioredis: its
+    // automatic re-subscribe leaves its promise unobserved, so closing the
+    // connection while that SUBSCRIBE waits for its answer (an evicted silo
+    // shutting down as a partition heals) crashed the process with an
+    // unhandled "Connection is closed" rejection.
     const sub =
       this.#url !== undefined
-        ? new Redis(this.#url, { connectionName: `praas-membership-sub:${this.#cluster}` })
-        : this.#client.duplicate({ connectionName: `praas-membership-sub:${this.#cluster}` });
+        ? new Redis(this.#url, { connectionName: name, autoResubscribe: false, retryStrategy })
+        : this.#client.duplicate({ connectionName: name, autoResubscribe: false });
     this.#subscriber = sub;
-    sub.on("error", () => {
-      // ioredis reconnects (and resubscribes) by itself; heartbeat polling covers the gap.
+    watchRedis(sub, this.#log);
+    let connectedBefore = false;
+    sub.on("ready", () => {
+      if (!connectedBefore) {
+        connectedBefore = true;
+        return;
+      }
+      // Changes published while we were away arrive with the next heartbeat's version.
+      if (this.#subscriber === sub) sub.subscribe(this.#channel).catch(() => {});
     });
     sub.on("message", (channel: string, message: string) => {
       if (channel !== this.#channel) return;
@@ -291,7 +400,8 @@ class RedisMembership implements MembershipProvider {
   async #stopSubscriber(): Promise<void> {
     const sub = this.#subscriber;
     this.#subscriber = undefined;
-    if (sub !== undefined) await quit(sub);
+    // Nothing a subscriber has pending is worth waiting for (a QUIT could wait for ever on a dead link).
+    if (sub !== undefined) sub.disconnect();
   }
 
   #schedule(): void {
@@ -318,49 +428,63 @@ class RedisMembership implements MembershipProvider {
     const id = this.#self;
     if (this.#state !== "joined" || id === undefined) return;
     let reply: unknown[];
+    // Read before sending: the lease counts from a moment no later than Redis records the beat.
+    const sentAt = this.clock.now();
     try {
       const { deadAfterMs, pruneAfterMs } = this.#timings;
-      reply = (await this.#eval(SCRIPTS.heartbeat, [id, deadAfterMs, pruneAfterMs, this.#channel])) as unknown[];
-      if (this.#failing) this.#onError(new Error(`heartbeats of silo ${id} reach Redis again`));
-      this.#failing = false;
+      // A beat that takes longer than deadAfterMs renews nothing; give up on it so the next one can go.
+      reply = (await withTimeout(
+        this.#eval(SCRIPTS.heartbeat, [id, deadAfterMs, pruneAfterMs, this.#channel]),
+        deadAfterMs,
+        () => new Error(`heartbeat got no answer within ${deadAfterMs} ms`),
+      )) as unknown[];
     } catch (err) {
-      if (!this.#failing) this.#onError(err);
-      this.#failing = true;
+      this.#health.failed(err);
       return;
     }
-    if (this.#state !== "joined") return;
+    this.#health.ok();
+    if (this.#state !== "joined" || this.#self !== id) return;
     this.#heard = Math.max(this.#heard, Number(reply[1]));
     if (reply[0] === 0) {
-      // Peers declared us dead (or pruned us). Never beat again: resurrecting
-      // would let a silo that others consider gone keep serving its actors.
-      this.#evict();
+      // Peers declared us dead (or Redis lost our entry). Never beat again:
+      // resurrecting would let a silo that others consider gone keep serving its actors.
+      this.#evict(reply[2] === "dead" ? "dead" : "gone");
       void this.#refresh();
       return;
     }
+    this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + this.#timings.deadAfterMs - this.#margin);
     // Polling fallback: the version rides on every heartbeat.
     if (this.#heard > this.#view.version) void this.#refresh();
   }
 
   /** Fetch views until we hold the newest version heard of. One fetch at a time keeps views in order. */
   #refresh(): Promise<void> {
-    this.#refreshing ??= (async () => {
+    if (this.#refreshing !== undefined) return this.#refreshing;
+    const run = async (): Promise<void> => {
       try {
         while ((this.#state === "joined" || this.#state === "evicted") && this.#heard > this.#view.version) {
           const view = await this.#read();
           if (view.version < this.#heard) {
             // Publishes follow the version increment atomically, so a read after
-            // hearing N sees at least N; a higher number was not ours (a stray publish).
+            // hearing N sees at least N; a higher number was not ours (a stray
+            // publish, or Redis lost its data and counts again from 1).
             this.#heard = view.version;
           }
           this.#accept(view);
         }
       } catch (err) {
-        this.#onError(err);
-      } finally {
-        this.#refreshing = undefined;
+        // Most likely Redis is away: one line per outage, with the heartbeat's.
+        this.#health.failed(err);
       }
-    })();
-    return this.#refreshing;
+    };
+    // Cleared in a later turn, never inside run(): with nothing to fetch, run()
+    // finishes before this assignment, and clearing it there would leave a
+    // settled promise behind that made every later refresh a no-op.
+    const refreshing: Promise<void> = run().finally(() => {
+      if (this.#refreshing === refreshing) this.#refreshing = undefined;
+    });
+    this.#refreshing = refreshing;
+    return refreshing;
   }
 
   #accept(view: MembershipView): void {
@@ -369,18 +493,24 @@ class RedisMembership implements MembershipProvider {
     if (this.#state !== "joined") return;
     const me = view.silos.find((s) => s.id === this.#self);
     if (me === undefined || me.status === "dead") {
-      this.#evict();
+      this.#evict(me === undefined ? "gone" : "dead");
       return;
     }
     for (const l of [...this.#changeListeners]) this.#call(() => l(view));
   }
 
-  #evict(): void {
+  #evict(why: "dead" | "gone"): void {
     if (this.#state !== "joined") return;
     this.#state = "evicted";
+    this.#leaseUntil = Number.NEGATIVE_INFINITY;
+    this.#vanished = why === "gone";
     this.#timer?.cancel();
     this.#timer = undefined;
-    for (const l of [...this.#evictedListeners]) this.#call(l);
+    const reason =
+      why === "dead"
+        ? `peers declared silo ${this.#self} dead (no heartbeat recorded for more than ${this.#timings.deadAfterMs} ms)`
+        : `the membership entry of silo ${this.#self} is gone from Redis (Redis lost its data, or the entry was pruned)`;
+    for (const l of [...this.#evictedListeners]) this.#call(() => l(reason));
   }
 
   #call(fn: () => void): void {
@@ -418,6 +548,11 @@ class RedisMembership implements MembershipProvider {
   }
 }
 
+/** Reconnect quickly (a silo without Redis cannot renew its lease), at most every 500 ms. */
+function retryStrategy(attempt: number): number {
+  return Math.min(attempt * 50, 500);
+}
+
 const STATUSES: ReadonlySet<string> = new Set<SiloStatus>(["active", "leaving", "dead"]);
 
 function parseSilo(id: string, json: string, status: string | undefined): SiloInfo | undefined {
@@ -441,7 +576,8 @@ async function quit(client: Redis): Promise<void> {
     return;
   }
   try {
-    await client.quit();
+    // QUIT lets commands already sent finish; on a dead link its answer may never come.
+    await withTimeout(client.quit(), 2_000, () => new Error("QUIT got no answer"));
   } catch {
     client.disconnect();
   }
@@ -455,7 +591,7 @@ export function redisMembership(options: RedisMembershipOptions): MembershipProv
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("redisMembership needs an options object: { url | client, cluster }");
   }
-  const { url, client, cluster, keyPrefix, subscribe } = options;
+  const { url, client, cluster, keyPrefix, subscribe, connectTimeoutMs, log } = options;
   if ((url === undefined) === (client === undefined)) {
     throw new InvalidArgumentError("redisMembership needs exactly one of url or client");
   }
@@ -472,6 +608,20 @@ export function redisMembership(options: RedisMembershipOptions): MembershipProv
   if (subscribe !== undefined && typeof subscribe !== "boolean") {
     throw new InvalidArgumentError("redisMembership: subscribe must be a boolean");
   }
+  if (
+    connectTimeoutMs !== undefined &&
+    (typeof connectTimeoutMs !== "number" ||
+      !Number.isInteger(connectTimeoutMs) ||
+      connectTimeoutMs < 1 ||
+      connectTimeoutMs > 86_400_000)
+  ) {
+    throw new InvalidArgumentError(
+      `redisMembership: connectTimeoutMs must be an integer number of ms in 1..86400000, got ${String(connectTimeoutMs)}`,
+    );
+  }
+  if (log !== undefined && typeof log !== "function") {
+    throw new InvalidArgumentError("redisMembership: log must be a function (level, message) => void");
+  }
   // Validate timings before opening any connection.
   resolveMembershipTimings(options, "redisMembership");
   if (client !== undefined) {
@@ -485,10 +635,15 @@ export function redisMembership(options: RedisMembershipOptions): MembershipProv
       `redisMembership: url must look like redis://host:port or rediss://host:port, got ${JSON.stringify(url)}`,
     );
   }
-  // lazyConnect: creating a provider opens nothing; join() connects.
-  const owned = new Redis(url, { connectionName: `praas-membership:${cluster}`, lazyConnect: true });
-  owned.on("error", () => {
-    // Failed commands reject and are reported where they are awaited; ioredis reconnects by itself.
+  // lazyConnect: creating a provider opens nothing; join() connects. No offline
+  // queue: a heartbeat sent while disconnected fails at once instead of being
+  // sent late, and nothing is left to run after join() gave up.
+  const owned = new Redis(url, {
+    connectionName: `praas-membership:${cluster}`,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    retryStrategy,
   });
+  // The provider adds the error listener (outage reporting) before anything connects.
   return new RedisMembership(options, owned, true);
 }

@@ -1,15 +1,18 @@
 import {
   type ActorId,
   CorruptStateError,
+  consoleLog,
   decode,
   encode,
   InvalidArgumentError,
   isReminderRecord,
+  type LogFunction,
   type ReminderRecord,
   type ReminderStore,
   reminderKey,
 } from "@praas/core";
 import { Redis } from "ioredis";
+import { watchRedis } from "./health.js";
 
 export interface RedisReminderStoreOptions {
   /** `redis://…`; the store owns this connection and closes it. */
@@ -18,6 +21,8 @@ export interface RedisReminderStoreOptions {
   readonly client?: Redis;
   /** Key of the hash holding every reminder (default "praas:reminders"). One per cluster. */
   readonly key?: string;
+  /** Where "Redis unreachable / reachable again" goes, once per outage (default: the console). */
+  readonly log?: LogFunction;
 }
 
 /**
@@ -48,6 +53,7 @@ export class RedisReminderStore implements ReminderStore {
       throw new InvalidArgumentError("RedisReminderStore key must be a non-empty string");
     this.#owned = options.client === undefined;
     this.#client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    if (this.#owned) watchRedis(this.#client, options.log ?? consoleLog);
   }
 
   async put(reminder: ReminderRecord): Promise<void> {

@@ -2,12 +2,15 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   type ActorId,
   CorruptStateError,
+  consoleLog,
   InvalidArgumentError,
+  type LogFunction,
   StateConflictError,
   type StateStore,
   type StoredState,
 } from "@praas/core";
 import { Redis } from "ioredis";
+import { watchRedis } from "./health.js";
 
 /**
  * Actor state in Redis: one string key per actor, `<keyPrefix><Type>/<key>`,
@@ -44,6 +47,8 @@ export interface RedisStateStoreOptions {
   readonly client?: Redis;
   /** Prefix of every key the store writes (default "praas:state:"). */
   readonly keyPrefix?: string;
+  /** Where "Redis unreachable / reachable again" goes, once per outage (default: the console). */
+  readonly log?: LogFunction;
 }
 
 // KEYS: state key, temporary key with the new value. ARGV: expected token (raw
@@ -126,6 +131,7 @@ export class RedisStateStore implements StateStore {
         );
       }
       this.#client = new Redis(url, { connectionName: "praas-state" });
+      watchRedis(this.#client, options.log ?? consoleLog);
       this.#owned = true;
     }
   }

@@ -48,11 +48,16 @@ import type { ActorTypeInfo } from "./registry.js";
  */
 export type ActivationStatus = "activating" | "active" | "deactivating" | "deactivated";
 
-/** Why an activation ended ("rebalance": another silo of the cluster owns it now). */
-export type DeactivationReason = "idle" | "stop" | "request" | "capacity" | "stale" | "delete" | "rebalance";
+/**
+ * Why an activation ended ("rebalance": another silo of the cluster owns it
+ * now; "lost": this silo lost its cluster membership, so it was dropped unsaved).
+ */
+export type DeactivationReason = "idle" | "stop" | "request" | "capacity" | "stale" | "delete" | "rebalance" | "lost";
 
 /** What an activation needs from its silo. */
 export interface ActivationContext {
+  /** Undefined while the silo may serve (a cluster silo holds its membership lease); else the error to fail a call with. */
+  servingError(): PraasError | undefined;
   readonly store: StateStore;
   readonly clock: Clock;
   nextTurnId(): number;
@@ -306,6 +311,16 @@ export class Activation implements ActorHost {
   /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
   #runCall(call: Call): boolean {
     if (call.done) return true; // its deadline passed while it waited
+    if (this.ctx.servingError() !== undefined) {
+      // Not run: the silo holds it until it may serve again (or refuses it, retryable).
+      this.ctx.dispatch(call);
+      return true;
+    }
+    if (this.stale) {
+      // Dropped (its silo lost its membership) or fenced out: its state may be old.
+      call.reject(new StaleActivationError(this.idString));
+      return true;
+    }
     if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
     call.turnId = this.ctx.nextTurnId();
     this.#turns.push(call as unknown as ActivationTurn);
@@ -342,7 +357,7 @@ export class Activation implements ActorHost {
       // The reply leaves only once the write is durable: nothing acknowledged is lost.
       this.persist().then(
         () => {
-          settle(call, ok, value);
+          settle(call, ok, value, this);
           this.mailbox.done(call as unknown as ActivationTurn);
         },
         (err) => {
@@ -352,7 +367,7 @@ export class Activation implements ActorHost {
       );
       return false;
     }
-    settle(call, ok, value);
+    settle(call, ok, value, this);
     return true;
   }
 
@@ -606,7 +621,7 @@ export class Activation implements ActorHost {
     this.#inbox?.failWaiters(this.idString);
     await this.mailbox.whenIdle();
     let saveError: unknown;
-    const discard = reason === "stale" || reason === "delete" || this.stale;
+    const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
     if (!discard) {
       try {
         await this.#instance?.onDeactivate();
@@ -641,7 +656,7 @@ export class Activation implements ActorHost {
     this.status = "deactivated";
     this.ctx.release(this);
     this.#instance = undefined;
-    this.ctx.deactivated(this, this.stale ? "stale" : reason);
+    this.ctx.deactivated(this, this.stale && reason !== "lost" ? "stale" : reason);
     const parked = this.#waiting;
     this.#waiting = undefined;
     for (const call of parked ?? []) this.ctx.dispatch(call);
@@ -666,7 +681,13 @@ function senderString(from: unknown): string {
   return `${id.type}/${id.key}`;
 }
 
-function settle(call: Call, ok: boolean, value: unknown): void {
+function settle(call: Call, ok: boolean, value: unknown, a: Activation): void {
+  // The reply is where a read takes effect: without a lease, or from a stale copy, it must not leave.
+  const refused = a.ctx.servingError();
+  if (refused !== undefined || a.stale) {
+    call.reject(refused === undefined ? new StaleActivationError(a.idString) : toCallerError(refused));
+    return;
+  }
   if (!ok) {
     call.reject(toCallerError(value));
     return;

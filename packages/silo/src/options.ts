@@ -2,7 +2,9 @@ import { join } from "node:path";
 import {
   type ActorClass,
   type Clock,
+  consoleLog,
   InvalidArgumentError,
+  type LogFunction,
   MemoryReminderStore,
   type ReminderStore,
   type StateStore,
@@ -46,6 +48,11 @@ export interface SiloOptions {
    * Without it the silo is a complete single-node system.
    */
   readonly cluster?: ClusterOptions;
+  /**
+   * Where operational messages go, one line each: membership lease lost and
+   * renewed, evicted, rejoined (default: the console, `[praas] …`).
+   */
+  readonly log?: LogFunction;
 }
 
 export interface ResolvedSiloOptions {
@@ -59,6 +66,7 @@ export interface ResolvedSiloOptions {
   readonly reminders: ReminderStore;
   readonly reminderRefreshMs: number;
   readonly cluster: ResolvedClusterOptions | undefined;
+  readonly log: LogFunction;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
@@ -78,6 +86,9 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
   const stateDir = options.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
   if (typeof stateDir !== "string" || stateDir.length === 0)
     throw new InvalidArgumentError("Silo option stateDir must be a path");
+  if (options.log !== undefined && typeof options.log !== "function") {
+    throw new InvalidArgumentError("Silo option log must be a function (level, message) => void");
+  }
   const maxActivations = positive("maxActivations", options.maxActivations, Number.POSITIVE_INFINITY);
   if (maxActivations !== Number.POSITIVE_INFINITY && !Number.isInteger(maxActivations)) {
     throw new InvalidArgumentError("Silo option maxActivations must be an integer");
@@ -98,5 +109,6 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
       (options.storage === undefined ? new FileReminderStore(stateDir) : new MemoryReminderStore()),
     reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
+    log: options.log ?? consoleLog,
   };
 }

@@ -21,6 +21,7 @@ import {
   isControlMethod,
   MAX_CHAIN_LENGTH,
   MethodNotFoundError,
+  type PraasError,
   type RefTarget,
   type RemoteMethod,
   refTarget,
@@ -42,7 +43,7 @@ import {
 } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
-import { type ClusterHost, ClusterNode } from "./cluster/node.js";
+import { Cluster, type MembershipLostError, type SiloClusterHost } from "./cluster/cluster.js";
 import { withRetry } from "./cluster/retry.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
@@ -60,8 +61,16 @@ export interface SiloEvents {
   activate: [id: ActorId];
   deactivate: [id: ActorId, reason: DeactivationReason];
   failure: [failure: SiloFailure];
-  /** Cluster membership declared this silo dead; it stops serving at once (`stop()` is under way). */
-  evicted: [];
+  /**
+   * This silo lost its cluster membership (peers declared it dead, or Redis
+   * lost its data): it stopped serving at once, dropped its activations
+   * without saving, and is rejoining under a new id.
+   */
+  evicted: [reason: string];
+  /** A new incarnation of this silo joined the cluster and serves (`siloId` is now the new id). */
+  rejoined: [siloId: string, previousId: string];
+  /** Not back in the cluster within `cluster.rejoinTimeoutMs`: the silo stops (`stop()` is under way). */
+  membershipLost: [error: MembershipLostError];
 }
 
 export interface ClusterSilo {
@@ -79,6 +88,10 @@ export interface ClusterView {
   readonly version: number;
   /** Id of the silo answering. */
   readonly self: string;
+  /** May the answering silo serve its actors now (it holds a membership lease)? */
+  readonly serving: boolean;
+  /** Why not, when `serving` is false. */
+  readonly reason?: string;
   readonly silos: readonly ClusterSilo[];
 }
 
@@ -109,8 +122,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #turnCounter = 0;
   #observer: CallObserver | undefined;
   #stopping: Promise<void> | undefined;
-  /** Cluster membership, ring and transport; undefined for an embedded single silo. */
-  #cluster: ClusterNode | undefined;
+  /** Cluster membership, ring and transport, across incarnations; undefined for an embedded single silo. */
+  #cluster: Cluster | undefined;
   #collector: TimerHandle | undefined;
   #collectionEvery: number;
   #minIdleTimeout: number;
@@ -145,7 +158,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     const silo = new Silo(resolved);
     if (resolved.cluster !== undefined) {
       try {
-        silo.#cluster = await ClusterNode.start(silo.#clusterHost(), resolved.cluster);
+        silo.#cluster = await Cluster.start(silo.#clusterHost(), resolved.cluster, silo.#baseId);
       } catch (err) {
         await resolved.storage.close();
         await resolved.reminders.close();
@@ -157,8 +170,30 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return silo;
   }
 
-  /** Unique id of this silo instance. */
-  readonly siloId = `silo-${randomBytes(4).toString("hex")}`;
+  readonly #baseId = `silo-${randomBytes(4).toString("hex")}`;
+
+  /**
+   * Unique id of this silo instance. In a cluster, a silo that lost its
+   * membership rejoins under a new id (`<first id>.<n>`); this is the current one.
+   */
+  get siloId(): string {
+    return this.#cluster?.siloId ?? this.#baseId;
+  }
+
+  /** 0 at start; +1 for each attempt to rejoin the cluster under a new id. */
+  get incarnation(): number {
+    return this.#cluster?.incarnation ?? 0;
+  }
+
+  /**
+   * Undefined while this silo may serve the actors it owns; otherwise the
+   * retryable error its calls get and why (no membership lease, evicted and
+   * rejoining). An embedded single silo always serves. Stopping is not
+   * included (see `stop()`).
+   */
+  servingError(): PraasError | undefined {
+    return this.#cluster?.servingError();
+  }
 
   get clock(): Clock {
     return this.#options.clock;
@@ -236,19 +271,24 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     for (const a of this.#table.values()) perType[a.info.name] = (perType[a.info.name] ?? 0) + 1;
     if (this.#cluster !== undefined) {
       const { version, silos } = this.#cluster.view;
+      const me = this.#cluster.self();
+      const refusal = this.#cluster.servingError();
+      const others: ClusterSilo[] = silos
+        .filter((s) => s.id !== me.id)
+        .map((s) => ({ id: s.id, address: s.address, status: s.status }));
+      const mine: ClusterSilo = { ...me, activations: this.#table.size, perType };
       return {
         version,
-        self: this.siloId,
-        silos: silos.map((s) =>
-          s.id === this.siloId
-            ? { id: s.id, address: s.address, status: s.status, activations: this.#table.size, perType }
-            : { id: s.id, address: s.address, status: s.status },
-        ),
+        self: me.id,
+        serving: refusal === undefined,
+        ...(refusal === undefined ? {} : { reason: refusal.message }),
+        silos: [...others, mine].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)),
       };
     }
     return {
       version: 0,
       self: this.siloId,
+      serving: true,
       silos: [{ id: this.siloId, address: undefined, status: "active", activations: this.#table.size, perType }],
     };
   }
@@ -536,6 +576,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     if (a === undefined) {
       // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
       if (this.#cluster?.routeAway(call) === true) return;
+      // Nothing is served here without a membership lease (a brief lapse parks the call).
+      if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
       if (isControlMethod(call.method)) {
         this.#control(call, undefined);
         return;
@@ -556,6 +598,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       this.#enforceCapacity();
       return;
     }
+    if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
     if (isControlMethod(call.method)) {
       this.#control(call, a);
       return;
@@ -603,11 +646,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return this.#cluster?.address;
   }
 
-  /** What the cluster runtime (cluster/node.ts) needs from this silo. */
-  #clusterHost(): ClusterHost {
+  /** What the cluster runtime (cluster/cluster.ts, cluster/node.ts) needs from this silo. */
+  #clusterHost(): SiloClusterHost {
     return {
-      siloId: this.siloId,
       clock: this.#options.clock,
+      log: this.#options.log,
       deadlines: this.#deadlines,
       observer: () => this.#observer,
       inboundInterleave: (type, method) => {
@@ -629,8 +672,15 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         // not at the next periodic refresh.
         this.#reminders.refresh().catch((err) => this.#context.report("reminder", "(reminders)", err));
       },
-      evicted: () => {
-        if (this.listenerCount("evicted") > 0) this.emit("evicted");
+      evicted: (reason) => {
+        if (this.listenerCount("evicted") > 0) this.emit("evicted", reason);
+      },
+      forget: (a) => this.#table.remove(a),
+      rejoined: (siloId, previousId) => {
+        if (this.listenerCount("rejoined") > 0) this.emit("rejoined", siloId, previousId);
+      },
+      gaveUp: (error) => {
+        if (this.listenerCount("membershipLost") > 0) this.emit("membershipLost", error);
         this.stop().catch((err) => this.#context.report("deactivate", this.siloId, err));
       },
     };
@@ -638,6 +688,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   #makeContext(): ActivationContext {
     return {
+      // An embedded single silo always serves: no lookup at all on its hot path.
+      servingError: this.#options.cluster === undefined ? alwaysServing : () => this.#cluster?.servingError(),
       store: this.#options.storage,
       clock: this.#options.clock,
       nextTurnId: () => ++this.#turnCounter,
@@ -687,6 +739,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   /** Deactivate every activation idle for longer than its type's idle timeout. */
   #collectIdle(): void {
+    // Without a lease nothing is saved: the activations wait for membership's verdict.
+    if (this.#cluster?.servingError() !== undefined) return;
     const now = this.#options.clock.now();
     for (const a of this.#table.byAge()) {
       // The list is in order of last use: past this point everything is too recent for any type.
@@ -695,4 +749,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
     }
   }
+}
+
+function alwaysServing(): undefined {
+  return undefined;
 }

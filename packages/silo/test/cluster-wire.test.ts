@@ -1,4 +1,4 @@
-import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH } from "@praas/core";
+import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH, systemClock } from "@praas/core";
 import { describe, expect, it } from "vitest";
 import { isLoopback, newNonce, proof, resolveSecret, verifyProof } from "../src/cluster/auth.js";
 import { resolveClusterOptions } from "../src/cluster/config.js";
@@ -144,6 +144,8 @@ describe("cluster options", () => {
     view: () => ({ version: 1, silos: [] }),
     onChange: () => () => {},
     onEvicted: () => () => {},
+    leaseValidUntil: () => Number.POSITIVE_INFINITY,
+    clock: systemClock,
     leave: async () => {},
     close: async () => {},
   };

@@ -40,6 +40,13 @@ export interface ClusterOptions {
   readonly maxHops?: number;
   /** Longest a graceful stop waits for peers and in-flight calls (default 10 s). */
   readonly drainTimeoutMs?: number;
+  /**
+   * Longest this silo may be out of the cluster — its membership lease
+   * expired, or it was evicted and has not rejoined — before it gives up and
+   * stops (event `membershipLost`). 0: never rejoin, stop as soon as evicted.
+   * Default: it keeps trying for ever.
+   */
+  readonly rejoinTimeoutMs?: number;
   readonly transport?: ClusterTransportOptions;
 }
 
@@ -52,6 +59,7 @@ export interface ResolvedClusterOptions {
   readonly secret: Uint8Array;
   readonly maxHops: number;
   readonly drainTimeoutMs: number;
+  readonly rejoinTimeoutMs: number | undefined;
   readonly limits: ConnectionLimits;
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
@@ -70,7 +78,13 @@ const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 function isProvider(m: unknown): m is MembershipProvider {
   if (typeof m !== "object" || m === null) return false;
   const p = m as Record<string, unknown>;
-  return ["join", "view", "onChange", "onEvicted", "leave", "close"].every((k) => typeof p[k] === "function");
+  return (
+    ["join", "view", "onChange", "onEvicted", "leaseValidUntil", "leave", "close"].every(
+      (k) => typeof p[k] === "function",
+    ) &&
+    typeof p.clock === "object" &&
+    p.clock !== null
+  );
 }
 
 export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv = process.env): ResolvedClusterOptions {
@@ -103,6 +117,8 @@ export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv 
     secret: resolveSecret(o.secret, env.PRAAS_CLUSTER_SECRET, host),
     maxHops: int("maxHops", o.maxHops, 3, 0, 16),
     drainTimeoutMs: int("drainTimeoutMs", o.drainTimeoutMs, 10_000, 1, 3_600_000),
+    rejoinTimeoutMs:
+      o.rejoinTimeoutMs === undefined ? undefined : int("rejoinTimeoutMs", o.rejoinTimeoutMs, 0, 0, 86_400_000),
     limits: {
       maxFrameBytes: int("transport.maxFrameBytes", t.maxFrameBytes, 64 * 1024 * 1024, 4096, 2 ** 31 - 1),
       highWaterBytes: int("transport.highWaterBytes", t.highWaterBytes, 4 * 1024 * 1024, 1, 2 ** 31 - 1),

@@ -1,7 +1,16 @@
 /**
- * A silo's membership of a cluster: joins it, keeps the ring in step with the
- * membership view, hands over activations this silo no longer owns, and
- * leaves it gracefully (or stops at once when declared dead).
+ * One incarnation of a silo in a cluster: joins under one id, keeps the ring
+ * in step with the membership view, hands over activations this silo no
+ * longer owns, guards serving with the membership lease, and leaves
+ * gracefully (or stops at once when evicted; cluster.ts then rejoins under a
+ * new id).
+ *
+ * The lease: this silo serves its keys only while its membership lease holds
+ * (MembershipProvider.leaseValidUntil), checked on every call with one clock
+ * read and one compare. When it runs out the silo refuses to serve, logs one
+ * line, and waits: the next heartbeat that gets through either renews the
+ * lease (the silo serves again, with its activations intact: no peer can have
+ * taken its keys, since nobody declared it dead) or finds it evicted.
  *
  * Graceful drain, in this order:
  * 1. the ring here drops this silo, so every call without an activation here
@@ -16,11 +25,15 @@
  * forwarded call back to the silo that gave it up (router.ts).
  */
 import {
+  type Clock,
+  type LogFunction,
   type MembershipProvider,
   type MembershipView,
+  type PraasError,
   type SiloInfo,
   SiloUnavailableError,
   serializeError,
+  type TimerHandle,
 } from "@praas/core";
 import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
@@ -30,16 +43,26 @@ import { Router, type RouterHost } from "./router.js";
 import { Transport, type TransportStats } from "./transport.js";
 
 export interface ClusterHost extends RouterHost {
-  readonly siloId: string;
   /** Activations in memory now. */
   activations(): Iterable<Activation>;
   /** Something failed that has no caller to tell. */
   report(what: string, error: unknown): void;
-  /** Membership declared this silo dead: it must stop serving at once. */
-  evicted(): void;
+  /** Operational messages (lease lost and renewed, eviction, rejoin). */
+  readonly log: LogFunction;
   /** A new view was applied (ownership may have moved: e.g. re-read reminders). */
   viewChanged(): void;
 }
+
+/** What one incarnation tells the cluster runtime around it (cluster.ts). */
+export interface NodeEvents {
+  /** Membership says this silo is no longer a member: it already refuses to serve. */
+  evicted(reason: string): void;
+  /** The lease ran out (false) or was renewed after running out (true). */
+  lease(held: boolean): void;
+}
+
+/** While the lease is out, how often to look whether a heartbeat renewed it (for the log line and the event). */
+const LEASE_POLL_MS = 50;
 
 const EMPTY_VIEW: MembershipView = { version: 0, silos: [] };
 
@@ -60,28 +83,53 @@ export class ClusterNode {
   readonly #gracefulPeers = new Set<string>();
   readonly #memberWaiters = new Set<() => void>();
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #events: NodeEvents;
+  readonly #leaseClock: Clock;
+  /** The lease end last read from membership: the hot path compares against this copy. */
+  #leaseUntil = Number.NEGATIVE_INFINITY;
+  /** When the lease was found out (on the lease clock); undefined while it holds. */
+  #leaseLostAt: number | undefined;
+  #leaseTimer: TimerHandle | undefined;
+  /** Why this incarnation refuses to serve for good (evicted, stopping). */
+  #refusal: SiloUnavailableError | undefined;
+  /** The error of the current lapse of the lease (one per lapse: creating errors is not free). */
+  #lapseError: SiloUnavailableError | undefined;
   #draining = false;
   #evicted = false;
   #stopped = false;
 
-  private constructor(host: ClusterHost, options: ResolvedClusterOptions, transport: Transport, address: string) {
+  private constructor(
+    host: ClusterHost,
+    options: ResolvedClusterOptions,
+    transport: Transport,
+    address: string,
+    selfId: string,
+    events: NodeEvents,
+  ) {
     this.#host = host;
     this.#options = options;
-    this.selfId = host.siloId;
+    this.selfId = selfId;
     this.address = address;
     this.#membership = options.membership;
-    this.#placement = new Placement(host.siloId);
+    this.#leaseClock = options.membership.clock;
+    this.#events = events;
+    this.#placement = new Placement(selfId);
     this.#transport = transport;
     this.#router = new Router(host, this.#placement, transport, options.maxHops);
   }
 
-  /** Listen, join membership, build the ring. */
-  static async start(host: ClusterHost, options: ResolvedClusterOptions): Promise<ClusterNode> {
+  /** Listen, join membership under `selfId`, build the ring. */
+  static async start(
+    host: ClusterHost,
+    options: ResolvedClusterOptions,
+    selfId: string,
+    events: NodeEvents,
+  ): Promise<ClusterNode> {
     // The transport needs the handler before the node exists; calls it makes go through `node`.
     let node: ClusterNode | undefined;
     const transport = new Transport(
       {
-        selfId: host.siloId,
+        selfId,
         cluster: options.name,
         secret: options.secret,
         host: options.host,
@@ -110,20 +158,94 @@ export class ClusterNode {
     );
     const bound = await transport.listen();
     const address = options.advertise ?? formatAddress(bound.host, bound.port);
-    node = new ClusterNode(host, options, transport, address);
+    node = new ClusterNode(host, options, transport, address, selfId, events);
     try {
       const m = options.membership;
       const self = node;
       self.#unsubscribe.push(m.onChange((view) => self.#applyView(view)));
-      self.#unsubscribe.push(m.onEvicted(() => self.#onEvicted()));
-      const view = await m.join({ id: host.siloId, address, startedAt: Date.now() });
+      self.#unsubscribe.push(m.onEvicted((reason) => self.#onEvicted(reason)));
+      const view = await m.join({ id: selfId, address, startedAt: Date.now() });
       node.#applyView(view);
     } catch (err) {
       for (const u of node.#unsubscribe) u();
       await transport.close();
       throw err;
     }
+    if (!node.#evicted) {
+      node.#leaseUntil = node.#membership.leaseValidUntil();
+      node.#armLeaseTimer();
+    }
     return node;
+  }
+
+  /**
+   * Undefined while this silo may serve the keys it owns; otherwise the
+   * retryable error a call gets (no lease, evicted). The hot path: one clock
+   * read (none when the caller passes `now`, read from the lease clock), one compare.
+   */
+  servingError(now?: number): PraasError | undefined {
+    if (this.#refusal === undefined && (now ?? this.#leaseClock.now()) < this.#leaseUntil) return undefined;
+    return this.#checkLease();
+  }
+
+  /** Read the lease from membership; log and tell on a change between held and lost. */
+  #checkLease(): PraasError | undefined {
+    if (this.#refusal !== undefined) return this.#refusal;
+    const now = this.#leaseClock.now();
+    const until = this.#membership.leaseValidUntil();
+    if (now < until) {
+      this.#leaseUntil = until;
+      if (this.#leaseLostAt !== undefined) {
+        const seconds = ((now - this.#leaseLostAt) / 1000).toFixed(1);
+        this.#leaseLostAt = undefined;
+        this.#lapseError = undefined;
+        this.#host.log(
+          "info",
+          `silo ${this.selfId}: membership lease renewed after ${seconds} s without; serving again`,
+        );
+        this.#events.lease(true);
+      }
+      return undefined;
+    }
+    if (this.#leaseLostAt === undefined) {
+      this.#leaseLostAt = now;
+      this.#host.log(
+        "warn",
+        `silo ${this.selfId}: membership lease expired (no heartbeat reached the membership store in time, so peers may soon take over its actors); not serving until one does`,
+      );
+      this.#events.lease(false);
+    }
+    this.#lapseError ??= new SiloUnavailableError(
+      `Silo ${this.selfId} is not serving: its membership lease expired (it cannot reach the membership store); send the call again`,
+    );
+    return this.#lapseError;
+  }
+
+  /**
+   * A timer at the lease's end, or every LEASE_POLL_MS while it is out, so
+   * the lost and renewed lines come on time even when no call comes.
+   */
+  #armLeaseTimer(): void {
+    this.#leaseTimer?.cancel();
+    this.#leaseTimer = undefined;
+    if (this.#refusal !== undefined) return;
+    const wait = this.#leaseLostAt === undefined ? this.#leaseUntil - this.#leaseClock.now() : LEASE_POLL_MS;
+    this.#leaseTimer = this.#leaseClock.setTimeout(
+      () => {
+        this.#leaseTimer = undefined;
+        this.#checkLease();
+        this.#armLeaseTimer();
+      },
+      Math.max(1, Math.min(wait, 3_600_000)),
+      true,
+    );
+  }
+
+  /** From now on this incarnation refuses to serve, for `reason`. */
+  #refuse(reason: string): void {
+    this.#refusal ??= new SiloUnavailableError(reason);
+    this.#leaseTimer?.cancel();
+    this.#leaseTimer = undefined;
   }
 
   get view(): MembershipView {
@@ -166,8 +288,7 @@ export class ClusterNode {
   /** Step 1 of a graceful stop (or, when evicted, cut every connection now). */
   async beginStop(): Promise<void> {
     if (this.#evicted) {
-      this.#router.closed = true;
-      await this.#transport.close();
+      await this.shutDown();
       return;
     }
     this.#draining = true;
@@ -179,6 +300,8 @@ export class ClusterNode {
   async finishStop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Everything was deactivated; leaving membership ends the lease, which is not a failure.
+    this.#refuse(`Silo ${this.selfId} is stopping`);
     try {
       if (!this.#evicted) {
         // Peers first take us off their rings (bye), then membership says so.
@@ -200,6 +323,17 @@ export class ClusterNode {
         this.#host.report("membership close", err);
       }
     }
+  }
+
+  /**
+   * End an evicted incarnation: no more calls in or out (calls waiting for a
+   * connection fail, retryable). Membership stays open for the next incarnation.
+   */
+  async shutDown(): Promise<void> {
+    this.#refuse(`Silo ${this.selfId} is no longer a member of the cluster`);
+    this.#router.closed = true;
+    for (const u of this.#unsubscribe.splice(0)) u();
+    await this.#transport.close();
   }
 
   /** Is `id` a member (active or leaving) in the current view? */
@@ -266,11 +400,12 @@ export class ClusterNode {
     this.#rebuild();
   }
 
-  #onEvicted(): void {
+  #onEvicted(reason: string): void {
     if (this.#evicted) return;
     this.#evicted = true;
+    this.#refuse(`Silo ${this.selfId} is not serving: it lost its cluster membership (${reason}); send the call again`);
     this.#rebuild();
-    this.#host.evicted();
+    this.#events.evicted(reason);
   }
 
   /** The silos of the current view, for `silo.clusterView()`. */

@@ -160,7 +160,13 @@ async function healthz<P>(_ctx: HttpContext<P>, _req: IncomingMessage, res: Serv
 }
 
 async function readyz<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (ctx.draining()) sendJson(res, 503, '{"status":"draining"}');
+  if (ctx.draining()) {
+    sendJson(res, 503, '{"status":"draining"}');
+    return;
+  }
+  // A cluster silo without its membership lease (or evicted and rejoining) serves nothing.
+  const refusal = ctx.silo.servingError();
+  if (refusal !== undefined) sendJson(res, 503, toJson({ status: "not-serving", reason: refusal.message }));
   else sendJson(res, 200, '{"status":"ready"}');
 }
 
