@@ -30,7 +30,7 @@ import {
 export type StoreKind = "s3" | "redis" | "embedded";
 
 export interface SystemOptions {
-  /** Unique per scenario: cluster name, bucket, folder names. */
+  /** Unique per run: cluster name, bucket, folder names. */
   readonly name: string;
   readonly store: StoreKind;
   /** Silos (1 for the embedded store). */
@@ -123,14 +123,11 @@ export class SystemUnderTest {
     while (!this.#closed) {
       for (const slot of this.slots) {
         if (slot.down || slot.alive || this.#restarting.has(slot) || this.#closed) continue;
-        this.#restarting.add(slot);
         this.supervisorRestarts++;
-        void slot
-          .start()
-          .catch(() => {
-            // Counted by the next round: the slot is still not alive.
-          })
-          .finally(() => this.#restarting.delete(slot));
+        this.#restarting.add(slot);
+        void this.restart(slot).catch(() => {
+          // Tried again next round: the slot is still not alive.
+        });
       }
       await sleep(100);
     }

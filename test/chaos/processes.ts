@@ -435,6 +435,17 @@ export class RedisProcess {
     const [command, argv] = (this.placement.launch ?? launchHere)(binary, args);
     const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] });
     this.registry.track(child);
+    const failed = new Promise<never>((_, reject) =>
+      child.once("error", (err: NodeJS.ErrnoException) => {
+        reject(
+          err.code === "ENOENT"
+            ? new Error(
+                `${binary} not found: install redis-server (apt-get install redis-server) or set REDIS_SERVER_BIN`,
+              )
+            : err,
+        );
+      }),
+    );
     const exited = exitOf(child);
     let output = "";
     child.stdout?.on("data", (c: Buffer) => {
@@ -446,6 +457,7 @@ export class RedisProcess {
     const ok = await Promise.race([
       waitFor(() => output.includes("Ready to accept connections"), timeoutMs, 20),
       exited.then(() => false),
+      failed,
     ]);
     if (!ok) {
       signal(child, "SIGKILL");

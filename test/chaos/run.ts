@@ -17,7 +17,7 @@ import { assertBuilt, ProcessRegistry, startS3Process } from "./processes.js";
 import { formatReport, passed, writeJson } from "./report.js";
 import { allCampaigns, PROFILES, type RunEnv, runCampaign, type ScenarioResult } from "./scenarios.js";
 
-const USAGE = `usage: npm run chaos [-- [--full] [--seed <n>] [--only <name>[,<name>…]] [--out <file.json>]]
+const USAGE = `usage: npm run chaos [-- [--full] [--seed <n>] [--only <name>[,<name>…]] [--out <file.json>] [--history]]
   --full    the full profile (≥ 20 kills per store, 3 SIGSTOPs, 30 s soaks; ≤ 10 min); default: quick (≤ 3 min)
   --seed    seed of the random choices (keys, victims, delays); default: random, printed
   --only    run only the scenarios whose name contains one of these (e.g. kill-loop, sigstop/s3, redis)

@@ -158,7 +158,7 @@ export interface ScenarioResult {
   readonly extra: Readonly<Record<string, number | string>>;
   readonly notes: readonly string[];
   readonly targetsMissed: readonly string[];
-  /** Scenario-relative logs of the silos, kept when the scenario failed. */
+  /** Folder of the silo logs of the scenario's campaign (kept when the run fails). */
   readonly logDir: string;
   /** The calls per key, for the JSON report: keys with violations, or every key with `RunEnv.fullHistory`. */
   readonly history: Readonly<Record<string, unknown[]>>;
@@ -566,6 +566,8 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
 function killLoop(store: "s3" | "redis"): ScenarioSpec {
   return {
     name: `kill-loop/${store}`,
+    // The quick profile runs it with S3 state only, to stay within its budget; the full one with both.
+    fullOnly: store === "redis",
     description: `3 silos, ${store} state, "turn": kill -9 a silo under load, restart it 0–3 s later; the next kill as soon as every key is served again (restarts may still be under way, one silo always survives)`,
     body: async (run) => {
       const { sut, random } = run;
@@ -599,7 +601,8 @@ function killLoop(store: "s3" | "redis"): ScenarioSpec {
         await sleep(300);
       }
       await Promise.race([Promise.all(restarting.values()), sleep(30_000)]);
-      await run.steady(run.faults.at(-1) as FaultRecord);
+      const last = run.faults.at(-1);
+      if (last !== undefined) await run.steady(last);
     },
   };
 }
@@ -610,6 +613,9 @@ function pauseLoop(store: "s3" | "redis"): ScenarioSpec {
   const wakeBoundMs = 2 * DETECTION_BOUND_MS;
   return {
     name: `sigstop/${store}`,
+    // Half the keys: more of the calls that pile up in the frozen silo meet on one key, which is
+    // what a stale activation needs to acknowledge a write it does not store.
+    keys: (p, prefix) => counterKeys("ChaosCounter", p.keys / 2, prefix),
     description: `3 silos, ${store} state, "turn": SIGSTOP a silo for ${pauseMs / 1000} s (detection bound ${DETECTION_BOUND_MS / 1000} s), then SIGCONT`,
     body: async (run) => {
       const { sut, random } = run;
@@ -811,16 +817,21 @@ function embeddedKill(): ScenarioSpec {
   };
 }
 
-/** Every campaign: the embedded store; per durable store, the scenarios on one 3-silo cluster (the destructive ones last). */
+/**
+ * Every campaign: the embedded store; per durable store, the scenarios on one
+ * 3-silo cluster (the destructive ones last). Redis state first: its campaign
+ * is the shorter one in the quick profile, so a slow machine cuts the S3
+ * campaign's last scenario rather than a whole campaign.
+ */
 export function allCampaigns(): Campaign[] {
   return [
     { name: "embedded", store: "embedded", silos: 1, scenarios: [embeddedKill()] },
-    { name: "s3", store: "s3", silos: 3, scenarios: [soak("s3"), killLoop("s3"), pauseLoop("s3"), redisFaults("s3")] },
     {
       name: "redis",
       store: "redis",
       silos: 3,
       scenarios: [soak("redis"), killLoop("redis"), pauseLoop("redis"), redisFaults("redis")],
     },
+    { name: "s3", store: "s3", silos: 3, scenarios: [soak("s3"), killLoop("s3"), pauseLoop("s3"), redisFaults("s3")] },
   ];
 }
