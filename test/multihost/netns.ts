@@ -48,6 +48,9 @@ export function parseNsName(name: string): { readonly pid: number; readonly host
   return m === null ? undefined : { pid: Number(m[1]), host: m[2] as string };
 }
 
+/** What a multi-host runner's command line contains (node …/test/multihost/dist/run.js). */
+export const RUNNER_ENTRY = "/multihost/dist/run.js";
+
 /** Is `pid` a running multi-host runner (and not a dead one whose PID was reused)? */
 export function isLiveRunner(pid: number): boolean {
   try {
@@ -56,7 +59,7 @@ export function isLiveRunner(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("multihost");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(RUNNER_ENTRY);
   } catch {
     return false;
   }

@@ -127,6 +127,11 @@ async function main(): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Started by `npm run chaos`, which may die without a word (kill -9): then stop as if signalled.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) onSignal("SIGHUP");
+  }, 1_000).unref();
   process.on("unhandledRejection", (reason) => {
     runLevel.push(`harness: unhandled rejection in the runner: ${String(reason).split("\n")[0]}`);
   });

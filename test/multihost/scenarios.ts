@@ -51,27 +51,27 @@ export const MULTIHOST_PROFILES: Readonly<Record<MultiHostProfile["name"], Multi
     name: "quick",
     keys: 32,
     workers: 12,
-    ratePerSec: 100,
+    ratePerSec: 80,
     localRatePerSec: 20,
-    partitionsMs: [10_000],
-    redisPartitionMs: 8_000,
+    partitionsMs: [8_000],
+    redisPartitionMs: 6_000,
     scaleWorkers: 64,
-    scaleRatePerSec: 120,
-    scalePhaseMs: 4_000,
-    budgetMs: 150_000,
+    scaleRatePerSec: 60,
+    scalePhaseMs: 3_000,
+    budgetMs: 170_000,
   },
   full: {
     name: "full",
     keys: 64,
     workers: 24,
-    ratePerSec: 150,
+    ratePerSec: 120,
     localRatePerSec: 30,
     partitionsMs: [10_000, 30_000],
     redisPartitionMs: 15_000,
     scaleWorkers: 64,
-    scaleRatePerSec: 200,
-    scalePhaseMs: 10_000,
-    budgetMs: 330_000,
+    scaleRatePerSec: 100,
+    scalePhaseMs: 8_000,
+    budgetMs: 420_000,
   },
 };
 
@@ -419,7 +419,7 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 // Observations of a silo that was cut off
 
 /** First time (shared clock) at or after `from` when the views of `peers` no longer list `id` as active. */
-function droppedAt(peers: readonly SiloHost[], id: string, from: number): number | undefined {
+export function droppedAt(peers: readonly SiloHost[], id: string, from: number): number | undefined {
   let worst = Number.NEGATIVE_INFINITY;
   for (const p of peers) {
     // The view in force at `from`, then every change after it.
@@ -532,8 +532,27 @@ export function judgeIsolated(run: MultiHostRun, ops: readonly Op[]): void {
     const lastEnd = Math.max(Number.NEGATIVE_INFINITY, ...acked.map((o) => o.end as number));
     run.extra[`${iso.slot}: its host's client, last ack after the cut`] =
       acked.length === 0 ? "none" : `${secs(lastEnd - from)} after the cut (${acked.length} acks while cut off)`;
-    if (!iso.linkDown || iso.peersDroppedAt === undefined) continue;
+    if (iso.peersDroppedAt === undefined) continue;
     const dropped = iso.peersDroppedAt - run.t0;
+    // The rest of the cluster owns the cut-off silo's keys: each served through the load balancer
+    // by a call begun after the peers dropped the silo and acknowledged before the heal.
+    const served = new Set(
+      ops
+        .filter(
+          (o) => !o.via.includes("/local") && o.outcome?.ok === true && o.start >= dropped && (o.end as number) <= to,
+        )
+        .map((o) => o.key),
+    );
+    const unserved = run.keys.filter((k) => !served.has(k.id));
+    run.extra["keys served by the other silos between the drop and the heal"] =
+      `${run.keys.length - unserved.length} of ${run.keys.length}`;
+    if (unserved.length > 0) {
+      const some = unserved.slice(0, 3).map((k) => k.id);
+      run.targetsMissed.push(
+        `${unserved.length} keys not served through the other silos between the drop of ${iso.slot} and the heal (${some.join(", ")}…)`,
+      );
+    }
+    if (!iso.linkDown) continue;
     const late = acked.filter((o) => (o.end as number) > dropped);
     if (late.length > 0) {
       const reads = late.filter((o) => o.kind === "read").length;
@@ -637,10 +656,8 @@ function partition(ms: number): MultiHostScenario {
         `the load host still reached ${victim.name}`,
       );
       const dropped = await awaitDetection(run, f, peers, oldId, Math.max(0, cutAt + ms - run.now()));
-      // Every key served through the other silos before the heal.
-      const recovered = await run.awaitRecovery(f, DETECTION_BOUND_MS, Math.max(0, cutAt + ms - run.now()));
-      if (!recovered)
-        run.targetsMissed.push(`not every key was served through the other silos during the ${secs(ms)} cut`);
+      // Pacing and the recovery figure; the target (every key served by the others) is judged on the history.
+      await run.awaitRecovery(f, DETECTION_BOUND_MS, Math.max(0, cutAt + ms - run.now()));
       await sleep(Math.max(0, cutAt + ms - run.now()));
       await cluster.net.heal(victim.name);
       const healAt = run.now();
@@ -673,8 +690,7 @@ function redisPartition(ms: number): MultiHostScenario {
       await expectReach(run, victim.agent, redisIp, REDIS_PORT, false, `${victim.name} still reached Redis`);
       await expectReach(run, cluster.loadAgent, victim.ip, GATEWAY_PORT, true, `the load host lost ${victim.name} too`);
       const dropped = await awaitDetection(run, f, peers, oldId, Math.max(0, cutAt + ms - run.now()));
-      const recovered = await run.awaitRecovery(f, DETECTION_BOUND_MS, Math.max(0, cutAt + ms - run.now()));
-      if (!recovered) run.targetsMissed.push(`not every key was served during the ${secs(ms)} cut from Redis`);
+      await run.awaitRecovery(f, DETECTION_BOUND_MS, Math.max(0, cutAt + ms - run.now()));
       await sleep(Math.max(0, cutAt + ms - run.now()));
       await cluster.net.healPair(victim.name, "redis");
       const healAt = run.now();
@@ -704,7 +720,8 @@ function scaleOutIn(): MultiHostScenario {
       ratePerSec: p.scaleRatePerSec,
       readFraction: 0.1,
       retryEvery: 1,
-      callTimeoutMs: 5_000,
+      // Long enough for a busy machine's queueing: this scenario is about moves, not overload.
+      callTimeoutMs: 10_000,
     }),
     after: (run) => {
       if (run.logical.failed > 0) {
