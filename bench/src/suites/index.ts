@@ -7,6 +7,8 @@ export { ipc } from "./ipc.js";
 export { latex } from "./latex.js";
 export { local } from "./local.js";
 export { placement } from "./placement.js";
+export { redisMembershipLoad } from "./redis-membership.js";
 export { remoteCall } from "./remote-call.js";
+export { s3Requests } from "./s3-requests.js";
 export { stateless } from "./stateless.js";
 export { swap } from "./swap.js";

@@ -4,6 +4,11 @@
  * remote call path). Baselines in the same run: the old default of 160 virtual
  * nodes, and `hash mod N`, which is perfectly spread up to key-sampling noise
  * (the floor no ring can beat) but moves almost every key on a join.
+ *
+ * For deployments (docs/deploy.md): what a leave (drain, crash, eviction), a
+ * 10 % scale-out and a rolling upgrade (every silo replaced by one with a new
+ * id, one at a time) move, and what the ring costs every silo in memory and
+ * time on each view change — up to 1000 silos.
  */
 import { DEFAULT_VIRTUAL_NODES, HashRing, hash32 } from "@praas/core";
 import { interleavedRounds, median, nowNs, opsPerSec, warmUp } from "../stats.js";
@@ -14,6 +19,8 @@ const BASELINE_VIRTUAL_NODES = 160;
 
 interface Counts {
   readonly keys: number;
+  /** Steps of a rolling upgrade measured at 1000 silos (all of them below that). */
+  readonly rollingSteps1000: number;
   readonly siloCounts: readonly number[];
   /** Other sets of silo ids whose exact ring shares are measured too (the worst is reported). */
   readonly idSets: number;
@@ -25,8 +32,24 @@ interface Counts {
 }
 
 const COUNTS: Record<"quick" | "full", Counts> = {
-  quick: { keys: 200_000, siloCounts: [10, 100, 1000], idSets: 5, joins: 3, lookups: 200_000, rounds: 5 },
-  full: { keys: 1_000_000, siloCounts: [10, 100, 1000], idSets: 20, joins: 10, lookups: 1_000_000, rounds: 7 },
+  quick: {
+    keys: 200_000,
+    rollingSteps1000: 10,
+    siloCounts: [10, 100, 1000],
+    idSets: 5,
+    joins: 3,
+    lookups: 200_000,
+    rounds: 5,
+  },
+  full: {
+    keys: 1_000_000,
+    rollingSteps1000: 50,
+    siloCounts: [10, 100, 1000],
+    idSets: 20,
+    joins: 10,
+    lookups: 1_000_000,
+    rounds: 7,
+  },
 };
 
 /** Deterministic pseudo-random silo ids (mulberry32), so every run measures the same rings. */
@@ -228,6 +251,183 @@ function movementTable(counts: Counts, keys: readonly string[], ctx: BenchContex
   };
 }
 
+/** Keys whose owner differs between two owner arrays, and those of them whose old owner was not `from`. */
+function movedKeys(
+  before: Uint32Array,
+  beforeRing: HashRing,
+  after: Uint32Array,
+  afterRing: HashRing,
+  allowed: (oldOwner: string, newOwner: string) => boolean,
+): { moved: number; stray: number } {
+  let moved = 0;
+  let stray = 0;
+  for (let i = 0; i < before.length; i++) {
+    const o = beforeRing.members[before[i] as number] as string;
+    const n = afterRing.members[after[i] as number] as string;
+    if (o === n) continue;
+    moved++;
+    if (!allowed(o, n)) stray++;
+  }
+  return { moved, stray };
+}
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * A silo leaves (graceful drain, crash, eviction: the ring does not care how)
+ * and a 10 % scale-out. Only the leaver's keys may move on a leave, only keys
+ * going to a newcomer on a scale-out.
+ */
+function churnTable(counts: Counts, keys: readonly string[], ctx: BenchContext): Table {
+  const rows: Row[] = [];
+  for (const n of counts.siloCounts) {
+    ctx.log(`churn: ${n} silos, ${counts.joins} leaves and a 10 % scale-out`);
+    const ids = siloIds(n, n);
+    const ring = new HashRing(ids);
+    const before = owners(ring, keys);
+    const leaveRatios: number[] = [];
+    const exact: number[] = [];
+    let stray = 0;
+    const shares = ring.shares();
+    // Leavers spread over the sorted ids, so small and large shares both appear.
+    for (let j = 0; j < counts.joins; j++) {
+      const leaver = ring.members[Math.floor(((j + 0.5) * n) / counts.joins)] as string;
+      const next = ring.withMembers(ids.filter((id) => id !== leaver));
+      const m = movedKeys(before, ring, owners(next, keys), next, (o) => o === leaver);
+      leaveRatios.push(m.moved / (keys.length / n));
+      exact.push((shares.get(leaver) as number) * n);
+      stray += m.stray;
+    }
+    rows.push({
+      silos: n,
+      change: "one silo leaves",
+      changes: counts.joins,
+      "moved/ideal mean": round(mean(leaveRatios)),
+      "moved/ideal max": round(Math.max(...leaveRatios)),
+      "exact max": round(Math.max(...exact)),
+      "moved % of all keys": round((100 * mean(leaveRatios)) / n, 2),
+      "moved between other silos": stray,
+    });
+    const added = Math.ceil(n / 10);
+    const newcomers = new Set(siloIds(added, 104_729 * n + 3));
+    const grown = ring.withMembers([...ids, ...newcomers]);
+    const m = movedKeys(before, ring, owners(grown, keys), grown, (_o, nw) => newcomers.has(nw));
+    const ideal = keys.length * (added / (n + added));
+    let newShare = 0;
+    for (const id of newcomers) newShare += grown.shares().get(id) as number;
+    rows.push({
+      silos: `${n} → ${n + added}`,
+      change: "scale out 10 %",
+      changes: 1,
+      "moved/ideal mean": round(m.moved / ideal),
+      "moved/ideal max": round(m.moved / ideal),
+      "exact max": round(newShare / (added / (n + added))),
+      "moved % of all keys": round((100 * m.moved) / keys.length, 2),
+      "moved between other silos": m.stray,
+    });
+  }
+  return {
+    title: "Leave and scale-out: keys that change owner vs the ideal",
+    rows,
+    notes: [
+      "ideal: a leave moves the leaver's keys only, 1/N of all; a scale-out from N to N+A moves A/(N+A) of all, all to the newcomers",
+      "exact = the moved share of the hash space (leaver's share × N; newcomers' shares ÷ ideal), free of key-sampling noise",
+      '"moved between other silos" must be 0: no key moves between two silos that stay',
+    ],
+  };
+}
+
+/**
+ * A Kubernetes rolling upgrade with maxSurge 1, maxUnavailable 0: a new silo
+ * (a new random id) joins, then an old one drains and leaves; N times. Counted
+ * with exact shares: a join moves the joiner's share, a leave the leaver's.
+ */
+function rollingTable(counts: Counts, ctx: BenchContext): Table {
+  const rows: Row[] = [];
+  for (const n of counts.siloCounts) {
+    const steps = n >= 1000 ? Math.min(n, counts.rollingSteps1000) : n;
+    ctx.log(`rolling upgrade: ${n} silos, ${steps} of ${n} steps`);
+    const old = siloIds(n, n);
+    const fresh = siloIds(n, 15_485_863 * n + 5);
+    let members = [...old];
+    let ring = new HashRing(members);
+    const perStep: number[] = [];
+    const updateMs: number[] = [];
+    for (let s = 0; s < steps; s++) {
+      const joiner = fresh[s] as string;
+      const leaver = old[s] as string;
+      let t0 = nowNs();
+      const joined = ring.withMembers([...members, joiner]);
+      updateMs.push((nowNs() - t0) / 1e6);
+      const joinedShares = joined.shares();
+      members = members.filter((m) => m !== leaver).concat(joiner);
+      t0 = nowNs();
+      ring = joined.withMembers(members);
+      updateMs.push((nowNs() - t0) / 1e6);
+      perStep.push((joinedShares.get(joiner) as number) + (joinedShares.get(leaver) as number));
+    }
+    const total = mean(perStep) * n;
+    rows.push({
+      silos: n,
+      "steps measured": `${steps} of ${n}`,
+      "moved per step, % of keys": round(100 * mean(perStep), 3),
+      "max per step, % of keys": round(100 * Math.max(...perStep), 3),
+      "moves per key, whole rollout": round(total, 2),
+      "ring update ms (median)": round(median(updateMs), 1),
+      "view changes": 2 * n,
+    });
+  }
+  return {
+    title: "Rolling upgrade (maxSurge 1): every silo replaced by a new one, one at a time",
+    rows,
+    notes: [
+      "each step: a new silo joins (it takes its share), then an old one leaves (its share goes to the rest): two view changes",
+      "moves per key = the sum of the moved shares over the N steps (extrapolated from the measured steps at 1000 silos):",
+      "every key must move at least once (all its old owners go); ≈ 2 means each actor is swapped out and in about twice",
+      "ring update = what every silo computes on each view change (withMembers: merge the changed silo's points)",
+    ],
+  };
+}
+
+/** What the ring costs each silo: memory, and the time of a rebuild or an incremental update. */
+function ringCostTable(counts: Counts, ctx: BenchContext): Table {
+  const rows: Row[] = [];
+  for (const n of counts.siloCounts) {
+    ctx.log(`ring cost: ${n} silos`);
+    const ids = siloIds(n, n);
+    const points = n * DEFAULT_VIRTUAL_NODES;
+    const bucketBits = Math.min(16, Math.max(1, Math.ceil(Math.log2(points))));
+    const bytes = 8 * points + 4 * (2 ** bucketBits + 1);
+    const builds: number[] = [];
+    const updates: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      let t0 = nowNs();
+      const ring = new HashRing(ids);
+      builds.push((nowNs() - t0) / 1e6);
+      t0 = nowNs();
+      ring.withMembers(ids.slice(1));
+      updates.push((nowNs() - t0) / 1e6);
+    }
+    rows.push({
+      silos: n,
+      points,
+      "ring MiB": round(bytes / 2 ** 20, 2),
+      "build ms": round(median(builds), 1),
+      "update ms (one leave)": round(median(updates), 1),
+    });
+  }
+  return {
+    title: "The ring on every silo: memory, and time per view change",
+    rows,
+    notes: [
+      `${DEFAULT_VIRTUAL_NODES} points per silo, 8 bytes each (hash + owner) plus a 2^16-entry bucket table; the old ring lives until the new one is built`,
+      "build = from scratch (a silo's start); update = one silo left (every other view change)",
+    ],
+  };
+}
+
 async function lookupTable(counts: Counts, keys: readonly string[], ctx: BenchContext): Promise<Table> {
   const rows: Row[] = [];
   const n = Math.min(counts.lookups, keys.length);
@@ -270,18 +470,24 @@ async function lookupTable(counts: Counts, keys: readonly string[], ctx: BenchCo
 
 export const placement: Suite = {
   name: "placement",
-  description: "consistent-hash ring: balance, keys moved on a join, lookups/s",
+  description:
+    "consistent-hash ring: balance, keys moved on a join / leave / scale-out / rolling upgrade, ring cost, lookups/s",
   async run(ctx: BenchContext): Promise<SuiteResult> {
     const counts = COUNTS[ctx.profile];
     const keys = Array.from({ length: counts.keys }, (_, i) => `Cart/user-${i}`);
     const balance = balanceTable(counts, keys, ctx);
     const movement = movementTable(counts, keys, ctx);
     const lookups = await lookupTable(counts, keys, ctx);
+    const churn = churnTable(counts, keys, ctx);
+    const rolling = rollingTable(counts, ctx);
+    const cost = ringCostTable(counts, ctx);
     const at = (t: Table, silos: number | string, placement: string, col: string): number | string =>
       t.rows.find((r) => r.silos === silos && r.placement === placement)?.[col] ?? Number.NaN;
     const ring = `ring ${DEFAULT_VIRTUAL_NODES} vnodes`;
+    const change = (silos: number | string, what: string, col: string): number | string =>
+      churn.rows.find((r) => r.silos === silos && r.change === what)?.[col] ?? Number.NaN;
     return {
-      tables: [balance, movement, lookups],
+      tables: [balance, movement, lookups, churn, rolling, cost],
       summary: {
         virtualNodes: DEFAULT_VIRTUAL_NODES,
         keys: counts.keys,
@@ -291,6 +497,15 @@ export const placement: Suite = {
         exactMaxOverMean100: at(balance, 100, ring, "exact max/mean"),
         movedOverIdeal100: at(movement, "100 → 101", ring, "moved/ideal max"),
         exactMovedOverIdeal100: at(movement, "100 → 101", ring, "exact max"),
+        movedOnLeaveOverIdeal1000: change(1000, "one silo leaves", "moved/ideal max"),
+        exactMovedOnLeave1000: change(1000, "one silo leaves", "exact max"),
+        scaleOut10PctOverIdeal1000: change("1000 → 1100", "scale out 10 %", "moved/ideal max"),
+        rollingMovesPerKey100:
+          rolling.rows.find((r) => r.silos === 100)?.["moves per key, whole rollout"] ?? Number.NaN,
+        rollingMovesPerKey1000:
+          rolling.rows.find((r) => r.silos === 1000)?.["moves per key, whole rollout"] ?? Number.NaN,
+        ringMiB1000: cost.rows.find((r) => r.silos === 1000)?.["ring MiB"] ?? Number.NaN,
+        ringUpdateMs1000: cost.rows.find((r) => r.silos === 1000)?.["update ms (one leave)"] ?? Number.NaN,
         lookupsPerSec100: Math.round(Number(lookups.rows.find((r) => r.silos === 100)?.["owner(key) M/s"]) * 1e6),
       },
     };
