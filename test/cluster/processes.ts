@@ -151,7 +151,10 @@ export class ProcessClusters {
     for (let i = 0; i < size; i++) silos.push(await this.spawn(env));
     // Every silo sees all the others before the test starts.
     await until(
-      async () => (await Promise.all(silos.map((s) => s.view()))).every((v) => v.silos.length === size),
+      async () =>
+        (await Promise.all(silos.map((s) => s.view()))).every(
+          (v) => v.silos.filter((s) => s.status === "active").length === size,
+        ),
       "views",
     );
     return { env, silos };

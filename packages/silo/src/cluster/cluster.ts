@@ -233,7 +233,8 @@ export class Cluster {
         if (this.#node?.selfId !== id) return;
         if (held) {
           this.#stopWatchdog();
-          this.#releaseParked();
+          // Not from here: the renewal may be noticed in the middle of routing another call.
+          queueMicrotask(() => this.#releaseParked());
         } else this.#startWatchdog(`its membership lease expired and was not renewed`);
       },
     };
