@@ -209,7 +209,8 @@ export async function runScenario(env: MultiHostEnv, spec: MultiHostScenario, in
   const { cluster } = env;
   const t0 = env.now();
   const random = rng(env.seed + index * 7919);
-  const prefix = spec.name.split("/")[0]?.replace(/[^a-z]+/g, "") ?? "k";
+  // Keys of their own per scenario (partition-10s and partition-30s must not share any).
+  const prefix = spec.name.replace(/[^a-z0-9]+/g, "");
   const keys = counterKeys("ChaosCounter", env.profile.keys, prefix);
   const run = new MultiHostRun(env, t0, keys, random);
   const logsBefore = { problems: cluster.watcher.problems.length, exits: cluster.watcher.exits.length };
@@ -521,13 +522,14 @@ export function judgeIsolated(run: MultiHostRun, ops: readonly Op[]): void {
   for (const iso of run.isolated) {
     const from = iso.cutAt - run.t0;
     const to = iso.healAt - run.t0;
+    // Acknowledged while cut off (a call answered after the heal is the rejoined silo's).
     const acked = ops.filter(
       (o) =>
         o.via.startsWith(`${iso.slot}/local`) &&
         o.outcome?.ok === true &&
         o.end !== undefined &&
         o.end > from &&
-        o.start < to,
+        o.end < to,
     );
     const lastEnd = Math.max(Number.NEGATIVE_INFINITY, ...acked.map((o) => o.end as number));
     run.extra[`${iso.slot}: its host's client, last ack after the cut`] =
@@ -656,6 +658,8 @@ function partition(ms: number): MultiHostScenario {
         `the load host still reached ${victim.name}`,
       );
       const dropped = await awaitDetection(run, f, peers, oldId, Math.max(0, cutAt + ms - run.now()));
+      // Every key read (again) now that the others own the silo's keys: the proof they serve each one.
+      run.probe(Math.max(0, cutAt + ms - run.now() - 500));
       // Pacing and the recovery figure; the target (every key served by the others) is judged on the history.
       await run.awaitRecovery(f, DETECTION_BOUND_MS, Math.max(0, cutAt + ms - run.now()));
       await sleep(Math.max(0, cutAt + ms - run.now()));
@@ -690,6 +694,8 @@ function redisPartition(ms: number): MultiHostScenario {
       await expectReach(run, victim.agent, redisIp, REDIS_PORT, false, `${victim.name} still reached Redis`);
       await expectReach(run, cluster.loadAgent, victim.ip, GATEWAY_PORT, true, `the load host lost ${victim.name} too`);
       const dropped = await awaitDetection(run, f, peers, oldId, Math.max(0, cutAt + ms - run.now()));
+      // Every key read (again) now that the others own the silo's keys: the proof they serve each one.
+      run.probe(Math.max(0, cutAt + ms - run.now() - 500));
       await run.awaitRecovery(f, DETECTION_BOUND_MS, Math.max(0, cutAt + ms - run.now()));
       await sleep(Math.max(0, cutAt + ms - run.now()));
       await cluster.net.healPair(victim.name, "redis");

@@ -57,6 +57,13 @@ describe("what a cut-off silo did", () => {
     expect(run.targetsMissed).toEqual([]);
   });
 
+  test("an acknowledgement after the heal is the rejoined silo's, not split brain", () => {
+    const run = runWith(true);
+    judgeIsolated(run, [...servedByOthers, op("k00", "s1/local", 9_900, 10_200, true)]);
+    expect(run.targetsMissed).toEqual([]);
+    expect(run.extra["s1: its host's client, last ack after the cut"]).toBe("none");
+  });
+
   test("cut from Redis only, its gateway may forward to the owners: its acks are not split brain", () => {
     const run = runWith(false);
     judgeIsolated(run, [...servedByOthers, op("k00", "s1/local", 3_200, 3_300, true)]);
