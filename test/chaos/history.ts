@@ -73,6 +73,28 @@ export class History {
     return this.#now();
   }
 
+  /**
+   * A history of calls recorded elsewhere (another process, on the same
+   * clock), so that `recoveryMs` and the other queries work on them. Ops keep
+   * their fields but are numbered 1…n in the order given (ids of several
+   * recorders would clash).
+   */
+  static fromOps(ops: Iterable<Op>, now: () => number = () => performance.now()): History {
+    const h = new History(now);
+    for (const source of ops) {
+      const op: Op = { ...source, id: h.#nextId++ };
+      h.#ops.push(op);
+      let list = h.#byKey.get(op.key);
+      if (list === undefined) h.#byKey.set(op.key, (list = []));
+      list.push(op);
+      if (op.outcome !== undefined) {
+        const latest = op.outcome.ok ? h.#lastOkStart : h.#lastFailStart;
+        if ((latest.get(op.key) ?? Number.NEGATIVE_INFINITY) < op.start) latest.set(op.key, op.start);
+      }
+    }
+    return h;
+  }
+
   /** Record the start of a call on `key`. `n` is the amount an add adds (a positive integer). */
   begin(key: string, kind: OpKind, options: { readonly n?: number; readonly via?: string } = {}): PendingOp {
     const n = kind === "add" ? (options.n ?? 1) : 0;

@@ -12,7 +12,7 @@
  */
 import { type Client, connect } from "@praas/client";
 import type { History } from "./history.js";
-import { getJson, type SiloSlot, sleep } from "./processes.js";
+import { getJson, sleep } from "./processes.js";
 
 /** One counter: actor type and key; `id` ("Type/key") is its key in the history. */
 export interface CounterKey {
@@ -44,12 +44,33 @@ export function pick<T>(random: () => number, list: readonly T[]): T | undefined
   return list.length === 0 ? undefined : list[Math.floor(random() * list.length)];
 }
 
+/**
+ * What callers and the readiness probe need of a silo's gateway: a `SiloSlot`,
+ * or a plain object in a process that does not run the silo (the multi-host
+ * suite's load generator).
+ */
+export interface GatewayTarget {
+  readonly name: string;
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  /** Taken out of service by the runner: no call goes there. */
+  readonly down: boolean;
+  /** Is its process running? */
+  readonly alive: boolean;
+  /** The last /readyz answer (a load balancer's view). */
+  ready: boolean;
+}
+
 /** A slot's gateway as the callers see it: the slot and its WebSocket client. */
 export class Gateway {
   #client: Client | undefined;
   #connecting: Promise<void> | undefined;
 
-  constructor(readonly slot: SiloSlot) {}
+  /** `token`: the gateway's bearer token, if it needs one. */
+  constructor(
+    readonly slot: GatewayTarget,
+    readonly token?: string,
+  ) {}
 
   get name(): string {
     return this.slot.name;
@@ -66,6 +87,7 @@ export class Gateway {
       connectTimeoutMs: 5_000,
       reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
       maxQueuedCalls: 10_000,
+      ...(this.token === undefined ? {} : { token: this.token }),
     }).then((c) => {
       this.#client = c;
     });
@@ -86,7 +108,7 @@ export class Gateway {
 }
 
 /** Probe every slot's /readyz every `everyMs` (a load balancer's health check). */
-export function probeReadiness(slots: readonly SiloSlot[], everyMs = 250): () => Promise<void> {
+export function probeReadiness(slots: readonly GatewayTarget[], everyMs = 250): () => Promise<void> {
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
@@ -135,8 +157,20 @@ export function codeOf(err: unknown): string {
   return `UNCODED:${(err as Error | null)?.name ?? typeof err}`;
 }
 
+/** Calls as the application sees them: one per caller request, however many attempts (retries) it took. */
+export interface LogicalCalls {
+  /** Requests finished. */
+  calls: number;
+  /** Requests whose last attempt failed (after any retries). */
+  failed: number;
+  /** Requests that needed more than one attempt. */
+  retried: number;
+}
+
 export class LoadGenerator {
   #stopped = false;
+  /** Per request rather than per attempt (the history records every attempt). */
+  readonly logical: LogicalCalls = { calls: 0, failed: 0, retried: 0 };
   #workers: Promise<void>[] = [];
   #nextSlot = 0;
   /** Keys callers may pick now (the soak narrows it). */
@@ -187,13 +221,18 @@ export class LoadGenerator {
       }
       const kind = this.random() < this.options.readFraction ? "read" : "add";
       let g: Gateway | undefined = gateway;
+      let succeeded = false;
       for (let attempt = 0; g !== undefined; attempt++) {
+        if (attempt === 1) this.logical.retried++;
         const ok = await this.call(g, target, kind);
+        succeeded = ok === true;
         if (ok === true || !retrying || !ok.retryable || attempt >= RETRY_PAUSES_MS.length || this.#stopped) break;
         await sleep(RETRY_PAUSES_MS[attempt] as number);
         // Resend through a gateway in service (never back into one taken down); give up if none comes.
         g = await this.#usableGateway(this.options.callTimeoutMs);
       }
+      this.logical.calls++;
+      if (!succeeded) this.logical.failed++;
     }
   }
 

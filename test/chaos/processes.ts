@@ -2,15 +2,15 @@
  * The real processes of a chaos run: `praas start` silos, a redis-server that
  * can be killed and restarted with or without its data, and the S3 test
  * server in a child process. Every process is signalled by its own PID (never
- * by name), every wait is bounded, everything listens on 127.0.0.1 only, and
- * `ProcessRegistry.killAll` (SIGKILL, by PID) runs whatever happens.
+ * by name), every wait is bounded, everything listens on 127.0.0.1 unless a
+ * `Placement` puts it elsewhere (the multi-host suite: a network namespace per
+ * host), and `ProcessRegistry.killAll` (SIGKILL, by PID) runs whatever happens.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, existsSync, type WriteStream } from "node:fs";
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "@praas/testing";
 
 const PRAAS_MAIN = fileURLToPath(new URL("../../../apps/praas/dist/main.js", import.meta.url));
 const S3_CHILD = fileURLToPath(new URL("./s3-server.js", import.meta.url));
@@ -21,6 +21,24 @@ export function assertBuilt(): void {
     if (!existsSync(f)) throw new Error(`${f} is missing: run \`npx tsc -b\` (npm run chaos does)`);
   }
 }
+
+/**
+ * Runs a program somewhere else, e.g. inside a network namespace:
+ * `("node", args)` → `("ip", ["netns", "exec", ns, "node", …args])`. The
+ * wrapper must exec the program (not fork it), so that the child's PID is the
+ * program's own and signals reach it.
+ */
+export type Launcher = (command: string, args: readonly string[]) => readonly [string, readonly string[]];
+
+/** Where a process runs and the address others reach it at (default: this host, 127.0.0.1). */
+export interface Placement {
+  /** Address to listen on and to dial (default 127.0.0.1). */
+  readonly host?: string;
+  /** How to start the process there (default: directly). */
+  readonly launch?: Launcher;
+}
+
+const launchHere: Launcher = (command, args) => [command, args];
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -192,14 +210,15 @@ export class SiloSlot {
     readonly env: NodeJS.ProcessEnv,
     readonly registry: ProcessRegistry,
     readonly watcher: LogWatcher,
+    readonly placement: Placement = {},
   ) {}
 
   get httpUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.placement.host ?? "127.0.0.1"}:${this.port}`;
   }
 
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.port}/ws`;
+    return `ws://${this.placement.host ?? "127.0.0.1"}:${this.port}/ws`;
   }
 
   get paused(): boolean {
@@ -234,7 +253,14 @@ export class SiloSlot {
 
   async #spawn(readyTimeoutMs: number): Promise<SiloIncarnation> {
     const n = ++this.#starts;
-    const child = spawn(process.execPath, [PRAAS_MAIN, "start", "--port", String(this.port), ...this.flags], {
+    const [command, args] = (this.placement.launch ?? launchHere)(process.execPath, [
+      PRAAS_MAIN,
+      "start",
+      "--port",
+      String(this.port),
+      ...this.flags,
+    ]);
+    const child = spawn(command, args, {
       env: this.env,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -365,13 +391,22 @@ export class RedisProcess {
     readonly port: number,
     readonly dir: string,
     readonly registry: ProcessRegistry,
+    readonly placement: Placement,
   ) {}
 
-  static async create(dir: string, registry: ProcessRegistry): Promise<RedisProcess> {
+  /** On a free port of this host, or on `port` where `placement` says (e.g. a network namespace of its own). */
+  static async create(
+    dir: string,
+    registry: ProcessRegistry,
+    placement: Placement & { readonly port?: number } = {},
+  ): Promise<RedisProcess> {
     await mkdir(dir, { recursive: true });
+    // Loaded here, not at the top: @praas/testing brings the S3 server and the AWS SDK, which
+    // processes that only use the load generator (load.ts imports this module) need not load.
+    const { freePort } = await import("@praas/testing");
     let last: unknown;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const r = new RedisProcess(await freePort(), dir, registry);
+      const r = new RedisProcess(placement.port ?? (await freePort()), dir, registry, placement);
       try {
         await r.start();
         return r;
@@ -382,18 +417,23 @@ export class RedisProcess {
     throw last;
   }
 
+  get host(): string {
+    return this.placement.host ?? "127.0.0.1";
+  }
+
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.host}:${this.port}`;
   }
 
   async start(timeoutMs = 15_000): Promise<void> {
     const binary = process.env.REDIS_SERVER_BIN ?? "redis-server";
     const args = [
-      ...["--port", String(this.port), "--bind", "127.0.0.1", "--protected-mode", "no"],
+      ...["--port", String(this.port), "--bind", this.host, "--protected-mode", "no"],
       ...["--dir", this.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
       ...["--loglevel", "notice"],
     ];
-    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [command, argv] = (this.placement.launch ?? launchHere)(binary, args);
+    const child = spawn(command, argv, { stdio: ["ignore", "pipe", "pipe"] });
     this.registry.track(child);
     const failed = new Promise<never>((_, reject) =>
       child.once("error", (err: NodeJS.ErrnoException) => {
@@ -470,8 +510,11 @@ export interface S3Info {
 export async function startS3Process(
   registry: ProcessRegistry,
   timeoutMs = 30_000,
+  placement: Placement & { readonly port?: number } = {},
 ): Promise<{ info: S3Info; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [S3_CHILD], { stdio: ["pipe", "pipe", "pipe"] });
+  const where = [...(placement.host === undefined ? [] : [placement.host, String(placement.port ?? 0)])];
+  const [command, args] = (placement.launch ?? launchHere)(process.execPath, [S3_CHILD, ...where]);
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
   registry.track(child);
   const exited = exitOf(child);
   let out = "";

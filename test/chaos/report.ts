@@ -43,11 +43,17 @@ export function passed(r: ScenarioResult): boolean {
   return r.targetsMissed.length === 0;
 }
 
-export function formatReport(results: readonly ScenarioResult[], profile: Profile, seed: number): string {
+/** `title`: the suite's name in the summary table's title (the multi-host suite reuses this report). */
+export function formatReport(
+  results: readonly ScenarioResult[],
+  profile: Pick<Profile, "name">,
+  seed: number,
+  title = "Chaos suite",
+): string {
   const out: string[] = [];
   out.push(
     table(
-      `Chaos suite (${profile.name} profile, seed ${seed})`,
+      `${title} (${profile.name} profile, seed ${seed})`,
       [
         "scenario",
         "calls",
@@ -140,13 +146,14 @@ export function formatReport(results: readonly ScenarioResult[], profile: Profil
 export async function writeJson(
   path: string,
   results: readonly ScenarioResult[],
-  profile: Profile,
+  profile: Pick<Profile, "name" | "budgetMs">,
   seed: number,
   wallMs: number,
+  suite = "chaos",
 ): Promise<void> {
   const opText = (o: Op) => describeOp(o);
   const body = {
-    suite: "chaos",
+    suite,
     profile: profile.name,
     seed,
     wallMs: Math.round(wallMs),

@@ -99,7 +99,16 @@ export interface RunEnv {
   log(line: string): void;
 }
 
-export type FaultKind = "silo-kill" | "silo-pause" | "redis-restart" | "redis-empty";
+export type FaultKind =
+  | "silo-kill"
+  | "silo-pause"
+  | "redis-restart"
+  | "redis-empty"
+  /** Multi-host suite: a host cut from the network, a host cut from Redis only, silos added or drained. */
+  | "partition"
+  | "redis-partition"
+  | "scale-out"
+  | "drain";
 
 export interface FaultRecord {
   readonly kind: FaultKind;

@@ -56,7 +56,16 @@ const KNOWN_ENV = new Set([
 /** The silo-to-silo drain bound (each of its two waits), from the cluster options' defaults. */
 const CLUSTER_DRAIN_MS = resolveClusterOptions({
   name: "c",
-  membership: { join() {}, view() {}, onChange() {}, onEvicted() {}, leave() {}, close() {} } as never,
+  membership: {
+    join() {},
+    view() {},
+    onChange() {},
+    onEvicted() {},
+    leaseValidUntil() {},
+    clock: {},
+    leave() {},
+    close() {},
+  } as never,
 }).drainTimeoutMs;
 
 /** Names that carry secrets: never a literal value in a manifest. */

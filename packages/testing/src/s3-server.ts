@@ -22,13 +22,18 @@ export interface S3TestServer extends S3Endpoint {
 export interface S3ServerOptions {
   /** Buckets to create at start (default: ["praas-test"]). */
   readonly buckets?: readonly string[];
+  /** Address to listen on, also the endpoint's host (default 127.0.0.1; e.g. a network namespace's own address). */
+  readonly host?: string;
+  /** Port to listen on (default 0: a free one). */
+  readonly port?: number;
 }
 
 /** s3rver checks SigV4 signatures against this fixed key pair. */
 const CREDENTIALS = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
 
 /**
- * Start a local S3 server (s3rver) on a free loopback port, with conditional
+ * Start a local S3 server (s3rver) on a free loopback port (or where `host`
+ * and `port` say), with conditional
  * writes answered as AWS S3 and MinIO answer them (see s3-preconditions.ts).
  * Data lives in a temp folder removed by `stop()`.
  */
@@ -39,9 +44,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
   const tmp = join(base, "tmp");
   await mkdir(data);
   await mkdir(tmp);
+  const host = options.host ?? "127.0.0.1";
   const server = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
+    address: host,
+    port: options.port ?? 0,
     silent: true,
     directory: data,
     vhostBuckets: false,
@@ -60,7 +66,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Te
     throw err;
   }
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
+    endpoint: `http://${host}:${address.port}`,
     region: "us-east-1",
     credentials: CREDENTIALS,
     buckets,
