@@ -148,6 +148,8 @@ export function toCallerError(err: unknown): PraasError {
   return deserializeError(serializeError(err));
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Marks a never-stored activation whose initial-state digest has not been computed yet. */
 const PRISTINE: unique symbol = Symbol("pristine");
 
@@ -229,6 +231,12 @@ export class Activation implements ActorHost {
   /** Turns now running (one, unless the type is reentrant or a method interleaves). */
   #turns: ActivationTurn[] = [];
   #saving: Promise<void> | undefined;
+  /** Writes queued or running. */
+  #writing = 0;
+  /** The turn commit waiting behind the write in progress: turns that end meanwhile join it. */
+  #nextCommit: Promise<void> | undefined;
+  /** The record as the last turn left it, encoded at its end: what the next turn commit writes. */
+  #boundary: Uint8Array | undefined;
   #inbox: Inbox | undefined;
   #deactivation: Promise<DeactivationOutcome> | undefined;
   #activation: Promise<void> | undefined;
@@ -442,7 +450,7 @@ export class Activation implements ActorHost {
     return this.ctx.servingError();
   }
 
-  /** Reply to a call whose method has returned. False when a "turn" write delays it (the mailbox hears `done` then). */
+  /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */
   #finishCall(call: Call, ok: boolean, value: unknown): boolean {
     this.#endTurn(call);
     const refused = this.#refusal();
@@ -451,18 +459,20 @@ export class Activation implements ActorHost {
       return true;
     }
     if (this.info.persistence === "turn") {
-      // The reply leaves only once the write is durable: nothing acknowledged is lost.
-      this.persist().then(
+      // An output gate: the reply leaves only once a write holding this turn's changes is
+      // durable, so nothing acknowledged is lost; meanwhile the next turn runs, and turns that
+      // end while a write is in flight share the next one.
+      this.#commitTurn().then(
         () => {
-          settle(call, ok, value);
-          this.mailbox.done(call);
+          // Written under fencing; but if this silo's lease ran out meanwhile, another may
+          // already serve the key from older state, so the write is not acknowledged.
+          const refused = this.ctx.servingError();
+          if (refused !== undefined) call.reject(refused);
+          else settle(call, ok, value);
         },
-        (err) => {
-          call.reject(toCallerError(err));
-          this.mailbox.done(call);
-        },
+        (err) => call.reject(toCallerError(err)),
       );
-      return false;
+      return true;
     }
     settle(call, ok, value);
     return true;
@@ -533,7 +543,7 @@ export class Activation implements ActorHost {
    * write it back conditionally. Serialized with the other writes.
    */
   #checkpointInbox(messages: readonly unknown[], delivered: readonly string[]): Promise<void> {
-    const write = (this.#saving ?? Promise.resolve()).then(async () => {
+    return this.#enqueue(async () => {
       if (this.stale) throw new StaleActivationError(this.idString);
       const { store } = this.ctx;
       const stored = await store.load(this.id);
@@ -550,8 +560,6 @@ export class Activation implements ActorHost {
       // The stored record no longer matches memory; the next persist writes the full state.
       this.#savedBytes = undefined;
     });
-    this.#saving = write.catch(() => {});
-    return write;
   }
 
   #armTimer(timer: ActorTimer, ms: number): void {
@@ -599,31 +607,74 @@ export class Activation implements ActorHost {
     return typeof cls.initialState === "function" ? cls.initialState() : undefined;
   }
 
-  /** Write the state if it changed since it was loaded or last written. Serialized per activation. */
+  /** Write the state (as it is when the write starts) if it changed since it was loaded or last written. */
   persist(): Promise<void> {
     if (this.info.persistence === "none") return Promise.resolve();
     if (this.stale) return Promise.reject(new StaleActivationError(this.idString));
-    const write = (this.#saving ?? Promise.resolve()).then(() => this.#write());
-    this.#saving = write.catch(() => {});
-    return write;
+    return this.#enqueue(() => this.#writeBytes(this.#encode()));
   }
 
-  async #write(): Promise<void> {
-    if (this.stale) throw new StaleActivationError(this.idString);
+  /**
+   * "turn" persistence: make the state as this turn left it durable. It is
+   * encoded now, at the turn boundary — never mid-way through a later turn —
+   * and written at once if no write is running; otherwise by the next write,
+   * which every turn ending meanwhile joins (one write per batch of turns,
+   * carrying the newest boundary). A turn that changed nothing still waits
+   * for writes in flight: it may have read what they hold.
+   */
+  #commitTurn(): Promise<void> {
+    try {
+      this.#boundary = this.#encode();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#nextCommit !== undefined) return this.#nextCommit;
+    if (this.#writing === 0 && this.#unchanged(this.#boundary)) return RESOLVED;
+    const commit = this.#enqueue(() => {
+      // Turns that end from now on wait for the write after this one.
+      this.#nextCommit = undefined;
+      return this.#writeBytes(this.#boundary as Uint8Array);
+    });
+    this.#nextCommit = commit;
+    return commit;
+  }
+
+  /** Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints. */
+  #enqueue(write: () => Promise<void>): Promise<void> {
+    this.#writing++;
+    const done = (): void => {
+      this.#writing--;
+    };
+    const p = (this.#saving ?? RESOLVED).then(write);
+    p.then(done, done);
+    this.#saving = p.catch(() => {});
+    return p;
+  }
+
+  #encode(): Uint8Array {
     const box = this.#inbox?.snapshot();
-    const bytes = encodeStateRecord({
+    return encodeStateRecord({
       stateVersion: this.info.stateVersion,
       state: this.state,
       inbox: box?.messages,
       delivered: box?.delivered,
     });
+  }
+
+  /** Are these the bytes last loaded or written? (So there is nothing to write.) */
+  #unchanged(bytes: Uint8Array): boolean {
     if (this.#savedBytes === PRISTINE) {
       this.#savedBytes =
         this.version === null
           ? encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.#initialState() })
           : undefined;
     }
-    if (this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes)) return;
+    return this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes);
+  }
+
+  async #writeBytes(bytes: Uint8Array): Promise<void> {
+    if (this.stale) throw new StaleActivationError(this.idString);
+    if (this.#unchanged(bytes)) return;
     await this.#saveFenced(bytes);
     this.#savedBytes = bytes;
   }
