@@ -76,7 +76,7 @@ export type DeactivationOutcome = "saved" | "discarded" | "abandoned";
 /** An activation given up on while a turn was still running (stuck, or still busy when a stop's drain timed out). */
 export interface AbandonedActivation {
   readonly actor: string;
-  /** Methods whose turns were still running ("(timer)" for a timer callback). */
+  /** Methods whose turns were still running ("(timer)" for a timer callback, "(saving)" when only its save was). */
   readonly method: string;
   /** Is what its callers were told stored? (see docs/architecture.md, "Stuck turns"). */
   readonly saved: boolean;
@@ -954,7 +954,8 @@ export class Activation implements ActorHost {
   }
 
   async #abandon(reason: "stuck" | "stop", saveWithinMs: number): Promise<AbandonedActivation> {
-    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(none)";
+    // No turn running: only its save was still in progress when the deadline came.
+    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(saving)";
     const report = (saved: boolean): AbandonedActivation => ({ actor: this.idString, method, saved });
     if (this.#status === "deactivated") return report(false);
     this.#setStatus("deactivating");

@@ -9,8 +9,8 @@ import {
   systemClock,
 } from "@praas/core";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
-import { type SiloLogger, stderrLogger } from "./log.js";
 import { LmdbStateStore } from "./lmdb-store.js";
+import { type SiloLogger, stderrLogger } from "./log.js";
 import { ActorRegistry } from "./registry.js";
 
 export interface SiloOptions {
