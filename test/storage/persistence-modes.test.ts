@@ -1,4 +1,4 @@
-import type { ActorId, StateStore, StoredState } from "@praas/core";
+import { type ActorId, encodeStateRecord, type StateStore, type StoredState } from "@praas/core";
 import { ManualClock, Silo } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { Account, TurnAccount, VolatileAccount } from "./actors.js";
@@ -119,6 +119,53 @@ describe.each(providers)("persistence modes ($name)", (provider) => {
     held.release();
     expect(await reply).toBe(16);
     expect(await storedState(scope, id)).toEqual({ balance: 16 });
+  });
+
+  it('"turn": turns run on while a write is in flight; their replies wait for one shared write', async () => {
+    const { silo, scope, store } = await start();
+    const ref = silo.ref(TurnAccount, "g");
+    const id = { type: "TurnAccount", key: "g" };
+    await ref.deposit(1);
+    const savesBefore = store.saves;
+    const held = store.hold();
+    const replied: number[] = [];
+    const first = ref.deposit(1).then((v) => replied.push(v));
+    await held.started;
+    // Ten more turns and a read, all run while the first write is held…
+    const more = Array.from({ length: 10 }, () => ref.deposit(1).then((v) => replied.push(v)));
+    const read = ref.balance().then((v) => replied.push(-v));
+    await new Promise((r) => setImmediate(r));
+    // …yet nothing is acknowledged before the write holding it is durable.
+    expect(replied).toEqual([]);
+    expect(await storedState(scope, id)).toEqual({ balance: 1 });
+    held.release();
+    await Promise.all([first, ...more, read]);
+    expect(replied.filter((v) => v > 0).sort((a, b) => a - b)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(replied).toContain(-12);
+    expect(await storedState(scope, id)).toEqual({ balance: 12 });
+    // One write for the first turn, one shared by the eleven that ended while it was held.
+    expect(store.saves - savesBefore).toBe(2);
+  });
+
+  it('"turn": a write that loses to newer state fails every reply waiting on it or after it', async () => {
+    const { silo, scope, store } = await start();
+    const ref = silo.ref(TurnAccount, "c");
+    const id = { type: "TurnAccount", key: "c" };
+    await ref.deposit(1);
+    const held = store.hold();
+    const pending = [ref.deposit(1), ref.deposit(1), ref.balance()].map((p) => p.catch((e: unknown) => e));
+    await held.started;
+    // Another writer stores newer state while our write waits.
+    const current = await store.inner.load(id);
+    await store.inner.save(
+      id,
+      encodeStateRecord({ stateVersion: 1, state: { balance: 100 } }),
+      current?.version ?? null,
+    );
+    held.release();
+    for (const r of await Promise.all(pending)) expect(r).toMatchObject({ code: "STALE_ACTIVATION" });
+    expect(await storedState(scope, id)).toEqual({ balance: 100 });
+    expect(await ref.deposit(1)).toBe(101);
   });
 
   it("does not rewrite unchanged state (reads, no-op turns, swap-out after a load)", async () => {

@@ -60,6 +60,8 @@ const silo = await Silo.start({
   actors: [TurnCounter, LazyCounter],
   storage: store(process.env),
   idleTimeoutMs: 3_600_000,
+  // The drain is what is measured: never cut it short (a slow store would be abandoned, not timed).
+  drainTimeoutMs: 3_600_000,
 });
 const gateway = await startGateway(silo, { port: 0, limits: { maxConnections: 10_000 } });
 process.send?.({ ready: true, wsUrl: gateway.wsUrl });

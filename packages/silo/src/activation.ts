@@ -77,7 +77,7 @@ export type DeactivationOutcome = "saved" | "discarded" | "abandoned";
 /** An activation given up on while a turn was still running (stuck, or still busy when a stop's drain timed out). */
 export interface AbandonedActivation {
   readonly actor: string;
-  /** Methods whose turns were still running ("(timer)" for a timer callback). */
+  /** Methods whose turns were still running ("(timer)" for a timer callback, "(saving)" when only its save was). */
   readonly method: string;
   /** Is what its callers were told stored? (see docs/architecture.md, "Stuck turns"). */
   readonly saved: boolean;
@@ -145,6 +145,8 @@ interface ActivationTurn extends Turn {
 export function toCallerError(err: unknown): PraasError {
   return deserializeError(serializeError(err));
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** Marks a never-stored activation whose initial-state digest has not been computed yet. */
 const PRISTINE: unique symbol = Symbol("pristine");
@@ -227,6 +229,12 @@ export class Activation implements ActorHost {
   /** Turns now running (one, unless the type is reentrant or a method interleaves). */
   #turns: ActivationTurn[] = [];
   #saving: Promise<void> | undefined;
+  /** Writes queued or running. */
+  #writing = 0;
+  /** The turn commit waiting behind the write in progress: turns that end meanwhile join it. */
+  #nextCommit: Promise<void> | undefined;
+  /** The record as the last turn left it, encoded at its end: what the next turn commit writes. */
+  #boundary: Uint8Array | undefined;
   #inbox: Inbox | undefined;
   #deactivation: Promise<DeactivationOutcome> | undefined;
   #activation: Promise<void> | undefined;
@@ -447,7 +455,7 @@ export class Activation implements ActorHost {
     return this.stale ? new StaleActivationError(this.idString) : undefined;
   }
 
-  /** Reply to a call whose method has returned. False when a "turn" write delays it (the mailbox hears `done` then). */
+  /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */
   #finishCall(call: Call, ok: boolean, value: unknown): boolean {
     this.#endTurn(call);
     const refused = this.#refusal();
@@ -456,18 +464,18 @@ export class Activation implements ActorHost {
       return true;
     }
     if (this.info.persistence === "turn") {
-      // The reply leaves only once the write is durable: nothing acknowledged is lost.
-      this.persist().then(
+      // An output gate: the reply leaves only once a write holding this turn's changes is
+      // durable, so nothing acknowledged is lost; meanwhile the next turn runs, and turns that
+      // end while a write is in flight share the next one.
+      this.#commitTurn().then(
         () => {
+          // Written under fencing; the reply still checks the lease (if it ran out meanwhile,
+          // another silo may already serve the key from older state: not acknowledged).
           settle(call, ok, value, this);
-          this.mailbox.done(call);
         },
-        (err) => {
-          call.reject(toCallerError(err));
-          this.mailbox.done(call);
-        },
+        (err) => call.reject(toCallerError(err)),
       );
-      return false;
+      return true;
     }
     settle(call, ok, value, this);
     return true;
@@ -538,7 +546,7 @@ export class Activation implements ActorHost {
    * write it back conditionally. Serialized with the other writes.
    */
   #checkpointInbox(messages: readonly unknown[], delivered: readonly string[]): Promise<void> {
-    const write = (this.#saving ?? Promise.resolve()).then(async () => {
+    return this.#enqueue(async () => {
       if (this.stale) throw new StaleActivationError(this.idString);
       const { store } = this.ctx;
       const stored = await store.load(this.id);
@@ -555,8 +563,6 @@ export class Activation implements ActorHost {
       // The stored record no longer matches memory; the next persist writes the full state.
       this.#savedBytes = undefined;
     });
-    this.#saving = write.catch(() => {});
-    return write;
   }
 
   #armTimer(timer: ActorTimer, ms: number): void {
@@ -604,31 +610,74 @@ export class Activation implements ActorHost {
     return typeof cls.initialState === "function" ? cls.initialState() : undefined;
   }
 
-  /** Write the state if it changed since it was loaded or last written. Serialized per activation. */
+  /** Write the state (as it is when the write starts) if it changed since it was loaded or last written. */
   persist(): Promise<void> {
     if (this.info.persistence === "none") return Promise.resolve();
     if (this.stale) return Promise.reject(new StaleActivationError(this.idString));
-    const write = (this.#saving ?? Promise.resolve()).then(() => this.#write());
-    this.#saving = write.catch(() => {});
-    return write;
+    return this.#enqueue(() => this.#writeBytes(this.#encode()));
   }
 
-  async #write(): Promise<void> {
-    if (this.stale) throw new StaleActivationError(this.idString);
+  /**
+   * "turn" persistence: make the state as this turn left it durable. It is
+   * encoded now, at the turn boundary — never mid-way through a later turn —
+   * and written at once if no write is running; otherwise by the next write,
+   * which every turn ending meanwhile joins (one write per batch of turns,
+   * carrying the newest boundary). A turn that changed nothing still waits
+   * for writes in flight: it may have read what they hold.
+   */
+  #commitTurn(): Promise<void> {
+    try {
+      this.#boundary = this.#encode();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#nextCommit !== undefined) return this.#nextCommit;
+    if (this.#writing === 0 && this.#unchanged(this.#boundary)) return RESOLVED;
+    const commit = this.#enqueue(() => {
+      // Turns that end from now on wait for the write after this one.
+      this.#nextCommit = undefined;
+      return this.#writeBytes(this.#boundary as Uint8Array);
+    });
+    this.#nextCommit = commit;
+    return commit;
+  }
+
+  /** Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints. */
+  #enqueue(write: () => Promise<void>): Promise<void> {
+    this.#writing++;
+    const done = (): void => {
+      this.#writing--;
+    };
+    const p = (this.#saving ?? RESOLVED).then(write);
+    p.then(done, done);
+    this.#saving = p.catch(() => {});
+    return p;
+  }
+
+  #encode(): Uint8Array {
     const box = this.#inbox?.snapshot();
-    const bytes = encodeStateRecord({
+    return encodeStateRecord({
       stateVersion: this.info.stateVersion,
       state: this.state,
       inbox: box?.messages,
       delivered: box?.delivered,
     });
+  }
+
+  /** Are these the bytes last loaded or written? (So there is nothing to write.) */
+  #unchanged(bytes: Uint8Array): boolean {
     if (this.#savedBytes === PRISTINE) {
       this.#savedBytes =
         this.version === null
           ? encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.#initialState() })
           : undefined;
     }
-    if (this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes)) return;
+    return this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes);
+  }
+
+  async #writeBytes(bytes: Uint8Array): Promise<void> {
+    if (this.stale) throw new StaleActivationError(this.idString);
+    if (this.#unchanged(bytes)) return;
     await this.#saveFenced(bytes);
     this.#savedBytes = bytes;
   }
@@ -908,7 +957,8 @@ export class Activation implements ActorHost {
   }
 
   async #abandon(reason: "stuck" | "stop", saveWithinMs: number): Promise<AbandonedActivation> {
-    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(none)";
+    // No turn running: only its save was still in progress when the deadline came.
+    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(saving)";
     const report = (saved: boolean): AbandonedActivation => ({ actor: this.idString, method, saved });
     if (this.#status === "deactivated") return report(false);
     this.#setStatus("deactivating");

@@ -430,7 +430,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     for (const a of abandoned) {
       this.#log(
         "warn",
-        `stop: abandoned ${a.actor} with ${a.method} still running (${a.saved ? "saved as it was" : "not saved"})`,
+        `stop: abandoned ${a.actor} at the drain deadline (${a.method} still running; ${a.saved ? "saved as it was" : "not saved"})`,
         a.actor,
       );
     }
