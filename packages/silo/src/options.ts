@@ -12,7 +12,6 @@ import {
 } from "@praas/core";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
 import { LmdbStateStore } from "./lmdb-store.js";
-import { type SiloLogger, stderrLogger } from "./log.js";
 import { ActorRegistry } from "./registry.js";
 
 export interface SiloOptions {
