@@ -66,6 +66,7 @@ const CLUSTER_DRAIN_MS = resolveClusterOptions({
     leave() {},
     close() {},
   } as never,
+  secret: "a-cluster-secret-for-the-test",
 }).drainTimeoutMs;
 
 /** Names that carry secrets: never a literal value in a manifest. */

@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { CorruptStateError, StateDirLockedError } from "@praas/core";
 import type * as Lmdb from "lmdb";
 import type { Database, RootDatabase } from "lmdb";
+import type { EmbeddedStoreOptions } from "./embedded-options.js";
 import { claimFolder, type OpenMode, type OwnerToken, releaseFolder } from "./state-dir-lock.js";
 
 /**
@@ -33,19 +34,6 @@ const MAX_EPOCH = Math.floor(Number.MAX_SAFE_INTEGER / COUNTER_SPAN);
 /** LMDB refuses keys over 1978 bytes: longer ones are stored under a hash. */
 const MAX_KEY_BYTES = 1900;
 
-export interface EmbeddedStoreOptions {
-  /**
-   * Open the folder together with other processes that open it shared too
-   * (several silos of one cluster on one host). Default false: this process
-   * alone may open the folder, and a second one is refused with
-   * `StateDirLockedError`. Shared use is safe only when something else decides
-   * which process serves which actor — the cluster's ring — because fencing
-   * (conditional writes) then turns a second writer into a stale activation
-   * instead of a silent overwrite. See docs/storage.md.
-   */
-  readonly shared?: boolean;
-}
-
 /**
  * lmdb-js, loaded on the first open rather than at import: a process that
  * never opens the embedded store (`praas call`, a silo on S3) does not load
@@ -64,12 +52,13 @@ export class EmbeddedEnvironment {
   readonly stateDir: string;
   readonly path: string;
   readonly mode: OpenMode;
+  /** @internal */
   readonly root: RootDatabase<unknown, string>;
-  /** Actor state: raw record bytes, versioned. */
+  /** @internal Actor state: raw record bytes, versioned. */
   readonly state: Database<Buffer, string>;
-  /** Durable reminders: CBOR records. */
+  /** @internal Durable reminders: CBOR records. */
   readonly reminders: Database<Buffer, string>;
-  /** Format, version epochs, import marker. */
+  /** @internal Format, version epochs, import marker. */
   readonly meta: Database<unknown, string>;
   readonly #owner: OwnerToken;
   #refs = 1;

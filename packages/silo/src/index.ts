@@ -49,7 +49,7 @@ export type {
 } from "./activation.js";
 export type { CallObserver } from "./call.js";
 export type { ClusterOptions, ClusterTransportOptions } from "./cluster/config.js";
-export type { EmbeddedStoreOptions } from "./embedded-environment.js";
+export type { EmbeddedStoreOptions } from "./embedded-options.js";
 export type { FileImportReport } from "./fs-import.js";
 export { FileReminderStore } from "./fs-reminder-store.js";
 export { FileStateStore } from "./fs-store.js";

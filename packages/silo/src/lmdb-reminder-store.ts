@@ -22,6 +22,7 @@ export class LmdbReminderStore implements ReminderStore {
   #closed = false;
 
   /** Takes over one reference to `env` (released by `close()`). */
+  /** @internal Use `LmdbStateStore.reminderStore()`. */
   constructor(env: EmbeddedEnvironment) {
     this.#env = env;
   }

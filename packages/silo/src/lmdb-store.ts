@@ -1,11 +1,6 @@
 import { type ActorId, formatActorId, StateConflictError, type StateStore, type StoredState } from "@praas/core";
-import {
-  EmbeddedEnvironment,
-  type EmbeddedStoreOptions,
-  lmdbKey,
-  parseVersion,
-  STORE_FOLDER,
-} from "./embedded-environment.js";
+import { EmbeddedEnvironment, lmdbKey, parseVersion, STORE_FOLDER } from "./embedded-environment.js";
+import type { EmbeddedStoreOptions } from "./embedded-options.js";
 import { adoptHashedFileState, type FileImportReport, forgetHashedFileState, importFileStore } from "./fs-import.js";
 import { LmdbReminderStore } from "./lmdb-reminder-store.js";
 
