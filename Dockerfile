@@ -54,7 +54,7 @@ COPY --from=build /src/examples/quickstart/dist/ examples/quickstart/dist/
 COPY --from=build /src/examples/chat/dist/ examples/chat/dist/
 COPY --from=build /src/examples/chat/public/ examples/chat/public/
 # `praas` on the PATH; the working directory is the only place the silo user
-# may write (the default filesystem store, ./.praas-state, lands there).
+# may write (the default embedded store, ./.praas-state, lands there).
 RUN chmod 0755 apps/praas/dist/main.js \
  && ln -s /app/apps/praas/dist/main.js /usr/local/bin/praas \
  && mkdir -p /var/lib/praas \

@@ -216,7 +216,10 @@ describe("Dockerfile", () => {
     const link = instructionsOf(runtime, "RUN").find((r) => /ln -s \S+ \/usr\/local\/bin\/praas/.test(r.args));
     const target = /ln -s (\S+) \/usr\/local\/bin\/praas/.exec(link?.args ?? "")?.[1] as string;
     expect(target).toBe("/app/apps/praas/dist/main.js");
-    expect(JSON.parse(read("apps/praas/package.json")).bin.praas).toBe("./dist/main.js");
+    // The package's bin is a shim for source checkouts (it builds dist/ when missing); the image
+    // has dist/ built, so it links the main module itself.
+    expect(JSON.parse(read("apps/praas/package.json")).bin.praas).toBe("./bin/praas.js");
+    expect(read("apps/praas/bin/praas.js")).toContain("dist/main.js");
     expect(readFileSync(inRepo(target), "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
   });
 
@@ -554,7 +557,7 @@ describe("systemd", () => {
     const env = environmentFile(read("deploy/systemd/praas.env"));
     for (const k of Object.keys(env)) expect(SECRET_NAME.test(k), k).toBe(false);
     const config = configFor({ ...env, PRAAS_TOKEN: "t".repeat(24) });
-    expect(config).toMatchObject({ host: "0.0.0.0", port: DEFAULTS.port, storage: "fs" });
+    expect(config).toMatchObject({ host: "0.0.0.0", port: DEFAULTS.port, storage: "lmdb" });
     for (const m of config.actors) {
       expect(m.startsWith("/opt/praas/")).toBe(true);
       expect(existsSync(join(ROOT, m.slice("/opt/praas/".length))), m).toBe(true);

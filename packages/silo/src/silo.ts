@@ -472,7 +472,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     method: M,
     ...args: Parameters<RemoteMethod<T[M]>>
   ): ReturnType<RemoteMethod<T[M]>>;
-  /** @internal Entry point of every call made through a reference (the `Invoker` seam). */
+  /** Not for applications: the entry point of every call made through a reference (the `Invoker` seam). */
   invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
   invoke(first: RefTarget | ActorClass, method: string, ...rest: unknown[]): Promise<unknown> {
     if (typeof first === "function") {
