@@ -40,6 +40,7 @@ import type { Call } from "../call.js";
 import { formatAddress, type ResolvedClusterOptions } from "./config.js";
 import { Placement } from "./placement.js";
 import { Router, type RouterHost } from "./router.js";
+import { OutboundSiloRequest } from "./silo-request.js";
 import { Transport, type TransportStats } from "./transport.js";
 
 export interface ClusterHost extends RouterHost {
@@ -278,6 +279,13 @@ export class ClusterNode {
   /** Owner of "Type/key" on the current ring. */
   ownerOf(idString: string): string | undefined {
     return this.#placement.owner(idString);
+  }
+
+  /** Ask peer `siloId` a silo request (silo-request.ts); never routed elsewhere nor retried. */
+  ask(siloId: string, method: string, args: readonly unknown[], timeoutMs: number): Promise<unknown> {
+    const request = new OutboundSiloRequest(siloId, method, args, this.#host.clock, timeoutMs);
+    this.#transport.send(siloId, request);
+    return request.promise;
   }
 
   /** See Router.routeAway: true when the call went to another silo. */

@@ -31,6 +31,7 @@ import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
 import type { Placement } from "./placement.js";
 import { RemoteRequest, type RequestRouter } from "./remote-request.js";
+import { OutboundSiloRequest, SILO_REQUEST_TYPE, SiloRequestNotHandledError, wrongSilo } from "./silo-request.js";
 
 /** What the router needs from the silo. */
 export interface RouterHost {
@@ -46,6 +47,8 @@ export interface RouterHost {
   isStateless(type: string): boolean;
   /** Route `call` as if it had just been made on this silo. */
   dispatch(call: Call): void;
+  /** Answer a request addressed to this silo itself (silo-request.ts); none: refused. */
+  answerSiloRequest?(method: string, args: readonly unknown[]): Promise<unknown>;
 }
 
 /** How the router sends a call to a peer. */
@@ -106,6 +109,10 @@ export class Router implements RequestRouter {
   /** A call from a peer: check it, then route it like a local one. */
   onCall(conn: PeerConnection, env: CallEnvelope): void {
     const [, id, type, key, method, args, timeoutMs, chain, hops] = env;
+    if (type === SILO_REQUEST_TYPE) {
+      this.#answerSiloRequest(conn, id, key, method, args);
+      return;
+    }
     let interleave: boolean;
     try {
       interleave = this.#host.inboundInterleave(type, method);
@@ -138,6 +145,17 @@ export class Router implements RequestRouter {
     host.dispatch(call);
   }
 
+  #answerSiloRequest(conn: PeerConnection, id: number, siloId: string, method: string, args: unknown[]): void {
+    const answer =
+      siloId !== this.#placement.selfId
+        ? Promise.reject(wrongSilo(siloId, this.#placement.selfId))
+        : (this.#host.answerSiloRequest?.(method, args) ?? Promise.reject(new SiloRequestNotHandledError(method)));
+    answer.then(
+      (value) => conn.reply(id, value),
+      (err: unknown) => conn.replyError(id, serializeError(err), false),
+    );
+  }
+
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
   notRun(call: Call, error: PraasError): void {
     if (call instanceof InboundCall) {
@@ -156,6 +174,10 @@ export class Router implements RequestRouter {
 
   /** A call that never left, whose peer is gone: the ring names its new owner. */
   reroute(request: OutboundCall): void {
+    if (request instanceof OutboundSiloRequest) {
+      request.refused(new SiloUnavailableError(`Silo ${request.key} is gone`));
+      return;
+    }
     const call = (request as RemoteRequest).call;
     if (this.closed) request.refused(new SiloUnavailableError("This silo is shutting down"));
     else this.#host.dispatch(call);
