@@ -65,7 +65,12 @@ export class ClusterStats {
     const where = await this.#silo.locate(id);
     let details: ActorDetails;
     try {
-      details = (await this.#silo.askSilo(where.silo, ACTOR_REQUEST, [id.type, id.key], ASK_TIMEOUT_MS)) as ActorDetails;
+      details = (await this.#silo.askSilo(
+        where.silo,
+        ACTOR_REQUEST,
+        [id.type, id.key],
+        ASK_TIMEOUT_MS,
+      )) as ActorDetails;
     } catch {
       // That silo serves no dashboard (or did not answer): what locate said is still true.
       details = { type: id.type, key: id.key, silo: where.silo, active: where.active };
