@@ -11,7 +11,14 @@
  * one pass over the activation table, at most once per CACHE_MS however many
  * dashboards ask.
  */
-import { type ActorId, actorIdString, describeError, InvalidArgumentError, validateKey } from "@praas/core";
+import {
+  type ActorId,
+  actorIdString,
+  describeError,
+  InvalidArgumentError,
+  isControlMethod,
+  validateKey,
+} from "@praas/core";
 import { BUCKETS_S, type CallMetrics } from "../gateway/call-metrics.js";
 import type { Silo, SiloFailure } from "../silo.js";
 import {
@@ -160,6 +167,8 @@ export class SiloStats {
       const n = s.count - (before?.count ?? 0);
       if (n <= 0) continue;
       const [type, method] = k.split("\u0000") as [string, string];
+      // Where-is and deactivate requests (the inspector's own among them) are not the actors' traffic.
+      if (isControlMethod(method)) continue;
       const buckets = Array.from(s.buckets, (v, i) => v - (before?.buckets[i] ?? 0));
       const errors: Record<string, number> = {};
       for (const [code, total] of s.errors ?? []) {
