@@ -35,7 +35,7 @@ function gateway(i: number) {
   return gw;
 }
 
-const text = (page: Page, selector: string) => page.locator(selector).innerText();
+const text = async (page: Page, selector: string) => (await page.locator(selector).textContent()) ?? "";
 
 describe("dashboard in Chromium", () => {
   it("asks for the token, then shows both silos", async () => {
