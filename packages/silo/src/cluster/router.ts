@@ -17,6 +17,7 @@
  */
 import {
   actorIdString,
+  assertEncodable,
   assertEncodableArgs,
   type Clock,
   type DeadlineQueue,
@@ -150,10 +151,13 @@ export class Router implements RequestRouter {
       siloId !== this.#placement.selfId
         ? Promise.reject(wrongSilo(siloId, this.#placement.selfId))
         : (this.#host.answerSiloRequest?.(method, args) ?? Promise.reject(new SiloRequestNotHandledError(method)));
-    answer.then(
-      (value) => conn.reply(id, value),
-      (err: unknown) => conn.replyError(id, serializeError(err), false),
-    );
+    answer
+      .then((value) => {
+        // Checked here: frames are encoded trusting their values, and one bad value would sink the frame.
+        assertEncodable(value, `answer to silo request ${method}`);
+        conn.reply(id, value);
+      })
+      .catch((err: unknown) => conn.replyError(id, serializeError(err), false));
   }
 
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
