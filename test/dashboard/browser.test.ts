@@ -9,7 +9,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DashboardCluster, startDashboardCluster, TOKEN } from "./cluster.js";
+import { type DashboardCluster, Gate, startDashboardCluster, TOKEN } from "./cluster.js";
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SHOTS = join(import.meta.dirname, "..", "..", "test-output", "dashboard");
@@ -64,6 +64,7 @@ describe("dashboard in Chromium", () => {
     const [a] = cluster.silos;
     if (a === undefined) throw new Error("silo");
     let running = true;
+    const parked: Promise<unknown>[] = [];
     const load = (async () => {
       for (let i = 0; running; i++) {
         await a.call("Counter", `load-${i % 40}`, "add", [1]);
@@ -82,10 +83,18 @@ describe("dashboard in Chromium", () => {
         .poll(() => text(page, '#calls tr[data-call="Counter.fail"] td:nth-child(8)'))
         .toContain("ACTOR_ERROR");
       await expect.poll(() => text(page, '#types tr[data-type="Counter"] td:nth-child(2)')).not.toBe("");
+      // Three calls held in one actor: the busiest, one click away from the inspector.
+      parked.push(...[1, 2, 3].map(() => a.call("Gate", "jammed", "wait", [])));
+      const busiest = page.locator("#busiest tbody tr.clickable").first();
+      await expect.poll(() => busiest.textContent()).toContain("Gate/jammed");
       await page.screenshot({ path: join(SHOTS, "under-load.png"), fullPage: true });
+      await busiest.click();
+      await expect.poll(() => text(page, "#a-queued")).toBe("2");
+      expect(await text(page, "#a-running")).toBe("1");
     } finally {
       running = false;
-      await load;
+      Gate.open("jammed");
+      await Promise.all([load, ...parked]);
     }
   });
 
