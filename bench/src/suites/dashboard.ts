@@ -21,8 +21,8 @@ class Cell extends Actor<{ n: number }> {
   }
 }
 
-/** Past the gateway's gathering cache (900 ms) and the silo's snapshot cache (500 ms). */
-const UNCACHED_AFTER_MS = 1_000;
+/** Past the gateway's gathering cache (900 ms) and the silo's snapshot cache (1 s). */
+const UNCACHED_AFTER_MS = 1_100;
 
 async function timedGet(url: string): Promise<{ ms: number; bytes: number }> {
   const t0 = nowNs();

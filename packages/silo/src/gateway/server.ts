@@ -192,6 +192,10 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       server.off("error", reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    // Not listening: let go of the silo's events and silo-request handlers.
+    siloStats?.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const hostInUrl = o.host.includes(":") ? `[${o.host}]` : o.host;

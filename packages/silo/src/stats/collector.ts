@@ -38,8 +38,11 @@ export const ACTOR_REQUEST = "dashboard.actor";
 
 const SAMPLE_EVERY_MS = 1_000;
 const WINDOW_MS = 5_000;
-/** A snapshot younger than this is served again as it is. */
-const CACHE_MS = 500;
+/**
+ * A snapshot younger than this is served again as it is: however many gateways
+ * show a dashboard, the activation table is walked at most once per period.
+ */
+const CACHE_MS = 1_000;
 /** Actors whose last failure is remembered (oldest forgotten first). */
 const MAX_LAST_ERRORS = 10_000;
 const REMINDERS_SOON_MS = 60_000;
