@@ -43,6 +43,10 @@ describe("dashboard in Chromium", () => {
     await page.goto(`${gateway(0).url}/dashboard`);
     await page.locator("#login").waitFor({ state: "visible" });
     await page.screenshot({ path: join(SHOTS, "login.png") });
+    await page.fill("#token", "not-the-token");
+    await page.click("#login button[type=submit]");
+    await page.locator("#login-error").waitFor({ state: "visible" });
+    expect(await page.locator("#main").isHidden()).toBe(true);
     await page.fill("#token", TOKEN);
     await page.click("#login button[type=submit]");
     const ids = cluster.silos.map((s) => s.siloId);

@@ -201,12 +201,23 @@ function render(snap) {
 function needToken() {
   $("main").hidden = true;
   $("login").hidden = false;
+  $("login-error").hidden = token === "";
   setStatus("token needed", false);
 }
 
+// One request at a time: a refresh asked for meanwhile (page buttons, the tab shown again) follows it.
+let polling = false;
+let pollAgain = false;
+
 async function poll() {
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
   clearTimeout(timer);
   if (document.hidden) return;
+  polling = true;
+  let next = true;
   try {
     const snap = await request("GET", `/dashboard/api/cluster?page=${silosPage}&pageSize=${PAGE_SIZE}`);
     $("main").hidden = false;
@@ -216,11 +227,16 @@ async function poll() {
   } catch (err) {
     if (err instanceof HttpError && err.status === 401) {
       needToken();
-      return;
-    }
-    setStatus(`not updating: ${err.message}`, false);
+      next = false;
+    } else setStatus(`not updating: ${err.message}`, false);
+  } finally {
+    polling = false;
   }
-  timer = setTimeout(poll, POLL_MS);
+  if (!next) return;
+  if (pollAgain) {
+    pollAgain = false;
+    poll();
+  } else timer = setTimeout(poll, POLL_MS);
 }
 
 async function loadTypes() {
