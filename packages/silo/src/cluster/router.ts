@@ -32,7 +32,7 @@ import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
 import type { Placement } from "./placement.js";
 import { RemoteRequest, type RequestRouter } from "./remote-request.js";
-import { OutboundSiloRequest, SILO_REQUEST_TYPE, SiloRequestNotHandledError, wrongSilo } from "./silo-request.js";
+import { OutboundSiloRequest, SiloRequestNotHandledError, wrongSilo } from "./silo-request.js";
 
 /** What the router needs from the silo. */
 export interface RouterHost {
@@ -110,10 +110,6 @@ export class Router implements RequestRouter {
   /** A call from a peer: check it, then route it like a local one. */
   onCall(conn: PeerConnection, env: CallEnvelope): void {
     const [, id, type, key, method, args, timeoutMs, chain, hops] = env;
-    if (type === SILO_REQUEST_TYPE) {
-      this.#answerSiloRequest(conn, id, key, method, args);
-      return;
-    }
     let interleave: boolean;
     try {
       interleave = this.#host.inboundInterleave(type, method);
@@ -146,7 +142,8 @@ export class Router implements RequestRouter {
     host.dispatch(call);
   }
 
-  #answerSiloRequest(conn: PeerConnection, id: number, siloId: string, method: string, args: unknown[]): void {
+  /** A silo request (silo-request.ts) a peer addressed to `siloId`: answered here if that is this silo. */
+  answerSiloRequest(conn: PeerConnection, id: number, siloId: string, method: string, args: unknown[]): void {
     const answer =
       siloId !== this.#placement.selfId
         ? Promise.reject(wrongSilo(siloId, this.#placement.selfId))

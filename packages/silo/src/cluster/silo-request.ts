@@ -2,12 +2,12 @@
  * Requests addressed to a silo itself rather than to an actor: one silo asks
  * another for something only that silo knows (the dashboard's per-silo
  * statistics, what it knows of an activation it hosts). They travel as an
- * ordinary call envelope whose type is {@link SILO_REQUEST_TYPE} (no actor
- * type can start with "#") and whose key is the id of the silo asked, so a
- * request meant for an older incarnation is refused instead of answered by
- * the wrong one. They are never routed, forwarded or retried, and they run no
- * turn: the receiving router hands them straight to the handler registered
- * for the method.
+ * ordinary call envelope of the reserved type {@link SILO_TYPE} (no actor
+ * type can start with "#"; the hand-over question of handover.ts is its
+ * "released" method) whose key is the id of the silo asked, so a request
+ * meant for an older incarnation is refused instead of answered by the wrong
+ * one. They are never routed, forwarded or retried, and they run no turn: the
+ * receiving node hands them straight to the handler registered for the method.
  */
 import {
   type ChainLink,
@@ -18,9 +18,10 @@ import {
   SiloUnavailableError,
   TimeoutError,
 } from "@praas/core";
+import { SILO_TYPE } from "./handover.js";
 import type { OutboundCall } from "./peer-connection.js";
 
-export const SILO_REQUEST_TYPE = "#silo";
+export const SILO_REQUEST_TYPE = SILO_TYPE;
 
 /** Answers one kind of silo request; its value travels as CBOR. */
 export type SiloRequestHandler = (args: readonly unknown[]) => unknown;
