@@ -144,17 +144,23 @@ export class Router implements RequestRouter {
 
   /** A silo request (silo-request.ts) a peer addressed to `siloId`: answered here if that is this silo. */
   answerSiloRequest(conn: PeerConnection, id: number, siloId: string, method: string, args: unknown[]): void {
-    const answer =
-      siloId !== this.#placement.selfId
-        ? Promise.reject(wrongSilo(siloId, this.#placement.selfId))
-        : (this.#host.answerSiloRequest?.(method, args) ?? Promise.reject(new SiloRequestNotHandledError(method)));
+    // Meant for another incarnation, or nobody here answers it: refused before anything ran.
+    if (siloId !== this.#placement.selfId) {
+      conn.replyError(id, serializeError(wrongSilo(siloId, this.#placement.selfId)), true);
+      return;
+    }
+    const answer = this.#host.answerSiloRequest?.(method, args);
+    if (answer === undefined) {
+      conn.replyError(id, serializeError(new SiloRequestNotHandledError(method)), true);
+      return;
+    }
     answer
       .then((value) => {
         // Checked here: frames are encoded trusting their values, and one bad value would sink the frame.
         assertEncodable(value, `answer to silo request ${method}`);
         conn.reply(id, value);
       })
-      .catch((err: unknown) => conn.replyError(id, serializeError(err), false));
+      .catch((err: unknown) => conn.replyError(id, serializeError(err), err instanceof SiloRequestNotHandledError));
   }
 
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
