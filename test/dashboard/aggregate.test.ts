@@ -23,6 +23,7 @@ function snapshot(id: string, extra: Partial<SiloSnapshot> = {}): SiloSnapshot {
     windowMs: 2000,
     activations: 0,
     perType: {},
+    scannedAt: 1,
     swapInsPerS: 0,
     swapOutsPerS: 0,
     bucketsS: BOUNDS,

@@ -8,6 +8,9 @@ import type { ActorDetails, ClusterSnapshot } from "@praas/silo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { api, Counter, type DashboardCluster, Gate, startDashboardCluster } from "./cluster.js";
 
+/** The dashboard refreshes about once a second; its data may be a couple of seconds old. */
+const SOON = { timeout: 10_000 };
+
 let cluster: DashboardCluster;
 
 beforeAll(async () => {
@@ -66,7 +69,7 @@ describe("dashboard API", () => {
           add: body.calls.find((c) => c.type === "Counter" && c.method === "add")?.callsPerS ?? 0,
           errors: body.calls.find((c) => c.method === "fail")?.errors,
         };
-      })
+      }, SOON)
       .toMatchObject({ perType: 2, perSilo: [1, 1], errors: { ACTOR_ERROR: expect.any(Number) } });
     const { body } = await api<ClusterSnapshot>(gw, "/dashboard/api/cluster");
     const add = body.calls.find((c) => c.method === "add");
@@ -84,7 +87,7 @@ describe("dashboard API", () => {
     const gw = cluster.gateways[1];
     if (gw === undefined) throw new Error("gateway");
     await expect
-      .poll(async () => (await api<ClusterSnapshot>(gw, "/dashboard/api/cluster")).body.busiest[0])
+      .poll(async () => (await api<ClusterSnapshot>(gw, "/dashboard/api/cluster")).body.busiest[0], SOON)
       .toMatchObject({ type: "Gate", key, load: 3 });
     const inspected = await api<ActorDetails>(gw, "/dashboard/api/actor?type=Gate&key=busy");
     expect(inspected.body).toMatchObject({ active: true, running: 1, queued: 2 });

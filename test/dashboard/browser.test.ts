@@ -11,6 +11,9 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DashboardCluster, Gate, startDashboardCluster, TOKEN } from "./cluster.js";
 
+/** The dashboard refreshes about once a second; its data may be a couple of seconds old. */
+const SOON = { timeout: 10_000 };
+
 const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const SHOTS = join(import.meta.dirname, "..", "..", "test-output", "dashboard");
 
@@ -77,7 +80,7 @@ describe("dashboard in Chromium", () => {
     })();
     try {
       await expect
-        .poll(async () => Number((await text(page, "#t-activations")).replace(/,/g, "")), { timeout: 15_000 })
+        .poll(async () => Number((await text(page, "#t-activations")).replace(/,/g, "")), SOON)
         .toBeGreaterThanOrEqual(before + 40);
       await page.locator('#calls tr[data-call="Counter.add"]').waitFor();
       await expect
@@ -86,14 +89,14 @@ describe("dashboard in Chromium", () => {
       await expect
         .poll(() => text(page, '#calls tr[data-call="Counter.fail"] td:nth-child(8)'))
         .toContain("ACTOR_ERROR");
-      await expect.poll(() => text(page, '#types tr[data-type="Counter"] td:nth-child(2)')).not.toBe("");
+      await expect.poll(() => text(page, '#types tr[data-type="Counter"] td:nth-child(2)'), SOON).not.toBe("");
       // Three calls held in one actor: the busiest, one click away from the inspector.
       parked.push(...[1, 2, 3].map(() => a.call("Gate", "jammed", "wait", [])));
       const busiest = page.locator("#busiest tbody tr.clickable").first();
-      await expect.poll(() => busiest.textContent()).toContain("Gate/jammed");
+      await expect.poll(() => busiest.textContent(), SOON).toContain("Gate/jammed");
       await page.screenshot({ path: join(SHOTS, "under-load.png"), fullPage: true });
       await busiest.click();
-      await expect.poll(() => text(page, "#a-queued")).toBe("2");
+      await expect.poll(() => text(page, "#a-queued"), SOON).toBe("2");
       expect(await text(page, "#a-running")).toBe("1");
     } finally {
       running = false;
@@ -115,14 +118,14 @@ describe("dashboard in Chromium", () => {
     await page.selectOption("#find-type", "Counter");
     await page.fill("#find-key", id.key);
     await page.click("#find button[type=submit]");
-    await expect.poll(() => text(page, "#a-active")).toBe("yes");
+    await expect.poll(() => text(page, "#a-active"), SOON).toBe("yes");
     expect(await text(page, "#a-silo")).toBe(where.silo);
     expect(await text(page, "#a-queued")).toBe("0");
     await page.screenshot({ path: join(SHOTS, "inspector.png"), fullPage: true });
 
     await page.click("#deactivate");
-    await expect.poll(() => text(page, "#action-result")).toContain("Deactivated");
-    await expect.poll(() => text(page, "#a-active")).toBe("no");
+    await expect.poll(() => text(page, "#action-result"), SOON).toContain("Deactivated");
+    await expect.poll(() => text(page, "#a-active"), SOON).toBe("no");
     expect(await text(page, "#a-stored")).toBe("yes");
     expect(a.isActive(id) || cluster.silos.some((s) => s.isActive(id))).toBe(false);
 
@@ -130,15 +133,15 @@ describe("dashboard in Chromium", () => {
     await page.click("#delete-state");
     await page.locator("#confirm").waitFor({ state: "visible" });
     await page.click("#confirm-cancel");
-    await expect.poll(() => text(page, "#action-result")).toBe("Not deleted.");
+    await expect.poll(() => text(page, "#action-result"), SOON).toBe("Not deleted.");
     expect(await cluster.store.load(id)).toBeDefined();
 
     await page.click("#delete-state");
     await page.locator("#confirm").waitFor({ state: "visible" });
     await page.screenshot({ path: join(SHOTS, "confirm-delete.png") });
     await page.click("#confirm-ok");
-    await expect.poll(() => text(page, "#action-result")).toBe("State deleted.");
-    await expect.poll(() => text(page, "#a-stored")).toBe("no");
+    await expect.poll(() => text(page, "#action-result"), SOON).toBe("State deleted.");
+    await expect.poll(() => text(page, "#a-stored"), SOON).toBe("no");
     expect(await cluster.store.load(id)).toBeUndefined();
     await page.close();
   });
@@ -153,7 +156,7 @@ describe("dashboard in Chromium", () => {
       (document.getElementById("find-key") as HTMLInputElement).value = "x".repeat(1025);
       (document.getElementById("find") as HTMLFormElement).requestSubmit();
     });
-    await expect.poll(() => text(page, "#inspect-error")).toContain("INVALID_ARGUMENT");
+    await expect.poll(() => text(page, "#inspect-error"), SOON).toContain("INVALID_ARGUMENT");
     await page.close();
   });
 });

@@ -8,6 +8,9 @@ import { Actor, type ActorDetails, type ClusterSnapshot, type Gateway, Silo, sta
 import { afterEach, describe, expect, it } from "vitest";
 import { api, Counter, TOKEN } from "./cluster.js";
 
+/** The dashboard refreshes about once a second; its data may be a couple of seconds old. */
+const SOON = { timeout: 10_000 };
+
 class Hang extends Actor {
   forever(): Promise<void> {
     return new Promise(() => {});
@@ -38,7 +41,7 @@ describe("silo statistics", () => {
     const gw = (await started(silo, true)) as Gateway;
     await expect(silo.call("Hang", "h1", "forever", [])).rejects.toMatchObject({ code: "TIMEOUT" });
     await expect
-      .poll(async () => (await api<ClusterSnapshot>(gw, "/dashboard/api/cluster")).body.totals.stuckTotal)
+      .poll(async () => (await api<ClusterSnapshot>(gw, "/dashboard/api/cluster")).body.totals.stuckTotal, SOON)
       .toBe(1);
     const { body } = await api<ClusterSnapshot>(gw, "/dashboard/api/cluster");
     expect(body.stuck[0]).toMatchObject({ actor: "Hang/h1", silo: silo.siloId });
@@ -63,7 +66,9 @@ describe("silo statistics", () => {
       cluster: { ...cluster, membership: memoryMembership(registry) },
     });
     await started(bare, false);
-    await expect.poll(async () => (await api<ClusterSnapshot>(gw, "/dashboard/api/cluster")).body.totals.silos).toBe(2);
+    await expect
+      .poll(async () => (await api<ClusterSnapshot>(gw, "/dashboard/api/cluster")).body.totals.silos, SOON)
+      .toBe(2);
     const { body } = await api<ClusterSnapshot>(gw, "/dashboard/api/cluster");
     expect(body.totals.silosAnswering).toBe(1);
     expect(body.silos.rows.find((r) => r.id === bare.siloId)?.unavailable).toContain("does not answer");

@@ -137,6 +137,7 @@ export function aggregate(input: AggregateInput): ClusterSnapshot {
       status: silo.status,
       startedAt: s.startedAt,
       activations: s.activations,
+      scannedAt: s.scannedAt,
       callsPerS: round(siloCalls / seconds),
       errorsPerS: round(siloErrors / seconds),
       swapInsPerS: round(s.swapInsPerS),

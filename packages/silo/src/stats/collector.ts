@@ -7,9 +7,9 @@
  * counters are sampled, and a snapshot reports the difference between now
  * and the oldest sample, about WINDOW_MS ago. That costs nothing per call
  * beyond what /metrics already pays. Swap-ins/outs and failures are counted
- * from the silo's events. Activations per type and the busiest actors take
- * one pass over the activation table, at most once per CACHE_MS however many
- * dashboards ask.
+ * from the silo's events. Activations per type and the busiest actors come
+ * from a walk over the activation table in slices, at most once a second and
+ * less often on large tables (see SCAN_*), however many dashboards ask.
  */
 import {
   type ActorId,
@@ -43,6 +43,16 @@ const WINDOW_MS = 5_000;
  * show a dashboard, the activation table is walked at most once per period.
  */
 const CACHE_MS = 1_000;
+/**
+ * The walk over the activation table (per-type counts, busiest actors) runs at
+ * most every SCAN_EVERY_MS, and on large tables at most every
+ * size / SCAN_PER_MS ms (10⁶ activations: every 10 s), so its cost stays a
+ * small share of a silo's time however big the table; it yields to the event
+ * loop every SCAN_SLICE activations.
+ */
+const SCAN_EVERY_MS = 1_000;
+const SCAN_PER_MS = 100;
+const SCAN_SLICE = 10_000;
 /** Actors whose last failure is remembered (oldest forgotten first). */
 const MAX_LAST_ERRORS = 10_000;
 const REMINDERS_SOON_MS = 60_000;
@@ -80,6 +90,14 @@ export class SiloStats {
   readonly #failures: Record<string, number> = {};
   readonly #lastErrors = new Map<string, LastError>();
   #cached: SiloSnapshot | undefined;
+  /** The last finished walk over the activation table. */
+  #scan: { readonly at: number; readonly perType: Record<string, number>; readonly busiest: BusyActor[] } = {
+    at: 0,
+    perType: {},
+    busiest: [],
+  };
+  #scanning = false;
+  #closed = false;
 
   /** `calls`: the gateway's call metrics; without them (metrics off) the snapshot lists no calls. */
   constructor(silo: Silo, calls: CallMetrics | undefined) {
@@ -114,6 +132,7 @@ export class SiloStats {
   }
 
   close(): void {
+    this.#closed = true;
     clearInterval(this.#timer);
     for (const u of this.#unhook.splice(0)) u();
   }
@@ -182,27 +201,16 @@ export class SiloStats {
     }
     calls.sort((a, b) => b.calls - a.calls);
 
-    const perType: Record<string, number> = {};
-    const busiest = new TopN<BusyActor>(TOP_ACTORS, (a) => a.load);
-    let activations = 0;
-    const self = this.#silo.siloId;
-    for (const a of this.#silo.activationsHere()) {
-      activations++;
-      const type = a.info.name;
-      perType[type] = (perType[type] ?? 0) + 1;
-      const load = a.mailbox.running + a.mailbox.queued;
-      if (load > 0 && busiest.wouldKeep(load)) {
-        busiest.add({ type, key: a.id.key, silo: self, load, inbox: a.inboxSize });
-      }
-    }
-
-    this.#cached = {
-      id: self,
+    this.#maybeScan();
+    const scan = this.#scan;
+    const snapshot: SiloSnapshot = {
+      id: this.#silo.siloId,
       startedAt: this.#silo.startedAt,
       at: current.at,
       windowMs,
-      activations,
-      perType,
+      activations: this.#silo.activationCount,
+      perType: scan.perType,
+      scannedAt: scan.at,
       swapInsPerS: perS(current.swapIns - base.swapIns),
       swapOutsPerS: perS(current.swapOuts - base.swapOuts),
       bucketsS: BUCKETS_S,
@@ -212,9 +220,52 @@ export class SiloStats {
       stuck: [...this.#stuck],
       failures: { ...this.#failures },
       reminders: this.#silo.remindersDue(REMINDERS_SOON_MS),
-      busiest: busiest.sorted(),
+      busiest: scan.busiest,
     };
-    return this.#cached;
+    this.#cached = snapshot;
+    return snapshot;
+  }
+
+  /** Start a walk over the activation table if the last one is old enough (see SCAN_*). */
+  #maybeScan(): void {
+    if (this.#scanning || this.#closed) return;
+    const every = Math.max(SCAN_EVERY_MS, this.#silo.activationCount / SCAN_PER_MS);
+    if (Date.now() - this.#scan.at < every) return;
+    this.#scanning = true;
+    this.#walk().then(
+      () => {
+        this.#scanning = false;
+      },
+      () => {
+        this.#scanning = false;
+      },
+    );
+  }
+
+  /**
+   * Activations per type and the busiest ones, SCAN_SLICE activations per
+   * macrotask so calls keep flowing between slices. A table smaller than one
+   * slice is walked at once (the result is there before this returns). Map
+   * iteration survives entries added and removed between slices.
+   */
+  async #walk(): Promise<void> {
+    const perType: Record<string, number> = {};
+    const busiest = new TopN<BusyActor>(TOP_ACTORS, (a) => a.load);
+    const self = this.#silo.siloId;
+    let n = 0;
+    for (const a of this.#silo.activationsHere()) {
+      const type = a.info.name;
+      perType[type] = (perType[type] ?? 0) + 1;
+      const load = a.mailbox.running + a.mailbox.queued;
+      if (load > 0 && busiest.wouldKeep(load)) {
+        busiest.add({ type, key: a.id.key, silo: self, load, inbox: a.inboxSize });
+      }
+      if (++n % SCAN_SLICE === 0) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.#closed) return;
+      }
+    }
+    this.#scan = { at: Date.now(), perType, busiest: busiest.sorted() };
   }
 
   /** What this silo knows of one actor (it hosts it, or owns its key). */

@@ -60,8 +60,11 @@ export interface SiloSnapshot {
   readonly at: number;
   /** Length of the window the rates and call series cover, in ms. */
   readonly windowMs: number;
+  /** Activations in memory now. */
   readonly activations: number;
+  /** Per type, as of the last walk over the activation table (`scannedAt`; 0: none yet). */
   readonly perType: Readonly<Record<string, number>>;
+  readonly scannedAt: number;
   /** Activations started (swap-ins and first activations) and ended (swap-outs) per second. */
   readonly swapInsPerS: number;
   readonly swapOutsPerS: number;
@@ -76,6 +79,7 @@ export interface SiloSnapshot {
   /** Failures with no caller to tell since start, by kind (save, timer, reminder, stuck, …). */
   readonly failures: Readonly<Record<string, number>>;
   readonly reminders: ReminderCounts;
+  /** As of the last walk over the activation table (`scannedAt`). */
   readonly busiest: readonly BusyActor[];
 }
 
@@ -87,6 +91,8 @@ export interface SiloRow {
   /** Epoch ms the silo started, when it answered. */
   readonly startedAt?: number;
   readonly activations?: number;
+  /** Epoch ms of the walk over its activation table that the per-type counts and busiest actors come from. */
+  readonly scannedAt?: number;
   readonly callsPerS?: number;
   readonly errorsPerS?: number;
   readonly swapInsPerS?: number;
