@@ -55,4 +55,21 @@ describe("silo requests", () => {
     // No actor was activated by any of it.
     expect(s0.activationCount + s1.activationCount).toBe(0);
   });
+
+  it("end with a timeout when the silo asked never answers, and with the handler's error when it fails", async () => {
+    cluster = await startCluster([Counter], 2);
+    const [s0, s1] = cluster.silos;
+    if (s0 === undefined || s1 === undefined) throw new Error("two silos");
+    s0.handleSiloRequests("never", () => new Promise(() => {}));
+    s0.handleSiloRequests("broken", () => {
+      throw new RangeError("handler failed");
+    });
+    await expect(s1.askSilo(s0.siloId, "never", [], 200)).rejects.toMatchObject({ code: "TIMEOUT" });
+    await expect(s1.askSilo(s0.siloId, "broken", [], 2000)).rejects.toThrow("handler failed");
+    // A handler's answer must travel as CBOR: one that cannot is an error, and the connection lives on.
+    s0.handleSiloRequests("unsendable", () => ({ f: () => 1 }));
+    await expect(s1.askSilo(s0.siloId, "unsendable", [], 2000)).rejects.toBeInstanceOf(Error);
+    s0.handleSiloRequests("fine", () => "ok");
+    await expect(s1.askSilo(s0.siloId, "fine", [], 2000)).resolves.toBe("ok");
+  });
 });

@@ -475,9 +475,9 @@ export class ClusterNode {
 
   /** A control request from a peer (type SILO_TYPE): the hand-over question, or one for a handler (silo-request.ts). */
   #onSiloRequest(conn: PeerConnection, call: CallEnvelope): void {
-    const [, id, , key, method, args] = call;
+    const [, id, , key, method, args, timeoutMs] = call;
     if (method !== RELEASED_METHOD) {
-      this.#router.answerSiloRequest(conn, id, key, method, args);
+      this.#router.answerSiloRequest(conn, id, key, method, args, timeoutMs);
       return;
     }
     const version = method === RELEASED_METHOD ? parseReleasedQuestion(args) : undefined;

@@ -24,6 +24,7 @@ import {
   type PraasError,
   SiloUnavailableError,
   serializeError,
+  TimeoutError,
   validateKey,
 } from "@praas/core";
 import type { Call, CallObserver } from "../call.js";
@@ -143,7 +144,14 @@ export class Router implements RequestRouter {
   }
 
   /** A silo request (silo-request.ts) a peer addressed to `siloId`: answered here if that is this silo. */
-  answerSiloRequest(conn: PeerConnection, id: number, siloId: string, method: string, args: unknown[]): void {
+  answerSiloRequest(
+    conn: PeerConnection,
+    id: number,
+    siloId: string,
+    method: string,
+    args: unknown[],
+    timeoutMs: number,
+  ): void {
     // Meant for another incarnation, or nobody here answers it: refused before anything ran.
     if (siloId !== this.#placement.selfId) {
       conn.replyError(id, serializeError(wrongSilo(siloId, this.#placement.selfId)), true);
@@ -154,13 +162,27 @@ export class Router implements RequestRouter {
       conn.replyError(id, serializeError(new SiloRequestNotHandledError(method)), true);
       return;
     }
+    // A handler that never settles must not hold the connection's drain: answered by the asker's deadline.
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      conn.replyError(id, serializeError(new TimeoutError(`Silo request ${method} took over ${timeoutMs} ms`)), false);
+    }, timeoutMs);
+    timer.unref();
     answer
       .then((value) => {
+        if (settled) return;
         // Checked here: frames are encoded trusting their values, and one bad value would sink the frame.
         assertEncodable(value, `answer to silo request ${method}`);
         conn.reply(id, value);
       })
-      .catch((err: unknown) => conn.replyError(id, serializeError(err), err instanceof SiloRequestNotHandledError));
+      .catch((err: unknown) => {
+        if (!settled) conn.replyError(id, serializeError(err), err instanceof SiloRequestNotHandledError);
+      })
+      .finally(() => {
+        settled = true;
+        clearTimeout(timer);
+      });
   }
 
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
