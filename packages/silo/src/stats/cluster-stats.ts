@@ -41,7 +41,7 @@ export class ClusterStats {
   }
 
   async #gather(): Promise<Omit<AggregateInput, "page" | "pageSize">> {
-    const view = this.#silo.clusterView();
+    const view = this.#silo.clusterView({ perType: false });
     const answers = await Promise.all(
       view.silos.map(async (silo): Promise<SiloAnswer> => {
         if (silo.status === "dead") return { silo, unavailable: "dead" };
