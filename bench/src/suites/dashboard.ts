@@ -5,8 +5,9 @@
  * matters is the longest event-loop stall while a refresh and its walk run:
  * every call on the silo waits that long. The baseline, in the same rounds,
  * is `GET /v1/cluster`, which walks the whole table in one go for its
- * per-type counts. The refresh's own response time and sizes (which must not
- * grow with the activations) are shown too.
+ * per-type counts; and an equal window with no request at all shows what the
+ * process stalls anyway (garbage collection of a large heap). The refresh's own
+ * response time and sizes (which must not grow with the activations) are shown too.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Actor, MemoryStateStore, Silo, startGateway } from "@praas/silo";
@@ -74,6 +75,7 @@ export const dashboard: Suite = {
         have = n;
         const stalls: number[] = [];
         const baseStalls: number[] = [];
+        const idleStalls: number[] = [];
         const refresh: number[] = [];
         let dashBytes = 0;
         let clusterBytes = 0;
@@ -89,6 +91,8 @@ export const dashboard: Suite = {
           const c = await longestStall(() => timedGet(`${gw.url}/v1/cluster`), settle);
           baseStalls.push(c.stallMs);
           clusterBytes = c.value.bytes;
+          await sleep(spacing);
+          idleStalls.push((await longestStall(() => Promise.resolve(), settle)).stallMs);
         }
         const s = median(stalls);
         const b = median(baseStalls);
@@ -97,6 +101,7 @@ export const dashboard: Suite = {
           "longest stall ms (dashboard)": Number(s.toFixed(1)),
           "longest stall ms (GET /v1/cluster)": Number(b.toFixed(1)),
           "stall ratio": Number((s / b).toFixed(2)),
+          "longest stall ms (no request)": Number(median(idleStalls).toFixed(1)),
           "refresh response ms": Number(median(refresh).toFixed(1)),
           "dashboard bytes": dashBytes,
           "/v1/cluster bytes": clusterBytes,
@@ -114,6 +119,7 @@ export const dashboard: Suite = {
           notes: [
             "dashboard: a refresh after the caches expired, and its walk over the activation table (in slices);",
             "baseline: GET /v1/cluster, which walks the table in one go. A stall is how long any call would wait.",
+            "no request: the same window with nothing asked (garbage collection of a large heap stalls too).",
           ],
         },
       ],
