@@ -40,7 +40,7 @@ function entryUrl(): URL {
  * runner resolves packages to their TypeScript source (`--conditions
  * source`), which a thread running plain Node cannot load.
  */
-function threadExecArgv(): string[] {
+function threadExecArgv(): string[] | undefined {
   const out: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {
@@ -48,7 +48,8 @@ function threadExecArgv(): string[] {
     if (a === "--conditions" || a === "-C") i++;
     else if (!a.startsWith("--conditions=") && !a.startsWith("-C=")) out.push(a);
   }
-  return out;
+  // Unchanged: let Node inherit them, skipping the flags a thread may not take (--expose-gc…).
+  return out.length === argv.length ? undefined : out;
 }
 
 export interface WorkerPoolOptions {
@@ -221,7 +222,14 @@ export class WorkerPool {
       let thread = this.#idle.pop();
       if (thread === undefined) {
         if (this.#threads.size >= this.#options.size || this.#closed !== undefined) return;
-        thread = this.#spawn();
+        try {
+          thread = this.#spawn();
+        } catch (err) {
+          // No thread can start (bad flags, out of resources): the call says why; the silo serves on.
+          this.#queue.shift();
+          this.#settle(next, new WorkerCrashedError(next.type.name, next.method, `could not start: ${String(err)}`));
+          continue;
+        }
       }
       this.#queue.shift();
       this.#start(thread, next);

@@ -2,6 +2,8 @@
  * The program of one worker thread: import threaded actor classes on demand,
  * keep one instance per type, and run the calls the pool sends, one at a time.
  */
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { parentPort } from "node:worker_threads";
 import {
   type ActorClass,
@@ -26,6 +28,24 @@ class NotOnThreadError extends PraasError {
 
 const port = parentPort;
 if (port === null) throw new Error("worker-entry.js runs only as a worker thread of the silo's pool");
+
+/** OS niceness of a pool thread: below the event loop's, so that it wins a core they both want. */
+const THREAD_NICENESS = 10;
+
+/**
+ * Lower this thread's scheduling priority (Linux: a thread is a task with its
+ * own id, found through /proc/thread-self). Best effort: elsewhere, or
+ * without permission, the thread runs at the process's priority.
+ */
+function yieldToEventLoop(): void {
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, THREAD_NICENESS);
+  } catch {
+    // Not Linux, or not allowed: nothing to do.
+  }
+}
+yieldToEventLoop();
 
 /** One instance per type in this thread, created (and `onActivate`d) at its first call. */
 const instances = new Map<string, Promise<Record<string, unknown>>>();

@@ -1,0 +1,228 @@
+/**
+ * `cores`: does a silo use more than one core?
+ * 1. Isolation: a keyed counter's call latency while 4 CPU-bound calls
+ *    (≈ 50 ms of hashing each) run on worker threads, against the same 4
+ *    calls on the event loop, in the same run.
+ * 2. Scaling: CPU-bound invocations/s with a pool of 2 threads against 1.
+ */
+import { availableParallelism } from "node:os";
+import { MemoryStateStore, Silo } from "@praas/silo";
+import { interleavedRounds, median, percentile, ratio, sortedCopy } from "../stats.js";
+import type { BenchContext, Row, Suite, Table } from "../suite.js";
+import { CoreCounter, hashRounds, LoopHasher, ThreadedHasher } from "./cores-actors.js";
+
+const TARGET = { isolationP99Ms: 5, twoThreadsRatio: 1.7 } as const;
+
+interface Counts {
+  readonly isolationRounds: number;
+  readonly scalingRounds: number;
+  readonly scalingCalls: number;
+}
+
+const COUNTS: Record<"quick" | "full", Counts> = {
+  quick: { isolationRounds: 10, scalingRounds: 3, scalingCalls: 40 },
+  full: { isolationRounds: 40, scalingRounds: 7, scalingCalls: 120 },
+};
+
+/** Rounds of hashing that take about `ms` on this machine (measured here, on the event loop). */
+function calibrate(ms: number): number {
+  hashRounds(2_000); // warm the path
+  let rounds = 1_000;
+  for (;;) {
+    const t0 = performance.now();
+    hashRounds(rounds);
+    const took = performance.now() - t0;
+    if (took >= 20) return Math.max(1, Math.round((rounds * ms) / took));
+    rounds *= 2;
+  }
+}
+
+/** One counter probe every this many ms while the hashing runs. */
+const PROBE_EVERY_MS = 1;
+
+/**
+ * One round: start 4 hashing calls, and while any runs, send a counter call
+ * every millisecond on a fixed schedule (open loop, as independent clients
+ * would). A probe's latency runs from when it was due, not from when a busy
+ * event loop got round to sending it: that wait is what a client sees.
+ * Returns the probes' latencies in ms.
+ */
+async function isolationRound(silo: Silo, hash: () => Promise<unknown>): Promise<number[]> {
+  const counter = silo.ref(CoreCounter, "probe");
+  const latencies: Promise<number>[] = [];
+  let busy = true;
+  const start = performance.now();
+  const work = Promise.all([hash(), hash(), hash(), hash()]).then(() => {
+    busy = false;
+  });
+  let next = start;
+  while (busy) {
+    const now = performance.now();
+    // Every probe that fell due while the loop was away is sent now, each timed from its own due time.
+    for (; next <= now; next += PROBE_EVERY_MS) {
+      const due = next;
+      latencies.push(counter.add(1).then(() => performance.now() - due));
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
+  }
+  await work;
+  return Promise.all(latencies);
+}
+
+function latencyRow(what: string, samples: readonly number[], rounds: readonly number[]): Row {
+  const sorted = sortedCopy(samples);
+  return {
+    "4 hashing calls run on": what,
+    "counter calls": sorted.length,
+    "p50 ms": percentile(sorted, 50),
+    "p99 ms": percentile(sorted, 99),
+    "max ms": sorted[sorted.length - 1] ?? 0,
+    "round ms (median)": median(rounds),
+  };
+}
+
+async function isolation(
+  ctx: BenchContext,
+  counts: Counts,
+  rounds50ms: number,
+): Promise<{ table: Table; p99: { threads: number; loop: number } }> {
+  // Default pool size: the cores left after the event loop's.
+  const silo = await Silo.start({ actors: [ThreadedHasher, LoopHasher, CoreCounter], storage: new MemoryStateStore() });
+  try {
+    const threaded = () => silo.invoke(ThreadedHasher, "hash", rounds50ms);
+    const onLoop = () => silo.invoke(LoopHasher, "hash", rounds50ms);
+    // Start the threads and load the module before measuring.
+    await Promise.all([threaded(), threaded(), onLoop()]);
+    await silo.ref(CoreCounter, "probe").add(0);
+    ctx.log(`isolation: ${counts.isolationRounds} rounds of 4 × ${rounds50ms} hashing rounds`);
+    const durations = { threads: [] as number[], loop: [] as number[] };
+    const out = await interleavedRounds(counts.isolationRounds, {
+      threads: async () => {
+        const t0 = performance.now();
+        const l = await isolationRound(silo, threaded);
+        durations.threads.push(performance.now() - t0);
+        return l;
+      },
+      loop: async () => {
+        const t0 = performance.now();
+        const l = await isolationRound(silo, onLoop);
+        durations.loop.push(performance.now() - t0);
+        return l;
+      },
+    });
+    const threads = out.threads.flat();
+    const loop = out.loop.flat();
+    const p99 = { threads: percentile(sortedCopy(threads), 99), loop: percentile(sortedCopy(loop), 99) };
+    return {
+      p99,
+      table: {
+        title: "Counter latency while 4 CPU-bound calls (≈ 50 ms each) run",
+        rows: [
+          latencyRow(`worker threads (pool of ${Math.max(1, availableParallelism() - 1)})`, threads, durations.threads),
+          latencyRow("the event loop (plain stateless type)", loop, durations.loop),
+        ],
+        notes: [
+          `target: counter p99 ≤ ${TARGET.isolationP99Ms} ms with the work on threads — ${p99.threads <= TARGET.isolationP99Ms ? "met" : "NOT met"} (${p99.threads.toFixed(2)} ms)`,
+          `a counter call due every ${PROBE_EVERY_MS} ms while the hashing runs, timed from when it was due; samples pooled over all rounds`,
+          `pool size is the silo default: cores left after the event loop's (${availableParallelism()} cores here)`,
+        ],
+      },
+    };
+  } finally {
+    await silo.stop();
+  }
+}
+
+async function scaling(
+  ctx: BenchContext,
+  counts: Counts,
+  rounds10ms: number,
+): Promise<{ table: Table; ratio: number }> {
+  const silos = {
+    one: await Silo.start({ actors: [ThreadedHasher], storage: new MemoryStateStore(), workerThreads: 1 }),
+    two: await Silo.start({ actors: [ThreadedHasher], storage: new MemoryStateStore(), workerThreads: 2 }),
+    loop: await Silo.start({ actors: [LoopHasher], storage: new MemoryStateStore() }),
+  };
+  try {
+    const coresUsed = { loop: [] as number[], one: [] as number[], two: [] as number[] };
+    const burst = async (
+      silo: Silo,
+      cls: typeof ThreadedHasher | typeof LoopHasher,
+      used?: number[],
+    ): Promise<number> => {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: counts.scalingCalls }, () => silo.invoke(cls, "hash", rounds10ms)));
+      const wallMs = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      // CPU time of every thread of this process per wall time: how many cores it actually got.
+      used?.push((cpu.user + cpu.system) / 1000 / wallMs);
+      return counts.scalingCalls / (wallMs / 1000);
+    };
+    // Warm: start every thread, load the module, optimize the hash in each thread.
+    await burst(silos.one, ThreadedHasher);
+    await burst(silos.two, ThreadedHasher);
+    await burst(silos.loop, LoopHasher);
+    ctx.log(`scaling: ${counts.scalingRounds} rounds of ${counts.scalingCalls} calls of ≈ 10 ms`);
+    const out = await interleavedRounds(counts.scalingRounds, {
+      loop: () => burst(silos.loop, LoopHasher, coresUsed.loop),
+      one: () => burst(silos.one, ThreadedHasher, coresUsed.one),
+      two: () => burst(silos.two, ThreadedHasher, coresUsed.two),
+    });
+    const rate = { loop: median(out.loop), one: median(out.one), two: median(out.two) };
+    const r = ratio(rate.two, rate.one);
+    return {
+      ratio: r,
+      table: {
+        title: "CPU-bound invocations/s (≈ 10 ms of hashing each, all queued at once)",
+        rows: [
+          {
+            "runs on": "the event loop",
+            "invocations/s": rate.loop,
+            "× 1 thread": ratio(rate.loop, rate.one),
+            "cores used": median(coresUsed.loop),
+          },
+          {
+            "runs on": "pool of 1 thread",
+            "invocations/s": rate.one,
+            "× 1 thread": 1,
+            "cores used": median(coresUsed.one),
+          },
+          {
+            "runs on": "pool of 2 threads",
+            "invocations/s": rate.two,
+            "× 1 thread": r,
+            "cores used": median(coresUsed.two),
+          },
+        ],
+        notes: [
+          `target: 2 threads ≥ ${TARGET.twoThreadsRatio}× 1 thread — ${r >= TARGET.twoThreadsRatio ? "met" : "NOT met"} (${r.toFixed(2)}×) on ${availableParallelism()} cores`,
+          `median of ${counts.scalingRounds} interleaved rounds of ${counts.scalingCalls} calls`,
+          "cores used: CPU time of the whole process (all its threads) per wall-clock time; below the pool size means other processes had the cores (see the load figure above)",
+        ],
+      },
+    };
+  } finally {
+    await Promise.all(Object.values(silos).map((s) => s.stop()));
+  }
+}
+
+export const cores: Suite = {
+  name: "cores",
+  description: "worker threads: counter latency beside CPU-bound calls; invocations/s with 1 vs 2 threads",
+  async run(ctx) {
+    const counts = COUNTS[ctx.profile];
+    const rounds50ms = calibrate(50);
+    const rounds10ms = Math.max(1, Math.round(rounds50ms / 5));
+    const iso = await isolation(ctx, counts, rounds50ms);
+    const scale = await scaling(ctx, counts, rounds10ms);
+    return {
+      tables: [iso.table, scale.table],
+      summary: {
+        counterP99MsWorkOnThreads: iso.p99.threads,
+        counterP99MsWorkOnLoop: iso.p99.loop,
+        twoThreadsVsOne: scale.ratio,
+      },
+    };
+  },
+};
