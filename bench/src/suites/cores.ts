@@ -4,34 +4,65 @@
  *    (≈ 50 ms of hashing each) run on worker threads, against the same 4
  *    calls on the event loop, in the same run.
  * 2. Scaling: CPU-bound invocations/s with a pool of 2 threads against 1.
+ * 3. Silos per host: WebSocket counter calls/s against `praas start --silos 2`
+ *    and `--silos 1`, both running, rounds interleaved.
  */
-import { availableParallelism } from "node:os";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { MemoryStateStore, Silo } from "@praas/silo";
 import { interleavedRounds, median, percentile, ratio, sortedCopy } from "../stats.js";
 import type { BenchContext, Row, Suite, Table } from "../suite.js";
+import type { LoadJob, LoadResult } from "./client-load-worker.js";
 import { CoreCounter, hashRounds, LoopHasher, ThreadedHasher } from "./cores-actors.js";
 
-const TARGET = { isolationP99Ms: 5, twoThreadsRatio: 1.7 } as const;
+const TARGET = { isolationP99Ms: 5, twoThreadsRatio: 1.7, twoSilosRatio: 1.3 } as const;
 
 interface Counts {
   readonly isolationRounds: number;
   readonly scalingRounds: number;
   readonly scalingCalls: number;
+  readonly silosRounds: number;
+  readonly silosLoadMs: number;
+  /** Client connections per load thread (two load threads). */
+  readonly silosConnections: number;
 }
 
 const COUNTS: Record<"quick" | "full", Counts> = {
-  quick: { isolationRounds: 10, scalingRounds: 3, scalingCalls: 40 },
-  full: { isolationRounds: 40, scalingRounds: 7, scalingCalls: 120 },
+  quick: {
+    isolationRounds: 10,
+    scalingRounds: 3,
+    scalingCalls: 40,
+    silosRounds: 3,
+    silosLoadMs: 2_000,
+    silosConnections: 50,
+  },
+  full: {
+    isolationRounds: 40,
+    scalingRounds: 7,
+    scalingCalls: 120,
+    silosRounds: 5,
+    silosLoadMs: 5_000,
+    silosConnections: 100,
+  },
 };
 
-/** Rounds of hashing that take about `ms` on this machine (measured here, on the event loop). */
+/**
+ * Rounds of hashing that take about `ms` of CPU on this machine. Measured in
+ * CPU time of this process (only this thread runs meanwhile), not wall time:
+ * on a host shared with other work, wall time would count the waits too.
+ */
 function calibrate(ms: number): number {
   hashRounds(2_000); // warm the path
   let rounds = 1_000;
   for (;;) {
-    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     hashRounds(rounds);
-    const took = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const took = (cpu.user + cpu.system) / 1000;
     if (took >= 20) return Math.max(1, Math.round((rounds * ms) / took));
     rounds *= 2;
   }
@@ -207,21 +238,134 @@ async function scaling(
   }
 }
 
+const PRAAS_MAIN = fileURLToPath(new URL("../../../apps/praas/dist/main.js", import.meta.url));
+const CLUSTER_ACTORS = fileURLToPath(new URL("./cores-cluster-actors.js", import.meta.url));
+
+interface LocalCluster {
+  readonly wsUrls: string[];
+  stop(): Promise<void>;
+}
+
+/** `praas start --silos n` in its own process tree, once its banner names every silo's WebSocket URL. */
+function startLocalCluster(n: number, stateDir: string): Promise<LocalCluster> {
+  const parent: ChildProcess = spawn(
+    process.execPath,
+    [PRAAS_MAIN, "start", "--silos", String(n), "--port", "0", "--actors", CLUSTER_ACTORS, "--state-dir", stateDir],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const exited = new Promise<void>((resolve) => parent.once("exit", () => resolve()));
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (!out.includes("SIGTERM or Ctrl-C")) return;
+      const wsUrls = [...out.matchAll(/WebSocket\s+(ws:\/\/\S+)/g)].map((m) => m[1] as string);
+      resolve({
+        wsUrls,
+        stop: async () => {
+          parent.kill("SIGTERM");
+          await exited;
+        },
+      });
+    };
+    parent.stdout?.on("data", onData);
+    parent.stderr?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    void exited.then(() => reject(new Error(`praas start --silos ${n} exited: ${out}`)));
+  });
+}
+
+function loadThread(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL("./client-load-worker.js", import.meta.url), { workerData: job });
+    w.once("message", (m: LoadResult) => resolve(m));
+    w.once("error", reject);
+    w.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`load worker exited with ${code}`));
+    });
+  });
+}
+
+/** Two load threads, one per URL given (both on the first when there is one): calls/s and errors. */
+async function wsLoad(
+  urls: readonly string[],
+  counts: Counts,
+  durationMs: number,
+): Promise<{ rate: number; errors: number }> {
+  const results = await Promise.all(
+    [0, 1].map((i) =>
+      loadThread({
+        mode: "praas",
+        url: urls[i % urls.length] as string,
+        connections: counts.silosConnections,
+        durationMs,
+      }),
+    ),
+  );
+  const calls = results.reduce((n, r) => n + r.calls, 0);
+  const elapsed = Math.max(...results.map((r) => r.elapsedMs));
+  return { rate: (calls * 1000) / elapsed, errors: results.reduce((n, r) => n + r.errors, 0) };
+}
+
+async function silosPerHost(ctx: BenchContext, counts: Counts): Promise<{ table: Table; ratio: number }> {
+  const dir = mkdtempSync(join(tmpdir(), "praas-bench-cores-"));
+  const clusters: LocalCluster[] = [];
+  try {
+    const one = await startLocalCluster(1, join(dir, "one"));
+    clusters.push(one);
+    const two = await startLocalCluster(2, join(dir, "two"));
+    clusters.push(two);
+    ctx.log(`silos: warming up, then ${counts.silosRounds} interleaved rounds of ${counts.silosLoadMs} ms`);
+    await wsLoad(one.wsUrls, counts, 500);
+    await wsLoad(two.wsUrls, counts, 500);
+    const out = await interleavedRounds(counts.silosRounds, {
+      one: () => wsLoad(one.wsUrls, counts, counts.silosLoadMs),
+      two: () => wsLoad(two.wsUrls, counts, counts.silosLoadMs),
+    });
+    const rate = { one: median(out.one.map((r) => r.rate)), two: median(out.two.map((r) => r.rate)) };
+    const errors = { one: out.one.reduce((n, r) => n + r.errors, 0), two: out.two.reduce((n, r) => n + r.errors, 0) };
+    const r = ratio(rate.two, rate.one);
+    return {
+      ratio: r,
+      table: {
+        title: "WebSocket counter calls/s: praas start --silos 2 against --silos 1 on this host",
+        rows: [
+          { cluster: "--silos 1", "calls/s": rate.one, "× 1 silo": 1, errors: errors.one },
+          { cluster: "--silos 2", "calls/s": rate.two, "× 1 silo": r, errors: errors.two },
+        ],
+        notes: [
+          `target: 2 silos ≥ ${TARGET.twoSilosRatio}× 1 silo — ${r >= TARGET.twoSilosRatio ? "met" : "NOT met"} (${r.toFixed(2)}×) on ${availableParallelism()} cores`,
+          `load: 2 threads of this process × ${counts.silosConnections} @praas/client connections, each calling its own counter in a loop; with 2 silos each thread talks to one silo, and a call entering the silo that does not own its counter is forwarded to the one that does`,
+          "the load generator shares the host's cores with the silos (and with the parent praas process): on a 2-core host it takes a large part of them",
+          `median of ${counts.silosRounds} interleaved rounds of ${counts.silosLoadMs} ms`,
+        ],
+      },
+    };
+  } finally {
+    await Promise.all(clusters.map((c) => c.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const cores: Suite = {
   name: "cores",
-  description: "worker threads: counter latency beside CPU-bound calls; invocations/s with 1 vs 2 threads",
+  description:
+    "worker threads: counter latency beside CPU-bound calls, invocations/s with 1 vs 2 threads; WebSocket calls/s with 2 silos vs 1 on one host",
   async run(ctx) {
     const counts = COUNTS[ctx.profile];
     const rounds50ms = calibrate(50);
     const rounds10ms = Math.max(1, Math.round(rounds50ms / 5));
     const iso = await isolation(ctx, counts, rounds50ms);
     const scale = await scaling(ctx, counts, rounds10ms);
+    const silos = await silosPerHost(ctx, counts);
     return {
-      tables: [iso.table, scale.table],
+      tables: [iso.table, scale.table, silos.table],
       summary: {
         counterP99MsWorkOnThreads: iso.p99.threads,
         counterP99MsWorkOnLoop: iso.p99.loop,
         twoThreadsVsOne: scale.ratio,
+        twoSilosVsOne: silos.ratio,
       },
     };
   },
