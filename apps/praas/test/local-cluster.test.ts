@@ -157,6 +157,29 @@ describe("praas start --silos", () => {
     expect(await again.exited).toBe(0);
   });
 
+  test("a hung silo is declared dead within seconds, then killed and replaced", async () => {
+    const c = await startLocalCluster(["--silos", "2", "--state-dir", join(dir, "hung")]);
+    const [a, b] = c.silos as [SiloLine, SiloLine];
+    await expect.poll(async () => (await view(a.url)).silos.filter((s) => s.status === "active").length).toBe(2);
+    process.kill(b.pid, "SIGSTOP");
+    try {
+      // Its actors move at once: the other silo serves them all.
+      await expect
+        .poll(async () => (await view(a.url)).silos.find((s) => s.id === b.id)?.status, { timeout: 10_000 })
+        .toBe("dead");
+      expect(await call(a.url, "Counter/anything", "add", [1])).toBe(1);
+      await c.waitFor(/silo 1 \(pid \d+\) is hung/);
+      const [, newId] = (await c.waitFor(/silo 1 is back as (silo-\S+)/)) as unknown as [string, string];
+      await expect
+        .poll(async () => (await view(a.url)).silos.find((s) => s.id === newId)?.status, { timeout: 10_000 })
+        .toBe("active");
+    } finally {
+      if (alive(b.pid)) process.kill(b.pid, "SIGKILL");
+    }
+    c.parent.kill("SIGTERM");
+    expect(await c.exited).toBe(0);
+  });
+
   test("a silo that cannot start stops the whole command with exit code 2 instead of restarting for ever", async () => {
     const blocker = await startLocalCluster(["--silos", "1", "--state-dir", join(dir, "blocker")]);
     const port = Number(new URL((blocker.silos[0] as SiloLine).url).port);

@@ -3,7 +3,8 @@
  * parent. It reuses the in-process provider (versions, ordered views,
  * eviction) with one provider per joined silo, and decides liveness itself:
  * a silo is dead when its process exits, or when its heartbeats stop for
- * longer than deadAfterMs (a hung process, which the supervisor then kills).
+ * longer than deadAfterMs (a stalled process: when it wakes it is told it was
+ * evicted and rejoins under a new id, as with Redis).
  */
 import { type MembershipProvider, MemoryMembershipRegistry, memoryMembership, systemClock } from "@praas/core";
 import type { LocalTimings, ToChild, ToParent } from "./protocol.js";
@@ -67,22 +68,16 @@ export class LocalCoordinator {
     }
   }
 
-  /**
-   * Members silent for longer than deadAfterMs: declared dead, and returned so
-   * the supervisor can kill their (hung) processes.
-   */
-  sweep(): Member[] {
+  /** Declare dead every silo silent for longer than deadAfterMs (its actors move to the others). */
+  sweep(): void {
     const now = systemClock.now();
-    const hung: Member[] = [];
     for (const [id, j] of this.#joined) {
       if (now - j.lastHeard <= this.#timings.deadAfterMs) continue;
       this.#log(`silo ${id} sent no heartbeat for ${Math.round(now - j.lastHeard)} ms: declared dead`);
       this.#joined.delete(id);
       this.registry.declareDead(id);
       void j.provider.close();
-      hung.push(j.member);
     }
-    return hung;
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,12 @@ const TIMINGS: LocalTimings = { heartbeatMs: 500, deadAfterMs: 2_000 };
 /** A silo that keeps dying is restarted after 250 ms, doubling up to this; the delay resets after a minute up. */
 const MAX_RESTART_DELAY_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
+/**
+ * A silo process silent this long is hung, not merely slow: killed, then
+ * restarted. Far above the dead-after time, so that a process starved of CPU
+ * for a few seconds is only evicted (it rejoins under a new id) and keeps its process.
+ */
+const HUNG_AFTER_MS = 10_000;
 
 /** What `--silos auto` means: one silo per core. */
 export function autoSiloCount(): number {
@@ -35,6 +41,8 @@ interface Slot {
   failures: number;
   ready: { siloId: string; wsUrl: string; url: string } | undefined;
   restartTimer: NodeJS.Timeout | undefined;
+  /** When the process last sent anything (heartbeats come every heartbeatMs). */
+  lastHeard: number;
 }
 
 /** Shift the port of "host:port" by `by`. */
@@ -69,6 +77,7 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
     failures: 0,
     ready: undefined,
     restartTimer: undefined,
+    lastHeard: 0,
   }));
   let shuttingDown: Promise<number> | undefined;
   let announced = false;
@@ -81,6 +90,7 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
     slot.restartTimer = undefined;
     slot.ready = undefined;
     slot.startedAt = Date.now();
+    slot.lastHeard = performance.now();
     // Its own stdout/stderr are ours (log lines), plus the IPC channel.
     const child = fork(entry, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const member: Member = {
@@ -91,6 +101,7 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
     slot.child = child;
     slot.member = member;
     child.on("message", (m: ToParent) => {
+      slot.lastHeard = performance.now();
       if (m.t === "ready") {
         slot.ready = { siloId: m.siloId, wsUrl: m.wsUrl, url: m.url };
         if (announced) io.out(`praas: silo ${slot.index} is back as ${m.siloId} (HTTP ${m.url})`);
@@ -123,14 +134,19 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
     });
   };
 
-  // A silo that stops beating is hung: declared dead (its actors move), then killed and restarted.
+  // A silo that stops beating is declared dead (its actors move); one silent for much longer is hung: killed and restarted.
   const sweeper =
     coordinator === undefined
       ? undefined
       : setInterval(() => {
-          for (const member of coordinator.sweep()) {
-            const slot = slots.find((s) => s.member === member);
-            slot?.child?.kill("SIGKILL");
+          coordinator.sweep();
+          const now = performance.now();
+          for (const slot of slots) {
+            if (slot.ready === undefined || slot.child === undefined || now - slot.lastHeard <= HUNG_AFTER_MS) continue;
+            io.err(
+              `praas: silo ${slot.index} (pid ${slot.child.pid}) is hung (silent for ${Math.round(now - slot.lastHeard)} ms): killing it`,
+            );
+            slot.child.kill("SIGKILL");
           }
         }, TIMINGS.heartbeatMs);
 
