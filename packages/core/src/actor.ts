@@ -220,10 +220,10 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
   /** Most activations of a stateless worker type per silo (default 16). */
   readonly maxWorkers?: number;
   /**
-   * Run this stateless type's calls on the silo's pool of worker threads
-   * instead of its event loop (for CPU-bound methods): `{ module:
-   * import.meta.url }`, the module a thread imports to find the class. See
-   * docs/workers.md.
+   * Run calls on the silo's pool of worker threads instead of its event loop
+   * (for CPU-bound methods): `{ module: import.meta.url }`, the module a
+   * thread imports to find the class; all methods of a stateless type, or the
+   * `methods` listed (required for a keyed type). See docs/workers.md.
    */
   readonly threads?: ThreadSettings;
   /**
@@ -253,6 +253,12 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
 export interface ThreadSettings {
   readonly module: string | URL;
   readonly export?: string;
+  /**
+   * The methods that run on threads (default: all, for a stateless type). A
+   * keyed type must list them; they see `this.key` but not `this.state`, and
+   * run beside the actor's turns, not as turns.
+   */
+  readonly methods?: readonly string[];
 }
 
 /**

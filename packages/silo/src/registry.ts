@@ -22,7 +22,7 @@ export interface ActorTypeInfo {
   /** Stateless worker: no persisted state, a pool of activations per silo. */
   readonly stateless: boolean;
   readonly maxWorkers: number;
-  /** `static threads`: its calls run on the silo's worker threads (stateless types only). */
+  /** `static threads`: which of its calls run on the silo's worker threads. */
   readonly threads: ThreadedType | undefined;
 }
 
@@ -135,7 +135,7 @@ export class ActorRegistry {
       stateVersion,
       stateless,
       maxWorkers,
-      threads: threadedTypeOf(cls, name, stateless),
+      threads: threadedTypeOf(cls, name, stateless, methods),
     };
     this.#types.set(name, info);
     this.#byClass.set(cls, info);

@@ -53,6 +53,7 @@ import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
 import { WorkerPool } from "./worker-pool/pool.js";
+import { runsOnThread } from "./worker-pool/settings.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
 export interface SiloFailure {
@@ -531,7 +532,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (chain.length > MAX_CHAIN_LENGTH) {
         throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
       }
-      if (info.threads !== undefined) return this.#threads.run(info.threads, method, args, timeoutMs);
+      if (runsOnThread(info.threads, method)) return this.#threads.run(info.threads, key, method, args, timeoutMs);
       // A stateless type is served by a local pool; the key the caller named does not matter.
       const worker = info.stateless ? this.#pickWorker(info) : undefined;
       const workerKey = worker === undefined ? key : worker.key;

@@ -13,7 +13,7 @@ import {
   WorkerCrashedError,
 } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
-import { Doubler, Hasher, Hidden } from "./fixtures/threaded-actors.mjs";
+import { Doubler, Hasher, Hidden, Profile } from "./fixtures/threaded-actors.mjs";
 
 const silos: Silo[] = [];
 afterEach(async () => {
@@ -22,7 +22,7 @@ afterEach(async () => {
 
 async function start(workerThreads: number, clock?: ManualClock): Promise<Silo> {
   const silo = await Silo.start({
-    actors: [Hasher, Doubler, Hidden],
+    actors: [Hasher, Doubler, Hidden, Profile],
     storage: new MemoryStateStore(),
     workerThreads,
     ...(clock === undefined ? {} : { clock }),
@@ -113,6 +113,29 @@ describe("worker pool: calls on worker threads", () => {
   });
 });
 
+describe("worker pool: methods of a keyed actor", () => {
+  it("runs the listed methods on threads with the caller's key, the others as turns with state", async () => {
+    const silo = await start(1);
+    const alice = silo.ref(Profile, "alice");
+    expect(await alice.visit()).toBe(1);
+    const fp = await alice.fingerprint("s");
+    expect(fp.key).toBe("alice");
+    expect(fp.thread).not.toBe(threadId);
+    expect(fp.digest).toBe(createHash("sha256").update("s:alice").digest("hex"));
+    expect((await silo.ref(Profile, "bob").fingerprint("s")).key).toBe("bob");
+    expect(await alice.visit()).toBe(2);
+  });
+
+  it("says so when a threaded method reads the state", async () => {
+    const silo = await start(1);
+    const err = await silo
+      .ref(Profile, "alice")
+      .peek()
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "NOT_ON_THREAD", message: expect.stringContaining("this.state") });
+  });
+});
+
 describe("worker pool: deadlines", () => {
   it("stops a call still running at its deadline by replacing its thread, and says so", async () => {
     const clock = new ManualClock();
@@ -177,7 +200,14 @@ describe("worker pool: settings and stop", () => {
       static override threads = { module: import.meta.url };
     }
     await expect(Silo.start({ actors: [Keyed], storage: new MemoryStateStore() })).rejects.toThrow(
-      /only stateless types run on worker threads/,
+      /a keyed type must list the methods that run on threads/,
+    );
+    class KeyedTypo extends Hasher {
+      static override stateless = false;
+      static override threads = { module: import.meta.url, methods: ["hash", "nope"] };
+    }
+    await expect(Silo.start({ actors: [KeyedTypo], storage: new MemoryStateStore() })).rejects.toThrow(
+      /threads.methods names "nope", which is not a callable method/,
     );
     class Relative extends Hasher {
       static override threads = { module: "./actors.js" };

@@ -76,6 +76,7 @@ class Job implements DeadlineEntry {
     readonly pool: WorkerPool,
     readonly id: number,
     readonly type: ThreadedType,
+    readonly key: string,
     readonly method: string,
     readonly args: Uint8Array,
     readonly timeoutMs: number,
@@ -148,11 +149,20 @@ export class WorkerPool {
    * Run `type.method(...args)` on a thread. `args` were checked encodable by
    * the caller (the silo checks every call's arguments before dispatch).
    */
-  run(type: ThreadedType, method: string, args: readonly unknown[], timeoutMs: number): Promise<unknown> {
+  run(type: ThreadedType, key: string, method: string, args: readonly unknown[], timeoutMs: number): Promise<unknown> {
     if (this.#closed !== undefined) return Promise.reject(this.#closed);
     const now = this.#options.clock.now();
     // A copy in its own buffer (transferred to the thread, not cloned): the codec's output is a view of its reused buffer.
-    const job = new Job(this, ++this.#nextJob, type, method, new Uint8Array(encodeTrusted(args)), timeoutMs, now);
+    const job = new Job(
+      this,
+      ++this.#nextJob,
+      type,
+      type.keyed ? key : "",
+      method,
+      new Uint8Array(encodeTrusted(args)),
+      timeoutMs,
+      now,
+    );
     this.#options.deadlines.add(job, timeoutMs, now);
     const observer = this.#options.observer();
     if (observer !== undefined) this.#observe(job, observer, performance.now());
@@ -244,6 +254,7 @@ export class WorkerPool {
     const msg: RunMessage = {
       id: job.id,
       type: job.type.name,
+      key: job.key,
       module: job.type.module,
       exportName: job.type.exportName,
       method: job.method,

@@ -9,6 +9,8 @@
 export interface RunMessage {
   readonly id: number;
   readonly type: string;
+  /** The key the caller named (a keyed type's `this.key`; "" for a stateless one). */
+  readonly key: string;
   readonly module: string;
   readonly exportName: string | undefined;
   readonly method: string;

@@ -47,10 +47,16 @@ function yieldToEventLoop(): void {
 }
 yieldToEventLoop();
 
-/** One instance per type in this thread, created (and `onActivate`d) at its first call. */
-const instances = new Map<string, Promise<Record<string, unknown>>>();
+/** An instance and its host: the host's id is set to each call's key before the call runs. */
+interface Hosted {
+  readonly instance: Record<string, unknown>;
+  readonly host: { id: { type: string; key: string } };
+}
 
-function instanceOf(msg: RunMessage): Promise<Record<string, unknown>> {
+/** One instance per type in this thread, created (and `onActivate`d) at its first call. */
+const instances = new Map<string, Promise<Hosted>>();
+
+function instanceOf(msg: RunMessage): Promise<Hosted> {
   let p = instances.get(msg.type);
   if (p === undefined) {
     p = create(msg);
@@ -61,15 +67,21 @@ function instanceOf(msg: RunMessage): Promise<Record<string, unknown>> {
   return p;
 }
 
-async function create(msg: RunMessage): Promise<Record<string, unknown>> {
+async function create(msg: RunMessage): Promise<Hosted> {
   const mod = (await import(msg.module)) as Record<string, unknown>;
   const cls = findClass(mod, msg);
   const unavailable = (what: string) => () => {
     throw new NotOnThreadError(what);
   };
-  const host: ActorHost = {
-    id: { type: msg.type, key: "" },
-    state: undefined,
+  const host: ActorHost & Hosted["host"] = {
+    id: { type: msg.type, key: msg.key },
+    // A keyed actor's state lives on the event loop: a threaded method reading it is a bug, said so.
+    get state(): unknown {
+      throw new NotOnThreadError("this.state");
+    },
+    set state(_value: unknown) {
+      throw new NotOnThreadError("this.state");
+    },
     ref: unavailable("ref()"),
     setTimer: unavailable("setTimer()"),
     saveState: unavailable("saveState()"),
@@ -84,7 +96,7 @@ async function create(msg: RunMessage): Promise<Record<string, unknown>> {
     onActivate(): unknown;
   };
   await instance.onActivate();
-  return instance;
+  return { instance, host };
 }
 
 function findClass(mod: Record<string, unknown>, msg: RunMessage): ActorClass {
@@ -104,7 +116,9 @@ function findClass(mod: Record<string, unknown>, msg: RunMessage): ActorClass {
 }
 
 async function run(msg: RunMessage): Promise<Uint8Array> {
-  const instance = await instanceOf(msg);
+  const { instance, host } = await instanceOf(msg);
+  // One call at a time per thread: the key is this call's until it ends.
+  host.id = { type: msg.type, key: msg.key };
   const args = decode(msg.args) as unknown[];
   const fn = instance[msg.method];
   // The event loop checked the method against the class it registered; this one may differ (another file).
