@@ -124,6 +124,8 @@ describe("worker pool: methods of a keyed actor", () => {
     expect(fp.digest).toBe(createHash("sha256").update("s:alice").digest("hex"));
     expect((await silo.ref(Profile, "bob").fingerprint("s")).key).toBe("bob");
     expect(await alice.visit()).toBe(2);
+    // A turn may await its own threaded method: not a turn, so no deadlock.
+    expect(await alice.visitAndFingerprint("s")).toEqual({ visits: 3, digest: fp.digest });
   });
 
   it("says so when a threaded method reads the state", async () => {
