@@ -243,6 +243,7 @@ const CLUSTER_ACTORS = fileURLToPath(new URL("./cores-cluster-actors.js", import
 
 interface LocalCluster {
   readonly wsUrls: string[];
+  readonly httpUrls: string[];
   stop(): Promise<void>;
 }
 
@@ -260,8 +261,10 @@ function startLocalCluster(n: number, stateDir: string): Promise<LocalCluster> {
       out += d.toString();
       if (!out.includes("SIGTERM or Ctrl-C")) return;
       const wsUrls = [...out.matchAll(/WebSocket\s+(ws:\/\/\S+)/g)].map((m) => m[1] as string);
+      const httpUrls = [...out.matchAll(/HTTP\s+(http:\/\/\S+)/g)].map((m) => m[1] as string);
       resolve({
         wsUrls,
+        httpUrls,
         stop: async () => {
           parent.kill("SIGTERM");
           await exited;
@@ -287,11 +290,37 @@ function loadThread(job: LoadJob): Promise<LoadResult> {
   });
 }
 
-/** Two load threads, one per URL given (both on the first when there is one): calls/s and errors. */
+/**
+ * Keys of LoadCounter owned by each silo of a cluster (`count` per silo), as
+ * its control plane reports them: `keys[i]` are owned by the silo at `httpUrls[i]`.
+ */
+async function ownedKeys(httpUrls: readonly string[], count: number): Promise<string[][]> {
+  const ids = await Promise.all(
+    httpUrls.map(async (u) => ((await (await fetch(`${u}/v1/cluster`)).json()) as { self: string }).self),
+  );
+  const keys: string[][] = httpUrls.map(() => []);
+  for (let n = 0; keys.some((k) => k.length < count); n++) {
+    if (n > 100 * count * httpUrls.length) throw new Error("could not find keys owned by every silo");
+    const key = `o${n}`;
+    // The control plane names the silo of an active actor: activate it first.
+    const actor = `${httpUrls[0]}/v1/actors/LoadCounter/${key}`;
+    await (await fetch(`${actor}/add`, { method: "POST", body: "[0]" })).arrayBuffer();
+    const r = (await (await fetch(actor)).json()) as { silo?: string };
+    const owner = keys[ids.indexOf(r.silo as string)];
+    if (owner !== undefined && owner.length < count) owner.push(key);
+  }
+  return keys;
+}
+
+/**
+ * Two load threads, one per URL given (both on the first when there is one):
+ * calls/s and errors. `keys[i]`: the counters thread i calls (default k0…).
+ */
 async function wsLoad(
   urls: readonly string[],
   counts: Counts,
   durationMs: number,
+  keys?: readonly (readonly string[])[],
 ): Promise<{ rate: number; errors: number }> {
   const results = await Promise.all(
     [0, 1].map((i) =>
@@ -300,6 +329,7 @@ async function wsLoad(
         url: urls[i % urls.length] as string,
         connections: counts.silosConnections,
         durationMs,
+        ...(keys === undefined ? {} : { keys: keys[i % keys.length] as readonly string[] }),
       }),
     ),
   );
@@ -316,15 +346,20 @@ async function silosPerHost(ctx: BenchContext, counts: Counts): Promise<{ table:
     clusters.push(one);
     const two = await startLocalCluster(2, join(dir, "two"));
     clusters.push(two);
+    const owned = await ownedKeys(two.httpUrls, counts.silosConnections);
     ctx.log(`silos: warming up, then ${counts.silosRounds} interleaved rounds of ${counts.silosLoadMs} ms`);
     await wsLoad(one.wsUrls, counts, 500);
     await wsLoad(two.wsUrls, counts, 500);
+    await wsLoad(two.wsUrls, counts, 500, owned);
     const out = await interleavedRounds(counts.silosRounds, {
       one: () => wsLoad(one.wsUrls, counts, counts.silosLoadMs),
       two: () => wsLoad(two.wsUrls, counts, counts.silosLoadMs),
+      owned: () => wsLoad(two.wsUrls, counts, counts.silosLoadMs, owned),
     });
-    const rate = { one: median(out.one.map((r) => r.rate)), two: median(out.two.map((r) => r.rate)) };
-    const errors = { one: out.one.reduce((n, r) => n + r.errors, 0), two: out.two.reduce((n, r) => n + r.errors, 0) };
+    const rateOf = (xs: { rate: number }[]) => median(xs.map((r) => r.rate));
+    const errorsOf = (xs: { errors: number }[]) => xs.reduce((n, r) => n + r.errors, 0);
+    const rate = { one: rateOf(out.one), two: rateOf(out.two), owned: rateOf(out.owned) };
+    const errors = { one: errorsOf(out.one), two: errorsOf(out.two), owned: errorsOf(out.owned) };
     const r = ratio(rate.two, rate.one);
     return {
       ratio: r,
@@ -333,10 +368,17 @@ async function silosPerHost(ctx: BenchContext, counts: Counts): Promise<{ table:
         rows: [
           { cluster: "--silos 1", "calls/s": rate.one, "× 1 silo": 1, errors: errors.one },
           { cluster: "--silos 2", "calls/s": rate.two, "× 1 silo": r, errors: errors.two },
+          {
+            cluster: "--silos 2, each call entering its counter's owner",
+            "calls/s": rate.owned,
+            "× 1 silo": ratio(rate.owned, rate.one),
+            errors: errors.owned,
+          },
         ],
         notes: [
           `target: 2 silos ≥ ${TARGET.twoSilosRatio}× 1 silo — ${r >= TARGET.twoSilosRatio ? "met" : "NOT met"} (${r.toFixed(2)}×) on ${availableParallelism()} cores`,
           `load: 2 threads of this process × ${counts.silosConnections} @praas/client connections, each calling its own counter in a loop; with 2 silos each thread talks to one silo, and a call entering the silo that does not own its counter is forwarded to the one that does`,
+          "the last row is the capacity without forwarding: each thread's counters are owned by the silo it talks to (found with GET /v1/actors/LoadCounter/<key>); a client that does not know the ring sends half its calls through the wrong silo",
           "the load generator shares the host's cores with the silos (and with the parent praas process): on a 2-core host it takes a large part of them",
           `median of ${counts.silosRounds} interleaved rounds of ${counts.silosLoadMs} ms`,
         ],
