@@ -111,7 +111,8 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
         }
       } else if (m.t === "fatal") {
         io.err(`praas: silo ${slot.index} cannot start: ${m.message}`);
-        void shutdown(m.exitCode);
+        // At start the settings are wrong: stop. Later (a restart finding its port taken) keep trying, with the backoff.
+        if (!announced) void shutdown(m.exitCode);
       } else coordinator?.receive(member, m);
     });
     child.on("exit", (code, signal) => {
