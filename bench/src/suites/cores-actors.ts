@@ -24,6 +24,9 @@ export class ThreadedHasher extends Actor {
   hash(rounds: number): number {
     return hashRounds(rounds);
   }
+  noop(x: number): number {
+    return x;
+  }
 }
 
 /** The same function on the event loop (a plain stateless type): the contrast. */
@@ -31,6 +34,9 @@ export class LoopHasher extends Actor {
   static readonly stateless = true;
   hash(rounds: number): number {
     return hashRounds(rounds);
+  }
+  noop(x: number): number {
+    return x;
   }
 }
 

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { MemoryStateStore, Silo } from "@praas/silo";
-import { interleavedRounds, median, percentile, ratio, sortedCopy } from "../stats.js";
+import { interleavedRounds, median, percentile, ratio, singleOpSamples, sortedCopy, summarize } from "../stats.js";
 import type { BenchContext, Row, Suite, Table } from "../suite.js";
 import type { LoadJob, LoadResult } from "./client-load-worker.js";
 import { CoreCounter, hashRounds, LoopHasher, ThreadedHasher } from "./cores-actors.js";
@@ -390,6 +390,44 @@ async function silosPerHost(ctx: BenchContext, counts: Counts): Promise<{ table:
   }
 }
 
+/** What a call costs on a thread: a sequential no-op call, threaded against on the event loop. */
+async function callCost(ctx: BenchContext): Promise<Table> {
+  const silo = await Silo.start({
+    actors: [ThreadedHasher, LoopHasher],
+    storage: new MemoryStateStore(),
+    workerThreads: 1,
+  });
+  try {
+    const threaded = (i: number) => silo.invoke(ThreadedHasher, "noop", i);
+    const onLoop = (i: number) => silo.invoke(LoopHasher, "noop", i);
+    for (let i = 0; i < 2_000; i++) await threaded(i);
+    for (let i = 0; i < 2_000; i++) await onLoop(i);
+    const count = ctx.profile === "quick" ? 3_000 : 20_000;
+    ctx.log(`call cost: ${count} sequential no-op calls each way`);
+    const out = await interleavedRounds(3, {
+      threaded: () => singleOpSamples(count, threaded),
+      loop: () => singleOpSamples(count, onLoop),
+    });
+    const t = summarize(out.threaded.flat());
+    const l = summarize(out.loop.flat());
+    return {
+      title: "Cost of a call: sequential no-op stateless calls (silo.invoke)",
+      rows: [
+        { "runs on": "the event loop", "p50 µs": l.p50 / 1e3, "p99 µs": l.p99 / 1e3 },
+        {
+          "runs on": "a worker thread",
+          "p50 µs": t.p50 / 1e3,
+          "p99 µs": t.p99 / 1e3,
+          "× event loop p50": ratio(t.p50, l.p50),
+        },
+      ],
+      notes: ["a threaded call adds encoding both ways, two messages between threads and the thread's wake-up"],
+    };
+  } finally {
+    await silo.stop();
+  }
+}
+
 export const cores: Suite = {
   name: "cores",
   description:
@@ -400,9 +438,10 @@ export const cores: Suite = {
     const rounds10ms = Math.max(1, Math.round(rounds50ms / 5));
     const iso = await isolation(ctx, counts, rounds50ms);
     const scale = await scaling(ctx, counts, rounds10ms);
+    const cost = await callCost(ctx);
     const silos = await silosPerHost(ctx, counts);
     return {
-      tables: [iso.table, scale.table, silos.table],
+      tables: [iso.table, scale.table, cost, silos.table],
       summary: {
         counterP99MsWorkOnThreads: iso.p99.threads,
         counterP99MsWorkOnLoop: iso.p99.loop,
