@@ -95,6 +95,32 @@ describe("local cluster membership (parent table, IPC provider)", () => {
     await Promise.all([a.provider.close(), coordinator.close()]);
   });
 
+  test("a view that arrives with the join's answer, before join() resumes, is not lost", async () => {
+    let toChild: ((m: ToChild) => void) | undefined;
+    const one = { id: "a", address: "127.0.0.1:1", startedAt: 1, status: "active" as const };
+    const two = { id: "b", address: "127.0.0.1:2", startedAt: 2, status: "active" as const };
+    const provider = new IpcMembership(
+      {
+        // As Node does for the messages of one read: both handled in the same turn.
+        send: (m: ToParent) => {
+          if (m.t !== "join") return;
+          toChild?.({ t: "joined", view: { version: 1, silos: [one] } });
+          toChild?.({ t: "view", view: { version: 2, silos: [one, two] } });
+        },
+        onMessage: (l) => {
+          toChild = l;
+        },
+      },
+      timings,
+    );
+    const seen: number[] = [];
+    provider.onChange((v) => seen.push(v.version));
+    expect((await provider.join(self("a"))).version).toBe(1);
+    await expect.poll(() => seen).toEqual([2]);
+    expect(provider.view().version).toBe(2);
+    await provider.close();
+  });
+
   test("a join the table refuses (a duplicate id) fails the join with its reason", async () => {
     const coordinator = new LocalCoordinator(timings, () => {});
     const a = wire(coordinator);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { resolveStartConfig } from "../src/config.js";
 import { ConfigError } from "../src/errors.js";
@@ -38,9 +39,10 @@ interface LocalCluster {
   readonly exited: Promise<number | null>;
 }
 
-function startLocalCluster(args: string[]): Promise<LocalCluster> {
+function startLocalCluster(args: string[], env: Record<string, string> = {}): Promise<LocalCluster> {
   const parent = spawn(process.execPath, [main, "start", "--port", "0", "--actors", actors, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   });
   parents.push(parent);
   let out = "";
@@ -178,6 +180,40 @@ describe("praas start --silos", () => {
     }
     c.parent.kill("SIGTERM");
     expect(await c.exited).toBe(0);
+  });
+
+  test("with --cluster and Redis, the local silos join the wider cluster as ordinary members", async () => {
+    const cluster = uniqueName("local");
+    const env = { PRAAS_CLUSTER_SECRET: `local-test-${cluster}-secret` };
+    const redis = [
+      "--cluster",
+      cluster,
+      "--redis-url",
+      redisUrl(),
+      "--storage",
+      "redis",
+      "--redis-key-prefix",
+      `${cluster}:`,
+    ];
+    // One silo started on its own (another host, as far as the cluster can tell), then two local ones.
+    const single = await startLocalCluster(["--silos", "1", ...redis], env);
+    const local = await startLocalCluster(["--silos", "2", ...redis], env);
+    expect(local.output()).toContain(`cluster ${cluster} in Redis`);
+    const ids = [...single.silos, ...local.silos].map((s) => s.id).sort();
+    const url = (single.silos[0] as SiloLine).url;
+    await expect
+      .poll(async () =>
+        (await view(url)).silos
+          .filter((s) => s.status === "active")
+          .map((s) => s.id)
+          .sort(),
+      )
+      .toEqual(ids);
+    expect(await call(url, "Counter/r", "add", [2])).toBe(2);
+    expect(await call((local.silos[1] as SiloLine).url, "Counter/r", "add", [2])).toBe(4);
+    local.parent.kill("SIGTERM");
+    single.parent.kill("SIGTERM");
+    expect(await Promise.all([local.exited, single.exited])).toEqual([0, 0]);
   });
 
   test("a silo that cannot start stops the whole command with exit code 2 instead of restarting for ever", async () => {

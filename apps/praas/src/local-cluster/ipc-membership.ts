@@ -46,6 +46,12 @@ export class IpcMembership implements MembershipProvider {
   #timer: TimerHandle | undefined;
   #pendingJoin: { resolve: (v: MembershipView) => void; reject: (e: Error) => void } | undefined;
   #pendingLeave: (() => void) | undefined;
+  /**
+   * A view that arrived while joining. Node delivers the messages of one read
+   * of the channel in one go, so "joined" and the next "view" can arrive before
+   * join() has resumed: the view is kept and delivered after join() returns.
+   */
+  #early: MembershipView | undefined;
 
   constructor(channel: ParentChannel, timings: LocalTimings) {
     this.#channel = channel;
@@ -72,6 +78,10 @@ export class IpcMembership implements MembershipProvider {
     this.#view = view;
     this.#leaseUntil = sentAt + this.#timings.deadAfterMs - this.#margin;
     this.#schedule();
+    const early = this.#early;
+    this.#early = undefined;
+    // After the caller has the join's view (its continuation runs before this).
+    if (early !== undefined) setImmediate(() => this.#deliver(early));
     return view;
   }
 
@@ -146,7 +156,9 @@ export class IpcMembership implements MembershipProvider {
         return;
       }
       case "view":
-        this.#deliver(m.view);
+        if (this.#state === "joining") {
+          if (m.view.version > (this.#early?.version ?? 0)) this.#early = m.view;
+        } else this.#deliver(m.view);
         return;
       case "evicted":
         this.#evict(m.reason);
