@@ -164,11 +164,55 @@ async function isolation(
   }
 }
 
+/**
+ * The baseline of the scaling table: the same hashing on bare worker_threads
+ * (no pool, no codec, no silo), at the pool threads' niceness — what this
+ * host gives two threads against one right now.
+ */
+const RAW_THREAD = `
+const { parentPort } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { readlinkSync } = require("node:fs");
+const { setPriority } = require("node:os");
+try { setPriority(Number(readlinkSync("/proc/thread-self").split("/").pop()), 10); } catch {}
+${hashRounds.toString()}
+parentPort.on("message", ({ rounds, calls }) => {
+  for (let i = 0; i < calls; i++) hashRounds(rounds);
+  parentPort.postMessage(calls);
+});
+`;
+
+class RawThreads {
+  readonly #workers: Worker[];
+  constructor(count: number) {
+    this.#workers = Array.from({ length: count }, () => new Worker(RAW_THREAD, { eval: true }));
+  }
+  /** `calls` hashing calls spread evenly over the threads: calls per second. */
+  async burst(calls: number, rounds: number): Promise<number> {
+    const t0 = performance.now();
+    const n = this.#workers.length;
+    await Promise.all(
+      this.#workers.map(
+        (w, i) =>
+          new Promise((resolve) => {
+            w.once("message", resolve);
+            w.postMessage({ rounds, calls: Math.floor(calls / n) + (i < calls % n ? 1 : 0) });
+          }),
+      ),
+    );
+    return calls / ((performance.now() - t0) / 1000);
+  }
+  close(): Promise<unknown> {
+    return Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}
+
 async function scaling(
   ctx: BenchContext,
   counts: Counts,
   rounds10ms: number,
 ): Promise<{ table: Table; ratio: number }> {
+  const raw = { one: new RawThreads(1), two: new RawThreads(2) };
   const silos = {
     one: await Silo.start({ actors: [ThreadedHasher], storage: new MemoryStateStore(), workerThreads: 1 }),
     two: await Silo.start({ actors: [ThreadedHasher], storage: new MemoryStateStore(), workerThreads: 2 }),
@@ -194,13 +238,18 @@ async function scaling(
     await burst(silos.one, ThreadedHasher);
     await burst(silos.two, ThreadedHasher);
     await burst(silos.loop, LoopHasher);
+    await raw.one.burst(counts.scalingCalls, rounds10ms);
+    await raw.two.burst(counts.scalingCalls, rounds10ms);
     ctx.log(`scaling: ${counts.scalingRounds} rounds of ${counts.scalingCalls} calls of ≈ 10 ms`);
     const out = await interleavedRounds(counts.scalingRounds, {
       loop: () => burst(silos.loop, LoopHasher, coresUsed.loop),
       one: () => burst(silos.one, ThreadedHasher, coresUsed.one),
       two: () => burst(silos.two, ThreadedHasher, coresUsed.two),
+      rawOne: () => raw.one.burst(counts.scalingCalls, rounds10ms),
+      rawTwo: () => raw.two.burst(counts.scalingCalls, rounds10ms),
     });
     const rate = { loop: median(out.loop), one: median(out.one), two: median(out.two) };
+    const rawRate = { one: median(out.rawOne), two: median(out.rawTwo) };
     const r = ratio(rate.two, rate.one);
     return {
       ratio: r,
@@ -225,16 +274,27 @@ async function scaling(
             "× 1 thread": r,
             "cores used": median(coresUsed.two),
           },
+          {
+            "runs on": "bare worker_threads, 1 (baseline)",
+            "invocations/s": rawRate.one,
+            "× 1 thread": ratio(rawRate.one, rate.one),
+          },
+          {
+            "runs on": "bare worker_threads, 2 (baseline)",
+            "invocations/s": rawRate.two,
+            "× 1 thread": ratio(rawRate.two, rate.one),
+          },
         ],
         notes: [
           `target: 2 threads ≥ ${TARGET.twoThreadsRatio}× 1 thread — ${r >= TARGET.twoThreadsRatio ? "met" : "NOT met"} (${r.toFixed(2)}×) on ${availableParallelism()} cores`,
           `median of ${counts.scalingRounds} interleaved rounds of ${counts.scalingCalls} calls`,
+          `baseline: the same hashing on bare worker_threads (no silo, no pool, same niceness) — what this host gives 2 threads against 1 right now: ${ratio(rawRate.two, rawRate.one).toFixed(2)}×`,
           "cores used: CPU time of the whole process (all its threads) per wall-clock time; below the pool size means other processes had the cores (see the load figure above)",
         ],
       },
     };
   } finally {
-    await Promise.all(Object.values(silos).map((s) => s.stop()));
+    await Promise.all([...Object.values(silos).map((s) => s.stop()), raw.one.close(), raw.two.close()]);
   }
 }
 
