@@ -219,6 +219,33 @@ describe("worker pool: settings and stop", () => {
     );
   });
 
+  it("stops a call still running when the drain ends, by terminating its thread", async () => {
+    const silo = await Silo.start({
+      actors: [Hasher],
+      storage: new MemoryStateStore(),
+      workerThreads: 1,
+      drainTimeoutMs: 400,
+    });
+    await silo.invoke(Hasher, "thread");
+    const running = silo.invoke(Hasher, "spin", 60_000).catch((e: unknown) => e);
+    await silo.stop();
+    expect(await running).toBeInstanceOf(SiloStoppedError);
+  });
+
+  it("reports threaded calls to the call observer (metrics), with their error codes", async () => {
+    const silo = await start(1);
+    const seen: [string, string, string | undefined][] = [];
+    silo.observeCalls({ callCompleted: (type, method, _ms, code) => seen.push([type, method, code]) });
+    await silo.invoke(Doubler, "double", 1);
+    await silo.invoke(Hasher, "fail", "NOPE").catch(() => {});
+    await expect
+      .poll(() => seen)
+      .toEqual([
+        ["Doubler", "double", undefined],
+        ["Hasher", "fail", "NOPE"],
+      ]);
+  });
+
   it("lets a running call finish when the silo stops, and refuses calls after", async () => {
     const silo = await start(1);
     await silo.invoke(Hasher, "thread");
