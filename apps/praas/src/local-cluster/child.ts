@@ -9,7 +9,8 @@ import { IpcMembership, type ParentChannel } from "./ipc-membership.js";
 import type { ToChild, ToParent } from "./protocol.js";
 
 const send = (message: ToParent): void => {
-  if (process.connected) process.send?.(message);
+  // With a callback, a send after the parent died is no 'error' event: 'disconnect' handles that case.
+  if (process.connected) process.send?.(message, undefined, undefined, () => {});
 };
 const channel: ParentChannel = {
   send,

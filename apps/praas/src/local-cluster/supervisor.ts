@@ -95,9 +95,11 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
     const child = fork(entry, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const member: Member = {
       send: (m: ToChild) => {
-        if (child.connected) child.send(m);
+        // With a callback a send to a child that just died is not an 'error' event; its exit is handled below.
+        if (child.connected) child.send(m, ignoreSendError);
       },
     };
+    child.on("error", (err) => io.err(`praas: silo ${slot.index}: ${err.message}`));
     slot.child = child;
     slot.member = member;
     child.on("message", (m: ToParent) => {
@@ -194,6 +196,8 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
     process.off("SIGINT", onSignal);
   });
 }
+
+function ignoreSendError(): void {}
 
 function banner(config: StartConfig, slots: readonly Slot[], local: boolean): string {
   const lines = [
