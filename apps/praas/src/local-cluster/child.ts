@@ -64,6 +64,8 @@ async function init(m: Extract<ToChild, { t: "init" }>): Promise<void> {
   }
   const { silo, gateway } = running;
   send({ t: "ready", siloId: silo.siloId, wsUrl: gateway.wsUrl, url: gateway.url });
+  // Evicted (it stalled) and back under a new id: the parent's banner lines name the new one.
+  silo.on("rejoined", (siloId) => send({ t: "ready", siloId, wsUrl: gateway.wsUrl, url: gateway.url }));
   // Out of the cluster for too long: exit, and the parent starts a fresh process.
   silo.once("membershipLost", () => stop(3));
 }
