@@ -52,6 +52,8 @@ import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
+import { WorkerPool } from "./worker-pool/pool.js";
+import { runsOnThread } from "./worker-pool/settings.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
 export interface SiloFailure {
@@ -144,12 +146,16 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #leaving = 0;
   /** Swap-outs that failed to save (other than idle ones, which the idle scan retries), by activation. */
   readonly #retries = new Map<Activation, DeactivationReason>();
+  /** Worker threads of `static threads` types (none started until such a call comes). */
+  readonly #threads: WorkerPool;
 
   private constructor(options: ResolvedSiloOptions) {
     super();
     this.#options = options;
     this.#registry = new ActorRegistry(options.actors, options.idleTimeoutMs);
     this.#deadlines = new DeadlineQueue(options.clock);
+    const { workerThreads: size, clock } = options;
+    this.#threads = new WorkerPool({ size, clock, deadlines: this.#deadlines, observer: () => this.#observer });
     const timeouts = [...this.#registry.types].map((t) => t.idleTimeoutMs);
     const minIdle = Math.min(options.idleTimeoutMs, ...timeouts);
     this.#minIdleTimeout = minIdle;
@@ -396,6 +402,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     let saved = 0;
     // Past the graceful share of the drain, whatever is still busy is abandoned; its save gets the rest.
     const graceful = Math.floor(drainTimeoutMs * 0.75);
+    const threadsClosed = this.#threads.close(graceful);
     let overdue = false;
     const abandonAll = (): void => {
       for (const a of this.#table.values()) {
@@ -435,6 +442,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       );
     }
     // Cluster: tell peers, leave membership, wait for in-flight calls, close the transport.
+    await threadsClosed;
     await this.#cluster?.finishStop();
     this.#deadlines.close(new SiloStoppedError());
     await this.#options.storage.close();
@@ -524,6 +532,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (chain.length > MAX_CHAIN_LENGTH) {
         throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
       }
+      if (runsOnThread(info.threads, method)) return this.#threads.run(info.threads, key, method, args, timeoutMs);
       // A stateless type is served by a local pool; the key the caller named does not matter.
       const worker = info.stateless ? this.#pickWorker(info) : undefined;
       const workerKey = worker === undefined ? key : worker.key;
