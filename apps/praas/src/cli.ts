@@ -3,6 +3,7 @@ import { type FlagKind, parseArgs } from "./args.js";
 import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
 import { ConfigError, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
+import { runLocalCluster } from "./local-cluster/supervisor.js";
 import { banner, type Running, startServer } from "./start.js";
 
 export interface Io {
@@ -33,6 +34,11 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --drain-timeout-ms <n>             how long SIGTERM waits for running calls (default 10000)
       --token <secret>                   require this bearer token (prefer $PRAAS_TOKEN)
       --insecure                         allow a non-loopback --host without a token
+      --silos <n>|auto                   run n silo processes (auto: one per core) as one cluster on
+                                         this host, silo i on --port + i; restarted when they die;
+                                         no Redis needed (with --cluster they join it instead)
+      --worker-threads <n>               threads per silo for static threads types (default: cores
+                                         left after the event loop; 1 per silo with --silos)
     Cluster (membership in Redis; calls go to the silo owning the actor):
       --cluster <name>                   join this cluster (needs --redis-url)
       --redis-url <redis://host:port>    Redis for membership, --storage redis and reminders
@@ -122,6 +128,7 @@ async function start(argv: readonly string[], io: Io): Promise<Outcome> {
   const { flags, positionals } = parseArgs(argv, START_FLAGS);
   if (positionals.length > 0) throw new UsageError(`praas start takes no arguments, got ${positionals.join(" ")}`);
   const config = resolveStartConfig({ flags, env: io.env, cwd: io.cwd });
+  if (config.silos !== undefined) return { exitCode: await runLocalCluster(config, io, config.silos) };
   let running: Running;
   try {
     running = await startServer(config);

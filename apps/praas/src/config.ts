@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { DEFAULT_LIMITS, type GatewayLimits } from "@praas/silo";
 import { ConfigError } from "./errors.js";
@@ -41,6 +42,10 @@ export interface StartConfig {
   readonly redisKeyPrefix: string | undefined;
   /** Where reminders live: "redis" (default in a cluster) or "local" (beside lmdb/fs state, else memory). */
   readonly reminders: RemindersKind;
+  /** Run this many silo processes on this host as one cluster (`--silos N|auto`; see docs/workers.md). */
+  readonly silos: number | undefined;
+  /** Worker threads per silo for `static threads` types (default: the silo's; 1 per silo with --silos). */
+  readonly workerThreads: number | undefined;
 }
 
 export type StorageKind = "lmdb" | "fs" | "s3" | "redis" | "memory";
@@ -58,7 +63,8 @@ type Kind =
   | "reminders"
   | "redis-url"
   | "http-url"
-  | "host-port";
+  | "host-port"
+  | "silos";
 
 /** One setting: its config-file key, flag and environment variable. */
 interface Setting {
@@ -72,6 +78,8 @@ const CHOICES: Partial<Record<Kind, readonly string[]>> = {
   storage: ["lmdb", "fs", "s3", "redis", "memory"],
   reminders: ["redis", "local"],
 };
+/** Most silo processes `--silos` starts on one host. */
+const MAX_SILOS = 256;
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
 const SETTINGS: readonly Setting[] = [
@@ -107,6 +115,8 @@ const SETTINGS: readonly Setting[] = [
   { key: "s3Region", flag: "s3-region", env: "PRAAS_S3_REGION", kind: "string" },
   { key: "s3PathStyle", flag: "s3-path-style", env: "PRAAS_S3_PATH_STYLE", kind: "boolean" },
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "PRAAS_REDIS_KEY_PREFIX", kind: "string" },
+  { key: "silos", flag: "silos", env: "PRAAS_SILOS", kind: "silos" },
+  { key: "workerThreads", flag: "worker-threads", env: "PRAAS_WORKER_THREADS", kind: "count" },
 ];
 
 /** The flags of `praas start` (for the argument parser). */
@@ -167,6 +177,14 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
       if (fromText && /^(1|true|yes)$/i.test(raw as string)) return true;
       if (fromText && /^(0|false|no)$/i.test(raw as string)) return false;
       throw new ConfigError(`${where} must be true or false, got ${JSON.stringify(raw)}`);
+    }
+    case "silos": {
+      if (raw === "auto") return availableParallelism();
+      const n = fromText ? Number(raw) : raw;
+      if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_SILOS) {
+        throw new ConfigError(`${where} must be "auto" or an integer 1…${MAX_SILOS}, got ${JSON.stringify(raw)}`);
+      }
+      return n;
     }
     case "port":
     case "count":
@@ -344,6 +362,20 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
       const now = source.has("storage") ? `storage is ${storage} (${source.get("storage")})` : `storage is ${storage}`;
       throw new ConfigError(`${at(key)} only applies to --storage ${kinds.join(" or ")}, but ${now}`);
     }
+  }
+  const silos = out.silos as number | undefined;
+  if (silos !== undefined) {
+    if (storage === "memory" || storage === "fs") {
+      throw new ConfigError(
+        `${at("silos")} runs several processes, which cannot share --storage ${storage}: use lmdb (the default), s3 or redis`,
+      );
+    }
+    const port = out.port as number;
+    if (port !== 0 && port + silos - 1 > 65535) {
+      throw new ConfigError(`${at("silos")} gives silo i the port --port + i, past 65535 from port ${port}`);
+    }
+    // Without a Redis cluster the parent keeps membership; more than one silo per host shares the cores.
+    out.workerThreads ??= 1;
   }
   if (given("redisConnectTimeoutMs") && !given("redisUrl")) {
     throw new ConfigError(`${at("redisConnectTimeoutMs")} only applies with Redis: give ${how("redisUrl")} too`);

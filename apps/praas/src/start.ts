@@ -37,8 +37,18 @@ export interface Running {
   stop(): Promise<StopReport>;
 }
 
+/**
+ * What a silo process of `praas start --silos N` (local-cluster/child.ts) adds:
+ * the parent's membership when no Redis cluster is configured, and the
+ * embedded store opened shared (every silo of the host uses the one folder).
+ */
+export interface LocalSilo {
+  readonly membership: MembershipProvider | undefined;
+  readonly secret: string | undefined;
+}
+
 /** Start a silo hosting the configured actors and its gateway. */
-export async function startServer(config: StartConfig): Promise<Running> {
+export async function startServer(config: StartConfig, local?: LocalSilo): Promise<Running> {
   const { classes, web } = await loadActorModules(config.actors);
   if (config.redisUrl !== undefined) {
     // Bounded: Redis that does not answer is a clear error (exit code 2), not a hang.
@@ -49,7 +59,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
   const parts: Partial<Parts> = {};
   let silo: Silo;
   try {
-    Object.assign(parts, buildParts(config));
+    Object.assign(parts, buildParts(config, local));
     silo = await Silo.start({
       actors: classes,
       stateDir: config.stateDir,
@@ -60,6 +70,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
       storage: parts.storage,
       reminders: parts.reminders,
       cluster: parts.cluster,
+      workerThreads: config.workerThreads,
     });
   } catch (err) {
     // The silo may not have taken ownership yet: close whatever was opened (closing twice is harmless).
@@ -106,10 +117,12 @@ interface Parts {
 }
 
 /** The stores and the cluster option the configuration asks for (undefined: the silo's defaults). */
-function buildParts(config: StartConfig): Parts {
+function buildParts(config: StartConfig, local?: LocalSilo): Parts {
   const redisUrl = config.redisUrl as string;
   let storage: StateStore | undefined;
-  if (config.storage === "memory") storage = new MemoryStateStore();
+  if (config.storage === "lmdb" && local !== undefined) {
+    storage = new LmdbStateStore(stateDirOf(config), { shared: true });
+  } else if (config.storage === "memory") storage = new MemoryStateStore();
   else if (config.storage === "fs") storage = new FileStateStore(stateDirOf(config));
   else if (config.storage === "redis") storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
   else if (config.storage === "s3") {
@@ -138,6 +151,15 @@ function buildParts(config: StartConfig): Parts {
       listen: { host: config.clusterHost, port: config.clusterPort },
       advertise: config.advertise,
       secret: config.clusterSecret,
+    };
+  }
+  if (local?.membership !== undefined) {
+    cluster = {
+      name: "local",
+      membership: local.membership,
+      listen: { host: config.clusterHost, port: config.clusterPort },
+      secret: local.secret,
+      rejoinTimeoutMs: config.rejoinTimeoutMs,
     };
   }
   return { storage, reminders, cluster };

@@ -15,6 +15,8 @@ export interface LoadJob {
   readonly durationMs: number;
   /** HTTP body (mode http). */
   readonly body?: string;
+  /** Mode praas: the counter key of each connection (default `k<i>`). */
+  readonly keys?: readonly string[];
 }
 
 export interface LoadResult {
@@ -43,7 +45,7 @@ async function runPraas(job: LoadJob): Promise<LoadResult> {
   const end = start + job.durationMs;
   await Promise.all(
     clients.map(async (c, i) => {
-      const ref = c.ref<{ add(n: number): Promise<number> }>("LoadCounter", `k${i}`);
+      const ref = c.ref<{ add(n: number): Promise<number> }>("LoadCounter", job.keys?.[i] ?? `k${i}`);
       while (now() < end) {
         const t = now();
         try {

@@ -2,6 +2,7 @@
 // (the runner collects every exported Suite object, whatever the order here).
 
 export { client } from "./client.js";
+export { cores } from "./cores.js";
 export { dashboard } from "./dashboard.js";
 export { durable } from "./durable.js";
 export { failover } from "./failover.js";

@@ -220,6 +220,13 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
   /** Most activations of a stateless worker type per silo (default 16). */
   readonly maxWorkers?: number;
   /**
+   * Run calls on the silo's pool of worker threads instead of its event loop
+   * (for CPU-bound methods): `{ module: import.meta.url }`, the module a
+   * thread imports to find the class; all methods of a stateless type, or the
+   * `methods` listed (required for a keyed type). See docs/workers.md.
+   */
+  readonly threads?: ThreadSettings;
+  /**
    * Checks for arguments that arrive from the network (WebSocket clients, HTTP),
    * per method: an Effect Schema of the argument tuple
    * (`{ post: Schema.Tuple([Message]) }`) or a function that throws on bad
@@ -235,6 +242,23 @@ export interface ActorClass<T extends Actor<unknown> = Actor<unknown>> {
    * and Actor's own members. Listing anything else fails `Silo.start`.
    */
   readonly expose?: readonly string[];
+}
+
+/**
+ * Where a worker thread finds a threaded actor class: it imports `module` (a
+ * `file:` URL or an absolute path; `import.meta.url` of the class's own module
+ * is the usual value) and takes the export named `export`, or else the
+ * exported actor class with the same type name.
+ */
+export interface ThreadSettings {
+  readonly module: string | URL;
+  readonly export?: string;
+  /**
+   * The methods that run on threads (default: all, for a stateless type). A
+   * keyed type must list them; they see `this.key` but not `this.state`, and
+   * run beside the actor's turns, not as turns.
+   */
+  readonly methods?: readonly string[];
 }
 
 /**

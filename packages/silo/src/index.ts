@@ -38,6 +38,7 @@ export {
   type StoredState,
   StuckTurnError,
   systemClock,
+  type ThreadSettings,
   TimeoutError,
   type TimerOptions,
 } from "@praas/core";
@@ -67,3 +68,4 @@ export {
   type StopReport,
 } from "./silo.js";
 export type { ActorEventListener } from "./subscriptions.js";
+export { WorkerCrashedError } from "./worker-pool/errors.js";

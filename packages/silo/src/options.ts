@@ -13,6 +13,7 @@ import {
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
 import { LmdbStateStore } from "./lmdb-store.js";
 import { ActorRegistry } from "./registry.js";
+import { defaultPoolSize } from "./worker-pool/pool.js";
 
 export interface SiloOptions {
   /** The actor classes this silo hosts. */
@@ -69,6 +70,11 @@ export interface SiloOptions {
    * console, `[praas] silo-…: …`).
    */
   readonly log?: LogFunction;
+  /**
+   * Worker threads for types with `static threads` (default: the cores left
+   * after the event loop's, at least 1). Started on first use; see docs/workers.md.
+   */
+  readonly workerThreads?: number;
 }
 
 export interface ResolvedSiloOptions {
@@ -85,6 +91,7 @@ export interface ResolvedSiloOptions {
   readonly reminderRefreshMs: number;
   readonly cluster: ResolvedClusterOptions | undefined;
   readonly log: LogFunction;
+  readonly workerThreads: number;
 }
 
 function positive(name: string, value: unknown, fallback: number): number {
@@ -126,7 +133,10 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
     reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
     log: options.log ?? consoleLog,
+    workerThreads: positive("workerThreads", options.workerThreads, defaultPoolSize()),
   };
+  if (!Number.isInteger(checked.workerThreads))
+    throw new InvalidArgumentError("Silo option workerThreads must be an integer");
   // Bad actor classes are found here (the silo builds the registry again), before any store is opened.
   new ActorRegistry(checked.actors, checked.idleTimeoutMs);
   // Stores last: opening the embedded one claims the folder, so nothing may throw after it.

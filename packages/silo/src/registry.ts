@@ -6,6 +6,7 @@ import {
   type PersistenceMode,
   validateTypeName,
 } from "@praas/core";
+import { type ThreadedType, threadedTypeOf } from "./worker-pool/settings.js";
 
 /** Everything the runtime needs to know about one actor type, checked once at start. */
 export interface ActorTypeInfo {
@@ -21,6 +22,8 @@ export interface ActorTypeInfo {
   /** Stateless worker: no persisted state, a pool of activations per silo. */
   readonly stateless: boolean;
   readonly maxWorkers: number;
+  /** `static threads`: which of its calls run on the silo's worker threads. */
+  readonly threads: ThreadedType | undefined;
 }
 
 const PERSISTENCE_MODES: readonly PersistenceMode[] = ["deactivate", "turn", "none"];
@@ -132,6 +135,7 @@ export class ActorRegistry {
       stateVersion,
       stateless,
       maxWorkers,
+      threads: threadedTypeOf(cls, name, stateless, methods),
     };
     this.#types.set(name, info);
     this.#byClass.set(cls, info);

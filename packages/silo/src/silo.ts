@@ -53,6 +53,8 @@ import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
+import { WorkerPool } from "./worker-pool/pool.js";
+import { runsOnThread } from "./worker-pool/settings.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
 export interface SiloFailure {
@@ -148,12 +150,16 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #siloRequests = new SiloRequests();
   /** When this silo started (epoch ms): its age on the dashboard. */
   readonly startedAt = Date.now();
+  /** Worker threads of `static threads` types (none started until such a call comes). */
+  readonly #threads: WorkerPool;
 
   private constructor(options: ResolvedSiloOptions) {
     super();
     this.#options = options;
     this.#registry = new ActorRegistry(options.actors, options.idleTimeoutMs);
     this.#deadlines = new DeadlineQueue(options.clock);
+    const { workerThreads: size, clock } = options;
+    this.#threads = new WorkerPool({ size, clock, deadlines: this.#deadlines, observer: () => this.#observer });
     const timeouts = [...this.#registry.types].map((t) => t.idleTimeoutMs);
     const minIdle = Math.min(options.idleTimeoutMs, ...timeouts);
     this.#minIdleTimeout = minIdle;
@@ -434,6 +440,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     let saved = 0;
     // Past the graceful share of the drain, whatever is still busy is abandoned; its save gets the rest.
     const graceful = Math.floor(drainTimeoutMs * 0.75);
+    const threadsClosed = this.#threads.close(graceful);
     let overdue = false;
     const abandonAll = (): void => {
       for (const a of this.#table.values()) {
@@ -473,6 +480,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       );
     }
     // Cluster: tell peers, leave membership, wait for in-flight calls, close the transport.
+    await threadsClosed;
     await this.#cluster?.finishStop();
     this.#deadlines.close(new SiloStoppedError());
     await this.#options.storage.close();
@@ -562,6 +570,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (chain.length > MAX_CHAIN_LENGTH) {
         throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
       }
+      if (runsOnThread(info.threads, method)) return this.#threads.run(info.threads, key, method, args, timeoutMs);
       // A stateless type is served by a local pool; the key the caller named does not matter.
       const worker = info.stateless ? this.#pickWorker(info) : undefined;
       const workerKey = worker === undefined ? key : worker.key;

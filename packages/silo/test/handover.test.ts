@@ -154,8 +154,21 @@ describe("ownership hand-over", () => {
         }
         peer.send([[CALL, 5, "#silo", "handover", "explode", [], 5_000, [], 0]]);
         expect(await peer.reply(5)).toMatchObject([ERR, 5, { code: "SILO_UNAVAILABLE" }, true]);
-        // The silo keeps serving (a key it owns: the fake member answers nothing).
+        // A call forwarded by a peer with an older view runs here although the ring names the peer
+        // (the sender just said it does not own the key); asked again, the silo first lets it go.
         const ring = new HashRing([a.siloId, "silo-fake"]);
+        const ofFake = Array.from({ length: 64 }, (_, i) => `f${i}`).find(
+          (k) => ring.owner(`Held/${k}`) === "silo-fake",
+        );
+        if (ofFake === undefined) throw new Error("no key for the fake member");
+        peer.send([[CALL, 6, "Held", ofFake, "get", [], 5_000, [], 1]]);
+        expect(await peer.reply(6)).toEqual([OK, 6, 0]);
+        expect(a.isActive({ type: "Held", key: ofFake })).toBe(true);
+        peer.send([[CALL, 7, "#silo", "handover", "released", [version], 5_000, [], 0]]);
+        expect((await peer.reply(7))[0]).toBe(OK);
+        expect(a.isActive({ type: "Held", key: ofFake })).toBe(false);
+
+        // The silo keeps serving (a key it owns: the fake member answers nothing).
         const key = Array.from({ length: 64 }, (_, i) => `after${i}`).find((k) => ring.owner(`Held/${k}`) === a.siloId);
         if (key === undefined) throw new Error("no key for a");
         Held.gateFor(key).open();

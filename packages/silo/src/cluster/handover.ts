@@ -270,9 +270,16 @@ export class ReleaseTracker {
     this.#clock = clock;
   }
 
+  /**
+   * False after {@link retract}: an activation for a key this silo does not
+   * own appeared after the last release (a call forwarded by a peer that still
+   * had the old view ran here), and must be handed over before any answer.
+   */
+  #clean = true;
+
   /** Answer now if `version` is released, else when it is (or "not yet" after QUESTION_TIMEOUT_MS). */
   ask(version: number, answer: (released: number) => void, notYet: () => void): void {
-    if (version <= this.released) {
+    if (version <= this.released && this.#clean) {
       answer(this.released);
       return;
     }
@@ -296,16 +303,23 @@ export class ReleaseTracker {
     this.#questions.push(entry);
   }
 
-  /** This silo released `version`: answer the questions it settles. */
+  /** Until the next release, answer nothing (see #clean). */
+  retract(): void {
+    this.#clean = false;
+  }
+
+  /** This silo released `version` (nothing it does not own is left here): answer the questions it settles. */
   release(version: number): void {
-    if (version <= this.released) return;
-    this.released = version;
-    const ready = this.#questions.filter((q) => q.version <= version);
+    if (version <= this.released && this.#clean) return;
+    this.released = Math.max(this.released, version);
+    this.#clean = true;
+    const released = this.released;
+    const ready = this.#questions.filter((q) => q.version <= released);
     if (ready.length === 0) return;
-    this.#questions = this.#questions.filter((q) => q.version > version);
+    this.#questions = this.#questions.filter((q) => q.version > released);
     for (const q of ready) {
       q.timer.cancel();
-      q.answer(version);
+      q.answer(released);
     }
   }
 

@@ -485,6 +485,11 @@ export class ClusterNode {
       conn.replyError(id, serializeError(new SiloUnavailableError(`Unknown silo request ${method}`)), true);
       return;
     }
+    if (!this.#draining && this.#holdsUnowned()) {
+      // Something ran here after the last release for a key another silo owns: let it go first.
+      this.#releases.retract();
+      this.#release(this.#view.version);
+    }
     this.#releases.ask(
       version,
       (released) => conn.reply(id, released),
@@ -501,6 +506,16 @@ export class ClusterNode {
     const excluded = new Set(this.#leavingPeers);
     if (this.#draining || this.#evicted) excluded.add(this.selfId);
     this.#placement.update(this.#view, excluded);
+  }
+
+  /** Is an activation for a key another silo owns still here? */
+  #holdsUnowned(): boolean {
+    for (const a of this.#host.activations()) {
+      if (a.status === "deactivated" || this.#placement.owns(a.idString) || this.#host.isStateless(a.info.name))
+        continue;
+      return true;
+    }
+    return false;
   }
 
   /**
