@@ -6,7 +6,7 @@
  * once with one line naming what to install, instead of a wall of failing tests.
  *
  * Tools can be pointed at elsewhere with the variables the tests read:
- * REDIS_SERVER_BIN, PDFLATEX, BIBTEX. PRAAS_PREFLIGHT_INSTALL=0 never installs.
+ * REDIS_SERVER_BIN, PDFLATEX, BIBTEX, CHROMIUM_BIN. PRAAS_PREFLIGHT_INSTALL=0 never installs.
  */
 import { spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
@@ -17,6 +17,8 @@ const TOOLS = [
   { command: "redis-server", variable: "REDIS_SERVER_BIN", aptPackage: "redis-server", usedBy: "the Redis tests" },
   { command: "pdflatex", variable: "PDFLATEX", aptPackage: "texlive-latex-base", usedBy: "examples/latex" },
   { command: "bibtex", variable: "BIBTEX", aptPackage: "texlive-latex-base", usedBy: "examples/latex" },
+  // playwright-core drives the system's browser; it never downloads one.
+  { command: "chromium", variable: "CHROMIUM_BIN", aptPackage: "chromium", usedBy: "the dashboard browser tests" },
 ];
 
 /** Is `name` (a path, or a command looked up on the PATH) an executable file? */

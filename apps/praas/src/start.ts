@@ -234,6 +234,7 @@ export function banner(running: Running, config: StartConfig): string {
     `PraaS silo ${silo.siloId} is up, hosting ${types.join(", ")}`,
     `  WebSocket  ${gateway.wsUrl}`,
     `  HTTP       ${gateway.url}   (GET /healthz, /readyz, /metrics, /v1/cluster, /v1/types)`,
+    `  dashboard  ${gateway.url}/dashboard${config.token === undefined ? "" : "   (asks for the token)"}`,
     `  state      ${describeStorage(config)}`,
     ...callableLines(silo),
   ];

@@ -79,6 +79,7 @@ describe("praas command", () => {
       /callable {3}Counter: add, get {3}\(all public methods, TypeScript private\/protected too/,
     );
     expect(s.banner).toContain(`curl -X POST ${s.url}/v1/actors/Counter/alice/add -d '[1]'`);
+    expect(s.banner).toContain(`dashboard  ${s.url}/dashboard`);
 
     const first = await runPraas(["call", "Counter/alice", "add", "5", "--url", s.url]);
     expect(first).toMatchObject({ code: 0, out: "5\n" });

@@ -3,6 +3,7 @@
 
 export { client } from "./client.js";
 export { cores } from "./cores.js";
+export { dashboard } from "./dashboard.js";
 export { durable } from "./durable.js";
 export { failover } from "./failover.js";
 export { hostile } from "./hostile.js";

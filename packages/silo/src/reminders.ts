@@ -68,6 +68,17 @@ export class ReminderService {
     return this.#timers.size;
   }
 
+  /** Reminders scheduled here that are overdue (due at or before `now`) and due within `soonMs` after it. */
+  dueCounts(now: number, soonMs: number): { overdue: number; soon: number } {
+    let overdue = 0;
+    let soon = 0;
+    for (const { record } of this.#timers.values()) {
+      if (record.dueAt <= now) overdue++;
+      else if (record.dueAt <= now + soonMs) soon++;
+    }
+    return { overdue, soon };
+  }
+
   async register(actor: ActorId, name: string, schedule: ReminderSchedule): Promise<void> {
     if (typeof name !== "string" || name.length === 0 || name.length > 256) {
       throw new InvalidArgumentError("A reminder name is a non-empty string of at most 256 chars");

@@ -48,6 +48,7 @@ import { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
 import { Cluster, type MembershipLostError, type SiloClusterHost } from "./cluster/cluster.js";
 import { withRetry } from "./cluster/retry.js";
+import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo-request.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
@@ -146,6 +147,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #leaving = 0;
   /** Swap-outs that failed to save (other than idle ones, which the idle scan retries), by activation. */
   readonly #retries = new Map<Activation, DeactivationReason>();
+  readonly #siloRequests = new SiloRequests();
+  /** When this silo started (epoch ms): its age on the dashboard. */
+  readonly startedAt = Date.now();
   /** Worker threads of `static threads` types (none started until such a call comes). */
   readonly #threads: WorkerPool;
 
@@ -248,6 +252,35 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return [...this.#registry.types].map((t) => t.name);
   }
 
+  /**
+   * Answer requests other silos address to this silo itself (not to an
+   * actor), such as the dashboard's statistics. Returns the function that removes the handler.
+   */
+  handleSiloRequests(method: string, handler: SiloRequestHandler): () => void {
+    return this.#siloRequests.handle(method, handler);
+  }
+
+  /** Ask silo `siloId` (this one included) a request it answers with `handleSiloRequests`. */
+  askSilo(siloId: string, method: string, args: readonly unknown[], timeoutMs: number): Promise<unknown> {
+    if (siloId === this.siloId) return this.#siloRequests.answer(method, args);
+    return this.#cluster?.ask(siloId, method, args, timeoutMs) ?? Promise.reject(wrongSilo(siloId, this.siloId));
+  }
+
+  /** @internal The activations in memory here (the dashboard's per-silo statistics). */
+  activationsHere(): Iterable<Activation> {
+    return this.#table.values();
+  }
+
+  /** @internal The activation of `id` in memory here, if any. */
+  activationHere(id: ActorId): Activation | undefined {
+    return this.#table.get(actorIdString(id.type, id.key));
+  }
+
+  /** @internal Reminders scheduled here: overdue, and due within `soonMs`. */
+  remindersDue(soonMs: number): { scheduled: number; overdue: number; soon: number } {
+    return { scheduled: this.#reminders.scheduled, ...this.#reminders.dueCounts(this.#options.clock.now(), soonMs) };
+  }
+
   /** Is `ref`'s actor in memory here now? */
   isActive(ref: ActorRef<unknown> | ActorId): boolean {
     const id = toActorId(ref);
@@ -300,10 +333,15 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     };
   }
 
-  /** Where each actor lives and which silos there are. A single silo sees only itself. */
-  clusterView(): ClusterView {
+  /**
+   * Where each actor lives and which silos there are. A single silo sees only itself.
+   * `perType: false` leaves this silo's per-type counts empty, sparing a walk over every activation.
+   */
+  clusterView(options?: { readonly perType?: boolean }): ClusterView {
     const perType: Record<string, number> = {};
-    for (const a of this.#table.values()) perType[a.info.name] = (perType[a.info.name] ?? 0) + 1;
+    if (options?.perType !== false) {
+      for (const a of this.#table.values()) perType[a.info.name] = (perType[a.info.name] ?? 0) + 1;
+    }
     if (this.#cluster !== undefined) {
       const { version, silos } = this.#cluster.view;
       const me = this.#cluster.self();
@@ -767,6 +805,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       },
       isStateless: (type) => this.#registry.get(type)?.stateless === true,
       dispatch: (call) => this.#dispatch(call),
+      answerSiloRequest: (method, args) => this.#siloRequests.answer(method, args),
       activations: () => this.#table.values(),
       report: (what, error) => this.#fail("deactivate", what, error),
       viewChanged: () => {

@@ -153,6 +153,11 @@ export class Cluster {
     return false;
   }
 
+  /** Ask peer `siloId` a silo request (silo-request.ts); refused while this silo rejoins. */
+  ask(siloId: string, method: string, args: readonly unknown[], timeoutMs: number): Promise<unknown> {
+    return this.#node?.ask(siloId, method, args, timeoutMs) ?? Promise.reject(this.servingError());
+  }
+
   owns(idString: string): boolean {
     return this.#node?.owns(idString) === true;
   }

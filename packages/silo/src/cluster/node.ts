@@ -50,6 +50,7 @@ import {
 import type { PeerConnection } from "./peer-connection.js";
 import { Placement } from "./placement.js";
 import { Router, type RouterHost } from "./router.js";
+import { OutboundSiloRequest } from "./silo-request.js";
 import { Transport, type TransportStats } from "./transport.js";
 
 export interface ClusterHost extends RouterHost {
@@ -312,6 +313,13 @@ export class ClusterNode {
     return this.#placement.owner(idString);
   }
 
+  /** Ask peer `siloId` a silo request (silo-request.ts); never routed elsewhere nor retried. */
+  ask(siloId: string, method: string, args: readonly unknown[], timeoutMs: number): Promise<unknown> {
+    const request = new OutboundSiloRequest(siloId, method, args, this.#host.clock, timeoutMs);
+    this.#transport.send(siloId, request);
+    return request.promise;
+  }
+
   /**
    * May a fresh activation start here now? False: the call waits until the
    * keys this silo gained were let go by their previous owners (or is refused,
@@ -465,9 +473,13 @@ export class ClusterNode {
     });
   }
 
-  /** A control request from a peer (type SILO_TYPE): only the hand-over question exists. */
+  /** A control request from a peer (type SILO_TYPE): the hand-over question, or one for a handler (silo-request.ts). */
   #onSiloRequest(conn: PeerConnection, call: CallEnvelope): void {
-    const [, id, , , method, args] = call;
+    const [, id, , key, method, args, timeoutMs] = call;
+    if (method !== RELEASED_METHOD) {
+      this.#router.answerSiloRequest(conn, id, key, method, args, timeoutMs);
+      return;
+    }
     const version = method === RELEASED_METHOD ? parseReleasedQuestion(args) : undefined;
     if (version === undefined) {
       conn.replyError(id, serializeError(new SiloUnavailableError(`Unknown silo request ${method}`)), true);

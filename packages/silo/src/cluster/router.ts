@@ -17,12 +17,14 @@
  */
 import {
   actorIdString,
+  assertEncodable,
   assertEncodableArgs,
   type Clock,
   type DeadlineQueue,
   type PraasError,
   SiloUnavailableError,
   serializeError,
+  TimeoutError,
   validateKey,
 } from "@praas/core";
 import type { Call, CallObserver } from "../call.js";
@@ -31,6 +33,7 @@ import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
 import type { Placement } from "./placement.js";
 import { RemoteRequest, type RequestRouter } from "./remote-request.js";
+import { OutboundSiloRequest, SiloRequestNotHandledError, wrongSilo } from "./silo-request.js";
 
 /** What the router needs from the silo. */
 export interface RouterHost {
@@ -46,6 +49,8 @@ export interface RouterHost {
   isStateless(type: string): boolean;
   /** Route `call` as if it had just been made on this silo. */
   dispatch(call: Call): void;
+  /** Answer a request addressed to this silo itself (silo-request.ts); none: refused. */
+  answerSiloRequest?(method: string, args: readonly unknown[]): Promise<unknown>;
 }
 
 /** How the router sends a call to a peer. */
@@ -138,6 +143,48 @@ export class Router implements RequestRouter {
     host.dispatch(call);
   }
 
+  /** A silo request (silo-request.ts) a peer addressed to `siloId`: answered here if that is this silo. */
+  answerSiloRequest(
+    conn: PeerConnection,
+    id: number,
+    siloId: string,
+    method: string,
+    args: unknown[],
+    timeoutMs: number,
+  ): void {
+    // Meant for another incarnation, or nobody here answers it: refused before anything ran.
+    if (siloId !== this.#placement.selfId) {
+      conn.replyError(id, serializeError(wrongSilo(siloId, this.#placement.selfId)), true);
+      return;
+    }
+    const answer = this.#host.answerSiloRequest?.(method, args);
+    if (answer === undefined) {
+      conn.replyError(id, serializeError(new SiloRequestNotHandledError(method)), true);
+      return;
+    }
+    // A handler that never settles must not hold the connection's drain: answered by the asker's deadline.
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      conn.replyError(id, serializeError(new TimeoutError(`Silo request ${method} took over ${timeoutMs} ms`)), false);
+    }, timeoutMs);
+    timer.unref();
+    answer
+      .then((value) => {
+        if (settled) return;
+        // Checked here: frames are encoded trusting their values, and one bad value would sink the frame.
+        assertEncodable(value, `answer to silo request ${method}`);
+        conn.reply(id, value);
+      })
+      .catch((err: unknown) => {
+        if (!settled) conn.replyError(id, serializeError(err), err instanceof SiloRequestNotHandledError);
+      })
+      .finally(() => {
+        settled = true;
+        clearTimeout(timer);
+      });
+  }
+
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
   notRun(call: Call, error: PraasError): void {
     if (call instanceof InboundCall) {
@@ -156,6 +203,10 @@ export class Router implements RequestRouter {
 
   /** A call that never left, whose peer is gone: the ring names its new owner. */
   reroute(request: OutboundCall): void {
+    if (request instanceof OutboundSiloRequest) {
+      request.refused(new SiloUnavailableError(`Silo ${request.key} is gone`));
+      return;
+    }
     const call = (request as RemoteRequest).call;
     if (this.closed) request.refused(new SiloUnavailableError("This silo is shutting down"));
     else this.#host.dispatch(call);

@@ -1,6 +1,8 @@
 import type { Metric } from "prom-client";
 
-const BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const BUCKETS_S: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 interface Series {
   readonly labels: { readonly type: string; readonly method: string };
@@ -8,6 +10,18 @@ interface Series {
   sumS: number;
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly buckets: Float64Array;
+  /** Failed calls by error code (the dashboard reads it; Prometheus has its own counter). */
+  errors: Map<string, number> | undefined;
+}
+
+/** One type and method's totals since the silo started, as the dashboard samples them. */
+export interface CallSeriesView {
+  readonly type: string;
+  readonly method: string;
+  readonly count: number;
+  /** Non-cumulative counts per bucket of BUCKETS_S; the last slot is +Inf. */
+  readonly buckets: Float64Array;
+  readonly errors: ReadonlyMap<string, number> | undefined;
 }
 
 interface Value {
@@ -69,11 +83,17 @@ export class FastCounter<L extends string> {
 export class CallMetrics {
   readonly #series = new Map<string, Series>();
 
-  observe(type: string, method: string, durationMs: number): void {
+  observe(type: string, method: string, durationMs: number, errorCode?: string): void {
     const k = `${type}\u0000${method}`;
     let s = this.#series.get(k);
     if (s === undefined) {
-      s = { labels: { type, method }, count: 0, sumS: 0, buckets: new Float64Array(BUCKETS_S.length + 1) };
+      s = {
+        labels: { type, method },
+        count: 0,
+        sumS: 0,
+        buckets: new Float64Array(BUCKETS_S.length + 1),
+        errors: undefined,
+      };
       this.#series.set(k, s);
     }
     const v = durationMs / 1000;
@@ -82,6 +102,17 @@ export class CallMetrics {
     let i = 0;
     while (i < BUCKETS_S.length && v > (BUCKETS_S[i] as number)) i++;
     s.buckets[i] = (s.buckets[i] as number) + 1;
+    if (errorCode !== undefined) {
+      const errors = (s.errors ??= new Map());
+      errors.set(errorCode, (errors.get(errorCode) ?? 0) + 1);
+    }
+  }
+
+  /** Every series as it is now (live views: copy what must outlive the call). */
+  *series(): IterableIterator<CallSeriesView> {
+    for (const s of this.#series.values()) {
+      yield { type: s.labels.type, method: s.labels.method, count: s.count, buckets: s.buckets, errors: s.errors };
+    }
   }
 
   /** `praas_calls_total{type,method}` and `praas_call_duration_seconds{type,method}` for a registry. */

@@ -11,7 +11,9 @@ import {
   validateKey,
 } from "@praas/core";
 import type { Silo } from "../silo.js";
+import type { ClusterStats } from "../stats/cluster-stats.js";
 import type { Authenticator } from "./auth.js";
+import { dashboardRoute } from "./dashboard/routes.js";
 import { httpStatusOf, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 import { toJson } from "./json.js";
 import { checkJson } from "./json-check.js";
@@ -29,13 +31,15 @@ export interface HttpContext<P> {
   readonly targets: TargetCache;
   readonly metrics: GatewayMetrics | undefined;
   readonly fallback: HttpFallback | undefined;
+  /** The dashboard's statistics (with metrics on), for `/dashboard/api/…`. */
+  readonly dashboard?: ClusterStats | undefined;
   draining(): boolean;
   callStarted(): void;
   callEnded(): void;
 }
 
 /** A matched route: its metrics label, whether it needs a principal, and what it does. */
-interface Route<P> {
+export interface Route<P> {
   readonly name: string;
   readonly open?: boolean;
   run(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse, principal: P): Promise<void>;
@@ -126,6 +130,7 @@ function match<P>(method: string, url: string): Route<P> {
   if (s.length === 1 && s[0] === "healthz") return only("GET", { name: "healthz", open: true, run: healthz });
   if (s.length === 1 && s[0] === "readyz") return only("GET", { name: "readyz", open: true, run: readyz });
   if (s.length === 1 && s[0] === "metrics") return only("GET", { name: "metrics", run: metrics });
+  if (s[0] === "dashboard") return dashboardRoute<P>(method, s.slice(1), path);
   if (s[0] === "v1") {
     if (s.length === 2 && s[1] === "cluster") return only("GET", { name: "cluster", run: cluster });
     if (s.length === 2 && s[1] === "types") return only("GET", { name: "types", run: types });

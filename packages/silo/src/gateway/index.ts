@@ -1,3 +1,12 @@
+export type {
+  ActorDetails,
+  BusyActor,
+  CallRow,
+  ClusterSnapshot,
+  ReminderCounts,
+  SiloRow,
+  StuckTurn,
+} from "../stats/snapshot.js";
 export type { AuthenticateHook, AuthorizeHook, BuiltinPrincipal } from "./auth.js";
 export { MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 export { describeTypes, type TypeDescription } from "./http-routes.js";

@@ -11,7 +11,8 @@ import { CallMetrics, FastCounter } from "./call-metrics.js";
  */
 export class GatewayMetrics implements CallObserver {
   readonly registry = new Registry();
-  readonly #calls = new CallMetrics();
+  /** Calls per type and method, also read by the dashboard's statistics (stats/). */
+  readonly calls = new CallMetrics();
   readonly #errors: Counter<"type" | "method" | "code">;
   readonly #activations: Counter;
   readonly #deactivations: Counter<"reason">;
@@ -30,7 +31,7 @@ export class GatewayMetrics implements CallObserver {
     sockets: () => { open: number; displaced: number; refused: number } = () => ({ open: 0, displaced: 0, refused: 0 }),
   ) {
     const registers = [this.registry];
-    for (const m of this.#calls.metrics()) this.registry.registerMetric(m);
+    for (const m of this.calls.metrics()) this.registry.registerMetric(m);
     this.#errors = new Counter({
       name: "praas_call_errors_total",
       help: "Actor calls that failed, by actor type, method and error code",
@@ -117,7 +118,7 @@ export class GatewayMetrics implements CallObserver {
   }
 
   callCompleted(type: string, method: string, durationMs: number, errorCode: string | undefined): void {
-    this.#calls.observe(type, method, durationMs);
+    this.calls.observe(type, method, durationMs, errorCode);
     if (errorCode !== undefined) this.#errors.inc({ type, method, code: errorCode });
   }
 

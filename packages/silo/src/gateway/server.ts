@@ -4,6 +4,8 @@ import type { Duplex } from "node:stream";
 import { CLIENT_PROTOCOL_VERSION, CloseCode, OverloadedError, SiloStoppedError, serializeError } from "@praas/core";
 import { WebSocketServer } from "ws";
 import type { Silo } from "../silo.js";
+import { ClusterStats } from "../stats/cluster-stats.js";
+import { SiloStats } from "../stats/collector.js";
 import { Authenticator } from "./auth.js";
 import { GatewayConnection } from "./connection.js";
 import { ConnectionCap, connectionBudget, descriptorLimit } from "./connection-cap.js";
@@ -89,6 +91,9 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
         () => cap,
       )
     : undefined;
+  // The dashboard reads the call metrics: it is served when they are (like /metrics).
+  const siloStats = metrics === undefined ? undefined : new SiloStats(silo, metrics.calls);
+  const dashboard = siloStats === undefined ? undefined : new ClusterStats(silo);
   const server: Server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -104,6 +109,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       validator,
       targets,
       metrics,
+      dashboard,
       fallback: o.fallback,
       draining: () => draining,
       callStarted,
@@ -186,6 +192,10 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
       server.off("error", reject);
       resolve();
     });
+  }).catch((err: unknown) => {
+    // Not listening: let go of the silo's events and silo-request handlers.
+    siloStats?.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   const hostInUrl = o.host.includes(":") ? `[${o.host}]` : o.host;
@@ -215,6 +225,7 @@ export async function startGateway<P = unknown>(silo: Silo, options?: GatewayOpt
     clearTimeout(cut);
     streams.close();
     metrics?.close();
+    siloStats?.close();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
