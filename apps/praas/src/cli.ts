@@ -1,8 +1,10 @@
 import { PraasError, parseActorId } from "@praas/core";
+import type { DestinationStream } from "pino";
 import { type FlagKind, parseArgs } from "./args.js";
 import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
 import { ConfigError, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
+import { createLogger, defaultLogFormat } from "./logger.js";
 import { banner, type Running, startServer } from "./start.js";
 
 export interface Io {
@@ -10,6 +12,8 @@ export interface Io {
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Where `praas start` writes log lines (default stderr; tests pass a stream). */
+  readonly logTo?: DestinationStream;
 }
 
 /** Errors the operator fixes before trying again: exit code 2 (see USAGE). */
@@ -56,6 +60,12 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --s3-path-style                    s3: path-style URLs (MinIO and most local servers)
                                          credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)
       --redis-key-prefix <prefix>        redis: key prefix (default praas:state:)
+    Observability (docs/observability.md):
+      --log-level debug|info|warn|error|silent   lowest level logged (default info)
+      --log-format json|pretty           log lines (default: readable in a terminal, JSON otherwise
+                                         and with NODE_ENV=production); logs go to stderr
+      --otel                             export traces over OTLP/HTTP (also on when
+                                         OTEL_TRACES_EXPORTER=otlp or OTEL_EXPORTER_OTLP_*ENDPOINT is set)
       --config <file.json>               settings file: the keys above in camelCase, plus "limits"
     Environment: PRAAS_ + the flag in upper case with _ (PRAAS_ACTORS, PRAAS_PORT, PRAAS_CLUSTER,
     PRAAS_REDIS_URL, PRAAS_STORAGE, PRAAS_S3_BUCKET, PRAAS_CLUSTER_SECRET, …), and PRAAS_CONFIG.
@@ -122,9 +132,14 @@ async function start(argv: readonly string[], io: Io): Promise<Outcome> {
   const { flags, positionals } = parseArgs(argv, START_FLAGS);
   if (positionals.length > 0) throw new UsageError(`praas start takes no arguments, got ${positionals.join(" ")}`);
   const config = resolveStartConfig({ flags, env: io.env, cwd: io.cwd });
+  const logger = createLogger({
+    level: config.logLevel,
+    format: config.logFormat ?? defaultLogFormat(io.logTo === undefined && process.stderr.isTTY === true, io.env),
+    destination: io.logTo,
+  });
   let running: Running;
   try {
-    running = await startServer(config);
+    running = await startServer(config, logger);
   } catch (err) {
     throw listenFailure(err, config) ?? err;
   }

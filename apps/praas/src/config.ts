@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { DEFAULT_LIMITS, type GatewayLimits } from "@praas/silo";
 import { ConfigError } from "./errors.js";
+import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
 
 /** Everything `praas start` needs, after merging defaults < config file < environment < flags. */
 export interface StartConfig {
@@ -41,6 +42,12 @@ export interface StartConfig {
   readonly redisKeyPrefix: string | undefined;
   /** Where reminders live: "redis" (default in a cluster) or "local" (beside lmdb/fs state, else memory). */
   readonly reminders: RemindersKind;
+  /** Lowest level logged (default info). */
+  readonly logLevel: CliLogLevel;
+  /** Log line format; undefined: readable in a terminal, JSON otherwise (see logger.ts). */
+  readonly logFormat: LogFormat | undefined;
+  /** Export traces over OTLP/HTTP (also on with the standard OTEL_* variables, see otel.ts). */
+  readonly otel: boolean;
 }
 
 export type StorageKind = "lmdb" | "fs" | "s3" | "redis" | "memory";
@@ -56,6 +63,8 @@ type Kind =
   | "limits"
   | "storage"
   | "reminders"
+  | "log-level"
+  | "log-format"
   | "redis-url"
   | "http-url"
   | "host-port";
@@ -71,6 +80,8 @@ interface Setting {
 const CHOICES: Partial<Record<Kind, readonly string[]>> = {
   storage: ["lmdb", "fs", "s3", "redis", "memory"],
   reminders: ["redis", "local"],
+  "log-level": LOG_LEVELS,
+  "log-format": LOG_FORMATS,
 };
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
@@ -107,6 +118,9 @@ const SETTINGS: readonly Setting[] = [
   { key: "s3Region", flag: "s3-region", env: "PRAAS_S3_REGION", kind: "string" },
   { key: "s3PathStyle", flag: "s3-path-style", env: "PRAAS_S3_PATH_STYLE", kind: "boolean" },
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "PRAAS_REDIS_KEY_PREFIX", kind: "string" },
+  { key: "logLevel", flag: "log-level", env: "PRAAS_LOG_LEVEL", kind: "log-level" },
+  { key: "logFormat", flag: "log-format", env: "PRAAS_LOG_FORMAT", kind: "log-format" },
+  { key: "otel", flag: "otel", env: "PRAAS_OTEL", kind: "boolean" },
 ];
 
 /** The flags of `praas start` (for the argument parser). */
@@ -139,7 +153,9 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
       if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a non-empty string`);
       return setting.key === "stateDir" ? resolve(from.baseDir, raw) : raw;
     case "storage":
-    case "reminders": {
+    case "reminders":
+    case "log-level":
+    case "log-format": {
       const choices = CHOICES[setting.kind] as readonly string[];
       if (typeof raw !== "string" || !choices.includes(raw)) {
         throw new ConfigError(`${where} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
@@ -246,7 +262,15 @@ export interface ConfigInputs {
 
 /** Merge and validate; a bad value is a ConfigError naming the key and where it came from. */
 export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
-  const out: Record<string, unknown> = { ...DEFAULTS, insecure: false, actors: [], limits: {}, storage: "lmdb" };
+  const out: Record<string, unknown> = {
+    ...DEFAULTS,
+    insecure: false,
+    actors: [],
+    limits: {},
+    storage: "lmdb",
+    logLevel: "info",
+    otel: false,
+  };
   /** Where each explicitly given setting came from. */
   const source = new Map<string, string>();
   const configPath = (inputs.flags.config as string | undefined) ?? inputs.env.PRAAS_CONFIG;

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { MembershipProvider } from "@praas/core";
+import type { LogFunction, MembershipProvider } from "@praas/core";
 import {
   RedisUnavailableError,
   redisMembership,
@@ -27,9 +27,12 @@ import { s3Storage } from "@praas/storage-s3";
 import { combineWeb, loadActorModules } from "./actors.js";
 import { redactUrl, type StartConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { type CliLogger, createLogger } from "./logger.js";
 
 export interface Running {
   readonly silo: Silo;
+  /** The runtime's logger (pino), silo id bound. */
+  readonly logger: CliLogger;
   readonly gateway: Gateway;
   /** Did a module offer web routes (`praasWeb`)? */
   readonly hasWeb: boolean;
@@ -38,7 +41,11 @@ export interface Running {
 }
 
 /** Start a silo hosting the configured actors and its gateway. */
-export async function startServer(config: StartConfig): Promise<Running> {
+export async function startServer(
+  config: StartConfig,
+  logger = createLogger({ level: "info", format: "json" }),
+): Promise<Running> {
+  const { log } = logger;
   const { classes, web } = await loadActorModules(config.actors);
   if (config.redisUrl !== undefined) {
     // Bounded: Redis that does not answer is a clear error (exit code 2), not a hang.
@@ -49,7 +56,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
   const parts: Partial<Parts> = {};
   let silo: Silo;
   try {
-    Object.assign(parts, buildParts(config));
+    Object.assign(parts, buildParts(config, log));
     silo = await Silo.start({
       actors: classes,
       stateDir: config.stateDir,
@@ -60,7 +67,9 @@ export async function startServer(config: StartConfig): Promise<Running> {
       storage: parts.storage,
       reminders: parts.reminders,
       cluster: parts.cluster,
+      log,
     });
+    logger.setSilo(silo.siloId);
   } catch (err) {
     // The silo may not have taken ownership yet: close whatever was opened (closing twice is harmless).
     await Promise.all([
@@ -87,6 +96,7 @@ export async function startServer(config: StartConfig): Promise<Running> {
   let stopping: Promise<StopReport> | undefined;
   return {
     silo,
+    logger,
     gateway,
     hasWeb: web.length > 0,
     stop() {
@@ -106,12 +116,13 @@ interface Parts {
 }
 
 /** The stores and the cluster option the configuration asks for (undefined: the silo's defaults). */
-function buildParts(config: StartConfig): Parts {
+function buildParts(config: StartConfig, log: LogFunction): Parts {
   const redisUrl = config.redisUrl as string;
   let storage: StateStore | undefined;
   if (config.storage === "memory") storage = new MemoryStateStore();
   else if (config.storage === "fs") storage = new FileStateStore(stateDirOf(config));
-  else if (config.storage === "redis") storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
+  else if (config.storage === "redis")
+    storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix, log });
   else if (config.storage === "s3") {
     storage = s3Storage({
       bucket: config.s3Bucket as string,
@@ -122,7 +133,7 @@ function buildParts(config: StartConfig): Parts {
     });
   }
   let reminders: ReminderStore | undefined;
-  if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config) });
+  if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config), log });
   else if (config.storage === "fs") reminders = new FileReminderStore(stateDirOf(config));
   let cluster: ClusterOptions | undefined;
   if (config.cluster !== undefined) {
@@ -130,6 +141,7 @@ function buildParts(config: StartConfig): Parts {
       url: redisUrl,
       cluster: config.cluster,
       connectTimeoutMs: config.redisConnectTimeoutMs,
+      log,
     });
     cluster = {
       name: config.cluster,

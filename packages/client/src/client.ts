@@ -9,14 +9,17 @@ import {
   CLIENT_PROTOCOL_VERSION,
   type Clock,
   ConnectionLostError,
+  consoleLog,
   type DeadlineEntry,
   type DeadlineList,
   DeadlineQueue,
   Deque,
   decode,
+  describeError,
   deserializeError,
   encodeTrusted,
   InvalidArgumentError,
+  type LogFunction,
   MAX_CHANNEL_LENGTH,
   OverloadedError,
   PayloadTooLargeError,
@@ -66,6 +69,8 @@ export interface ClientOptions {
   readonly maxQueuedCalls?: number;
   /** A WebSocket implementation to use instead of the global one or `ws`. */
   readonly WebSocket?: WebSocketConstructor;
+  /** Where an "error" event nobody listens to goes (default: a line on stderr via `consoleLog`). */
+  readonly log?: LogFunction;
 }
 
 /** Options of `client.send`: durability, and the deadline for the gateway's answer. */
@@ -145,6 +150,7 @@ export class Client implements RefBackend {
   readonly url: string;
   readonly #factory: SocketFactory;
   readonly #token: string | undefined;
+  readonly #log: LogFunction;
   /** The deadline the user set for every call, if any. */
   readonly #timeoutMs: number | undefined;
   /** The silo's default deadline, from its hello; used when the caller set none. */
@@ -187,6 +193,7 @@ export class Client implements RefBackend {
     this.url = url;
     this.#factory = factory;
     this.#token = options.token;
+    this.#log = options.log ?? consoleLog;
     this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
     this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
@@ -684,7 +691,7 @@ export class Client implements RefBackend {
   #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
     const set = this.#listeners[event] as Set<(e: ClientEvents[K]) => void>;
     if (set.size === 0 && event === "error") {
-      console.error("[praas client]", value);
+      this.#log("error", `client: ${describeError(value)}`, { error: value });
       return;
     }
     for (const l of set) {
