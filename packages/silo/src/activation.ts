@@ -46,6 +46,7 @@ import {
 import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
+import { traceTurn } from "./tracing.js";
 
 /**
  * The life of an activation:
@@ -253,7 +254,11 @@ export class Activation implements ActorHost {
   ) {
     this.id = { type: info.name, key };
     this.mailbox = new Mailbox<ActivationTurn>((turn) =>
-      turn instanceof ActorTimer ? this.#runTimer(turn) : this.#runCall(turn as Call),
+      turn instanceof ActorTimer
+        ? this.#runTimer(turn)
+        : (turn as Call).trace === undefined
+          ? this.#runCall(turn as Call)
+          : traceTurn(turn as Call, () => this.#runCall(turn as Call)),
     );
   }
 

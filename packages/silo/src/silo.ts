@@ -52,6 +52,7 @@ import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
+import { inCallContext, traceCall, tracedStore, traceReminder } from "./tracing.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
 export interface SiloFailure {
@@ -161,7 +162,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         clock: options.clock,
         owns: (actor) => this.#ownsLocally(actor),
         fire: async (actor, name, firing) => {
-          await this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false);
+          await traceReminder(actor, name, this.siloId, () =>
+            this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
+          );
         },
         report: (actor, error) => this.#fail("reminder", actor, error),
       },
@@ -540,6 +543,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         this.#observer,
         this.#observer === undefined ? 0 : performance.now(),
       );
+      traceCall(call, this.siloId);
       const now = this.#options.clock.now();
       this.#deadlines.add(call, timeoutMs, now);
       if (worker !== undefined) {
@@ -550,7 +554,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         };
         call.promise.then(done, done);
       }
-      this.#dispatch(call, now);
+      if (call.trace === undefined) this.#dispatch(call, now);
+      else inCallContext(call, () => this.#dispatch(call, now));
       return call.promise;
     } catch (err) {
       return Promise.reject(err);
@@ -577,8 +582,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       undefined,
       0,
     );
+    traceCall(call, this.siloId);
     this.#deadlines.add(call, timeoutMs);
-    this.#dispatch(call);
+    inCallContext(call, () => this.#dispatch(call));
     return call.promise;
   }
 
@@ -781,7 +787,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return {
       // An embedded single silo always serves: no lookup at all on its hot path.
       servingError: this.#options.cluster === undefined ? alwaysServing : () => this.#cluster?.servingError(),
-      store: this.#options.storage,
+      store: tracedStore(this.#options.storage, () => this.siloId),
       clock: this.#options.clock,
       nextTurnId: () => ++this.#turnCounter,
       makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),

@@ -26,6 +26,7 @@ import {
   validateKey,
 } from "@praas/core";
 import type { Call, CallObserver } from "../call.js";
+import { inCallContext, traceHop, traceInbound } from "../tracing.js";
 import type { CallEnvelope } from "./frames.js";
 import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
@@ -99,7 +100,7 @@ export class Router implements RequestRouter {
       this.notRun(call, new SiloUnavailableError(`No active silo can host ${call.idString} now`));
       return true;
     }
-    this.#transport.send(owner, new RemoteRequest(call, hops, this));
+    this.#transport.send(owner, new RemoteRequest(call, hops, this, traceHop(call, owner)));
     return true;
   }
 
@@ -134,8 +135,10 @@ export class Router implements RequestRouter {
       id,
       hops,
     );
+    traceInbound(call, env, this.#placement.selfId);
     host.deadlines.add(call, timeout);
-    host.dispatch(call);
+    if (call.trace === undefined) host.dispatch(call);
+    else inCallContext(call, () => host.dispatch(call));
   }
 
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
