@@ -5,6 +5,7 @@ import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
 import { ConfigError, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
 import { createLogger, defaultLogFormat } from "./logger.js";
+import { otelWanted, startOtel } from "./otel.js";
 import { banner, type Running, startServer } from "./start.js";
 
 export interface Io {
@@ -137,14 +138,30 @@ async function start(argv: readonly string[], io: Io): Promise<Outcome> {
     format: config.logFormat ?? defaultLogFormat(io.logTo === undefined && process.stderr.isTTY === true, io.env),
     destination: io.logTo,
   });
+  // Before the silo starts, so its first spans are exported too.
+  const otel = otelWanted(config.otel, io.env) ? await startOtel(io.env, logger.log) : undefined;
   let running: Running;
   try {
     running = await startServer(config, logger);
   } catch (err) {
+    await otel?.shutdown();
     throw listenFailure(err, config) ?? err;
   }
   io.out(banner(running, config));
-  return { running };
+  if (otel === undefined) return { running };
+  const stop = running.stop;
+  return {
+    running: {
+      ...running,
+      async stop() {
+        try {
+          return await stop();
+        } finally {
+          await otel.shutdown();
+        }
+      },
+    },
+  };
 }
 
 const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {

@@ -2,6 +2,8 @@
  * W3C trace context on the wire (docs/protocol.md): optional, and checked like
  * every other field — a malformed one fails the frame it came in, with its id.
  */
+
+import { trace } from "@opentelemetry/api";
 import {
   carrierOf,
   contextFromCarrier,
@@ -13,7 +15,6 @@ import {
   startSpan,
   traceClient,
 } from "@praas/core";
-import { trace } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { CALL, decodeFrame, encodeFrame, parseEnvelope, traceOf } from "../src/cluster/frames.js";
 import { parseClientFrame } from "../src/gateway/ws-protocol.js";
