@@ -85,8 +85,12 @@ function prettyStream(destination: DestinationStream, colorize: boolean): Destin
     colorize: colorize && process.stderr.isTTY === true,
     translateTime: "SYS:HH:MM:ss.l",
     ignore: "pid,hostname,silo,actor",
-    // "silo-1a2b Counter/a: message" on one line; an error's stack below it.
-    messageFormat: "{if silo}{silo} {end}{if actor}{actor}: {end}{msg}",
+    // "silo-1a2b Counter/a: message" on one line (the actor once); an error's stack below it.
+    messageFormat: (line, messageKey) => {
+      const msg = String(line[messageKey] ?? "");
+      const actor = typeof line.actor === "string" && !msg.startsWith(line.actor) ? `${line.actor}: ` : "";
+      return `${typeof line.silo === "string" ? `${line.silo} ` : ""}${actor}${msg}`;
+    },
   });
   return {
     write(line: string) {
