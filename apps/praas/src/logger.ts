@@ -7,9 +7,10 @@
  * terminal outside production, where lines are readable. Every line that
  * concerns a silo carries `silo`; lines about an actor carry `actor` ("Type/key").
  */
+
+import { createRequire } from "node:module";
 import type { LogDetails, LogFunction, LogLevel } from "@praas/core";
 import { type DestinationStream, type Logger, pino } from "pino";
-import { prettyFactory } from "pino-pretty";
 
 /** The levels `--log-level` accepts: the runtime's four, plus "silent" (nothing at all). */
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -81,6 +82,8 @@ export function createLogger(options: LoggerOptions): CliLogger {
  * thread: a line logged just before exit is not lost).
  */
 function prettyStream(destination: DestinationStream, colorize: boolean): DestinationStream {
+  // Loaded only for a terminal: JSON logging (servers, tests starting many processes) skips its modules.
+  const { prettyFactory } = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
   const format = prettyFactory({
     colorize: colorize && process.stderr.isTTY === true,
     translateTime: "SYS:HH:MM:ss.l",
