@@ -1,3 +1,4 @@
+import { type LogLevel, logAtLeast } from "@praas/core";
 import { Actor, MemoryStateStore, Silo } from "@praas/silo";
 import { afterEach, describe, expect, test } from "vitest";
 import { ConfigError, createLogger, type Io, resolveStartConfig, runCommand } from "../src/index.js";
@@ -52,6 +53,13 @@ describe("the praas logger", () => {
     const none = collector();
     createLogger({ level: "silent", format: "json", destination: none }).log("error", "e");
     expect(none.lines).toEqual([]);
+  });
+
+  test("logAtLeast filters a plain log function for embedded users", () => {
+    const seen: LogLevel[] = [];
+    const log = logAtLeast("info", (level) => seen.push(level));
+    for (const level of ["debug", "info", "warn", "error"] as const) log(level, level);
+    expect(seen).toEqual(["info", "warn", "error"]);
   });
 
   test("JSON lines: one object per line with level name, time, silo, actor and the error", () => {

@@ -30,6 +30,9 @@ class Counter extends Actor<{ n: number }> {
   fail(): never {
     throw new Error("no such luck");
   }
+  async take(): Promise<unknown> {
+    return (await this.recv("inbox")).data;
+  }
   async schedule(): Promise<void> {
     await this.remind("tick", { at: Date.now() });
   }
@@ -170,7 +173,7 @@ describe("distributed tracing", () => {
     }
   });
 
-  test("sends and reminders are traced: send → deliver, reminder → turn", async () => {
+  test("sends, receives and reminders are traced: send → deliver, recv in its turn, reminder → turn", async () => {
     const key = await keyOwnedByB();
     exporter.reset();
     await client.send("Counter", key, "inbox", { hello: 1 });
@@ -185,6 +188,14 @@ describe("distributed tracing", () => {
     const hop = named(spansOf(sendTrace), "praas.hop Counter.send");
     expect(parentOf(hop)).toBe(send.spanContext().spanId);
     expect(parentOf(named(spansOf(sendTrace), "praas.remote Counter.send"))).toBe(hop.spanContext().spanId);
+
+    expect(await client.call("Counter", key, "take", [])).toEqual({ hello: 1 });
+    await expect.poll(() => exporter.getFinishedSpans().some((s) => s.name === "praas.client Counter.take")).toBe(true);
+    const takeTrace = named(exporter.getFinishedSpans(), "praas.client Counter.take").spanContext().traceId;
+    const recv = named(spansOf(takeTrace), "praas.recv Counter");
+    expect(recv.kind).toBe(SpanKind.CONSUMER);
+    expect(recv.attributes).toMatchObject({ "praas.channel": "inbox", "praas.actor.key": key });
+    expect(parentOf(recv)).toBe(named(spansOf(takeTrace), "praas.turn Counter.take").spanContext().spanId);
 
     await client.call("Counter", key, "schedule", []);
     await expect

@@ -93,15 +93,35 @@ let cachedProvider: TracerProvider | undefined;
 let cachedTracer: Tracer | undefined;
 
 /**
+ * While no SDK is registered, how many more calls answer "off" before the
+ * global is looked at again. A symbol lookup on `globalThis` costs tens of ns
+ * (a miss on the global object), a tenth of an in-process call; counting
+ * down costs one. So an SDK registered while silos already serve is noticed
+ * within this many calls — register it first, as OpenTelemetry advises.
+ */
+export const TRACING_RECHECK_CALLS = 1000;
+let offFor = 0;
+
+/**
  * The praas tracer, or undefined when no OpenTelemetry SDK is registered (so
- * nothing is traced). Registering an SDK later takes effect at the next call.
+ * nothing is traced).
  */
 export function praasTracer(): Tracer | undefined {
+  if (offFor > 0) {
+    offFor--;
+    return undefined;
+  }
   const slot = (globalThis as Record<symbol, { trace?: unknown } | undefined>)[API_GLOBAL];
-  if (slot?.trace === undefined) return undefined;
+  if (slot?.trace === undefined) {
+    offFor = TRACING_RECHECK_CALLS;
+    return undefined;
+  }
   const provider = trace.getTracerProvider();
   const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
-  if (delegate === NOOP_PROVIDER) return undefined;
+  if (delegate === NOOP_PROVIDER) {
+    offFor = TRACING_RECHECK_CALLS;
+    return undefined;
+  }
   if (delegate !== cachedProvider) {
     cachedProvider = delegate;
     cachedTracer = delegate.getTracer(TRACER_NAME);

@@ -46,7 +46,7 @@ import {
 import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
-import { traceTurn } from "./tracing.js";
+import { traceRecv, traceTurn } from "./tracing.js";
 
 /**
  * The life of an activation:
@@ -346,7 +346,7 @@ export class Activation implements ActorHost {
       if (this.status === "deactivating" || this.status === "deactivated") {
         throw new DeactivatedError(this.idString, "recv was called");
       }
-      return this.#inboxOrNew().recv(channel, from, timeoutMs);
+      return traceRecv(this.id, channel, this.#inboxOrNew().recv(channel, from, timeoutMs));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -584,7 +584,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     );
     traceCall(call, this.siloId);
     this.#deadlines.add(call, timeoutMs);
-    inCallContext(call, () => this.#dispatch(call));
+    if (call.trace === undefined) this.#dispatch(call);
+    else inCallContext(call, () => this.#dispatch(call));
     return call.promise;
   }
 

@@ -164,24 +164,44 @@ export function traceReminder(
   return endWhenSettled(span, fired);
 }
 
+/** An actor waiting in `recv` until a message is handed to it (a child of its turn). */
+export function traceRecv<T>(actor: ActorId, channel: string, recv: Promise<T>): Promise<T> {
+  if (praasTracer() === undefined) return recv;
+  const attrs = actorAttributes(actor.type, actor.key, "recv");
+  attrs[TRACE_ATTR.channel] = channel;
+  return endWhenSettled(startSpan(`praas.recv ${actor.type}`, SpanKind.CONSUMER, attrs), recv);
+}
+
 /**
  * The store as activations see it: load, save and delete get a span each when
  * tracing is on (children of the call or turn that caused them).
  */
 export function tracedStore(store: StateStore, silo: () => string): StateStore {
   const traced = <T>(op: string, id: ActorId, run: () => Promise<T>): Promise<T> => {
-    if (praasTracer() === undefined) return run();
     const attrs = actorAttributes(id.type, id.key, op, silo());
     attrs[TRACE_ATTR.store] = store.kind;
-    return endWhenSettled(startSpan(`praas.state.${op}`, SpanKind.CLIENT, attrs), run());
+    const span = startSpan(`praas.state.${op}`, SpanKind.CLIENT, attrs);
+    let result: Promise<T>;
+    try {
+      result = run();
+    } catch (err) {
+      if (span !== undefined) endSpan(span, err);
+      throw err;
+    }
+    return endWhenSettled(span, result);
   };
   return {
     get kind() {
       return store.kind;
     },
-    load: (id) => traced("load", id, () => store.load(id)),
-    save: (id, data, expected) => traced("save", id, () => store.save(id, data, expected)),
-    delete: (id, expected) => traced("delete", id, () => store.delete(id, expected)),
+    // Untraced: straight through, no closure.
+    load: (id) => (praasTracer() === undefined ? store.load(id) : traced("load", id, () => store.load(id))),
+    save: (id, data, expected) =>
+      praasTracer() === undefined
+        ? store.save(id, data, expected)
+        : traced("save", id, () => store.save(id, data, expected)),
+    delete: (id, expected) =>
+      praasTracer() === undefined ? store.delete(id, expected) : traced("delete", id, () => store.delete(id, expected)),
     describe: (id) => store.describe(id),
     close: () => store.close(),
   };

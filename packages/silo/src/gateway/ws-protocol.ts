@@ -61,7 +61,7 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (typeof trace === "string") return fail(id, trace);
       return {
         ok: true,
-        frame: { t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs, ...trace },
+        frame: withTrace({ t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs }, trace),
       };
     }
     case "send": {
@@ -77,16 +77,10 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (typeof trace === "string") return fail(id, trace);
       return {
         ok: true,
-        frame: {
-          t: "send",
-          id,
-          type: v.type,
-          key: v.key,
-          channel: v.channel,
-          data: v.data,
-          durable: v.durable,
-          ...trace,
-        },
+        frame: withTrace(
+          { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data, durable: v.durable },
+          trace,
+        ),
       };
     }
     case "invoke": {
@@ -101,7 +95,7 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (typeof trace === "string") return fail(id, trace);
       return {
         ok: true,
-        frame: { t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs, ...trace },
+        frame: withTrace({ t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs }, trace),
       };
     }
     case "sub": {
@@ -151,6 +145,11 @@ function readTimeout(frame: string, v: unknown, max: number): number | undefined
     return new InvalidArgumentError(`${frame} frame: timeoutMs must be a positive number`);
   }
   return Math.min(v, max);
+}
+
+/** `frame` with the trace fields, when it has some (the common case allocates nothing more). */
+function withTrace<F extends ClientFrame>(frame: F, trace: TraceCarrier | undefined): F {
+  return trace === undefined ? frame : { ...frame, ...trace };
 }
 
 /** The optional W3C trace context of a work frame, or a problem to report. */
