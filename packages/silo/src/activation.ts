@@ -258,7 +258,7 @@ export class Activation implements ActorHost {
         ? this.#runTimer(turn)
         : (turn as Call).trace === undefined
           ? this.#runCall(turn as Call)
-          : traceTurn(turn as Call, () => this.#runCall(turn as Call)),
+          : this.#runTraced(turn as Call),
     );
   }
 
@@ -404,6 +404,11 @@ export class Activation implements ActorHost {
   }
 
   // ---- turns ----
+
+  /** A traced call's turn, under its span (tracing.ts). */
+  #runTraced(call: Call): boolean {
+    return traceTurn(call, () => this.#runCall(call));
+  }
 
   /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
   #runCall(call: Call): boolean {

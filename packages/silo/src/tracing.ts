@@ -190,18 +190,19 @@ export function tracedStore(store: StateStore, silo: () => string): StateStore {
     }
     return endWhenSettled(span, result);
   };
+  const tracedLoad = (id: ActorId) => traced("load", id, () => store.load(id));
+  const tracedSave = (id: ActorId, data: Uint8Array, expected: string | null) =>
+    traced("save", id, () => store.save(id, data, expected));
+  const tracedDelete = (id: ActorId, expected?: string) => traced("delete", id, () => store.delete(id, expected));
   return {
     get kind() {
       return store.kind;
     },
-    // Untraced: straight through, no closure.
-    load: (id) => (praasTracer() === undefined ? store.load(id) : traced("load", id, () => store.load(id))),
+    // Untraced: straight through (the traced paths' closures live in functions of their own).
+    load: (id) => (praasTracer() === undefined ? store.load(id) : tracedLoad(id)),
     save: (id, data, expected) =>
-      praasTracer() === undefined
-        ? store.save(id, data, expected)
-        : traced("save", id, () => store.save(id, data, expected)),
-    delete: (id, expected) =>
-      praasTracer() === undefined ? store.delete(id, expected) : traced("delete", id, () => store.delete(id, expected)),
+      praasTracer() === undefined ? store.save(id, data, expected) : tracedSave(id, data, expected),
+    delete: (id, expected) => (praasTracer() === undefined ? store.delete(id, expected) : tracedDelete(id, expected)),
     describe: (id) => store.describe(id),
     close: () => store.close(),
   };

@@ -138,7 +138,7 @@ export class Router implements RequestRouter {
     traceInbound(call, env, this.#placement.selfId);
     host.deadlines.add(call, timeout);
     if (call.trace === undefined) host.dispatch(call);
-    else inCallContext(call, () => host.dispatch(call));
+    else dispatchTraced(host, call);
   }
 
   /** No actor ran `call`: tell the origin so, or (at the origin) send it again shortly. */
@@ -163,6 +163,11 @@ export class Router implements RequestRouter {
     if (this.closed) request.refused(new SiloUnavailableError("This silo is shutting down"));
     else this.#host.dispatch(call);
   }
+}
+
+/** Dispatch in the call's trace context (outside onCall: a closure there would cost every call). */
+function dispatchTraced(host: { dispatch(call: Call): void }, call: Call): void {
+  inCallContext(call, () => host.dispatch(call));
 }
 
 /**

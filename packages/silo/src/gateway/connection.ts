@@ -15,6 +15,7 @@ import {
   ProtocolError,
   type SendFrame,
   SiloStoppedError,
+  type Span,
   type SubFrame,
   validateKey,
 } from "@praas/core";
@@ -235,11 +236,15 @@ export class GatewayConnection<P> {
   #invoke(frame: WorkFrame): void {
     const span = traceGateway(frame, this.#ctx.silo.siloId);
     if (span === undefined) this.#invokeNow(frame);
-    else
-      endWhenSettled(
-        span,
-        inSpanContext(span, () => this.#invokeNow(frame)),
-      );
+    else this.#invokeTraced(frame, span);
+  }
+
+  /** A traced frame: run under the gateway span (a method of its own, so untraced frames make no closure). */
+  #invokeTraced(frame: WorkFrame, span: Span): void {
+    endWhenSettled(
+      span,
+      inSpanContext(span, () => this.#invokeNow(frame)),
+    );
   }
 
   /** Hand a work frame to the silo; settles when its reply is sent. */
