@@ -1,9 +1,12 @@
 import { PraasError, parseActorId } from "@praas/core";
+import type { DestinationStream } from "pino";
 import { type FlagKind, parseArgs } from "./args.js";
 import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
 import { ConfigError, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
 import { runLocalCluster } from "./local-cluster/supervisor.js";
+import { createLogger, defaultLogFormat } from "./logger.js";
+import { otelWanted, startOtel } from "./otel.js";
 import { banner, type Running, startServer } from "./start.js";
 
 export interface Io {
@@ -11,6 +14,8 @@ export interface Io {
   readonly err: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /** Where `praas start` writes log lines (default stderr; tests pass a stream). */
+  readonly logTo?: DestinationStream;
 }
 
 /** Errors the operator fixes before trying again: exit code 2 (see USAGE). */
@@ -62,6 +67,12 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --s3-path-style                    s3: path-style URLs (MinIO and most local servers)
                                          credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)
       --redis-key-prefix <prefix>        redis: key prefix (default praas:state:)
+    Observability (docs/observability.md):
+      --log-level debug|info|warn|error|silent   lowest level logged (default info)
+      --log-format json|pretty           log lines (default: readable in a terminal, JSON otherwise
+                                         and with NODE_ENV=production); logs go to stderr
+      --otel                             export traces over OTLP/HTTP (also on when
+                                         OTEL_TRACES_EXPORTER=otlp or OTEL_EXPORTER_OTLP_*ENDPOINT is set)
       --config <file.json>               settings file: the keys above in camelCase, plus "limits"
     Environment: PRAAS_ + the flag in upper case with _ (PRAAS_ACTORS, PRAAS_PORT, PRAAS_CLUSTER,
     PRAAS_REDIS_URL, PRAAS_STORAGE, PRAAS_S3_BUCKET, PRAAS_CLUSTER_SECRET, …), and PRAAS_CONFIG.
@@ -129,14 +140,35 @@ async function start(argv: readonly string[], io: Io): Promise<Outcome> {
   if (positionals.length > 0) throw new UsageError(`praas start takes no arguments, got ${positionals.join(" ")}`);
   const config = resolveStartConfig({ flags, env: io.env, cwd: io.cwd });
   if (config.silos !== undefined) return { exitCode: await runLocalCluster(config, io, config.silos) };
+  const logger = createLogger({
+    level: config.logLevel,
+    format: config.logFormat ?? defaultLogFormat(io.logTo === undefined && process.stderr.isTTY === true, io.env),
+    destination: io.logTo,
+  });
+  // Before the silo starts, so its first spans are exported too.
+  const otel = otelWanted(config.otel, io.env) ? await startOtel(io.env, logger.log) : undefined;
   let running: Running;
   try {
-    running = await startServer(config);
+    running = await startServer(config, logger);
   } catch (err) {
+    await otel?.shutdown();
     throw listenFailure(err, config) ?? err;
   }
   io.out(banner(running, config));
-  return { running };
+  if (otel === undefined) return { running };
+  const stop = running.stop;
+  return {
+    running: {
+      ...running,
+      async stop() {
+        try {
+          return await stop();
+        } finally {
+          await otel.shutdown();
+        }
+      },
+    },
+  };
 }
 
 const LISTEN_PROBLEMS: Readonly<Record<string, string>> = {

@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { DEFAULT_LIMITS, type GatewayLimits } from "@praas/silo";
 import { ConfigError } from "./errors.js";
+import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
 
 /** Everything `praas start` needs, after merging defaults < config file < environment < flags. */
 export interface StartConfig {
@@ -46,6 +47,12 @@ export interface StartConfig {
   readonly silos: number | undefined;
   /** Worker threads per silo for `static threads` types (default: the silo's; 1 per silo with --silos). */
   readonly workerThreads: number | undefined;
+  /** Lowest level logged (default info). */
+  readonly logLevel: CliLogLevel;
+  /** Log line format; undefined: readable in a terminal, JSON otherwise (see logger.ts). */
+  readonly logFormat: LogFormat | undefined;
+  /** Export traces over OTLP/HTTP (also on with the standard OTEL_* variables, see otel.ts). */
+  readonly otel: boolean;
 }
 
 export type StorageKind = "lmdb" | "fs" | "s3" | "redis" | "memory";
@@ -61,6 +68,8 @@ type Kind =
   | "limits"
   | "storage"
   | "reminders"
+  | "log-level"
+  | "log-format"
   | "redis-url"
   | "http-url"
   | "host-port"
@@ -77,6 +86,8 @@ interface Setting {
 const CHOICES: Partial<Record<Kind, readonly string[]>> = {
   storage: ["lmdb", "fs", "s3", "redis", "memory"],
   reminders: ["redis", "local"],
+  "log-level": LOG_LEVELS,
+  "log-format": LOG_FORMATS,
 };
 /** Most silo processes `--silos` starts on one host. */
 const MAX_SILOS = 256;
@@ -117,6 +128,9 @@ const SETTINGS: readonly Setting[] = [
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "PRAAS_REDIS_KEY_PREFIX", kind: "string" },
   { key: "silos", flag: "silos", env: "PRAAS_SILOS", kind: "silos" },
   { key: "workerThreads", flag: "worker-threads", env: "PRAAS_WORKER_THREADS", kind: "count" },
+  { key: "logLevel", flag: "log-level", env: "PRAAS_LOG_LEVEL", kind: "log-level" },
+  { key: "logFormat", flag: "log-format", env: "PRAAS_LOG_FORMAT", kind: "log-format" },
+  { key: "otel", flag: "otel", env: "PRAAS_OTEL", kind: "boolean" },
 ];
 
 /** The flags of `praas start` (for the argument parser). */
@@ -149,7 +163,9 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
       if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a non-empty string`);
       return setting.key === "stateDir" ? resolve(from.baseDir, raw) : raw;
     case "storage":
-    case "reminders": {
+    case "reminders":
+    case "log-level":
+    case "log-format": {
       const choices = CHOICES[setting.kind] as readonly string[];
       if (typeof raw !== "string" || !choices.includes(raw)) {
         throw new ConfigError(`${where} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
@@ -264,7 +280,15 @@ export interface ConfigInputs {
 
 /** Merge and validate; a bad value is a ConfigError naming the key and where it came from. */
 export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
-  const out: Record<string, unknown> = { ...DEFAULTS, insecure: false, actors: [], limits: {}, storage: "lmdb" };
+  const out: Record<string, unknown> = {
+    ...DEFAULTS,
+    insecure: false,
+    actors: [],
+    limits: {},
+    storage: "lmdb",
+    logLevel: "info",
+    otel: false,
+  };
   /** Where each explicitly given setting came from. */
   const source = new Map<string, string>();
   const configPath = (inputs.flags.config as string | undefined) ?? inputs.env.PRAAS_CONFIG;

@@ -10,4 +10,12 @@ export {
   type StorageKind,
 } from "./config.js";
 export { ConfigError, UsageError } from "./errors.js";
+export {
+  type CliLogger,
+  type CliLogLevel,
+  createLogger,
+  defaultLogFormat,
+  LOG_LEVELS,
+  type LogFormat,
+} from "./logger.js";
 export { banner, type Running, remindersKey, startServer } from "./start.js";

@@ -17,26 +17,29 @@ if ("exitCode" in outcome) {
   process.exitCode = outcome.exitCode;
 } else {
   const { running } = outcome;
+  // Lifecycle lines go through the runtime's logger, so JSON logs hold them too (with the silo id).
+  const log = (level: "info" | "warn" | "error", message: string) => running.logger.log(level, message);
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
-      process.stderr.write(`praas: ${signal} again, exiting without waiting\n`);
+      log("warn", `${signal} again, exiting without waiting`);
       process.exit(1);
     }
     signalled = true;
-    process.stdout.write(`praas: ${signal}: draining (${running.gateway.inFlight} calls running)…\n`);
+    log("info", `${signal}: draining (${running.gateway.inFlight} calls running)…`);
     running.stop().then(
       (report) => {
         for (const a of report.abandoned) {
-          process.stdout.write(
-            `praas: abandoned ${a.actor} (${a.method} still running at the drain deadline; ${a.saved ? "state saved as it was" : "state not saved"})\n`,
+          log(
+            "warn",
+            `abandoned ${a.actor} (${a.method} still running at the drain deadline; ${a.saved ? "state saved as it was" : "state not saved"})`,
           );
         }
-        process.stdout.write(`praas: stopped, state saved (${report.saved} activations)\n`);
+        log("info", `stopped, state saved (${report.saved} activations)`);
         process.exit(0);
       },
       (err: unknown) => {
-        process.stderr.write(`praas: stopped with errors: ${err instanceof Error ? err.message : String(err)}\n`);
+        log("error", `stopped with errors: ${err instanceof Error ? err.message : String(err)}`);
         process.exit(1);
       },
     );
@@ -45,7 +48,7 @@ if ("exitCode" in outcome) {
   process.on("SIGINT", onSignal);
   // Out of the cluster for too long (the silo is stopping already): exit so a supervisor restarts it.
   running.silo.once("membershipLost", (error) => {
-    process.stderr.write(`praas: ${error.message}; exiting with code ${EXIT_MEMBERSHIP_LOST}\n`);
+    log("error", `${error.message}; exiting with code ${EXIT_MEMBERSHIP_LOST}`);
     process.exitCode = EXIT_MEMBERSHIP_LOST;
     const exit = () => process.exit(EXIT_MEMBERSHIP_LOST);
     // Saving may wait on a store that is down as well: the exit does not wait for ever.

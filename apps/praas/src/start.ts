@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { MembershipProvider } from "@praas/core";
+import type { LogFunction, MembershipProvider } from "@praas/core";
 import {
   RedisUnavailableError,
   redisMembership,
@@ -27,9 +27,12 @@ import { s3Storage } from "@praas/storage-s3";
 import { combineWeb, loadActorModules } from "./actors.js";
 import { redactUrl, type StartConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
+import { type CliLogger, createLogger } from "./logger.js";
 
 export interface Running {
   readonly silo: Silo;
+  /** The runtime's logger (pino), silo id bound. */
+  readonly logger: CliLogger;
   readonly gateway: Gateway;
   /** Did a module offer web routes (`praasWeb`)? */
   readonly hasWeb: boolean;
@@ -48,7 +51,12 @@ export interface LocalSilo {
 }
 
 /** Start a silo hosting the configured actors and its gateway. */
-export async function startServer(config: StartConfig, local?: LocalSilo): Promise<Running> {
+export async function startServer(
+  config: StartConfig,
+  logger = createLogger({ level: "info", format: "json" }),
+  local?: LocalSilo,
+): Promise<Running> {
+  const { log } = logger;
   const { classes, web } = await loadActorModules(config.actors);
   if (config.redisUrl !== undefined) {
     // Bounded: Redis that does not answer is a clear error (exit code 2), not a hang.
@@ -59,7 +67,7 @@ export async function startServer(config: StartConfig, local?: LocalSilo): Promi
   const parts: Partial<Parts> = {};
   let silo: Silo;
   try {
-    Object.assign(parts, buildParts(config, local));
+    Object.assign(parts, buildParts(config, log, local));
     silo = await Silo.start({
       actors: classes,
       stateDir: config.stateDir,
@@ -71,7 +79,9 @@ export async function startServer(config: StartConfig, local?: LocalSilo): Promi
       reminders: parts.reminders,
       cluster: parts.cluster,
       workerThreads: config.workerThreads,
+      log,
     });
+    logger.setSilo(silo.siloId);
   } catch (err) {
     // The silo may not have taken ownership yet: close whatever was opened (closing twice is harmless).
     await Promise.all([
@@ -98,6 +108,7 @@ export async function startServer(config: StartConfig, local?: LocalSilo): Promi
   let stopping: Promise<StopReport> | undefined;
   return {
     silo,
+    logger,
     gateway,
     hasWeb: web.length > 0,
     stop() {
@@ -117,14 +128,15 @@ interface Parts {
 }
 
 /** The stores and the cluster option the configuration asks for (undefined: the silo's defaults). */
-function buildParts(config: StartConfig, local?: LocalSilo): Parts {
+function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): Parts {
   const redisUrl = config.redisUrl as string;
   let storage: StateStore | undefined;
   if (config.storage === "lmdb" && local !== undefined) {
     storage = new LmdbStateStore(stateDirOf(config), { shared: true });
   } else if (config.storage === "memory") storage = new MemoryStateStore();
   else if (config.storage === "fs") storage = new FileStateStore(stateDirOf(config));
-  else if (config.storage === "redis") storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix });
+  else if (config.storage === "redis")
+    storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix, log });
   else if (config.storage === "s3") {
     storage = s3Storage({
       bucket: config.s3Bucket as string,
@@ -135,7 +147,7 @@ function buildParts(config: StartConfig, local?: LocalSilo): Parts {
     });
   }
   let reminders: ReminderStore | undefined;
-  if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config) });
+  if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config), log });
   else if (config.storage === "fs") reminders = new FileReminderStore(stateDirOf(config));
   let cluster: ClusterOptions | undefined;
   if (config.cluster !== undefined) {
@@ -143,6 +155,7 @@ function buildParts(config: StartConfig, local?: LocalSilo): Parts {
       url: redisUrl,
       cluster: config.cluster,
       connectTimeoutMs: config.redisConnectTimeoutMs,
+      log,
     });
     cluster = {
       name: config.cluster,

@@ -7,16 +7,21 @@ import {
   assertEncodableArgs,
   type CallOptions,
   CLIENT_PROTOCOL_VERSION,
+  type ClientTrace,
   type Clock,
   ConnectionLostError,
+  consoleLog,
   type DeadlineEntry,
   type DeadlineList,
   DeadlineQueue,
   Deque,
   decode,
+  describeError,
   deserializeError,
   encodeTrusted,
+  endWhenSettled,
   InvalidArgumentError,
+  type LogFunction,
   MAX_CHANNEL_LENGTH,
   OverloadedError,
   PayloadTooLargeError,
@@ -28,8 +33,10 @@ import {
   type SendOptions,
   type ServerFrame,
   TimeoutError,
+  traceClient,
   validateKey,
   validateTypeName,
+  withTraceFields,
 } from "@praas/core";
 import { backoffDelay, type ReconnectOptions } from "./backoff.js";
 import { ClientClosedError, ConnectionFailedError } from "./errors.js";
@@ -66,6 +73,8 @@ export interface ClientOptions {
   readonly maxQueuedCalls?: number;
   /** A WebSocket implementation to use instead of the global one or `ws`. */
   readonly WebSocket?: WebSocketConstructor;
+  /** Where an "error" event nobody listens to goes (default: a line on stderr via `consoleLog`). */
+  readonly log?: LogFunction;
 }
 
 /** Options of `client.send`: durability, and the deadline for the gateway's answer. */
@@ -145,6 +154,7 @@ export class Client implements RefBackend {
   readonly url: string;
   readonly #factory: SocketFactory;
   readonly #token: string | undefined;
+  readonly #log: LogFunction;
   /** The deadline the user set for every call, if any. */
   readonly #timeoutMs: number | undefined;
   /** The silo's default deadline, from its hello; used when the caller set none. */
@@ -187,6 +197,7 @@ export class Client implements RefBackend {
     this.url = url;
     this.#factory = factory;
     this.#token = options.token;
+    this.#log = options.log ?? consoleLog;
     this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
     this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
@@ -262,14 +273,15 @@ export class Client implements RefBackend {
     if (this.#state === "closed") return Promise.reject(new ClientClosedError());
     const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
     let bytes: Uint8Array;
+    const span = traceClient(type, key, method);
     try {
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
       const frame = { t: "call", id: this.#nextId, type, key, method, args };
-      bytes = encodeTrusted(timeoutMs === undefined ? frame : { ...frame, timeoutMs });
+      bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
-      return Promise.reject(err);
+      return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return this.#request(bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs);
+    return endWhenSettled(span?.span, this.#request(bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs));
   }
 
   /**
@@ -290,6 +302,7 @@ export class Client implements RefBackend {
     let options: ClientSendOptions | undefined;
     let timeoutMs: number | undefined;
     let bytes: Uint8Array;
+    let span: ClientTrace | undefined;
     try {
       if (typeof first === "string") {
         type = validateTypeName(first);
@@ -314,14 +327,21 @@ export class Client implements RefBackend {
       }
       timeoutMs = options?.timeoutMs ?? timeoutMs ?? this.#timeoutMs;
       assertEncodableArgs([data], `message on channel "${channel}"`);
-      const frame: Record<string, unknown> = { t: "send", id: this.#nextId, type, key, channel, data };
+      span = traceClient(type, key, "send", channel);
+      const frame: Record<string, unknown> = withTraceFields(
+        { t: "send", id: this.#nextId, type, key, channel, data },
+        span?.carrier,
+      );
       if (options?.durable === true) frame.durable = true;
       if (timeoutMs !== undefined) frame.timeoutMs = timeoutMs;
       bytes = encodeTrusted(frame);
     } catch (err) {
-      return Promise.reject(err);
+      return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return this.#request(bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs).then(() => undefined);
+    return endWhenSettled(
+      span?.span,
+      this.#request(bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs).then(() => undefined),
+    );
   }
 
   /**
@@ -348,6 +368,7 @@ export class Client implements RefBackend {
     if (this.#state === "closed") return Promise.reject(new ClientClosedError());
     let name: string;
     let bytes: Uint8Array;
+    let span: ClientTrace | undefined;
     const timeoutMs = this.#timeoutMs;
     try {
       name = validateTypeName(typeof type === "string" ? type : (type.actorType ?? type.name));
@@ -355,12 +376,13 @@ export class Client implements RefBackend {
         throw new InvalidArgumentError("invoke() needs a method name");
       }
       assertEncodableArgs(args, `arguments of ${name}.${method}`);
+      span = traceClient(name, "", method);
       const frame = { t: "invoke", id: this.#nextId, type: name, method, args };
-      bytes = encodeTrusted(timeoutMs === undefined ? frame : { ...frame, timeoutMs });
+      bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
-      return Promise.reject(err);
+      return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return this.#request(bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs);
+    return endWhenSettled(span?.span, this.#request(bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs));
   }
 
   /** Send a request frame (already encoded with id `#nextId`) and await its answer within `timeoutMs`. */
@@ -684,7 +706,7 @@ export class Client implements RefBackend {
   #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
     const set = this.#listeners[event] as Set<(e: ClientEvents[K]) => void>;
     if (set.size === 0 && event === "error") {
-      console.error("[praas client]", value);
+      this.#log("error", `client: ${describeError(value)}`, { error: value });
       return;
     }
     for (const l of set) {

@@ -20,6 +20,9 @@ export interface CallFrame {
   readonly args: readonly unknown[];
   /** Deadline in ms (the gateway clamps it to its maximum). */
   readonly timeoutMs?: number;
+  /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 /**
@@ -57,6 +60,9 @@ export interface SendFrame {
   readonly channel: string;
   readonly data: unknown;
   readonly durable?: boolean;
+  /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 /** Call `method` on the stateless worker type `type` (no key); answered like a call frame. */
@@ -68,6 +74,9 @@ export interface InvokeFrame {
   readonly args: readonly unknown[];
   /** Deadline in ms (the gateway clamps it to its maximum). */
   readonly timeoutMs?: number;
+  /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 export type ClientFrame = CallFrame | SendFrame | InvokeFrame | SubFrame | UnsubFrame;

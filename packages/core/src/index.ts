@@ -21,3 +21,4 @@ export * from "./refs.js";
 export * from "./reminders.js";
 export * from "./state-record.js";
 export * from "./state-store.js";
+export * from "./tracing.js";

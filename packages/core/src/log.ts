@@ -22,13 +22,38 @@ export interface LogDetails {
  */
 export type LogFunction = (level: LogLevel, message: string, details?: LogDetails) => void;
 
-/** The default: `[praas] silo-1a2b3c4d: message` on stdout (info) or stderr (warn, error); no stacks, no debug. */
+/**
+ * The default: `[praas] silo-1a2b3c4d: Type/key: message` on stdout (info) or
+ * stderr (warn, error); no stacks, no debug. Where there is no `process` (a
+ * browser using the client), errors go to the host's `reportError`.
+ */
 export const consoleLog: LogFunction = (level, message, details) => {
   if (level === "debug") return;
-  const line = `[praas] ${details?.silo === undefined ? "" : `${details.silo}: `}${message}\n`;
-  if (level === "info") process.stdout.write(line);
-  else process.stderr.write(line);
+  const silo = details?.silo === undefined ? "" : `${details.silo}: `;
+  const actor = details?.actor === undefined || message.startsWith(details.actor) ? "" : `${details.actor}: `;
+  const line = `[praas] ${silo}${actor}${message}\n`;
+  const proc = (globalThis as { process?: NodeJS.Process }).process;
+  if (proc?.stdout === undefined) {
+    if (level === "error") (globalThis as { reportError?: (e: unknown) => void }).reportError?.(new Error(line));
+    return;
+  }
+  if (level === "info") proc.stdout.write(line);
+  else proc.stderr.write(line);
 };
+
+/** Levels from least to most severe. */
+export const LOG_LEVEL_ORDER: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/**
+ * `log` keeping only messages at `minLevel` or above (for embedded users who
+ * pass a plain function and want `debug` lines off, or on).
+ */
+export function logAtLeast(minLevel: LogLevel, log: LogFunction): LogFunction {
+  const min = LOG_LEVEL_ORDER.indexOf(minLevel);
+  return (level, message, details) => {
+    if (LOG_LEVEL_ORDER.indexOf(level) >= min) log(level, message, details);
+  };
+}
 
 /** A short, single-line description of an error for a log line. */
 export function describeError(err: unknown): string {

@@ -8,6 +8,7 @@
  */
 import { type Clock, systemClock, type TimerHandle } from "./clock.js";
 import { InvalidArgumentError } from "./errors.js";
+import { consoleLog, describeError } from "./log.js";
 import {
   leaseMarginMs,
   type MembershipProvider,
@@ -36,7 +37,7 @@ export interface MemoryMembershipOptions extends MembershipTimings {
    * times are compared across silos); without one it sets the private registry's clock.
    */
   readonly clock?: Clock;
-  /** Called when an onChange/onEvicted listener throws (default: console.error). */
+  /** Called when an onChange/onEvicted listener throws (default: an error line through `consoleLog`). */
   readonly onListenerError?: (error: unknown) => void;
 }
 
@@ -484,6 +485,7 @@ export function memoryMembership(
   const timings = resolveMembershipTimings(options, "memoryMembership");
   const reg = registry ?? new MemoryMembershipRegistry(options.clock === undefined ? {} : { clock: options.clock });
   const onListenerError =
-    options.onListenerError ?? ((error: unknown) => console.error("membership listener failed:", error));
+    options.onListenerError ??
+    ((error: unknown) => consoleLog("error", `membership listener failed: ${describeError(error)}`, { error }));
   return new MemoryMembership(tableOf(reg), timings, onListenerError);
 }

@@ -75,7 +75,7 @@ export interface RedisMembershipOptions extends MembershipTimings {
    * a view that could not be read). Default: a warning through `log`.
    */
   readonly onError?: (error: unknown) => void;
-  /** Called when an onChange/onEvicted listener throws (default: console.error). */
+  /** Called when an onChange/onEvicted listener throws (default: an error line through `log`). */
   readonly onListenerError?: (error: unknown) => void;
 }
 
@@ -241,7 +241,7 @@ class RedisMembership implements MembershipProvider {
     this.#onError =
       options.onError ?? ((e) => log("warn", `redis membership of cluster ${this.#cluster}: ${describeError(e)}`));
     this.#onListenerError =
-      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`));
+      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`, { error: e }));
     this.#health = healthSource(client, log);
     if (ownsClient) watchRedis(client, log);
   }

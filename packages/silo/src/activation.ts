@@ -46,6 +46,7 @@ import {
 import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
+import { traceRecv, traceTurn } from "./tracing.js";
 
 /**
  * The life of an activation:
@@ -253,7 +254,11 @@ export class Activation implements ActorHost {
   ) {
     this.id = { type: info.name, key };
     this.mailbox = new Mailbox<ActivationTurn>((turn) =>
-      turn instanceof ActorTimer ? this.#runTimer(turn) : this.#runCall(turn as Call),
+      turn instanceof ActorTimer
+        ? this.#runTimer(turn)
+        : (turn as Call).trace === undefined
+          ? this.#runCall(turn as Call)
+          : this.#runTraced(turn as Call),
     );
   }
 
@@ -341,7 +346,7 @@ export class Activation implements ActorHost {
       if (this.status === "deactivating" || this.status === "deactivated") {
         throw new DeactivatedError(this.idString, "recv was called");
       }
-      return this.#inboxOrNew().recv(channel, from, timeoutMs);
+      return traceRecv(this.id, channel, this.#inboxOrNew().recv(channel, from, timeoutMs));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -399,6 +404,11 @@ export class Activation implements ActorHost {
   }
 
   // ---- turns ----
+
+  /** A traced call's turn, under its span (tracing.ts). */
+  #runTraced(call: Call): boolean {
+    return traceTurn(call, () => this.#runCall(call));
+  }
 
   /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
   #runCall(call: Call): boolean {

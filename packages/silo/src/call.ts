@@ -6,6 +6,7 @@ import {
   TimeoutError,
   type Turn,
 } from "@praas/core";
+import type { CallTrace } from "./tracing.js";
 
 /** Told when a turn it runs outlives its call's deadline. */
 export interface OverdueWatcher {
@@ -33,6 +34,8 @@ export class Call implements Turn, DeadlineEntry {
   done = false;
   /** The activation running this call's turn, from the turn's start to its end (for stuck-turn detection). */
   runningOn: OverdueWatcher | undefined = undefined;
+  /** Its trace context, when an OpenTelemetry SDK is registered (tracing.ts). */
+  trace: CallTrace | undefined = undefined;
   readonly promise: Promise<unknown>;
   #resolve!: (value: unknown) => void;
   #reject!: (reason: unknown) => void;

@@ -53,6 +53,7 @@ import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
+import { inCallContext, traceCall, tracedStore, traceReminder } from "./tracing.js";
 import { WorkerPool } from "./worker-pool/pool.js";
 import { runsOnThread } from "./worker-pool/settings.js";
 
@@ -171,7 +172,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         clock: options.clock,
         owns: (actor) => this.#ownsLocally(actor),
         fire: async (actor, name, firing) => {
-          await this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false);
+          await traceReminder(actor, name, this.siloId, () =>
+            this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
+          );
         },
         report: (actor, error) => this.#fail("reminder", actor, error),
       },
@@ -587,6 +590,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         this.#observer,
         this.#observer === undefined ? 0 : performance.now(),
       );
+      traceCall(call, this.siloId);
       const now = this.#options.clock.now();
       this.#deadlines.add(call, timeoutMs, now);
       if (worker !== undefined) {
@@ -597,7 +601,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         };
         call.promise.then(done, done);
       }
-      this.#dispatch(call, now);
+      if (call.trace === undefined) this.#dispatch(call, now);
+      else this.#dispatchTraced(call, now);
       return call.promise;
     } catch (err) {
       return Promise.reject(err);
@@ -624,8 +629,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       undefined,
       0,
     );
+    traceCall(call, this.siloId);
     this.#deadlines.add(call, timeoutMs);
-    this.#dispatch(call);
+    if (call.trace === undefined) this.#dispatch(call);
+    else this.#dispatchTraced(call);
     return call.promise;
   }
 
@@ -701,6 +708,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   /** Does this silo own `actor` now? (A single silo owns everything.) */
   #ownsLocally(actor: ActorId): boolean {
     return this.#cluster === undefined || this.#cluster.owns(actorIdString(actor.type, actor.key));
+  }
+
+  /** Dispatch in the call's trace context (a method of its own: a closure in #call would cost every call). */
+  #dispatchTraced(call: Call, now?: number): void {
+    inCallContext(call, () => this.#dispatch(call, now));
   }
 
   /** `now` is passed by callers that already read the clock (one read per call is measurable). */
@@ -831,7 +843,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return {
       // An embedded single silo always serves: no lookup at all on its hot path.
       servingError: this.#options.cluster === undefined ? alwaysServing : () => this.#cluster?.servingError(),
-      store: this.#options.storage,
+      store: tracedStore(this.#options.storage, () => this.siloId),
       clock: this.#options.clock,
       nextTurnId: () => ++this.#turnCounter,
       makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),

@@ -4,6 +4,8 @@
  * parent (or by SIGTERM, after which the parent starts a fresh one).
  */
 import { PraasError } from "@praas/core";
+import { createLogger, defaultLogFormat } from "../logger.js";
+import { type Otel, otelWanted, startOtel } from "../otel.js";
 import { type Running, startServer } from "../start.js";
 import { IpcMembership, type ParentChannel } from "./ipc-membership.js";
 import type { ToChild, ToParent } from "./protocol.js";
@@ -21,12 +23,14 @@ const channel: ParentChannel = {
 process.on("SIGINT", () => {});
 
 let running: Running | undefined;
+let otel: Otel | undefined;
 let stopping = false;
 
 function stop(exitCode: number): void {
   if (stopping) return;
   stopping = true;
-  const exit = () => process.exit(exitCode);
+  // Buffered spans go out before the process does.
+  const exit = () => void (otel?.shutdown() ?? Promise.resolve()).finally(() => process.exit(exitCode));
   if (running === undefined) exit();
   else
     running.stop().then(exit, (err: unknown) => {
@@ -47,7 +51,13 @@ process.on("message", (m: ToChild) => {
 async function init(m: Extract<ToChild, { t: "init" }>): Promise<void> {
   const membership = m.membership === undefined ? undefined : new IpcMembership(channel, m.membership.timings);
   try {
-    running = await startServer(m.config, {
+    const logger = createLogger({
+      level: m.config.logLevel,
+      format: m.config.logFormat ?? defaultLogFormat(process.stderr.isTTY === true, process.env),
+    });
+    // As `praas start` does: before the silo starts, so its first spans are exported too.
+    if (otelWanted(m.config.otel, process.env)) otel = await startOtel(process.env, logger.log);
+    running = await startServer(m.config, logger, {
       membership,
       secret: m.membership?.secret,
     });

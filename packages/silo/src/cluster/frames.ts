@@ -4,7 +4,7 @@
  * element says what it is. Arrays rather than maps: they are smaller and
  * cheaper to encode and check, and a frame of a thousand calls repeats no keys.
  *
- *   call   [0, id, type, key, method, args, timeoutMs, chain, hops]
+ *   call   [0, id, type, key, method, args, timeoutMs, chain, hops, traceparent?, tracestate?]
  *   ok     [1, id, value]
  *   error  [2, id, SerializedError, notRun]
  *   bye    [3]   the sender is draining: route nothing new to it
@@ -13,16 +13,21 @@
  * `id` numbers requests per connection; a reply goes back on the connection
  * its call came in on. `notRun` is set only by the router when it refused the
  * call before any actor saw it (hop limit, no owner), so the caller may send
- * it again without breaking at-most-once.
+ * it again without breaking at-most-once. A call carries W3C trace context
+ * only when the sending silo traces (docs/observability.md), so a cluster that
+ * does not trace sends exactly the nine elements older silos expect.
  */
 import {
   type ChainLink,
   decodeView,
   encodeTrusted,
   isSerializedError,
+  isTraceparent,
+  isTracestate,
   MAX_CHAIN_LENGTH,
   MAX_NAME_LENGTH,
   type SerializedError,
+  type TraceCarrier,
 } from "@praas/core";
 
 export const CALL = 0;
@@ -41,6 +46,8 @@ export type CallEnvelope = [
   timeoutMs: number,
   chain: ChainLink[],
   hops: number,
+  traceparent?: string,
+  tracestate?: string,
 ];
 export type OkEnvelope = [kind: typeof OK, id: number, value: unknown];
 export type ErrEnvelope = [kind: typeof ERR, id: number, error: SerializedError, notRun: boolean];
@@ -56,6 +63,18 @@ export const MAX_WIRE_HOPS = 64;
 export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
   // Values were checked when the call was made (arguments) or settled (results).
   return encodeTrusted(envelopes);
+}
+
+/** Append a traced call's W3C trace context to its envelope. */
+export function addTrace(envelope: CallEnvelope, carrier: TraceCarrier): void {
+  envelope.push(carrier.traceparent);
+  if (carrier.tracestate !== undefined) envelope.push(carrier.tracestate);
+}
+
+/** The trace context a call envelope carries, if any (checked by parseEnvelope). */
+export function traceOf(envelope: CallEnvelope): TraceCarrier | undefined {
+  const [, , , , , , , , , traceparent, tracestate] = envelope;
+  return traceparent === undefined ? undefined : { traceparent, tracestate };
 }
 
 /** The envelopes of a frame, or undefined when the bytes are not a CBOR array. */
@@ -101,7 +120,7 @@ export function parseEnvelope(raw: unknown): Parsed {
   const id = isId(raw[1]) ? raw[1] : undefined;
   switch (kind) {
     case CALL: {
-      if (raw.length !== 9 || id === undefined) return bad(id, "call envelope has the wrong shape");
+      if (raw.length < 9 || raw.length > 11 || id === undefined) return bad(id, "call envelope has the wrong shape");
       if (!isName(raw[2]) || !isName(raw[3]) || !isName(raw[4])) return bad(id, "call names no actor or method");
       if (!Array.isArray(raw[5])) return bad(id, "call arguments are not an array");
       const timeoutMs = raw[6];
@@ -113,6 +132,8 @@ export function parseEnvelope(raw: unknown): Parsed {
       if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) > MAX_WIRE_HOPS) {
         return bad(id, "call hop count is malformed");
       }
+      if (raw.length > 9 && !isTraceparent(raw[9])) return bad(id, "call traceparent is malformed");
+      if (raw.length > 10 && !isTracestate(raw[10])) return bad(id, "call tracestate is malformed");
       return { ok: true, envelope: raw as CallEnvelope };
     }
     case OK:

@@ -166,6 +166,7 @@ export class ClusterNode {
         clock: host.clock,
         backoffMs: options.backoffMs,
         maxBackoffMs: options.maxBackoffMs,
+        log: host.log,
       },
       {
         isMember: (id) => node?.isMember(id) === true,

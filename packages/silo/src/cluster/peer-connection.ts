@@ -19,10 +19,12 @@ import {
   type SerializedError,
   SiloUnavailableError,
   serializeError,
+  type TraceCarrier,
 } from "@praas/core";
 import type { RawData, WebSocket } from "ws";
 import { newNonce, proof, verifyProof } from "./auth.js";
 import {
+  addTrace,
   BYE,
   BYE_ACK,
   CALL,
@@ -57,6 +59,8 @@ export interface OutboundCall {
   readonly chain: readonly ChainLink[];
   /** Times this call was forwarded by a silo that was not its origin. */
   readonly hops: number;
+  /** W3C trace context to send along (tracing on only). */
+  readonly trace?: TraceCarrier | undefined;
   /** The answer came back. `value` is a SerializedError when `ok` is false. */
   replied(ok: boolean, value: unknown, notRun: boolean): void;
   /** It never left this silo and cannot be sent (queue full, too big): fail it with `error`. */
@@ -206,7 +210,7 @@ export class PeerConnection {
     if (remaining <= 0) return; // its deadline fires locally
     const id = this.#nextId++;
     this.#pending.set(id, call);
-    this.#enqueue([
+    const envelope: CallEnvelope = [
       CALL,
       id,
       call.type,
@@ -216,7 +220,9 @@ export class PeerConnection {
       remaining,
       call.chain as ChainLink[],
       call.hops,
-    ]);
+    ];
+    if (call.trace !== undefined) addTrace(envelope, call.trace);
+    this.#enqueue(envelope);
   }
 
   /** Answer call `id` with a value. */

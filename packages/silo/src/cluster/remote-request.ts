@@ -3,8 +3,15 @@
  * stays in this silo's deadline queue) to what a connection needs to send it
  * and to report how it ended.
  */
-import { type ChainLink, deserializeError, type PraasError, type SerializedError } from "@praas/core";
+import {
+  type ChainLink,
+  deserializeError,
+  type PraasError,
+  type SerializedError,
+  type TraceCarrier,
+} from "@praas/core";
 import type { Call } from "../call.js";
+import { endHop, type HopTrace } from "../tracing.js";
 import type { OutboundCall } from "./peer-connection.js";
 
 /** What happens to a call that came back unrun or never left. */
@@ -18,7 +25,13 @@ export class RemoteRequest implements OutboundCall {
     readonly call: Call,
     readonly hops: number,
     readonly router: RequestRouter,
+    /** This hop's span, when the call is traced. */
+    readonly hop?: HopTrace,
   ) {}
+
+  get trace(): TraceCarrier | undefined {
+    return this.hop?.carrier;
+  }
 
   get done(): boolean {
     return this.call.done;
@@ -43,6 +56,7 @@ export class RemoteRequest implements OutboundCall {
   }
 
   replied(ok: boolean, value: unknown, notRun: boolean): void {
+    if (this.hop !== undefined) endHop(this.hop, ok ? undefined : deserializeError(value as SerializedError));
     if (ok) {
       this.call.resolve(value);
       return;
@@ -53,10 +67,12 @@ export class RemoteRequest implements OutboundCall {
   }
 
   refused(error: PraasError): void {
+    endHop(this.hop, error);
     this.call.reject(error);
   }
 
   lost(error: PraasError): void {
+    endHop(this.hop, error);
     // At most once: it may have run, so only the caller (with `retry`) may send it again.
     this.call.reject(error);
   }

@@ -28,6 +28,7 @@ import {
   validateKey,
 } from "@praas/core";
 import type { Call, CallObserver } from "../call.js";
+import { inCallContext, traceHop, traceInbound } from "../tracing.js";
 import type { CallEnvelope } from "./frames.js";
 import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
@@ -104,7 +105,7 @@ export class Router implements RequestRouter {
       this.notRun(call, new SiloUnavailableError(`No active silo can host ${call.idString} now`));
       return true;
     }
-    this.#transport.send(owner, new RemoteRequest(call, hops, this));
+    this.#transport.send(owner, new RemoteRequest(call, hops, this, traceHop(call, owner)));
     return true;
   }
 
@@ -139,8 +140,10 @@ export class Router implements RequestRouter {
       id,
       hops,
     );
+    traceInbound(call, env, this.#placement.selfId);
     host.deadlines.add(call, timeout);
-    host.dispatch(call);
+    if (call.trace === undefined) host.dispatch(call);
+    else dispatchTraced(host, call);
   }
 
   /** A silo request (silo-request.ts) a peer addressed to `siloId`: answered here if that is this silo. */
@@ -211,6 +214,11 @@ export class Router implements RequestRouter {
     if (this.closed) request.refused(new SiloUnavailableError("This silo is shutting down"));
     else this.#host.dispatch(call);
   }
+}
+
+/** Dispatch in the call's trace context (outside onCall: a closure there would cost every call). */
+function dispatchTraced(host: { dispatch(call: Call): void }, call: Call): void {
+  inCallContext(call, () => host.dispatch(call));
 }
 
 /**

@@ -17,7 +17,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { type Clock, type PraasError, SiloUnavailableError } from "@praas/core";
+import { type Clock, type LogFunction, type PraasError, SiloUnavailableError } from "@praas/core";
 import { WebSocket, WebSocketServer } from "ws";
 import type { CallEnvelope } from "./frames.js";
 import { MAX_HANDSHAKE_BYTES, SiloCloseCode } from "./handshake.js";
@@ -29,11 +29,6 @@ import {
   PeerConnection,
 } from "./peer-connection.js";
 import { StrangerPool } from "./strangers.js";
-
-/** `PRAAS_DEBUG=transport` logs connection events to stderr (dials, opens, closes with their codes). */
-const trace: ((message: string) => void) | undefined = /\btransport\b/.test(process.env.PRAAS_DEBUG ?? "")
-  ? (message) => console.error(`[praas transport ${new Date().toISOString()}] ${message}`)
-  : undefined;
 
 /**
  * Connections not authenticated yet, at most; beyond, a newcomer displaces the
@@ -56,6 +51,8 @@ export interface TransportOptions {
   /** First redial delay after a failed dial; doubles per failure up to `maxBackoffMs`. */
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
+  /** Connection events (dials, opens, closes with their codes) go here at debug level. */
+  readonly log?: LogFunction;
 }
 
 /** What the transport needs from the cluster node around it. */
@@ -118,6 +115,11 @@ export class Transport implements ConnectionOwner {
     this.limits = options.limits;
     this.clock = options.clock;
     this.#strangers = new StrangerPool(MAX_STRANGERS, options.limits.handshakeTimeoutMs);
+  }
+
+  /** A connection event, for `--log-level debug` (rare: dials, opens, closes). */
+  #trace(message: string): void {
+    this.#options.log?.("debug", `transport: ${message}`);
   }
 
   /** Connections accepted that have not proved the secret yet. */
@@ -339,7 +341,7 @@ export class Transport implements ConnectionOwner {
       return;
     }
     this.stats.dials++;
-    trace?.(`${this.selfId} dials ${peerId} at ${address} (failures so far ${slot.failures})`);
+    this.#trace(`${this.selfId} dials ${peerId} at ${address} (failures so far ${slot.failures})`);
     const ws = new WebSocket(`ws://${address}${SILO_PATH}`, {
       perMessageDeflate: false,
       // Raised to maxFrameBytes once the server has proved the secret (peer-connection.ts).
@@ -387,7 +389,7 @@ export class Transport implements ConnectionOwner {
 
   opened(conn: PeerConnection): void {
     const peerId = conn.peerId as string;
-    trace?.(`${this.selfId} open with ${peerId} (${conn.dialedBySelf ? "dialled" : "accepted"})`);
+    this.#trace(`${this.selfId} open with ${peerId} (${conn.dialedBySelf ? "dialled" : "accepted"})`);
     if (this.#closed) {
       conn.close(SiloCloseCode.GOING_AWAY, "silo stopping");
       return;
@@ -425,7 +427,7 @@ export class Transport implements ConnectionOwner {
   }
 
   closed(conn: PeerConnection, code: number, reason: string, unsent: OutboundCall[]): void {
-    trace?.(
+    this.#trace(
       `${this.selfId} closed with ${conn.peerId ?? "(unauthenticated)"} (${conn.dialedBySelf ? "dialled" : "accepted"}): ${code} ${reason}; ${unsent.length} unsent`,
     );
     this.#all.delete(conn);

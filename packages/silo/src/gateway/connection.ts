@@ -5,19 +5,23 @@ import {
   CodecError,
   type DecodeLimits,
   decode,
+  endWhenSettled,
   InvalidArgumentError,
   type InvokeFrame,
+  inSpanContext,
   OverloadedError,
   PayloadTooLargeError,
   PraasError,
   ProtocolError,
   type SendFrame,
   SiloStoppedError,
+  type Span,
   type SubFrame,
   validateKey,
 } from "@praas/core";
 import { WebSocket } from "ws";
 import type { Silo } from "../silo.js";
+import { traceGateway } from "../tracing.js";
 import type { Authenticator } from "./auth.js";
 import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from "./event-streams.js";
 import { BadFrameCounter, decodeLimitsOf, type GatewayLimits } from "./limits.js";
@@ -230,6 +234,21 @@ export class GatewayConnection<P> {
   }
 
   #invoke(frame: WorkFrame): void {
+    const span = traceGateway(frame, this.#ctx.silo.siloId);
+    if (span === undefined) this.#invokeNow(frame);
+    else this.#invokeTraced(frame, span);
+  }
+
+  /** A traced frame: run under the gateway span (a method of its own, so untraced frames make no closure). */
+  #invokeTraced(frame: WorkFrame, span: Span): void {
+    endWhenSettled(
+      span,
+      inSpanContext(span, () => this.#invokeNow(frame)),
+    );
+  }
+
+  /** Hand a work frame to the silo; settles when its reply is sent. */
+  #invokeNow(frame: WorkFrame): Promise<unknown> {
     const id = frame.id;
     let result: Promise<unknown>;
     try {
@@ -251,12 +270,16 @@ export class GatewayConnection<P> {
       }
     } catch (err) {
       this.#finish(id, errFrame(id, err));
-      return;
+      // Answered already; the rejection is for the gateway span only (handled here, so never "unhandled").
+      const failed = Promise.reject(err);
+      failed.catch(() => {});
+      return failed;
     }
     result.then(
       (value) => this.#finish(id, okFrame(id, value)),
       (err) => this.#finish(id, errFrame(id, err)),
     );
+    return result;
   }
 
   #finish(id: number, reply: Uint8Array): void {

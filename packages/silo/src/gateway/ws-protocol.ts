@@ -6,8 +6,10 @@ import {
   MAX_NAME_LENGTH,
   type PraasError,
   ProtocolError,
+  readTraceFields,
   type SerializedError,
   serializeError,
+  type TraceCarrier,
 } from "@praas/core";
 import type { RecordedEvent } from "./event-streams.js";
 
@@ -55,9 +57,11 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (!Array.isArray(v.args)) return fail(id, "call frame: args must be an array");
       const timeoutMs = readTimeout("call", v.timeoutMs, maxCallTimeoutMs);
       if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
+      const trace = readTrace("call", v);
+      if (typeof trace === "string") return fail(id, trace);
       return {
         ok: true,
-        frame: { t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs },
+        frame: withTrace({ t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs }, trace),
       };
     }
     case "send": {
@@ -69,9 +73,14 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (v.durable !== undefined && typeof v.durable !== "boolean") {
         return fail(id, "send frame: durable must be a boolean");
       }
+      const trace = readTrace("send", v);
+      if (typeof trace === "string") return fail(id, trace);
       return {
         ok: true,
-        frame: { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data, durable: v.durable },
+        frame: withTrace(
+          { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data, durable: v.durable },
+          trace,
+        ),
       };
     }
     case "invoke": {
@@ -82,7 +91,12 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (!Array.isArray(v.args)) return fail(id, "invoke frame: args must be an array");
       const timeoutMs = readTimeout("invoke", v.timeoutMs, maxCallTimeoutMs);
       if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
-      return { ok: true, frame: { t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs } };
+      const trace = readTrace("invoke", v);
+      if (typeof trace === "string") return fail(id, trace);
+      return {
+        ok: true,
+        frame: withTrace({ t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs }, trace),
+      };
     }
     case "sub": {
       if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "sub frame: type must be a non-empty string");
@@ -131,6 +145,18 @@ function readTimeout(frame: string, v: unknown, max: number): number | undefined
     return new InvalidArgumentError(`${frame} frame: timeoutMs must be a positive number`);
   }
   return Math.min(v, max);
+}
+
+/** `frame` with the trace fields, when it has some (the common case allocates nothing more). */
+function withTrace<F extends ClientFrame>(frame: F, trace: TraceCarrier | undefined): F {
+  return trace === undefined ? frame : { ...frame, ...trace };
+}
+
+/** The optional W3C trace context of a work frame, or a problem to report. */
+function readTrace(frame: string, v: Record<string, unknown>): TraceCarrier | undefined | string {
+  if (v.traceparent === undefined && v.tracestate === undefined) return undefined;
+  const trace = readTraceFields(v.traceparent, v.tracestate);
+  return typeof trace === "string" ? `${frame} frame: ${trace}` : trace;
 }
 
 /** A short, safe description of an untrusted value (never its contents: it may be huge or hostile). */
