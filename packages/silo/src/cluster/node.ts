@@ -138,6 +138,7 @@ export class ClusterNode {
         clock: host.clock,
         backoffMs: options.backoffMs,
         maxBackoffMs: options.maxBackoffMs,
+        connector: options.inProcess?.connector,
       },
       {
         isMember: (id) => node?.isMember(id) === true,

@@ -19,6 +19,7 @@ import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { type Clock, type PraasError, SiloUnavailableError } from "@praas/core";
 import { WebSocket, WebSocketServer } from "ws";
+import type { SiloConnector } from "./config.js";
 import type { CallEnvelope } from "./frames.js";
 import { MAX_HANDSHAKE_BYTES, SiloCloseCode } from "./handshake.js";
 import {
@@ -56,6 +57,8 @@ export interface TransportOptions {
   /** First redial delay after a failed dial; doubles per failure up to `maxBackoffMs`. */
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
+  /** In-process test clusters: connections over an in-memory network instead of a listener and TCP. */
+  readonly connector?: SiloConnector | undefined;
 }
 
 /** What the transport needs from the cluster node around it. */
@@ -106,6 +109,7 @@ export class Transport implements ConnectionOwner {
   readonly #strangers: StrangerPool<Socket>;
   #http: Server | undefined;
   #server: WebSocketServer | undefined;
+  #listener: { close(): Promise<void> } | undefined;
   #closed = false;
   #draining = false;
 
@@ -127,6 +131,18 @@ export class Transport implements ConnectionOwner {
 
   /** Start listening; resolves with the bound host and port. */
   listen(): Promise<{ host: string; port: number }> {
+    const connector = this.#options.connector;
+    if (connector !== undefined) {
+      return connector
+        .listen(this.selfId, (ws) => {
+          if (this.#closed) ws.terminate();
+          else this.#all.add(PeerConnection.accept(ws, this));
+        })
+        .then((listener) => {
+          this.#listener = listener;
+          return { host: listener.host, port: listener.port };
+        });
+    }
     const deadline = this.limits.handshakeTimeoutMs;
     // Until a peer proves the secret it may send only handshake-sized frames:
     // ws refuses a bigger one from its header (1009), before buffering its body.
@@ -292,6 +308,7 @@ export class Transport implements ConnectionOwner {
     for (const c of [...this.#all]) c.close(SiloCloseCode.GOING_AWAY, "silo stopping");
     this.#slots.clear();
     this.#strangers.clear();
+    await this.#listener?.close();
     const server = this.#server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
     const http = this.#http;
@@ -340,12 +357,14 @@ export class Transport implements ConnectionOwner {
     }
     this.stats.dials++;
     trace?.(`${this.selfId} dials ${peerId} at ${address} (failures so far ${slot.failures})`);
-    const ws = new WebSocket(`ws://${address}${SILO_PATH}`, {
-      perMessageDeflate: false,
-      // Raised to maxFrameBytes once the server has proved the secret (peer-connection.ts).
-      maxPayload: MAX_HANDSHAKE_BYTES,
-      handshakeTimeout: this.limits.handshakeTimeoutMs,
-    });
+    const ws =
+      this.#options.connector?.dial(this.selfId, address) ??
+      new WebSocket(`ws://${address}${SILO_PATH}`, {
+        perMessageDeflate: false,
+        // Raised to maxFrameBytes once the server has proved the secret (peer-connection.ts).
+        maxPayload: MAX_HANDSHAKE_BYTES,
+        handshakeTimeout: this.limits.handshakeTimeoutMs,
+      });
     const conn = PeerConnection.dial(ws, this, peerId);
     slot.dialing = conn;
     this.#all.add(conn);
