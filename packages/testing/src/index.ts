@@ -1,3 +1,4 @@
+export * from "./fault-schedule.js";
 export * from "./faulty-store.js";
 export * from "./free-port.js";
 export {

@@ -32,7 +32,7 @@ export interface LinkFaults {
   readonly delayMs?: number;
   /** Up to this much more, drawn per frame (default 0). */
   readonly jitterMs?: number;
-  /** Probability that a frame is lost (default 0). Calls then end by their deadline. */
+  /** Probability that a frame is lost (default 0). Calls then end by their deadline. Handshakes are spared. */
   readonly dropRate?: number;
   /** Probability that a frame arrives twice (default 0). TCP never does this: it makes a call run twice. */
   readonly duplicateRate?: number;
@@ -371,13 +371,16 @@ export class SimNetwork {
       case "data": {
         const target = channel.target;
         if (target === undefined) return;
-        if (link.dropRate !== undefined && this.#prng.chance(link.dropRate)) {
+        // Faults hit authenticated connections only (peer-connection.ts raises the frame limit then):
+        // a lost handshake frame would only stall the dial until its real-time deadline.
+        const authenticated = target._receiver._maxPayload > 0;
+        if (authenticated && link.dropRate !== undefined && this.#prng.chance(link.dropRate)) {
           this.stats.dropped++;
           return;
         }
         this.stats.delivered++;
         target.receive(p.bytes);
-        if (link.duplicateRate !== undefined && this.#prng.chance(link.duplicateRate)) {
+        if (authenticated && link.duplicateRate !== undefined && this.#prng.chance(link.duplicateRate)) {
           this.stats.duplicated++;
           target.receive(p.bytes);
         }

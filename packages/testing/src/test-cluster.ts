@@ -121,8 +121,8 @@ export class TestCluster {
   readonly #cutIds = new Set<string>();
   /** Calls through `ref` still waiting: while any does, auto time moves. */
   #busy = 0;
-  #advanceTo: number | undefined;
-  #advanced: (() => void) | undefined;
+  /** advance/waitFor under way: time moves in manual mode too. */
+  #movers = 0;
   #wake: (() => void) | undefined;
   #driving: Promise<void> | undefined;
   #halted = false;
@@ -238,18 +238,18 @@ export class TestCluster {
     });
   }
 
-  /** Let `ms` of cluster time pass (timers fire, frames are delivered, faults play out). */
+  /**
+   * Let `ms` of cluster time pass (timers fire, frames are delivered, faults
+   * play out). Several at once are fine: each resolves at its own time.
+   */
   advance(ms: number): Promise<void> {
     if (!(ms >= 0)) return Promise.reject(new InvalidArgumentError("advance() needs a non-negative number of ms"));
-    const target = this.clock.now() + ms;
-    this.#advanceTo = Math.max(this.#advanceTo ?? 0, target);
-    return new Promise((resolve) => {
-      const previous = this.#advanced;
-      this.#advanced = () => {
-        previous?.();
-        resolve();
-      };
-      this.#poke();
+    this.#movers++;
+    this.#poke();
+    return new Promise<void>((resolve) => {
+      this.clock.setTimeout(resolve, ms);
+    }).finally(() => {
+      this.#movers--;
     });
   }
 
@@ -259,7 +259,7 @@ export class TestCluster {
    */
   async waitFor(check: () => boolean, what: string, limitMs = 60_000): Promise<void> {
     const end = this.clock.now() + limitMs;
-    this.#busy++;
+    this.#movers++;
     this.#poke();
     try {
       while (!check()) {
@@ -269,8 +269,13 @@ export class TestCluster {
         await settle();
       }
     } finally {
-      this.#busy--;
+      this.#movers--;
     }
+  }
+
+  /** Wait (moving time, at most `limitMs`) until every running silo sees every running silo as active. */
+  converge(limitMs = 60_000): Promise<void> {
+    return this.waitFor(() => this.#converged(), "every running silo to see every other as active", limitMs);
   }
 
   // ---- faults ----
@@ -546,8 +551,7 @@ export class TestCluster {
     while (!this.#halted) {
       await settle();
       if (this.network.step()) continue;
-      const target = this.#advanceTo;
-      const wantTime = target !== undefined || (this.#busy > 0 && this.#options.time !== "manual");
+      const wantTime = this.#movers > 0 || (this.#busy > 0 && this.#options.time !== "manual");
       if (!wantTime) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -558,26 +562,16 @@ export class TestCluster {
         await new Promise((resolve) => setTimeout(resolve, 1));
         continue;
       }
-      const limit = target ?? Number.POSITIVE_INFINITY;
       const timerAt = this.clock.nextAt();
       const frameAt = this.network.nextReadyAt();
-      if (frameAt !== undefined && frameAt <= limit && (timerAt === undefined || frameAt <= timerAt)) {
+      if (frameAt !== undefined && (timerAt === undefined || frameAt <= timerAt)) {
         this.clock.setNow(frameAt);
         continue;
       }
-      if (this.clock.runNext(limit)) continue;
-      if (target !== undefined) {
-        this.clock.setNow(target);
-        this.#advanceTo = undefined;
-        const done = this.#advanced;
-        this.#advanced = undefined;
-        done?.();
-        continue;
-      }
+      if (this.clock.runNext(Number.POSITIVE_INFINITY)) continue;
       // A call waits on something outside simulated time (a real-time redial): let the event loop run.
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    this.#advanced?.();
   }
 }
 
