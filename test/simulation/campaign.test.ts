@@ -32,18 +32,26 @@ describe("seeded fault campaign", () => {
         silo: { callTimeoutMs: 5_000 },
       });
       const history = cluster.history();
+      const verbose = process.env.PRAAS_SIM_VERBOSE === "1";
+      const phase = (what: string): void => {
+        if (verbose) console.log(`seed ${seed}: ${what} at t=${cluster.clock.now()} (${performance.now().toFixed(0)} ms)`);
+      };
       let problems: string[] = [];
       try {
         await Promise.all([
           playSchedule(cluster, schedule),
           runCounterClients(cluster, history, { keys: KEYS, clients: 4, durationMs: DURATION_MS, prng: prng.fork() }),
         ]);
+        phase("load done");
         cluster.heal();
         await cluster.converge();
+        phase("converged");
         // Calls that timed out at their caller may still be running: let them end.
         await cluster.advance(10_000);
         const finals = await finalObservations(cluster, history, KEYS);
+        phase("final values read");
         problems = judge(history, finals);
+        phase("judged");
       } finally {
         await cluster.stop();
       }

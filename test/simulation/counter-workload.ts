@@ -99,7 +99,11 @@ export async function finalObservations(
 }
 
 /** Every problem found in the history, one line each (empty: none). */
-export function judge(history: History, finals: readonly FinalObservation[]): string[] {
+export function judge(
+  history: History,
+  finals: readonly FinalObservation[],
+  unchecked: string[] = [],
+): string[] {
   const problems: string[] = [];
   const result = checkHistory(history, finals);
   for (const v of result.violations) {
@@ -107,6 +111,7 @@ export function judge(history: History, finals: readonly FinalObservation[]): st
   }
   const stored = new Map(finals.map((f) => [f.key, f.stored ?? 0]));
   for (const [key, r] of checkCounterLinearizable(history.ops, stored)) {
+    if (r.verdict === "unknown") unchecked.push(key);
     if (r.verdict === "violation") {
       problems.push(`not linearizable on ${key}: ${r.longestPrefix} ops ordered, then stuck at ${r.stuck.join("; ")}`);
     }

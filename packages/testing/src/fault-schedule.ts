@@ -22,8 +22,10 @@ export type FaultKind =
   | "isolate"
   /** Split the silos into two groups (membership still reaches all), heal. */
   | "partition"
-  /** Delay, drop and reorder frames between two silos. */
+  /** Delay and reorder frames between two silos, and reset their connection now and then. */
   | "link"
+  /** Lose frames between two silos silently (TCP never does: calls end by their deadlines). Not drawn by default. */
+  | "drop"
   /** Duplicate frames between two silos (TCP never does: calls may run twice). Not drawn by default. */
   | "duplicate"
   /** Storage errors, latency and conflicting writes from elsewhere. */
@@ -67,7 +69,7 @@ export interface FaultScheduleOptions {
 export function faultSchedule(seed: number | Prng, options: FaultScheduleOptions): FaultEpisode[] {
   const prng = typeof seed === "number" ? new Prng(seed) : seed;
   const kinds = (options.kinds ?? DEFAULT_FAULT_KINDS).filter(
-    (k) => options.silos >= 2 || !["isolate", "partition", "link", "duplicate"].includes(k),
+    (k) => options.silos >= 2 || !["isolate", "partition", "link", "drop", "duplicate"].includes(k),
   );
   const maxEpisode = options.maxEpisodeMs ?? 6_000;
   const maxGap = options.maxGapMs ?? 2_000;
@@ -102,10 +104,13 @@ export function faultSchedule(seed: number | Prng, options: FaultScheduleOptions
           link: {
             delayMs: prng.between(0, 200),
             jitterMs: prng.between(0, 100),
-            dropRate: prng.pick([0, 0.05, 0.2]),
+            resetRate: prng.pick([0, 0.01, 0.05]),
             reorder: prng.chance(0.5),
           },
         };
+        break;
+      case "drop":
+        episode = { at: t, durationMs, kind, silos: [one, two], link: { dropRate: prng.pick([0.05, 0.2]) } };
         break;
       case "duplicate":
         episode = { at: t, durationMs, kind, silos: [one, two], link: { duplicateRate: prng.pick([0.05, 0.2]) } };
@@ -183,6 +188,7 @@ export async function playSchedule(cluster: TestCluster, episodes: readonly Faul
         break;
       }
       case "link":
+      case "drop":
       case "duplicate":
         cluster.link(a, b, e.link ?? {});
         await until(e.at + e.durationMs);

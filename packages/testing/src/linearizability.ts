@@ -67,7 +67,7 @@ export function checkLinearizable<S, I, O>(
   model: Model<S, I, O>,
   options: { readonly maxSteps?: number } = {},
 ): LinearizabilityResult {
-  const maxSteps = options.maxSteps ?? 2_000_000;
+  const maxSteps = options.maxSteps ?? 200_000;
   // Events in time order; a call before a return at the same instant (they overlap).
   const events: { time: number; call: boolean; op: number }[] = [];
   let completed = 0;

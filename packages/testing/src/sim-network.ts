@@ -32,8 +32,18 @@ export interface LinkFaults {
   readonly delayMs?: number;
   /** Up to this much more, drawn per frame (default 0). */
   readonly jitterMs?: number;
-  /** Probability that a frame is lost (default 0). Calls then end by their deadline. Handshakes are spared. */
+  /**
+   * Probability that a frame is lost silently (default 0). TCP never does this:
+   * calls whose frame or reply is lost end by their deadline, and a graceful
+   * drain waits for them until its own deadline. Handshakes are spared.
+   */
   readonly dropRate?: number;
+  /**
+   * Probability that a frame breaks its connection (default 0): the frame and
+   * everything after it is lost and both ends see close code 1006, as when a
+   * TCP connection resets. The faithful way to lose frames.
+   */
+  readonly resetRate?: number;
   /** Probability that a frame arrives twice (default 0). TCP never does this: it makes a call run twice. */
   readonly duplicateRate?: number;
   /** Frames of one connection may overtake each other (default false). */
@@ -44,7 +54,7 @@ export interface NetworkStats {
   delivered: number;
   dropped: number;
   duplicated: number;
-  /** Connections reset by a crash or a partition. */
+  /** Connections reset by a crash, a partition or `resetRate`. */
   resets: number;
   /** Dials that found nobody (crashed, partitioned, not listening). */
   refused: number;
@@ -268,8 +278,10 @@ export class SimNetwork {
   nextReadyAt(): number | undefined {
     let next: number | undefined;
     for (const c of this.#channels.values()) {
-      if (this.#held(c)) continue;
-      for (const f of c.frames) if (next === undefined || f.readyAt < next) next = f.readyAt;
+      if (this.#held(c) || c.frames.length === 0) continue;
+      // In order: only the head can go next (a frame queued while the link reordered may be ready before it).
+      const frames = this.linkOf(c.from, c.to).reorder === true ? c.frames : c.frames.slice(0, 1);
+      for (const f of frames) if (next === undefined || f.readyAt < next) next = f.readyAt;
     }
     return next;
   }
@@ -374,6 +386,10 @@ export class SimNetwork {
         // Faults hit authenticated connections only (peer-connection.ts raises the frame limit then):
         // a lost handshake frame would only stall the dial until its real-time deadline.
         const authenticated = target._receiver._maxPayload > 0;
+        if (authenticated && link.resetRate !== undefined && this.#prng.chance(link.resetRate)) {
+          this.reset(target);
+          return;
+        }
         if (authenticated && link.dropRate !== undefined && this.#prng.chance(link.dropRate)) {
           this.stats.dropped++;
           return;

@@ -39,6 +39,7 @@ import {
   PraasError,
   type RefTarget,
   refTarget,
+  SiloUnavailableError,
   type StateStore,
 } from "@praas/core";
 import { Silo, type SiloOptions } from "@praas/silo";
@@ -100,6 +101,8 @@ interface Node {
   restarts: number;
   /** The silo id cut off from membership by `pause` (healed by `resume`). */
   pausedId: string | undefined;
+  /** Calls that entered through this silo and wait: a crash fails them, as a dropped client connection would. */
+  readonly calls: Set<(error: Error) => void>;
 }
 
 const MAX_LOG_LINES = 2_000;
@@ -112,6 +115,8 @@ export class TestCluster {
   readonly registry: MemoryMembershipRegistry;
   /** Log lines of every silo ("level silo: message"), oldest first (when no `log` option was given). */
   readonly logs: string[] = [];
+  /** Exceptions thrown by timers or frame handlers while the driver ran them (also logged). */
+  readonly driverErrors: unknown[] = [];
   readonly #options: TestClusterOptions;
   readonly #prng: Prng;
   readonly #reminders: SharedReminders;
@@ -208,13 +213,19 @@ export class TestCluster {
     const target = refTarget(first.silo.ref(cls, key, callOptions)) as RefTarget;
     const invoker: Invoker = {
       invoke: (t: RefTarget, method: string, args: unknown[]): Promise<unknown> => {
-        let silo: Silo;
+        let node: Node;
         try {
-          silo = via === undefined ? this.#pickSilo() : this.silo(via);
+          node = this.#running(via === undefined ? this.#pickIndex() : via);
         } catch (err) {
           return Promise.reject(err);
         }
-        return this.track(silo.invoke(t, method, args));
+        const work = node.silo.invoke(t, method, args);
+        return this.track(
+          new Promise<unknown>((resolve, reject) => {
+            node.calls.add(reject);
+            work.then(resolve, reject).finally(() => node.calls.delete(reject));
+          }),
+        );
       },
     };
     return createRef(invoker, target) as ActorRef<T>;
@@ -287,6 +298,11 @@ export class TestCluster {
     this.#mark(`crash ${i}`);
     node.state = "crashed";
     node.clock.kill();
+    const lost = new SiloUnavailableError(
+      `Silo ${i} (${node.silo.siloId}) crashed before the reply; the call may or may not have run`,
+    );
+    for (const reject of [...node.calls]) reject(lost);
+    node.calls.clear();
     this.network.crash(i);
     this.store.fence(i);
     this.#reminders.fence(i);
@@ -424,7 +440,10 @@ export class TestCluster {
     for (const n of this.#nodes) if (n.state === "paused") this.resume(n.index);
     const live = this.#nodes.filter((n) => n.state === "running");
     for (const n of live) n.state = "stopped";
-    const results = await this.track(Promise.allSettled(live.map((n) => n.silo.stop())));
+    // One after the other: when every silo drains at once, each waits for goodbyes from peers that
+    // are leaving too, and the drain ends only at its (real-time) deadline.
+    const results: PromiseSettledResult<unknown>[] = [];
+    for (const n of live) results.push(...(await this.track(Promise.allSettled([n.silo.stop()]))));
     this.#halted = true;
     this.#poke();
     await this.#driving;
@@ -475,10 +494,6 @@ export class TestCluster {
     return live.length === 1 ? (live[0] as number) : this.#prng.pick(live);
   }
 
-  #pickSilo(): Silo {
-    return this.silo(this.#pickIndex());
-  }
-
   #cut(id: string): void {
     this.#cutIds.add(id);
     this.registry.partition(id, true);
@@ -527,7 +542,7 @@ export class TestCluster {
         },
       }),
     );
-    return { index, silo, clock, membership, state: "running", restarts, pausedId: undefined };
+    return { index, silo, clock, membership, state: "running", restarts, pausedId: undefined, calls: new Set() };
   }
 
   #log(level: LogLevel, silo: string, message: string): void {
@@ -549,26 +564,40 @@ export class TestCluster {
    */
   async #drive(): Promise<void> {
     while (!this.#halted) {
+      try {
+        await this.#turn();
+      } catch (err) {
+        // A timer or a frame handler threw: that is the silo's failure to report, not the end of time.
+        this.driverErrors.push(err);
+        this.#log("error", "driver", `a timer or frame handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    }
+  }
+
+  /** One step of the driver. */
+  async #turn(): Promise<void> {
+    {
       await settle();
-      if (this.network.step()) continue;
+      if (this.network.step()) return;
       const wantTime = this.#movers > 0 || (this.#busy > 0 && this.#options.time !== "manual");
       if (!wantTime) {
+        if (this.#halted) return;
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
         });
-        continue;
+        return;
       }
       if (this.store.inFlight > 0) {
         await new Promise((resolve) => setTimeout(resolve, 1));
-        continue;
+        return;
       }
       const timerAt = this.clock.nextAt();
       const frameAt = this.network.nextReadyAt();
-      if (frameAt !== undefined && (timerAt === undefined || frameAt <= timerAt)) {
+      if (frameAt !== undefined && frameAt > this.clock.now() && (timerAt === undefined || frameAt <= timerAt)) {
         this.clock.setNow(frameAt);
-        continue;
+        return;
       }
-      if (this.clock.runNext(Number.POSITIVE_INFINITY)) continue;
+      if (this.clock.runNext(Number.POSITIVE_INFINITY)) return;
       // A call waits on something outside simulated time (a real-time redial): let the event loop run.
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
