@@ -1,6 +1,6 @@
 import { Actor } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
-import { TestCluster } from "../src/index.js";
+import { SiloNotRunningError, TestCluster } from "../src/index.js";
 
 interface CounterState {
   value: number;
@@ -43,5 +43,115 @@ describe("TestCluster", () => {
     const other = cluster.running()[0] as number;
     expect(await cluster.ref(Counter, "k", { via: other, retry: true }).add(1)).toBe(6);
     expect(await cluster.ownerIndex(Counter, "k")).not.toBe(owner);
+  });
+});
+
+describe("TestCluster faults", () => {
+  it("pauses a silo past failure detection: peers take over, it rejoins under a new id on resume", async () => {
+    cluster = await TestCluster.start({ silos: 3, actors: [Counter], seed: 3 });
+    const c = cluster;
+    await c.ref(Counter, "p").add(2);
+    const owner = await c.ownerIndex(Counter, "p");
+    const oldId = c.silo(owner).siloId;
+    c.pause(owner);
+    expect(c.stateOf(owner)).toBe("paused");
+    await c.advance(5_000);
+    const other = c.running()[0] as number;
+    expect(c.silo(other).clusterView().silos.find((s) => s.id === oldId)?.status).toBe("dead");
+    expect(await c.ref(Counter, "p", { via: other, retry: true }).add(1)).toBe(3);
+    c.resume(owner);
+    await c.waitFor(() => c.silo(owner).siloId !== oldId, "the paused silo to rejoin");
+    await c.converge();
+    expect(c.silo(owner).siloId).toBe(`${oldId}.1`);
+    expect(await c.ref(Counter, "p", { via: owner }).add(1)).toBe(4);
+  });
+
+  it("partitions silos (calls across fail, membership holds) and heals", async () => {
+    cluster = await TestCluster.start({ silos: 3, actors: [Counter], seed: 4, silo: { callTimeoutMs: 2_000 } });
+    const c = cluster;
+    await c.ref(Counter, "q").add(1);
+    const owner = await c.ownerIndex(Counter, "q");
+    const other = (owner + 1) % 3;
+    c.partition([owner], [other]);
+    await expect(c.ref(Counter, "q", { via: other }).add(1)).rejects.toMatchObject({ retryable: true });
+    // Membership still reaches everybody: nobody is declared dead.
+    expect(c.silo(other).clusterView().silos.every((s) => s.status === "active")).toBe(true);
+    c.heal();
+    const value = await c.ref(Counter, "q", { via: other, retry: true }).add(1);
+    // The add that failed may or may not have run (its reply was cut off).
+    expect([2, 3]).toContain(value);
+  });
+
+  it("isolates a silo: its lease runs out, peers serve its keys, it rejoins after heal", async () => {
+    cluster = await TestCluster.start({ silos: 3, actors: [Counter], seed: 5 });
+    const c = cluster;
+    await c.ref(Counter, "i").add(1);
+    const owner = await c.ownerIndex(Counter, "i");
+    const other = (owner + 1) % 3;
+    c.isolate(owner);
+    await c.advance(5_000);
+    expect(c.silo(owner).servingError()).toBeDefined();
+    expect(await c.ref(Counter, "i", { via: other, retry: true }).add(1)).toBe(2);
+    c.heal();
+    await c.converge();
+    expect(await c.ref(Counter, "i", { via: owner }).add(1)).toBe(3);
+  });
+
+  it("injects storage errors, latency and conflicting writes without losing acknowledged adds", async () => {
+    cluster = await TestCluster.start({ silos: 2, actors: [Counter], seed: 6 });
+    const c = cluster;
+    c.storageFaults({ failEveryNthSave: 2, latencyMs: 50 });
+    let acked = 0;
+    for (let i = 0; i < 10; i++) {
+      await c
+        .ref(Counter, "s")
+        .add(1)
+        .then(
+          () => acked++,
+          (err: { code?: string }) => expect(err.code).toBeDefined(),
+        );
+    }
+    expect(c.store.stats.injectedErrors).toBeGreaterThan(0);
+    c.storageFaults({});
+    expect(await c.conflict(Counter, "s")).toBe(true);
+    // The activation's next write meets the conflict; the value it had stored survives.
+    await c.ref(Counter, "s").add(1).catch(() => {});
+    const final = await c.ref(Counter, "s", { retry: true }).get();
+    expect(final).toBeGreaterThanOrEqual(acked);
+    expect(await c.stored(Counter, "s")).toEqual({ value: final });
+  });
+
+  it("delays, reorders and duplicates frames between two silos, and jumps the clock", async () => {
+    cluster = await TestCluster.start({ silos: 2, actors: [Counter], seed: 7 });
+    const c = cluster;
+    await c.ref(Counter, "d").add(1);
+    const owner = await c.ownerIndex(Counter, "d");
+    const other = 1 - owner;
+    c.link(owner, other, { delayMs: 300, jitterMs: 100, reorder: true });
+    const before = c.clock.now();
+    expect(await c.ref(Counter, "d", { via: other }).add(1)).toBe(2);
+    expect(c.clock.now() - before).toBeGreaterThanOrEqual(600);
+    c.link(owner, other, { duplicateRate: 1 });
+    // A duplicated call frame runs twice: TCP never does this, it tests idempotency.
+    expect(await c.ref(Counter, "d", { via: other }).add(1)).toBe(3);
+    c.link(owner, other, {});
+    expect(await c.ref(Counter, "d", { via: owner }).get()).toBe(4);
+    expect(c.network.stats.duplicated).toBeGreaterThan(0);
+    const t = c.clock.now();
+    await c.jumpClock(10_000);
+    expect(c.clock.now()).toBeGreaterThanOrEqual(t + 10_000);
+    expect(await c.ref(Counter, "d", { retry: true }).get()).toBe(4);
+    expect(c.faults.some((f) => f.includes("jump"))).toBe(true);
+  });
+
+  it("refuses calls through a crashed silo with a typed error, and restarts it", async () => {
+    cluster = await TestCluster.start({ silos: 2, actors: [Counter], seed: 8 });
+    const c = cluster;
+    await c.crash(1);
+    expect(() => c.silo(1)).toThrow(SiloNotRunningError);
+    await expect(c.ref(Counter, "r", { via: 1 }).add(1)).rejects.toMatchObject({ code: "SILO_NOT_RUNNING" });
+    await c.restart(1);
+    expect(c.silo(1).siloId).toBe("s1r1");
+    expect(await c.ref(Counter, "r", { via: 1, retry: true }).add(1)).toBe(1);
   });
 });
