@@ -155,3 +155,24 @@ describe("TestCluster faults", () => {
     expect(await c.ref(Counter, "r", { via: 1, retry: true }).add(1)).toBe(1);
   });
 });
+
+describe("TestCluster storage", () => {
+  for (const storage of ["redis", "s3"] as const) {
+    it(`keeps state on a real ${storage} server it starts and stops`, async () => {
+      cluster = await TestCluster.start({ silos: 2, actors: [Counter], seed: 9, storage });
+      const c = cluster;
+      expect(c.store.inner.kind).toBe(storage);
+      await c.ref(Counter, "real").add(4);
+      await c.crash(await c.ownerIndex(Counter, "real"));
+      expect(await c.ref(Counter, "real", { retry: true }).add(1)).toBe(5);
+      expect(await c.stored(Counter, "real")).toEqual({ value: 5 });
+    });
+  }
+
+  it("rejects a bad option with a typed error", async () => {
+    await expect(TestCluster.start({ actors: [Counter], silos: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(
+      TestCluster.start({ actors: [Counter], storage: "disk" as unknown as "memory" }),
+    ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+});
