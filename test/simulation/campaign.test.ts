@@ -7,7 +7,7 @@
  * check. A failure names its seed: `PRAAS_SEED=<seed> npx vitest run
  * test/simulation` replays exactly that run.
  */
-import { describeSchedule, faultSchedule, playSchedule, Prng, TestCluster } from "@praas/testing";
+import { describeSchedule, faultSchedule, Prng, playSchedule, TestCluster } from "@praas/testing";
 import { describe, expect, it } from "vitest";
 import { finalObservations, judge, runCounterClients, SimCounter } from "./counter-workload.js";
 
@@ -34,7 +34,8 @@ describe("seeded fault campaign", () => {
       const history = cluster.history();
       const verbose = process.env.PRAAS_SIM_VERBOSE === "1";
       const phase = (what: string): void => {
-        if (verbose) console.log(`seed ${seed}: ${what} at t=${cluster.clock.now()} (${performance.now().toFixed(0)} ms)`);
+        if (verbose)
+          console.log(`seed ${seed}: ${what} at t=${cluster.clock.now()} (${performance.now().toFixed(0)} ms)`);
       };
       let problems: string[] = [];
       try {

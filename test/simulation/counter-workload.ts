@@ -4,6 +4,8 @@
  * call recorded in a History; then the final values, read through every silo
  * and straight from the store.
  */
+
+import { Actor } from "@praas/silo";
 import {
   checkCounterLinearizable,
   checkHistory,
@@ -13,7 +15,6 @@ import {
   type Prng,
   type TestCluster,
 } from "@praas/testing";
-import { Actor } from "@praas/silo";
 
 interface CounterState {
   value: number;
@@ -99,15 +100,13 @@ export async function finalObservations(
 }
 
 /** Every problem found in the history, one line each (empty: none). */
-export function judge(
-  history: History,
-  finals: readonly FinalObservation[],
-  unchecked: string[] = [],
-): string[] {
+export function judge(history: History, finals: readonly FinalObservation[], unchecked: string[] = []): string[] {
   const problems: string[] = [];
   const result = checkHistory(history, finals);
   for (const v of result.violations) {
-    problems.push(`${v.kind} on ${v.key}: ${v.message}${v.ops.length > 0 ? ` (${v.ops.map(describeOp).join("; ")})` : ""}`);
+    problems.push(
+      `${v.kind} on ${v.key}: ${v.message}${v.ops.length > 0 ? ` (${v.ops.map(describeOp).join("; ")})` : ""}`,
+    );
   }
   const stored = new Map(finals.map((f) => [f.key, f.stored ?? 0]));
   for (const [key, r] of checkCounterLinearizable(history.ops, stored)) {

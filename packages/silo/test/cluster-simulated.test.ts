@@ -44,7 +44,9 @@ afterEach(async () => {
 });
 
 async function start(seed: number): Promise<TestCluster> {
-  onTestFailed(() => console.error(`seed ${seed}; faults:\n${cluster?.faults.join("\n")}\n${cluster?.logs.slice(-20).join("\n")}`));
+  onTestFailed(() =>
+    console.error(`seed ${seed}; faults:\n${cluster?.faults.join("\n")}\n${cluster?.logs.slice(-20).join("\n")}`),
+  );
   cluster = await TestCluster.start({ silos: 3, actors: [Account], seed, silo: { callTimeoutMs: 20_000 } });
   return cluster;
 }

@@ -8,9 +8,10 @@
  * is down at a time and a majority always remains: the schedule tests
  * recovery from each fault, not total loss.
  */
-import type { LinkFaults } from "./sim-network.js";
+
 import type { StoreFaults } from "./faulty-store.js";
 import { Prng } from "./prng.js";
+import type { LinkFaults } from "./sim-network.js";
 import type { TestCluster } from "./test-cluster.js";
 
 export type FaultKind =

@@ -11,7 +11,15 @@
  * fails with StateConflictError and its activation must be dropped (fencing),
  * while the actor's value is unchanged.
  */
-import { type ActorId, type Clock, PraasError, type ReminderRecord, type ReminderStore, type StateStore, type StoredState } from "@praas/core";
+import {
+  type ActorId,
+  type Clock,
+  PraasError,
+  type ReminderRecord,
+  type ReminderStore,
+  type StateStore,
+  type StoredState,
+} from "@praas/core";
 import type { Prng } from "./prng.js";
 
 /** A failure injected into a store call. */

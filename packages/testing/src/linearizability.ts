@@ -194,7 +194,10 @@ export function counterModel(initial = 0): Model<number, CounterInput, number> {
 export type RegisterInput<V> = { readonly kind: "write"; readonly value: V } | { readonly kind: "read" };
 
 /** A register: a write stores a value (its output is ignored), a read returns the last value written. */
-export function registerModel<V>(initial: V, keyOf: (v: V) => string = (v) => JSON.stringify(v)): Model<V, RegisterInput<V>, V> {
+export function registerModel<V>(
+  initial: V,
+  keyOf: (v: V) => string = (v) => JSON.stringify(v),
+): Model<V, RegisterInput<V>, V> {
   return {
     init: initial,
     step(value, input, output) {
@@ -236,7 +239,13 @@ export function checkCounterLinearizable(
   for (const [key, value] of finals) {
     let list = byKey.get(key);
     if (list === undefined) byKey.set(key, (list = []));
-    list.push({ input: { kind: "read" }, start: last + 1, end: last + 1, output: value, label: `final value ${value}` });
+    list.push({
+      input: { kind: "read" },
+      start: last + 1,
+      end: last + 1,
+      output: value,
+      label: `final value ${value}`,
+    });
   }
   const results = new Map<string, LinearizabilityResult>();
   for (const [key, list] of byKey) results.set(key, checkLinearizable(list, counterModel(), options));

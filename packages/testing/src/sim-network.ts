@@ -299,7 +299,8 @@ export class SimNetwork {
       } else if ((c.frames[0] as Frame).readyAt <= now) candidates.push({ channel: c, index: 0 });
     }
     if (candidates.length === 0) return false;
-    const { channel, index } = candidates.length === 1 ? (candidates[0] as (typeof candidates)[0]) : this.#prng.pick(candidates);
+    const { channel, index } =
+      candidates.length === 1 ? (candidates[0] as (typeof candidates)[0]) : this.#prng.pick(candidates);
     const [frame] = channel.frames.splice(index, 1) as [Frame];
     this.#deliver(channel, frame);
     return true;

@@ -26,8 +26,8 @@ import {
   type CallOptions,
   createRef,
   decodeStateRecord,
-  type Invoker,
   InvalidArgumentError,
+  type Invoker,
   type LogFunction,
   type LogLevel,
   type MembershipProvider,
@@ -43,11 +43,11 @@ import {
   type StateStore,
 } from "@praas/core";
 import { Silo, type SiloOptions } from "@praas/silo";
+import { FaultyStore, SharedReminders, type StoreFaults } from "./faulty-store.js";
 import { History } from "./history.js";
 import { Prng, seedFromEnv } from "./prng.js";
 import { SiloClock, SimClock, settle } from "./sim-clock.js";
 import { type LinkFaults, SimNetwork } from "./sim-network.js";
-import { FaultyStore, SharedReminders, type StoreFaults } from "./faulty-store.js";
 
 /** A silo index that does not name a running silo (crashed, or out of range). */
 export class SiloNotRunningError extends PraasError {
@@ -275,7 +275,9 @@ export class TestCluster {
     try {
       while (!check()) {
         if (this.clock.now() >= end || this.#halted) {
-          throw new Error(`TestCluster (seed ${this.seed}): gave up after ${limitMs} ms of cluster time waiting for ${what}`);
+          throw new Error(
+            `TestCluster (seed ${this.seed}): gave up after ${limitMs} ms of cluster time waiting for ${what}`,
+          );
         }
         await settle();
       }
@@ -569,7 +571,11 @@ export class TestCluster {
       } catch (err) {
         // A timer or a frame handler threw: that is the silo's failure to report, not the end of time.
         this.driverErrors.push(err);
-        this.#log("error", "driver", `a timer or frame handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.#log(
+          "error",
+          "driver",
+          `a timer or frame handler threw: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
       }
     }
   }

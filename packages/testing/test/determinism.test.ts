@@ -1,6 +1,6 @@
 import { Actor } from "@praas/silo";
 import { describe, expect, it } from "vitest";
-import { faultSchedule, playSchedule, Prng, TestCluster } from "../src/index.js";
+import { faultSchedule, Prng, playSchedule, TestCluster } from "../src/index.js";
 
 class Tally extends Actor<{ value: number }> {
   static persistence = "turn" as const;

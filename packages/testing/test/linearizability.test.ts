@@ -15,7 +15,12 @@ const write = (value: number, start: number, end: number | undefined): RegOp => 
   start,
   end,
 });
-const read = (value: number, start: number, end: number): RegOp => ({ input: { kind: "read" }, start, end, output: value });
+const read = (value: number, start: number, end: number): RegOp => ({
+  input: { kind: "read" },
+  start,
+  end,
+  output: value,
+});
 
 describe("checkLinearizable (register)", () => {
   it("accepts overlapping writes read in either order", () => {

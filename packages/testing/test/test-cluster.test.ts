@@ -57,7 +57,12 @@ describe("TestCluster faults", () => {
     expect(c.stateOf(owner)).toBe("paused");
     await c.advance(5_000);
     const other = c.running()[0] as number;
-    expect(c.silo(other).clusterView().silos.find((s) => s.id === oldId)?.status).toBe("dead");
+    expect(
+      c
+        .silo(other)
+        .clusterView()
+        .silos.find((s) => s.id === oldId)?.status,
+    ).toBe("dead");
     expect(await c.ref(Counter, "p", { via: other, retry: true }).add(1)).toBe(3);
     c.resume(owner);
     await c.waitFor(() => c.silo(owner).siloId !== oldId, "the paused silo to rejoin");
@@ -75,7 +80,12 @@ describe("TestCluster faults", () => {
     c.partition([owner], [other]);
     await expect(c.ref(Counter, "q", { via: other }).add(1)).rejects.toMatchObject({ retryable: true });
     // Membership still reaches everybody: nobody is declared dead.
-    expect(c.silo(other).clusterView().silos.every((s) => s.status === "active")).toBe(true);
+    expect(
+      c
+        .silo(other)
+        .clusterView()
+        .silos.every((s) => s.status === "active"),
+    ).toBe(true);
     c.heal();
     const value = await c.ref(Counter, "q", { via: other, retry: true }).add(1);
     // The add that failed may or may not have run (its reply was cut off).
@@ -115,7 +125,10 @@ describe("TestCluster faults", () => {
     c.storageFaults({});
     expect(await c.conflict(Counter, "s")).toBe(true);
     // The activation's next write meets the conflict; the value it had stored survives.
-    await c.ref(Counter, "s").add(1).catch(() => {});
+    await c
+      .ref(Counter, "s")
+      .add(1)
+      .catch(() => {});
     const final = await c.ref(Counter, "s", { retry: true }).get();
     expect(final).toBeGreaterThanOrEqual(acked);
     expect(await c.stored(Counter, "s")).toEqual({ value: final });
@@ -170,7 +183,9 @@ describe("TestCluster storage", () => {
   }
 
   it("rejects a bad option with a typed error", async () => {
-    await expect(TestCluster.start({ actors: [Counter], silos: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(TestCluster.start({ actors: [Counter], silos: 0 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
     await expect(
       TestCluster.start({ actors: [Counter], storage: "disk" as unknown as "memory" }),
     ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
