@@ -40,11 +40,35 @@ export class SimCounter extends Actor<CounterState> {
   }
 }
 
+/**
+ * The same counter with the default persistence (stored when swapped out):
+ * a crash loses what it acknowledged since — the campaign's checks must say so.
+ */
+export class LazySimCounter extends Actor<CounterState> {
+  static idleTimeoutMs = 60_000;
+
+  static initialState(): CounterState {
+    return { value: 0 };
+  }
+
+  add(n: number): number {
+    this.state.value += n;
+    return this.state.value;
+  }
+
+  get(): number {
+    return this.state.value;
+  }
+}
+
+type CounterClass = typeof SimCounter | typeof LazySimCounter;
+
 export interface WorkloadOptions {
   readonly keys: readonly string[];
   readonly clients: number;
   readonly durationMs: number;
   readonly prng: Prng;
+  readonly actor?: CounterClass;
 }
 
 /** Run the clients until `durationMs` of cluster time has passed. */
@@ -55,7 +79,7 @@ export async function runCounterClients(cluster: TestCluster, history: History, 
     clients.map(async (rnd) => {
       while (cluster.clock.now() < end) {
         const key = rnd.pick(o.keys);
-        const ref = cluster.ref(SimCounter, key);
+        const ref = cluster.ref(o.actor ?? SimCounter, key);
         if (rnd.chance(0.7)) {
           const n = rnd.between(1, 5);
           const call = history.begin(key, "add", { n });
@@ -75,6 +99,7 @@ export async function finalObservations(
   cluster: TestCluster,
   history: History,
   keys: readonly string[],
+  actor: CounterClass = SimCounter,
 ): Promise<FinalObservation[]> {
   const out: FinalObservation[] = [];
   for (const key of keys) {
@@ -83,7 +108,7 @@ export async function finalObservations(
       for (let attempt = 0; attempt < 20; attempt++) {
         const call = history.begin(key, "read", { via: `s${i}` });
         try {
-          const value = await cluster.ref(SimCounter, key, { via: i }).get();
+          const value = await cluster.ref(actor, key, { via: i }).get();
           call.ok(value);
           reads.push({ via: `s${i}`, value });
           break;
@@ -93,7 +118,7 @@ export async function finalObservations(
         }
       }
     }
-    const stored = (await cluster.stored(SimCounter, key)) as CounterState | undefined;
+    const stored = (await cluster.stored(actor, key)) as CounterState | undefined;
     out.push({ key, stored: stored?.value ?? 0, reads });
   }
   return out;
