@@ -169,6 +169,27 @@ describe("TestCluster faults", () => {
   });
 });
 
+describe("TestCluster time", () => {
+  it("in manual mode moves time only when told", async () => {
+    cluster = await TestCluster.start({ silos: 3, actors: [Counter], seed: 10, time: "manual" });
+    const c = cluster;
+    await c.ref(Counter, "m").add(1);
+    const owner = await c.ownerIndex(Counter, "m");
+    const victim = (owner + 1) % 3;
+    const t = c.clock.now();
+    await c.crash(victim);
+    // Calls do not move time here: the crashed silo is not declared dead yet.
+    await c.ref(Counter, "m", { via: owner }).get();
+    expect(c.clock.now()).toBe(t);
+    expect(c.silo(owner).clusterView().silos.find((s) => s.id === `s${victim}`)?.status).toBe("active");
+    await c.advance(3_000);
+    expect(c.clock.now()).toBe(t + 3_000);
+    expect(c.silo(owner).clusterView().silos.find((s) => s.id === `s${victim}`)?.status).toBe("dead");
+    c.skewClock(owner, 5_000);
+    expect(c.silo(owner).clock.now()).toBe(c.clock.now() + 5_000);
+  });
+});
+
 describe("TestCluster storage", () => {
   for (const storage of ["redis", "s3"] as const) {
     it(`keeps state on a real ${storage} server it starts and stops`, async () => {
