@@ -122,7 +122,7 @@ export class TestCluster {
   readonly #reminders: SharedReminders;
   readonly #nodes: Node[] = [];
   readonly #stopServers: (() => Promise<void>)[] = [];
-  /** Silo ids cut off from membership (pause, isolate): healed together. */
+  /** Silo ids cut off from membership by `isolate` (healed by `heal`; a pause has its own). */
   readonly #cutIds = new Set<string>();
   /** Calls through `ref` still waiting: while any does, auto time moves. */
   #busy = 0;
@@ -348,7 +348,7 @@ export class TestCluster {
     this.network.pause(i);
     this.store.pause(i);
     node.pausedId = node.silo.siloId;
-    this.#cut(node.pausedId);
+    this.registry.partition(node.pausedId, true);
   }
 
   resume(i: number): void {
@@ -356,7 +356,8 @@ export class TestCluster {
     if (node.state !== "paused") return;
     this.#mark(`resume ${i}`);
     node.state = "running";
-    if (node.pausedId !== undefined) this.#uncut(node.pausedId);
+    // Still cut if it is also isolated: then `heal` reconnects it.
+    if (node.pausedId !== undefined && !this.#cutIds.has(node.pausedId)) this.registry.partition(node.pausedId, false);
     node.pausedId = undefined;
     this.store.resume(i);
     this.network.resume(i);
@@ -503,6 +504,8 @@ export class TestCluster {
 
   #uncut(id: string): void {
     this.#cutIds.delete(id);
+    // A paused silo stays cut off until it resumes.
+    if (this.#nodes.some((n) => n.state === "paused" && n.pausedId === id)) return;
     this.registry.partition(id, false);
   }
 
