@@ -90,7 +90,7 @@ export interface TestRefOptions extends CallOptions {
   readonly via?: number;
 }
 
-type NodeState = "running" | "paused" | "crashed" | "stopped";
+export type NodeState = "running" | "paused" | "crashed" | "stopped";
 
 interface Node {
   readonly index: number;
