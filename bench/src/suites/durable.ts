@@ -173,12 +173,15 @@ async function diskFloor(dir: string, n: number): Promise<{ fsyncNs: number; lmd
     closeSync(fd);
   }
   const { open } = await import("lmdb");
-  const db = open({ path: join(dir, "floor.lmdb"), useVersions: true });
+  // As the embedded store writes: resolved at commit, then wait for the flush (fsync) that follows.
+  const db = open({ path: join(dir, "floor.lmdb"), useVersions: true, separateFlushed: true });
   const puts: number[] = [];
   try {
     for (let i = 0; i < n; i++) {
       const t = process.hrtime.bigint();
-      await db.put("k", bytes, i + 1);
+      const written = db.put("k", bytes, i + 1);
+      await written;
+      await (written as Promise<boolean> & { flushed?: PromiseLike<unknown> }).flushed;
       puts.push(Number(process.hrtime.bigint() - t));
     }
   } finally {

@@ -79,15 +79,18 @@ interface Backend {
 }
 
 function embeddedBackend(dir: string): Backend {
-  // The raw side: the same library (lmdb-js) in its own folder, a plain durable put and a get.
-  const raw = openLmdb({ path: join(dir, "raw-lmdb"), noSubdir: false });
+  // The raw side: the same library (lmdb-js) in its own folder, a plain durable put (resolved at
+  // commit, then its flush to disk awaited, as the store does) and a get.
+  const raw = openLmdb({ path: join(dir, "raw-lmdb"), noSubdir: false, separateFlushed: true });
   const db = raw.openDB<Buffer, string>("raw", { encoding: "binary" });
   return {
     name: "embedded",
     maxBytes: Number.POSITIVE_INFINITY,
     store: new LmdbStateStore(join(dir, "embedded")),
     async put(bytes) {
-      await db.put("raw", Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      const written = db.put("raw", Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      await written;
+      await (written as Promise<boolean> & { flushed?: PromiseLike<unknown> }).flushed;
     },
     async get() {
       return db.getBinary("raw")?.byteLength ?? 0;

@@ -218,6 +218,8 @@ class RedisMembership implements MembershipProvider {
   #leaseUntil = Number.NEGATIVE_INFINITY;
   /** The last eviction found no entry at all (Redis lost its data, or it was pruned): see join. */
   #vanished = false;
+  /** Since when the client has been connected but not ready (see #maybeRedial). */
+  #stuckSince: number | undefined;
   /** Cancels the pause before a rejoin (close() during it). */
   #abortPause: (() => void) | undefined;
 
@@ -374,7 +376,12 @@ class RedisMembership implements MembershipProvider {
     // unhandled "Connection is closed" rejection.
     const sub =
       this.#url !== undefined
-        ? new Redis(this.#url, { connectionName: name, autoResubscribe: false, retryStrategy })
+        ? new Redis(this.#url, {
+            connectionName: name,
+            autoResubscribe: false,
+            retryStrategy,
+            connectTimeout: REDIAL_CONNECT_TIMEOUT_MS,
+          })
         : this.#client.duplicate({ connectionName: name, autoResubscribe: false });
     this.#subscriber = sub;
     watchRedis(sub, this.#log);
@@ -430,18 +437,24 @@ class RedisMembership implements MembershipProvider {
     let reply: unknown[];
     // Read before sending: the lease counts from a moment no later than Redis records the beat.
     const sentAt = this.clock.now();
+    let unanswered = false;
     try {
       const { deadAfterMs, pruneAfterMs } = this.#timings;
       // A beat that takes longer than deadAfterMs renews nothing; give up on it so the next one can go.
       reply = (await withTimeout(
         this.#eval(SCRIPTS.heartbeat, [id, deadAfterMs, pruneAfterMs, this.#channel]),
         deadAfterMs,
-        () => new Error(`heartbeat got no answer within ${deadAfterMs} ms`),
+        () => {
+          unanswered = true;
+          return new Error(`heartbeat got no answer within ${deadAfterMs} ms`);
+        },
       )) as unknown[];
     } catch (err) {
       this.#health.failed(err);
+      this.#maybeRedial(unanswered, sentAt);
       return;
     }
+    this.#stuckSince = undefined;
     this.#health.ok();
     if (this.#state !== "joined" || this.#self !== id) return;
     this.#heard = Math.max(this.#heard, Number(reply[1]));
@@ -455,6 +468,41 @@ class RedisMembership implements MembershipProvider {
     this.#leaseUntil = Math.max(this.#leaseUntil, sentAt + this.#timings.deadAfterMs - this.#margin);
     // Polling fallback: the version rides on every heartbeat.
     if (this.#heard > this.#view.version) void this.#refresh();
+  }
+
+  /**
+   * A heartbeat went unanswered on a connection that still looks open: the
+   * link most likely dropped packets silently (a partition, a host gone), and
+   * TCP would keep retransmitting into it with a growing pause — for 10 s and
+   * more after the network is back. Drop the socket and dial afresh (every
+   * ~0.5 s, each attempt bounded by REDIAL_CONNECT_TIMEOUT_MS), so the silo
+   * reaches Redis again within about a second of the link coming back.
+   * Only for a client this provider created: a client passed in belongs to the caller.
+   */
+  #maybeRedial(unanswered: boolean, now: number): void {
+    if (!this.#ownsClient) return;
+    const status = this.#client.status;
+    if (status === "ready") {
+      if (unanswered) this.#redial();
+      return;
+    }
+    // Connected but never ready (its first commands went into the dead link): as stuck.
+    if (status !== "connect") {
+      this.#stuckSince = undefined;
+      return;
+    }
+    this.#stuckSince ??= now;
+    if (now - this.#stuckSince >= this.#timings.deadAfterMs) {
+      this.#stuckSince = undefined;
+      this.#redial();
+    }
+  }
+
+  #redial(): void {
+    this.#client.disconnect(true);
+    // The pub/sub connection crosses the same link; it re-subscribes on "ready".
+    const sub = this.#subscriber;
+    if (sub !== undefined && this.#url !== undefined && sub.status === "ready") sub.disconnect(true);
   }
 
   /** Fetch views until we hold the newest version heard of. One fetch at a time keeps views in order. */
@@ -547,6 +595,9 @@ class RedisMembership implements MembershipProvider {
     }
   }
 }
+
+/** Longest one connection attempt of the membership client may take (ioredis' default is 10 s). */
+const REDIAL_CONNECT_TIMEOUT_MS = 1_000;
 
 /** Reconnect quickly (a silo without Redis cannot renew its lease), at most every 500 ms. */
 function retryStrategy(attempt: number): number {
@@ -643,6 +694,8 @@ export function redisMembership(options: RedisMembershipOptions): MembershipProv
     lazyConnect: true,
     enableOfflineQueue: false,
     retryStrategy,
+    // A connection attempt into a dead link is abandoned soon and tried again (see #redial).
+    connectTimeout: REDIAL_CONNECT_TIMEOUT_MS,
   });
   // The provider adds the error listener (outage reporting) before anything connects.
   return new RedisMembership(options, owned, true);

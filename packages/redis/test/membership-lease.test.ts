@@ -91,6 +91,24 @@ describe("redisMembership leases and faults", () => {
     ]);
   });
 
+  it("after a long silent cut, reaches Redis again on a new connection instead of waiting on the stuck one", async () => {
+    const log: string[] = [];
+    const cluster = uniqueName("silent");
+    const p = provider(cluster, { url: `redis://127.0.0.1:${proxy.port}`, log: (l, m) => log.push(`${l} ${m}`) });
+    await p.join(silo("a"));
+    const first = p.leaseValidUntil();
+    await until(() => p.leaseValidUntil() > first, "a renewal");
+    proxy.freeze();
+    await until(() => log.length > 0, "the outage line");
+    const lease = p.leaseValidUntil();
+    // The link is back, but the sockets open during the cut never carry another byte (as after TCP
+    // gave up retransmitting into a dead link): only a connection opened after the cut gets through.
+    proxy.thaw({ strand: true });
+    await until(() => p.leaseValidUntil() > lease, "a renewal over a new connection");
+    await until(() => log.length > 1, "the recovery line");
+    expect(log[1]).toMatch(/^info Redis at 127\.0\.0\.1:\d+ is reachable again/);
+  });
+
   it("prints one line per outage however many connections retry (membership, state, reminders), and none from ioredis", async () => {
     const log: string[] = [];
     const logFn = (l: string, m: string) => log.push(`${l} ${m}`);

@@ -21,8 +21,9 @@ import { claimFolder, type OpenMode, type OwnerToken, releaseFolder } from "./st
  *
  * Group commit is LMDB's (lmdb-js): every write issued in one event-loop turn
  * goes into one transaction; writes issued while a commit is being flushed go
- * into the next. A write's promise resolves once its transaction is on disk
- * (fsync'd), so an acknowledged write survives a process crash and a power loss.
+ * into the next. Every write of the stores goes through `durable`, which
+ * resolves once its transaction is on disk (fsync'd), so an acknowledged write
+ * survives a process crash and a power loss.
  */
 export const STORE_FOLDER = "store.lmdb";
 const FORMAT = 1;
@@ -92,7 +93,16 @@ export class EmbeddedEnvironment {
     this.mode = mode;
     this.path = join(stateDir, STORE_FOLDER);
     mkdirSync(this.path, { recursive: true });
-    this.root = loadLmdb().open<unknown, string>({ path: this.path, noSubdir: false, maxDbs: 8 });
+    // separateFlushed: lmdb-js resolves a write when its transaction commits
+    // (visible, and kept across a process crash) and flushes it to disk right
+    // after ("overlapping sync", its default on Linux); each write promise then
+    // carries a `flushed` promise, which `durable` waits for.
+    this.root = loadLmdb().open<unknown, string>({
+      path: this.path,
+      noSubdir: false,
+      maxDbs: 8,
+      separateFlushed: true,
+    });
     try {
       this.state = this.root.openDB<Buffer, string>("state", { encoding: "binary", useVersions: true });
       this.reminders = this.root.openDB<Buffer, string>("reminders", { encoding: "binary" });
@@ -157,6 +167,19 @@ export class EmbeddedEnvironment {
 
   get closed(): boolean {
     return this.#closed !== undefined;
+  }
+
+  /**
+   * @internal The result of an lmdb-js write once its transaction is on disk
+   * (fsync'd), not only committed: an acknowledged write must survive a power
+   * loss, not just a crash of this process. Writes of one event-loop turn share
+   * a transaction, so they share the flush too.
+   */
+  async durable<T>(write: Promise<T>): Promise<T> {
+    const result = await write;
+    const flushed = (write as Promise<T> & { flushed?: PromiseLike<unknown> }).flushed;
+    if (flushed !== undefined) await flushed;
+    return result;
   }
 
   /** A version no write in this folder has had or will have. */

@@ -109,19 +109,21 @@ export function importFileStore(env: EmbeddedEnvironment): FileImportReport | un
 export async function adoptHashedFileState(env: EmbeddedEnvironment, id: ActorId, key: string): Promise<boolean> {
   const legacy = hashedKeyOf(env, id);
   if (legacy === undefined || env.state.getEntry(legacy) === undefined) return false;
-  return env.root.transaction(() => {
-    const old = env.state.getEntry(legacy);
-    if (old === undefined || env.state.getEntry(key) !== undefined) return false;
-    env.state.putSync(key, old.value, env.nextVersion());
-    env.state.removeSync(legacy);
-    return true;
-  });
+  return env.durable(
+    env.root.transaction(() => {
+      const old = env.state.getEntry(legacy);
+      if (old === undefined || env.state.getEntry(key) !== undefined) return false;
+      env.state.putSync(key, old.value, env.nextVersion());
+      env.state.removeSync(legacy);
+      return true;
+    }),
+  );
 }
 
 /** Drop `id`'s imported state still waiting under a hashed file name (its state is being deleted). */
 export async function forgetHashedFileState(env: EmbeddedEnvironment, id: ActorId): Promise<void> {
   const legacy = hashedKeyOf(env, id);
-  if (legacy !== undefined && env.state.getEntry(legacy) !== undefined) await env.state.remove(legacy);
+  if (legacy !== undefined && env.state.getEntry(legacy) !== undefined) await env.durable(env.state.remove(legacy));
 }
 
 /** Where `id`'s state waits if it was imported under a hashed file name; undefined when it cannot be. */

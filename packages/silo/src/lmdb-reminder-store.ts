@@ -29,11 +29,11 @@ export class LmdbReminderStore implements ReminderStore {
 
   async put(reminder: ReminderRecord): Promise<void> {
     const key = lmdbKey(reminderKey(reminder.actor, reminder.name));
-    await this.#env.reminders.put(key, Buffer.from(encode(reminder)));
+    await this.#env.durable(this.#env.reminders.put(key, Buffer.from(encode(reminder))));
   }
 
   async delete(actor: ActorId, name: string): Promise<void> {
-    await this.#env.reminders.remove(lmdbKey(reminderKey(actor, name)));
+    await this.#env.durable(this.#env.reminders.remove(lmdbKey(reminderKey(actor, name))));
   }
 
   async get(actor: ActorId, name: string): Promise<ReminderRecord | undefined> {

@@ -68,7 +68,7 @@ export class LmdbStateStore implements StateStore {
     // caller does not touch them until the promise settles.
     const value = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // `null` as ifVersion is lmdb-js's "only if absent" (MDB_NOOVERWRITE).
-    const written = await this.#env.state.put(key, value, version, ifVersion as number);
+    const written = await this.#env.durable(this.#env.state.put(key, value, version, ifVersion as number));
     if (!written) throw this.#conflict(id, key, expected);
     return String(version);
   }
@@ -77,11 +77,11 @@ export class LmdbStateStore implements StateStore {
     const key = lmdbKey(formatActorId(id));
     if (expected === undefined) {
       // State imported from the file store and not yet loaded must not come back on the next load.
-      await Promise.all([this.#env.state.remove(key), forgetHashedFileState(this.#env, id)]);
+      await Promise.all([this.#env.durable(this.#env.state.remove(key)), forgetHashedFileState(this.#env, id)]);
       return;
     }
     const ifVersion = parseVersion(expected);
-    if (ifVersion !== undefined && (await this.#env.state.remove(key, ifVersion))) return;
+    if (ifVersion !== undefined && (await this.#env.durable(this.#env.state.remove(key, ifVersion)))) return;
     // Not removed: fine if nothing is there, a conflict if something else is.
     if (this.#env.state.getEntry(key) === undefined) return;
     throw this.#conflict(id, key, expected);

@@ -665,6 +665,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (this.#cluster?.routeAway(call) === true) return;
       // Nothing is served here without a membership lease (a brief lapse parks the call).
       if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
+      // A key this silo just took over waits until its previous owner let go of it.
+      if (this.#cluster !== undefined && !this.#cluster.mayActivate(call)) return;
       if (isControlMethod(call.method)) {
         this.#control(call, undefined);
         return;

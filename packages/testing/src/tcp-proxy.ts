@@ -15,7 +15,13 @@ export interface TcpProxy {
    * Bytes sent meanwhile are held and delivered on `thaw()`, as TCP would retransmit them.
    */
   freeze(): void;
-  thaw(): void;
+  /**
+   * End the partition. With `{ strand: true }` the connections that were open
+   * stay silent for good (nothing is delivered, nobody is told) while new ones
+   * flow: a long silent cut, after which a client's old socket is stuck in
+   * TCP's retransmission back-off and only a new connection gets through.
+   */
+  thaw(options?: { readonly strand?: boolean }): void;
   /** Reset every open connection now (a crash or restart of the server, as its clients see it). */
   cut(): void;
   /** While true, new connections are reset at once (the server is down); false accepts them again. */
@@ -39,6 +45,8 @@ interface Link {
   /** Chunks held while frozen: [direction, bytes]. */
   readonly queued: [toServer: boolean, bytes: Buffer][];
   held: boolean;
+  /** Silent for good (see thaw's strand). */
+  stranded: boolean;
 }
 
 /** Start a proxy to `targetPort` on 127.0.0.1. */
@@ -55,6 +63,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       hold.resolve();
     }
     if (toServer && link.held) return;
+    if (link.stranded) return;
     if (frozen) {
       link.queued.push([toServer, bytes]);
       return;
@@ -68,7 +77,7 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
       return;
     }
     const upstream = tcpConnect(target, targetHost);
-    const link: Link = { client, server: upstream, queued: [], held: false };
+    const link: Link = { client, server: upstream, queued: [], held: false, stranded: false };
     links.add(link);
     const end = (): void => {
       if (!links.delete(link)) return;
@@ -106,9 +115,14 @@ export async function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"
     freeze() {
       frozen = true;
     },
-    thaw() {
+    thaw(options) {
       frozen = false;
       for (const link of links) {
+        if (options?.strand === true) {
+          link.stranded = true;
+          link.queued.length = 0;
+          continue;
+        }
         for (const [toServer, bytes] of link.queued.splice(0)) (toServer ? link.server : link.client).write(bytes);
       }
     },

@@ -158,6 +158,16 @@ export class Cluster {
     return this.#node?.owns(idString) === true;
   }
 
+  /**
+   * May a fresh activation for `call` start here? False: it waits for the
+   * previous owners of keys this silo just gained to let go (handover.ts), and
+   * is dispatched again then (or refused, not run).
+   */
+  mayActivate(call: Call): boolean {
+    const node = this.#node;
+    return node === undefined || node.mayActivate(call, refuse);
+  }
+
   /** True when the call went elsewhere (or, while rejoining, was parked or refused). */
   routeAway(call: Call): boolean {
     const node = this.#node;

@@ -38,6 +38,16 @@ import {
 import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
 import { formatAddress, type ResolvedClusterOptions } from "./config.js";
+import type { CallEnvelope } from "./frames.js";
+import {
+  HandoverGate,
+  parseReleasedQuestion,
+  RELEASED_METHOD,
+  ReleaseQuestion,
+  ReleaseTracker,
+  SILO_TYPE,
+} from "./handover.js";
+import type { PeerConnection } from "./peer-connection.js";
 import { Placement } from "./placement.js";
 import { Router, type RouterHost } from "./router.js";
 import { Transport, type TransportStats } from "./transport.js";
@@ -76,6 +86,12 @@ export class ClusterNode {
   readonly #placement: Placement;
   readonly #transport: Transport;
   readonly #router: Router;
+  /** Fresh activations wait here after this silo gained keys, until their previous owners let go (handover.ts). */
+  readonly #gate: HandoverGate;
+  /** What this silo has let go of, for peers that gained keys. */
+  readonly #releases: ReleaseTracker;
+  /** Hand-overs of the latest view still running (saves); the release waits for them. */
+  #releasing: Promise<void> | undefined;
   #view: MembershipView = EMPTY_VIEW;
   /** Peers that said bye: off the ring before membership says so. */
   readonly #leavingPeers = new Set<string>();
@@ -116,6 +132,17 @@ export class ClusterNode {
     this.#placement = new Placement(selfId);
     this.#transport = transport;
     this.#router = new Router(host, this.#placement, transport, options.maxHops);
+    this.#releases = new ReleaseTracker(host.clock);
+    const node = this;
+    this.#gate = new HandoverGate({
+      clock: host.clock,
+      selfId,
+      livePeers: () => node.#livePeers(),
+      send: (peerId, request) => transport.send(peerId, request),
+      get closed() {
+        return node.#refusal !== undefined || node.#draining;
+      },
+    });
   }
 
   /** Listen, join membership under `selfId`, build the ring. */
@@ -145,14 +172,17 @@ export class ClusterNode {
         waitForMember: (id, ms) => (node === undefined ? Promise.resolve(false) : node.#waitForMember(id, ms)),
         addressOf: (id) => node?.view.silos.find((s) => s.id === id)?.address,
         onCall: (conn, call) => {
-          if (node !== undefined) node.#router.onCall(conn, call);
-          else conn.replyError(call[1], serializeError(new SiloUnavailableError("Silo is starting")), true);
+          if (node === undefined)
+            conn.replyError(call[1], serializeError(new SiloUnavailableError("Silo is starting")), true);
+          else if (call[2] === SILO_TYPE) node.#onSiloRequest(conn, call);
+          else node.#router.onCall(conn, call);
         },
         onPeerLeaving: (id) => {
           if (node !== undefined) node.#peerLeaving(id);
         },
         reroute: (call) => {
-          if (node !== undefined) node.#router.reroute(call);
+          // A hand-over question is for its peer only: it fails, and is asked again if still needed.
+          if (node !== undefined && !(call instanceof ReleaseQuestion)) node.#router.reroute(call);
           else call.refused(new SiloUnavailableError("Silo is starting"));
         },
       },
@@ -245,6 +275,8 @@ export class ClusterNode {
   /** From now on this incarnation refuses to serve, for `reason`. */
   #refuse(reason: string): void {
     this.#refusal ??= new SiloUnavailableError(reason);
+    this.#gate.close();
+    this.#releases.close();
     this.#leaseTimer?.cancel();
     this.#leaseTimer = undefined;
   }
@@ -281,6 +313,22 @@ export class ClusterNode {
     return this.#placement.owner(idString);
   }
 
+  /**
+   * May a fresh activation start here now? False: the call waits until the
+   * keys this silo gained were let go by their previous owners (or is refused,
+   * not run, after HANDOVER_WAIT_LIMIT_MS) and is then dispatched again.
+   */
+  mayActivate(call: Call, refuse: (call: Call, error: PraasError) => void): boolean {
+    if (this.#gate.open || this.#host.isStateless(call.type)) return true;
+    this.#gate.wait(
+      () => {
+        if (!call.done) this.#host.dispatch(call);
+      },
+      (error) => refuse(call, error),
+    );
+    return false;
+  }
+
   /** See Router.routeAway: true when the call went to another silo. */
   routeAway(call: Call): boolean {
     return this.#router.routeAway(call);
@@ -294,6 +342,7 @@ export class ClusterNode {
     }
     this.#draining = true;
     this.#router.draining = true;
+    this.#releases.close();
     this.#rebuild();
   }
 
@@ -363,12 +412,15 @@ export class ClusterNode {
   #applyView(view: MembershipView): void {
     if (view.version < this.#view.version) return;
     this.#view = view;
+    const before = this.#placement.members;
     const live = new Set<string>();
     for (const s of view.silos) {
       if (s.status !== "dead") live.add(s.id);
       if (s.status === "leaving") this.#gracefulPeers.add(s.id);
     }
     this.#rebuild();
+    if (gainedKeys(before, this.#placement.members, this.selfId)) this.#gate.gained(view.version);
+    this.#gate.viewChanged();
     for (const peer of this.#transport.peers()) {
       if (!live.has(peer))
         this.#transport.peerGone(peer, this.#gracefulPeers.has(peer) || this.#leavingPeers.has(peer));
@@ -376,8 +428,67 @@ export class ClusterNode {
     for (const set of [this.#leavingPeers, this.#gracefulPeers])
       for (const id of set) if (!live.has(id)) set.delete(id);
     for (const w of [...this.#memberWaiters]) w();
-    if (!this.#draining && !this.#evicted) this.#handOver();
+    if (!this.#draining && !this.#evicted) this.#release(view.version);
     this.#host.viewChanged();
+  }
+
+  /** Live members other than this silo that have not said bye (a bye comes after they deactivated everything). */
+  #livePeers(): string[] {
+    const out: string[] = [];
+    for (const s of this.#view.silos) {
+      if (s.status !== "dead" && s.id !== this.selfId && !this.#leavingPeers.has(s.id)) out.push(s.id);
+    }
+    return out;
+  }
+
+  /**
+   * Hand over what another silo owns now, then tell peers that ask (handover.ts)
+   * that `version` is released. Activations whose save fails stay, and keep the
+   * release back: their key is not let go until their state is stored.
+   */
+  #release(version: number): void {
+    const previous = this.#releasing ?? Promise.resolve();
+    const run = previous.then(async () => {
+      for (let attempt = 0; this.#refusal === undefined && !this.#draining; attempt++) {
+        const handOvers = this.#handOver();
+        if (handOvers.length === 0) {
+          this.#releases.release(version);
+          return;
+        }
+        await Promise.allSettled(handOvers);
+        // A save that failed is retried by the activation's own backoff; look again now and then.
+        if (attempt > 0) await new Promise<void>((r) => this.#host.clock.setTimeout(r, 1_000, true));
+      }
+    });
+    this.#releasing = run;
+    void run.finally(() => {
+      if (this.#releasing === run) this.#releasing = undefined;
+    });
+  }
+
+  /** A control request from a peer (type SILO_TYPE): only the hand-over question exists. */
+  #onSiloRequest(conn: PeerConnection, call: CallEnvelope): void {
+    const [, id, , , method, args] = call;
+    const version = method === RELEASED_METHOD ? parseReleasedQuestion(args) : undefined;
+    if (version === undefined) {
+      conn.replyError(id, serializeError(new SiloUnavailableError(`Unknown silo request ${method}`)), true);
+      return;
+    }
+    if (!this.#draining && this.#holdsUnowned()) {
+      // Something ran here after the last release for a key another silo owns: let it go first.
+      this.#releases.retract();
+      this.#release(this.#view.version);
+    }
+    this.#releases.ask(
+      version,
+      (released) => conn.reply(id, released),
+      () =>
+        conn.replyError(
+          id,
+          serializeError(new SiloUnavailableError(`Silo ${this.selfId} has not released view ${version} yet`)),
+          true,
+        ),
+    );
   }
 
   #rebuild(): void {
@@ -386,19 +497,40 @@ export class ClusterNode {
     this.#placement.update(this.#view, excluded);
   }
 
-  /** Swap out (state saved) what another silo owns now; calls parked meanwhile follow to the new owner. */
-  #handOver(): void {
+  /** Is an activation for a key another silo owns still here? */
+  #holdsUnowned(): boolean {
     for (const a of this.#host.activations()) {
-      if (a.status !== "active" && a.status !== "activating") continue;
-      if (this.#placement.owns(a.idString) || this.#host.isStateless(a.info.name)) continue;
-      a.deactivate("rebalance").catch((err) => this.#host.report(`hand over ${a.idString}`, err));
+      if (a.status === "deactivated" || this.#placement.owns(a.idString) || this.#host.isStateless(a.info.name))
+        continue;
+      return true;
     }
+    return false;
+  }
+
+  /**
+   * Swap out (state saved) what another silo owns now; calls parked meanwhile
+   * follow to the new owner. Returns one promise per activation still here
+   * that this silo does not own (those already deactivating included).
+   */
+  #handOver(): Promise<unknown>[] {
+    const out: Promise<unknown>[] = [];
+    for (const a of this.#host.activations()) {
+      if (this.#placement.owns(a.idString) || this.#host.isStateless(a.info.name)) continue;
+      if (a.status === "active" || a.status === "activating" || a.status === "deactivating") {
+        out.push(a.deactivate("rebalance").catch((err) => this.#host.report(`hand over ${a.idString}`, err)));
+      }
+    }
+    return out;
   }
 
   #peerLeaving(id: string): void {
     if (this.#leavingPeers.has(id)) return;
     this.#leavingPeers.add(id);
+    const before = this.#placement.members;
     this.#rebuild();
+    // Its keys come here: it deactivated everything before saying bye, so nobody needs asking about them.
+    if (gainedKeys(before, this.#placement.members, this.selfId)) this.#gate.gained(this.#view.version);
+    this.#gate.viewChanged();
   }
 
   #onEvicted(reason: string): void {
@@ -413,4 +545,15 @@ export class ClusterNode {
   silos(): readonly SiloInfo[] {
     return this.#view.silos;
   }
+}
+
+/**
+ * Did this silo gain keys from `before` to `after`? On a consistent-hash ring
+ * it does exactly when it just appeared or another member disappeared.
+ */
+function gainedKeys(before: readonly string[], after: readonly string[], self: string): boolean {
+  if (!after.includes(self)) return false;
+  if (!before.includes(self)) return true;
+  const now = new Set(after);
+  return before.some((id) => id !== self && !now.has(id));
 }
