@@ -4,21 +4,14 @@
  * crashes, the room is served elsewhere from its last saved state.
  * Rerun a failure with the seed it prints: PRAAS_SEED=<seed> npx vitest run examples/chat.
  */
-import { seedFromEnv, TestCluster } from "@praas/testing";
-import { afterEach, describe, expect, it, onTestFailed } from "vitest";
+import type { TestCluster } from "@praas/testing";
+import { startTestCluster } from "@praas/testing/vitest";
+import { describe, expect, it } from "vitest";
 import { ChatRoom } from "../src/actors.js";
 
-let cluster: TestCluster | undefined;
-afterEach(async () => {
-  await cluster?.stop();
-  cluster = undefined;
-});
-
-async function start(silos: number): Promise<TestCluster> {
-  const seed = seedFromEnv();
-  onTestFailed(() => console.error(`chat TestCluster seed ${seed}; faults:\n${cluster?.faults.join("\n")}`));
-  cluster = await TestCluster.start({ silos, actors: [ChatRoom], seed });
-  return cluster;
+/** A cluster for this test: stopped when it ends; on failure its seed, faults and logs are printed. */
+function start(silos: number): Promise<TestCluster> {
+  return startTestCluster({ silos, actors: [ChatRoom] });
 }
 
 describe("chat room on a TestCluster", () => {

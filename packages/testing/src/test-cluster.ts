@@ -71,7 +71,7 @@ export interface TestClusterOptions {
   readonly actors: readonly ActorClass[];
   /** Silos at start (default 3). */
   readonly silos?: number;
-  /** Seed of every random choice (default `$PRAAS_SEED`, else random; always printed on failure by `runSeeded`). */
+  /** Seed of every random choice (default `$PRAAS_SEED`, else random). `failureReport()` names it. */
   readonly seed?: number;
   readonly storage?: TestStorage;
   /** "auto" (default): time moves while calls through `ref` wait; "manual": only `advance`/`jump` move it. */
@@ -419,6 +419,18 @@ export class TestCluster {
   }
 
   // ---- observation ----
+
+  /**
+   * What to print when a test on this cluster fails: the seed and how to
+   * replay it, the faults applied, and the last `logLines` silo log lines.
+   */
+  failureReport(logLines = 30): string {
+    return [
+      `TestCluster seed ${this.seed} (replay with PRAAS_SEED=${this.seed})`,
+      `faults applied (cluster time):${this.#faults.length === 0 ? " none" : `\n  ${this.#faults.join("\n  ")}`}`,
+      `last silo log lines:${this.logs.length === 0 ? " none" : `\n  ${this.logs.slice(-logLines).join("\n  ")}`}`,
+    ].join("\n");
+  }
 
   /** A call history on the cluster's clock (see `checkHistory`, `checkLinearizable`). */
   history(): History {

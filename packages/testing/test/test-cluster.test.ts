@@ -166,6 +166,9 @@ describe("TestCluster faults", () => {
     await c.restart(1);
     expect(c.silo(1).siloId).toBe("s1r1");
     expect(await c.ref(Counter, "r", { via: 1, retry: true }).add(1)).toBe(1);
+    const report = c.failureReport();
+    expect(report).toContain("seed 8 (replay with PRAAS_SEED=8)");
+    expect(report).toMatch(/crash 1\n\s+t=\d+ restart 1/);
   });
 });
 
