@@ -56,7 +56,7 @@ export interface NetworkStats {
   duplicated: number;
   /** Connections reset by a crash, a partition or `resetRate`. */
   resets: number;
-  /** Dials that found nobody (crashed, partitioned, not listening). */
+  /** Dials that found nobody (crashed, partitioned, not listening): unanswered until a heal, or given up. */
   refused: number;
 }
 
@@ -169,11 +169,15 @@ export class SimNetwork {
   readonly #paused = new Set<number>();
   readonly #crashed = new Set<number>();
   readonly #sockets = new Set<SimSocket>();
+  /** Dials that found nobody, waiting for a heal (in order). */
+  #parked: { readonly client: SimSocket; readonly address: string }[] = [];
   #nextChannel = 1;
   #seq = 0;
   #ports = 0;
   /** FNV-1a over what was delivered, between whom: equal for equal interleavings. */
   #trace = 0x811c9dc5;
+  /** With PRAAS_SIM_TRACE=1: every delivery, in order (for finding where two runs part). */
+  readonly deliveries: string[] = [];
   /** Called whenever a frame is queued (the cluster's driver sleeps until then). */
   onEnqueue: (() => void) | undefined;
 
@@ -203,6 +207,7 @@ export class SimNetwork {
           },
         };
       },
+      random: () => this.#prng.next(),
       dial: (_fromId, address) => {
         const socket = new SimSocket(this, node);
         this.#sockets.add(socket);
@@ -234,12 +239,14 @@ export class SimNetwork {
 
   heal(a: number, b: number): void {
     this.#cuts.delete(pairKey(a, b));
+    this.#retryParked();
   }
 
   /** Heal every cut and clear every link fault. */
   healAll(): void {
     this.#cuts.clear();
     this.#links.clear();
+    this.#retryParked();
   }
 
   isCut(a: number, b: number): boolean {
@@ -257,6 +264,7 @@ export class SimNetwork {
   /** A restarted node (new silo, new listener) may use the network again. */
   revive(node: number): void {
     this.#crashed.delete(node);
+    this.#retryParked();
   }
 
   pause(node: number): void {
@@ -326,6 +334,7 @@ export class SimNetwork {
   /** A dial given up before it was answered. */
   abandon(socket: SimSocket): void {
     for (const [id, c] of this.#channels) if (c.dialer === socket && c.target === undefined) this.#channels.delete(id);
+    this.#parked = this.#parked.filter((p) => p.client !== socket);
     this.#sockets.delete(socket);
   }
 
@@ -342,6 +351,17 @@ export class SimNetwork {
   }
 
   // ---- internals ----
+
+  /** Dials still wanted go out again (as new connect frames, in their order). */
+  #retryParked(): void {
+    const parked = this.#parked;
+    this.#parked = [];
+    for (const { client, address } of parked) {
+      if (!client.isOpen) continue;
+      const to = this.#listeners.get(address)?.node ?? -1;
+      this.enqueue(this.#channel(client.node, to, undefined, client), { kind: "connect", address });
+    }
+  }
 
   #channel(from: number, to: number, target: SimSocket | undefined, dialer: SimSocket | undefined): Channel {
     const c: Channel = { id: this.#nextChannel++, from, to, target, dialer, frames: [] };
@@ -410,16 +430,18 @@ export class SimNetwork {
     this.#channels.delete(channel.id);
     const client = channel.dialer as SimSocket;
     const listener = this.#listeners.get(address);
+    if (!client.isOpen) return;
     if (
-      !client.isOpen ||
       listener === undefined ||
       this.#crashed.has(client.node) ||
       this.#crashed.has(listener.node) ||
       this.isCut(client.node, listener.node)
     ) {
+      // As a TCP connect to an unreachable host: no answer (the dialler gives up when membership
+      // says the peer is gone), and it goes through if the link heals first. Not refused at once,
+      // which would start the transport's real-time redial backoff and make runs differ.
       this.stats.refused++;
-      this.#sockets.delete(client);
-      client.emitClose(ABNORMAL_CLOSURE, "");
+      this.#parked.push({ client, address });
       return;
     }
     const server = new SimSocket(this, listener.node);
@@ -432,6 +454,7 @@ export class SimNetwork {
   }
 
   #mix(text: string): void {
+    if (process.env.PRAAS_SIM_TRACE === "1") this.deliveries.push(`${this.#now()} ${text}`);
     let h = this.#trace;
     for (let i = 0; i < text.length; i++) {
       h ^= text.charCodeAt(i);

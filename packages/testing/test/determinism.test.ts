@@ -43,12 +43,21 @@ async function run(seed: number): Promise<{ trace: string; faults: readonly stri
   } finally {
     await cluster.stop();
   }
+  if (process.env.PRAAS_SIM_TRACE === "1") {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(
+      `/tmp/tc-helper/trace-${seed}-${Date.now()}.txt`,
+      `${cluster.network.deliveries.join("\n")}\n---\n${cluster.logs.join("\n")}\n---\n${outcomes.join("\n")}`,
+    );
+  }
   return { trace: cluster.network.trace, faults: cluster.faults, outcomes };
 }
 
 describe("TestCluster determinism", () => {
   it("replays the same faults, interleaving and outcomes from the same seed", async () => {
     const first = await run(2024);
+    const runs = Number(process.env.PRAAS_DETERMINISM_RUNS ?? 1);
+    for (let i = 1; i < runs; i++) expect((await run(2024)).trace).toBe(first.trace);
     const second = await run(2024);
     expect(first.faults.length).toBeGreaterThan(1);
     expect(second.faults).toEqual(first.faults);

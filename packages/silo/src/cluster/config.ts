@@ -70,6 +70,8 @@ export interface SiloConnector {
   ): Promise<{ readonly host: string; readonly port: number; close(): Promise<void> }>;
   /** A connection from silo `fromId` to `address` (it closes with 1006 if nobody listens there). */
   dial(fromId: string, address: string): WebSocket;
+  /** Random numbers in [0, 1) for redial jitter (default Math.random): seeded, a run replays. */
+  random?(): number;
 }
 
 export interface InProcessClusterHooks {

@@ -17,7 +17,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { type Clock, type PraasError, SiloUnavailableError } from "@praas/core";
+import { type Clock, type PraasError, SiloUnavailableError, systemClock, type TimerHandle } from "@praas/core";
 import { WebSocket, WebSocketServer } from "ws";
 import type { SiloConnector } from "./config.js";
 import type { CallEnvelope } from "./frames.js";
@@ -89,7 +89,7 @@ class PeerSlot {
   dialing: PeerConnection | undefined;
   waiting: OutboundCall[] = [];
   failures = 0;
-  redial: ReturnType<typeof setTimeout> | undefined;
+  redial: TimerHandle | undefined;
 }
 
 export class Transport implements ConnectionOwner {
@@ -232,7 +232,7 @@ export class Transport implements ConnectionOwner {
     const slot = this.#slots.get(peerId);
     if (slot === undefined) return;
     this.#slots.delete(peerId);
-    clearTimeout(slot.redial);
+    slot.redial?.cancel();
     slot.dialing?.close(SiloCloseCode.PEER_GONE, "peer left the membership");
     if (slot.conn !== undefined && !graceful && !slot.conn.byeReceived) {
       slot.conn.close(SiloCloseCode.PEER_GONE, "peer declared dead");
@@ -300,7 +300,7 @@ export class Transport implements ConnectionOwner {
     if (this.#closed) return;
     this.#closed = true;
     for (const slot of this.#slots.values()) {
-      clearTimeout(slot.redial);
+      slot.redial?.cancel();
       const waiting = slot.waiting;
       slot.waiting = [];
       for (const call of waiting) call.refused(new SiloUnavailableError("This silo is shutting down"));
@@ -340,13 +340,19 @@ export class Transport implements ConnectionOwner {
     }
     const base = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** (slot.failures - 1));
     // Jitter, so silos that lost the same peer do not redial in lockstep.
-    const delay = base / 2 + Math.random() * (base / 2);
-    slot.redial = setTimeout(() => {
-      slot.redial = undefined;
-      slot.waiting = slot.waiting.filter((c) => !c.done);
-      if (slot.waiting.length > 0 && this.#slots.get(peerId) === slot) this.#dial(peerId, slot);
-    }, delay);
-    slot.redial.unref();
+    const connector = this.#options.connector;
+    const delay = base / 2 + (connector?.random?.() ?? Math.random()) * (base / 2);
+    // In an in-process test cluster redials run on the silo's (simulated) clock, so a seed replays them.
+    const timers = connector === undefined ? systemClock : this.clock;
+    slot.redial = timers.setTimeout(
+      () => {
+        slot.redial = undefined;
+        slot.waiting = slot.waiting.filter((c) => !c.done);
+        if (slot.waiting.length > 0 && this.#slots.get(peerId) === slot) this.#dial(peerId, slot);
+      },
+      delay,
+      true,
+    );
   }
 
   #dial(peerId: string, slot: PeerSlot): void {
@@ -426,7 +432,7 @@ export class Transport implements ConnectionOwner {
     }
     slot.conn = conn;
     slot.failures = 0;
-    clearTimeout(slot.redial);
+    slot.redial?.cancel();
     slot.redial = undefined;
     if (old !== undefined && old !== conn) old.close(SiloCloseCode.REPLACED, "replaced by a newer connection");
     if (this.#draining) conn.sendBye();
