@@ -49,7 +49,12 @@ export type {
   FailureKind,
 } from "./activation.js";
 export type { CallObserver } from "./call.js";
-export type { ClusterOptions, ClusterTransportOptions } from "./cluster/config.js";
+export type {
+  ClusterOptions,
+  ClusterTransportOptions,
+  InProcessClusterHooks,
+  SiloConnector,
+} from "./cluster/config.js";
 export type { EmbeddedStoreOptions } from "./embedded-options.js";
 export type { FileImportReport } from "./fs-import.js";
 export { FileReminderStore } from "./fs-reminder-store.js";

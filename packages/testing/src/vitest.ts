@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { inject } from "vitest";
+import { inject, onTestFailed, onTestFinished } from "vitest";
 import type { TestProject } from "vitest/node";
 import { type RedisTestServer, startRedisServer } from "./redis-server.js";
 import { createS3Bucket, type S3Endpoint, type S3TestServer, startS3Server } from "./s3-server.js";
+import { TestCluster, type TestClusterOptions } from "./test-cluster.js";
 
 /**
  * vitest glue for the shared test servers: `provideTestServers` runs in a
@@ -72,4 +73,18 @@ function endpointOf(server: S3TestServer): S3Endpoint {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Start a TestCluster for the current test: if the test fails, its
+ * `failureReport()` (seed, faults, last log lines) goes to stderr; when the
+ * test ends, the cluster stops. Rerun a failure with `PRAAS_SEED=<seed>`.
+ */
+export async function startTestCluster(options: TestClusterOptions): Promise<TestCluster> {
+  const cluster = await TestCluster.start(options);
+  onTestFailed(() => {
+    console.error(cluster.failureReport());
+  });
+  onTestFinished(() => cluster.stop());
+  return cluster;
 }

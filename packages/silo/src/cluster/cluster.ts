@@ -97,8 +97,9 @@ export class Cluster {
 
   /** Join the cluster as the first incarnation, with id `baseId`. */
   static async start(host: SiloClusterHost, options: ResolvedClusterOptions, baseId: string): Promise<Cluster> {
-    const cluster = new Cluster(host, options, baseId);
-    cluster.#node = await ClusterNode.start(host, options, baseId, cluster.#eventsOf(baseId));
+    const id = options.inProcess?.siloId ?? baseId;
+    const cluster = new Cluster(host, options, id);
+    cluster.#node = await ClusterNode.start(host, options, id, cluster.#eventsOf(id));
     return cluster;
   }
 

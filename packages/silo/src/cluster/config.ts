@@ -2,6 +2,7 @@
  * The `cluster` option of `Silo.start`: checked once, defaults filled in.
  */
 import { InvalidArgumentError, type MembershipProvider } from "@praas/core";
+import type { WebSocket } from "ws";
 import { resolveSecret } from "./auth.js";
 import type { ConnectionLimits } from "./peer-connection.js";
 
@@ -49,6 +50,34 @@ export interface ClusterOptions {
    */
   readonly rejoinTimeoutMs?: number;
   readonly transport?: ClusterTransportOptions;
+  /**
+   * For in-process test clusters (`TestCluster` of `@praas/testing`): silo
+   * connections over an in-memory network instead of TCP, and a chosen silo id
+   * (so that placement, which hashes ids, is the same in every run).
+   */
+  readonly inProcess?: InProcessClusterHooks;
+}
+
+/**
+ * Opens silo-to-silo connections without sockets. The sockets it hands out
+ * behave like `ws` WebSockets (binary messages, close codes, ping/pong).
+ */
+export interface SiloConnector {
+  /** Accept connections for silo `siloId`; resolves with the address peers dial and how to stop. */
+  listen(
+    siloId: string,
+    accept: (socket: WebSocket) => void,
+  ): Promise<{ readonly host: string; readonly port: number; close(): Promise<void> }>;
+  /** A connection from silo `fromId` to `address` (it closes with 1006 if nobody listens there). */
+  dial(fromId: string, address: string): WebSocket;
+  /** Random numbers in [0, 1) for redial jitter (default Math.random): seeded, a run replays. */
+  random?(): number;
+}
+
+export interface InProcessClusterHooks {
+  readonly connector?: SiloConnector;
+  /** Id of the first incarnation (default: `silo-` and 8 random hex digits). */
+  readonly siloId?: string;
 }
 
 export interface ResolvedClusterOptions {
@@ -64,6 +93,7 @@ export interface ResolvedClusterOptions {
   readonly limits: ConnectionLimits;
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
+  readonly inProcess: InProcessClusterHooks | undefined;
 }
 
 function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -130,6 +160,7 @@ export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv 
     },
     backoffMs,
     maxBackoffMs: int("transport.maxBackoffMs", t.maxBackoffMs, Math.max(2_000, backoffMs), backoffMs, 600_000),
+    inProcess: o.inProcess,
   };
 }
 

@@ -167,6 +167,7 @@ export class ClusterNode {
         backoffMs: options.backoffMs,
         maxBackoffMs: options.maxBackoffMs,
         log: host.log,
+        connector: options.inProcess?.connector,
       },
       {
         isMember: (id) => node?.isMember(id) === true,

@@ -17,8 +17,16 @@
  */
 import { createServer, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { type Clock, type LogFunction, type PraasError, SiloUnavailableError } from "@praas/core";
+import {
+  type Clock,
+  type LogFunction,
+  type PraasError,
+  SiloUnavailableError,
+  systemClock,
+  type TimerHandle,
+} from "@praas/core";
 import { WebSocket, WebSocketServer } from "ws";
+import type { SiloConnector } from "./config.js";
 import type { CallEnvelope } from "./frames.js";
 import { MAX_HANDSHAKE_BYTES, SiloCloseCode } from "./handshake.js";
 import {
@@ -53,6 +61,8 @@ export interface TransportOptions {
   readonly maxBackoffMs: number;
   /** Connection events (dials, opens, closes with their codes) go here at debug level. */
   readonly log?: LogFunction;
+  /** In-process test clusters: connections over an in-memory network instead of a listener and TCP. */
+  readonly connector?: SiloConnector | undefined;
 }
 
 /** What the transport needs from the cluster node around it. */
@@ -83,7 +93,7 @@ class PeerSlot {
   dialing: PeerConnection | undefined;
   waiting: OutboundCall[] = [];
   failures = 0;
-  redial: ReturnType<typeof setTimeout> | undefined;
+  redial: TimerHandle | undefined;
 }
 
 export class Transport implements ConnectionOwner {
@@ -103,6 +113,7 @@ export class Transport implements ConnectionOwner {
   readonly #strangers: StrangerPool<Socket>;
   #http: Server | undefined;
   #server: WebSocketServer | undefined;
+  #listener: { close(): Promise<void> } | undefined;
   #closed = false;
   #draining = false;
 
@@ -129,6 +140,18 @@ export class Transport implements ConnectionOwner {
 
   /** Start listening; resolves with the bound host and port. */
   listen(): Promise<{ host: string; port: number }> {
+    const connector = this.#options.connector;
+    if (connector !== undefined) {
+      return connector
+        .listen(this.selfId, (ws) => {
+          if (this.#closed) ws.terminate();
+          else this.#all.add(PeerConnection.accept(ws, this));
+        })
+        .then((listener) => {
+          this.#listener = listener;
+          return { host: listener.host, port: listener.port };
+        });
+    }
     const deadline = this.limits.handshakeTimeoutMs;
     // Until a peer proves the secret it may send only handshake-sized frames:
     // ws refuses a bigger one from its header (1009), before buffering its body.
@@ -218,7 +241,7 @@ export class Transport implements ConnectionOwner {
     const slot = this.#slots.get(peerId);
     if (slot === undefined) return;
     this.#slots.delete(peerId);
-    clearTimeout(slot.redial);
+    slot.redial?.cancel();
     slot.dialing?.close(SiloCloseCode.PEER_GONE, "peer left the membership");
     if (slot.conn !== undefined && !graceful && !slot.conn.byeReceived) {
       slot.conn.close(SiloCloseCode.PEER_GONE, "peer declared dead");
@@ -286,7 +309,7 @@ export class Transport implements ConnectionOwner {
     if (this.#closed) return;
     this.#closed = true;
     for (const slot of this.#slots.values()) {
-      clearTimeout(slot.redial);
+      slot.redial?.cancel();
       const waiting = slot.waiting;
       slot.waiting = [];
       for (const call of waiting) call.refused(new SiloUnavailableError("This silo is shutting down"));
@@ -294,6 +317,7 @@ export class Transport implements ConnectionOwner {
     for (const c of [...this.#all]) c.close(SiloCloseCode.GOING_AWAY, "silo stopping");
     this.#slots.clear();
     this.#strangers.clear();
+    await this.#listener?.close();
     const server = this.#server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
     const http = this.#http;
@@ -325,13 +349,19 @@ export class Transport implements ConnectionOwner {
     }
     const base = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** (slot.failures - 1));
     // Jitter, so silos that lost the same peer do not redial in lockstep.
-    const delay = base / 2 + Math.random() * (base / 2);
-    slot.redial = setTimeout(() => {
-      slot.redial = undefined;
-      slot.waiting = slot.waiting.filter((c) => !c.done);
-      if (slot.waiting.length > 0 && this.#slots.get(peerId) === slot) this.#dial(peerId, slot);
-    }, delay);
-    slot.redial.unref();
+    const connector = this.#options.connector;
+    const delay = base / 2 + (connector?.random?.() ?? Math.random()) * (base / 2);
+    // In an in-process test cluster redials run on the silo's (simulated) clock, so a seed replays them.
+    const timers = connector === undefined ? systemClock : this.clock;
+    slot.redial = timers.setTimeout(
+      () => {
+        slot.redial = undefined;
+        slot.waiting = slot.waiting.filter((c) => !c.done);
+        if (slot.waiting.length > 0 && this.#slots.get(peerId) === slot) this.#dial(peerId, slot);
+      },
+      delay,
+      true,
+    );
   }
 
   #dial(peerId: string, slot: PeerSlot): void {
@@ -342,12 +372,14 @@ export class Transport implements ConnectionOwner {
     }
     this.stats.dials++;
     this.#trace(`${this.selfId} dials ${peerId} at ${address} (failures so far ${slot.failures})`);
-    const ws = new WebSocket(`ws://${address}${SILO_PATH}`, {
-      perMessageDeflate: false,
-      // Raised to maxFrameBytes once the server has proved the secret (peer-connection.ts).
-      maxPayload: MAX_HANDSHAKE_BYTES,
-      handshakeTimeout: this.limits.handshakeTimeoutMs,
-    });
+    const ws =
+      this.#options.connector?.dial(this.selfId, address) ??
+      new WebSocket(`ws://${address}${SILO_PATH}`, {
+        perMessageDeflate: false,
+        // Raised to maxFrameBytes once the server has proved the secret (peer-connection.ts).
+        maxPayload: MAX_HANDSHAKE_BYTES,
+        handshakeTimeout: this.limits.handshakeTimeoutMs,
+      });
     const conn = PeerConnection.dial(ws, this, peerId);
     slot.dialing = conn;
     this.#all.add(conn);
@@ -409,7 +441,7 @@ export class Transport implements ConnectionOwner {
     }
     slot.conn = conn;
     slot.failures = 0;
-    clearTimeout(slot.redial);
+    slot.redial?.cancel();
     slot.redial = undefined;
     if (old !== undefined && old !== conn) old.close(SiloCloseCode.REPLACED, "replaced by a newer connection");
     if (this.#draining) conn.sendBye();
