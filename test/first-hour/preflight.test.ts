@@ -1,5 +1,5 @@
 /**
- * `npm test` on a machine missing a tool the tests use (redis-server, TeX)
+ * `npm test` on a machine missing a tool the tests use (redis-server, TeX, chromium)
  * installs it or stops at once with one line saying what to install. Tested
  * with fake tools and a fake apt-get on a PATH of our own.
  */
@@ -38,7 +38,7 @@ function preflight(env: Record<string, string>): { code: number | null; out: str
 
 describe("npm test's preflight", () => {
   test("everything present: silent, exit 0", () => {
-    expect(preflight({ PATH: pathWith("all", ["redis-server", "pdflatex", "bibtex"]) })).toEqual({
+    expect(preflight({ PATH: pathWith("all", ["redis-server", "pdflatex", "bibtex", "chromium"]) })).toEqual({
       code: 0,
       out: "",
       err: "",
@@ -46,7 +46,7 @@ describe("npm test's preflight", () => {
   });
 
   test("TeX missing and no way to install it: one line naming the package, exit 1", () => {
-    const r = preflight({ PATH: pathWith("no-tex", ["redis-server"]), PRAAS_PREFLIGHT_INSTALL: "0" });
+    const r = preflight({ PATH: pathWith("no-tex", ["redis-server", "chromium"]), PRAAS_PREFLIGHT_INSTALL: "0" });
     expect(r).toEqual({
       code: 1,
       out: "",
@@ -57,19 +57,20 @@ describe("npm test's preflight", () => {
   });
 
   test("tools named by the variables the tests read count as present", () => {
-    const elsewhere = pathWith("elsewhere", ["my-redis", "my-pdflatex", "my-bibtex"]);
+    const elsewhere = pathWith("elsewhere", ["my-redis", "my-pdflatex", "my-bibtex", "my-chromium"]);
     const r = preflight({
       PATH: pathWith("empty", []),
       PRAAS_PREFLIGHT_INSTALL: "0",
       REDIS_SERVER_BIN: join(elsewhere, "my-redis"),
       PDFLATEX: join(elsewhere, "my-pdflatex"),
       BIBTEX: join(elsewhere, "my-bibtex"),
+      CHROMIUM_BIN: join(elsewhere, "my-chromium"),
     });
     expect(r).toEqual({ code: 0, out: "", err: "" });
   });
 
   test("as root with apt-get: installs what is missing, then goes on", () => {
-    const bin = pathWith("apt", ["redis-server"]);
+    const bin = pathWith("apt", ["redis-server", "chromium"]);
     const log = join(dir, "apt.log");
     // A fake apt-get: records its arguments; "install" puts the TeX commands on the PATH.
     writeExecutable(

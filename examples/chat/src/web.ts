@@ -1,9 +1,9 @@
 /**
  * The chat page and the modules it imports, served next to the gateway's API.
  * The page uses @praas/client in the browser: its ES modules (and those of
- * @praas/core and cbor-x) are served from /lib/<package>/… and found through
- * an import map, with no bundler. Only files inside those three packages'
- * folders can be read.
+ * @praas/core, cbor-x and @opentelemetry/api, which core's tracing talks to)
+ * are served from /lib/<package>/… and found through an import map, with no
+ * bundler. Only files inside those packages' folders can be read.
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -32,8 +32,13 @@ function packageDirs(): Map<string, string> {
     ["@praas/client", join(dirOf("@praas/client"), "dist")],
     ["@praas/core", join(dirOf("@praas/core"), "dist")],
     ["cbor-x", dirOf("cbor-x")],
+    // Its ES build imports siblings without the ".js" a browser needs: see EXTENSIONLESS.
+    ["@opentelemetry/api", join(dirOf("@opentelemetry/api"), "build", "esm")],
   ]);
 }
+
+/** Packages whose ES modules import relative paths without an extension: "/x" is served as "/x.js". */
+const EXTENSIONLESS: ReadonlySet<string> = new Set(["@opentelemetry/api"]);
 
 let dirs: Map<string, string> | undefined;
 
@@ -50,11 +55,17 @@ export async function praasWeb(req: IncomingMessage, res: ServerResponse): Promi
     await send(res, pageFile, ".html");
     return true;
   }
-  const m = /^\/lib\/(@praas\/client|@praas\/core|cbor-x)\/(.+\.js)$/.exec(path);
+  const m = /^\/lib\/(@praas\/client|@praas\/core|cbor-x|@opentelemetry\/api)\/(.+)$/.exec(path);
   if (m === null) return false;
+  const pkg = m[1] as string;
+  let rest = m[2] as string;
+  if (!rest.endsWith(".js")) {
+    if (!EXTENSIONLESS.has(pkg)) return false;
+    rest = `${rest}.js`;
+  }
   dirs ??= packageDirs();
-  const base = dirs.get(m[1] as string) as string;
-  const file = normalize(join(base, decodeURIComponent(m[2] as string)));
+  const base = dirs.get(pkg) as string;
+  const file = normalize(join(base, decodeURIComponent(rest)));
   if (!file.startsWith(base + sep)) return false;
   return send(res, file, ".js");
 }
