@@ -38,6 +38,8 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --max-activations <n>              swap out least recently used actors beyond this many
       --drain-timeout-ms <n>             how long SIGTERM waits for running calls (default 10000)
       --token <secret>                   require this bearer token (prefer $PRAAS_TOKEN)
+      --token-file <path>                the token from a file (a Kubernetes Secret volume, a Docker
+                                         secret, a systemd credential); one line, ≤ 4 KiB
       --insecure                         allow a non-loopback --host without a token
       --silos <n>|auto                   run n silo processes (auto: one per core) as one cluster on
                                          this host, silo i on --port + i; restarted when they die;
@@ -52,6 +54,11 @@ export const USAGE = `praas — run and use PraaS silos (virtual actors for Node
       --advertise <host:port>            address other silos dial (required with 0.0.0.0 / ::)
       --cluster-secret <secret>          shared secret, ≥ 16 chars, the same on every silo (prefer
                                          $PRAAS_CLUSTER_SECRET); required, on loopback too
+      --cluster-secret-file <path>       the cluster secret from a file (as --token-file)
+      --heartbeat-ms <n>                 membership heartbeat period (default 500)
+      --dead-after-ms <n>                peers declare a silo dead after this long without a
+                                         heartbeat (default max(2000, 4 × heartbeat)); the lease ends
+                                         before it; detection bound = dead-after + heartbeat
       --rejoin-timeout-ms <n>            exit (code 3) after this long out of the cluster: membership
                                          lease lost, or evicted and not yet rejoined (default 60000)
       --redis-connect-timeout-ms <n>     at start, wait this long for Redis, then exit 2 (default 10000)

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { DEFAULT_HEARTBEAT_MS } from "@praas/core";
 import { DEFAULT_LIMITS, type GatewayLimits } from "@praas/silo";
 import { ConfigError } from "./errors.js";
 import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
@@ -33,6 +34,12 @@ export interface StartConfig {
   /** "host:port" other silos dial. */
   readonly advertise: string | undefined;
   readonly clusterSecret: string | undefined;
+  /** Read the gateway token / cluster secret from a file (a Kubernetes Secret volume, a Docker or systemd credential). */
+  readonly tokenFile: string | undefined;
+  readonly clusterSecretFile: string | undefined;
+  /** Cluster membership timings (Redis): heartbeat period and how long a silo may stay silent before peers declare it dead. */
+  readonly heartbeatMs: number | undefined;
+  readonly deadAfterMs: number | undefined;
   /** Where actor state goes (default "lmdb": the embedded store in stateDir; "fs": the older file-per-actor store there). */
   readonly storage: StorageKind;
   readonly s3Bucket: string | undefined;
@@ -73,7 +80,8 @@ type Kind =
   | "redis-url"
   | "http-url"
   | "host-port"
-  | "silos";
+  | "silos"
+  | "secret-file";
 
 /** One setting: its config-file key, flag and environment variable. */
 interface Setting {
@@ -91,6 +99,8 @@ const CHOICES: Partial<Record<Kind, readonly string[]>> = {
 };
 /** Most silo processes `--silos` starts on one host. */
 const MAX_SILOS = 256;
+/** A secret file bigger than this is not a secret file (a wrong path, say a log). */
+const MAX_SECRET_FILE_BYTES = 4096;
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
 const SETTINGS: readonly Setting[] = [
@@ -118,6 +128,15 @@ const SETTINGS: readonly Setting[] = [
   { key: "clusterPort", flag: "cluster-port", env: "PRAAS_CLUSTER_PORT", kind: "port" },
   { key: "advertise", flag: "advertise", env: "PRAAS_ADVERTISE", kind: "host-port" },
   { key: "clusterSecret", flag: "cluster-secret", env: "PRAAS_CLUSTER_SECRET", kind: "string" },
+  { key: "tokenFile", flag: "token-file", env: "PRAAS_TOKEN_FILE", kind: "secret-file" },
+  {
+    key: "clusterSecretFile",
+    flag: "cluster-secret-file",
+    env: "PRAAS_CLUSTER_SECRET_FILE",
+    kind: "secret-file",
+  },
+  { key: "heartbeatMs", flag: "heartbeat-ms", env: "PRAAS_HEARTBEAT_MS", kind: "ms" },
+  { key: "deadAfterMs", flag: "dead-after-ms", env: "PRAAS_DEAD_AFTER_MS", kind: "ms" },
   { key: "reminders", flag: "reminders", env: "PRAAS_REMINDERS", kind: "reminders" },
   { key: "storage", flag: "storage", env: "PRAAS_STORAGE", kind: "storage" },
   { key: "s3Bucket", flag: "s3-bucket", env: "PRAAS_S3_BUCKET", kind: "string" },
@@ -162,6 +181,10 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
     case "string":
       if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a non-empty string`);
       return setting.key === "stateDir" ? resolve(from.baseDir, raw) : raw;
+    case "secret-file":
+      if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a file path`);
+      // The value is the file's path; its content is read once every setting is known (readSecretFiles).
+      return resolve(from.baseDir, raw);
     case "storage":
     case "reminders":
     case "log-level":
@@ -341,7 +364,7 @@ function how(key: keyof StartConfig): string {
 }
 
 /** Settings that are valid one by one but not together. */
-function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<string, string>): void {
+function checkCombinations(out: Record<string, unknown>, source: Map<string, string>): void {
   const given = (key: keyof StartConfig) => source.has(key);
   const at = (key: keyof StartConfig) => `${key} (${source.get(key)})`;
   const storage = out.storage as StorageKind;
@@ -349,8 +372,29 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
   if (cluster !== undefined && !given("redisUrl")) {
     throw new ConfigError(`${at("cluster")} needs Redis for membership: give ${how("redisUrl")}`);
   }
+  for (const [fileKey, key] of [
+    ["tokenFile", "token"],
+    ["clusterSecretFile", "clusterSecret"],
+  ] as const) {
+    if (!given(fileKey)) continue;
+    if (key === "clusterSecret" && cluster === undefined) {
+      // Like the secret itself: harmless in the environment without a cluster, an error elsewhere.
+      if (source.get(fileKey) === "$PRAAS_CLUSTER_SECRET_FILE") continue;
+      throw new ConfigError(`${at(fileKey)} only applies to a cluster silo: give ${how("cluster")} too`);
+    }
+    if (given(key)) throw new ConfigError(`${at(fileKey)} and ${at(key)} both give the ${key}: keep one`);
+    out[key] = readSecretFile(out[fileKey] as string, at(fileKey));
+    source.set(key, source.get(fileKey) as string);
+  }
   if (cluster === undefined) {
-    for (const key of ["clusterHost", "clusterPort", "advertise", "rejoinTimeoutMs"] as const) {
+    for (const key of [
+      "clusterHost",
+      "clusterPort",
+      "advertise",
+      "rejoinTimeoutMs",
+      "heartbeatMs",
+      "deadAfterMs",
+    ] as const) {
       if (given(key)) throw new ConfigError(`${at(key)} only applies to a cluster silo: give ${how("cluster")} too`);
     }
     // A secret in the environment is harmless without a cluster (it may be set for every command).
@@ -401,6 +445,16 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
     // Without a Redis cluster the parent keeps membership; more than one silo per host shares the cores.
     out.workerThreads ??= 1;
   }
+  const heartbeat = (out.heartbeatMs as number | undefined) ?? DEFAULT_HEARTBEAT_MS;
+  const deadAfter = out.deadAfterMs as number | undefined;
+  if (deadAfter !== undefined && deadAfter < 2 * heartbeat) {
+    throw new ConfigError(
+      `${at("deadAfterMs")} must be at least 2 × the heartbeat period (${heartbeat} ms), or one late heartbeat would look like a crash`,
+    );
+  }
+  if (given("heartbeatMs") && deadAfter === undefined && 4 * heartbeat > 86_400_000) {
+    throw new ConfigError(`${at("heartbeatMs")} is too long (the detection bound would pass a day)`);
+  }
   if (given("redisConnectTimeoutMs") && !given("redisUrl")) {
     throw new ConfigError(`${at("redisConnectTimeoutMs")} only applies with Redis: give ${how("redisUrl")} too`);
   }
@@ -409,6 +463,28 @@ function checkCombinations(out: Record<string, unknown>, source: ReadonlyMap<str
       `${at("redisUrl")} is not used: give ${how("cluster")}, or --storage redis, or --reminders redis`,
     );
   }
+}
+
+/**
+ * The secret in `path`: its content without the trailing line break editors
+ * and `echo` add. Refused when unreadable, empty or not secret-sized.
+ */
+function readSecretFile(path: string, where: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`${where}: cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (bytes.length > MAX_SECRET_FILE_BYTES) {
+    throw new ConfigError(
+      `${where}: ${path} holds ${bytes.length} bytes; a secret file holds at most ${MAX_SECRET_FILE_BYTES}`,
+    );
+  }
+  const text = bytes.toString("utf8").replace(/\r?\n$/, "");
+  if (text.length === 0) throw new ConfigError(`${where}: ${path} is empty`);
+  if (/[\r\n]/.test(text)) throw new ConfigError(`${where}: ${path} holds more than one line`);
+  return text;
 }
 
 function readConfigFile(path: string, read: (path: string) => string): Record<string, unknown> {

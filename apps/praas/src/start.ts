@@ -155,6 +155,8 @@ function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): P
       url: redisUrl,
       cluster: config.cluster,
       connectTimeoutMs: config.redisConnectTimeoutMs,
+      ...(config.heartbeatMs === undefined ? {} : { heartbeatMs: config.heartbeatMs }),
+      ...(config.deadAfterMs === undefined ? {} : { deadAfterMs: config.deadAfterMs }),
       log,
     });
     cluster = {

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { ConfigError, parseArgs, resolveStartConfig, START_FLAGS, UsageError } from "../src/index.js";
@@ -89,5 +91,55 @@ describe("praas start configuration", () => {
       /insecure \(\$PRAAS_INSECURE\) must be true or false/,
     );
     expect(() => resolve({})).toThrow(/No actors to host/);
+  });
+
+  test("secrets from files: one line, trailing line break dropped; unreadable, empty, multi-line or huge files refused", () => {
+    const dir = mkdtempSync(join(tmpdir(), "praas-secret-"));
+    try {
+      const file = (name: string, text: string | Buffer) => {
+        const p = join(dir, name);
+        writeFileSync(p, text);
+        return p;
+      };
+      const token = file("token", "a-token-from-a-volume\n");
+      const secret = file("secret", "a-cluster-secret-of-some-length\r\n");
+      const cluster = { actors: ["a"], cluster: "c", "redis-url": "redis://127.0.0.1:6379" };
+      const c = resolve({ ...cluster, "token-file": token, "cluster-secret-file": secret });
+      expect(c).toMatchObject({ token: "a-token-from-a-volume", clusterSecret: "a-cluster-secret-of-some-length" });
+      expect(resolve({ actors: ["a"] }, { PRAAS_TOKEN_FILE: token }).token).toBe("a-token-from-a-volume");
+      expect(() => resolve({ actors: ["a"], "token-file": token, token: "t" })).toThrow(
+        /tokenFile \(--token-file\) and token \(--token\) both give the token/,
+      );
+      expect(() => resolve({ actors: ["a"], "token-file": join(dir, "missing") })).toThrow(
+        /tokenFile \(--token-file\): cannot read/,
+      );
+      expect(() => resolve({ actors: ["a"], "token-file": file("empty", "\n") })).toThrow(/is empty/);
+      expect(() => resolve({ actors: ["a"], "token-file": file("two", "a\nb\n") })).toThrow(/more than one line/);
+      expect(() => resolve({ actors: ["a"], "token-file": file("big", Buffer.alloc(5000, 97)) })).toThrow(
+        /holds 5000 bytes; a secret file holds at most 4096/,
+      );
+      // The cluster secret file only applies to a cluster; in the environment it is harmless, as the secret is.
+      expect(() => resolve({ actors: ["a"], "cluster-secret-file": secret })).toThrow(/only applies to a cluster silo/);
+      expect(resolve({ actors: ["a"] }, { PRAAS_CLUSTER_SECRET_FILE: join(dir, "missing") }).clusterSecret).toBe(
+        undefined,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("membership timings: cluster only, dead-after at least twice the heartbeat", () => {
+    const cluster = { actors: ["a"], cluster: "c", "redis-url": "redis://127.0.0.1:6379" };
+    expect(resolve({ ...cluster, "heartbeat-ms": "200", "dead-after-ms": "900" })).toMatchObject({
+      heartbeatMs: 200,
+      deadAfterMs: 900,
+    });
+    expect(() => resolve({ ...cluster, "heartbeat-ms": "500", "dead-after-ms": "900" })).toThrow(
+      /deadAfterMs \(--dead-after-ms\) must be at least 2 × the heartbeat period \(500 ms\)/,
+    );
+    expect(() => resolve({ actors: ["a"], "heartbeat-ms": "200" })).toThrow(
+      /heartbeatMs \(--heartbeat-ms\) only applies to a cluster silo/,
+    );
+    expect(() => resolve({ ...cluster }, { PRAAS_DEAD_AFTER_MS: "0" })).toThrow(/must be a positive integer/);
   });
 });
