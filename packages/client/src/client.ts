@@ -67,6 +67,14 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
   /** How long the first connection may take (default 10 s). */
   readonly connectTimeoutMs?: number;
+  /**
+   * A call that times out on a connection from which nothing at all has
+   * arrived for this long (default 10 s) means the connection is dead without
+   * anyone having said so (a network cut TCP has not noticed yet: it would
+   * keep retransmitting into it for minutes): the client drops it and the
+   * next call connects afresh.
+   */
+  readonly deadAfterSilenceMs?: number;
   /** Reconnect with exponential backoff and jitter (default on); false: stay disconnected. */
   readonly reconnect?: ReconnectOptions | false;
   /** Calls that may wait for a connection or for room under the gateway's in-flight limit (default 1,000). */
@@ -160,6 +168,9 @@ export class Client implements RefBackend {
   /** The silo's default deadline, from its hello; used when the caller set none. */
   #siloTimeoutMs = FALLBACK_TIMEOUT_MS;
   readonly #connectTimeoutMs: number;
+  readonly #deadAfterSilenceMs: number;
+  /** When the current socket last delivered a frame (performance.now()). */
+  #heardAt = 0;
   readonly #reconnect: Required<ReconnectOptions> | false;
   readonly #maxQueued: number;
 
@@ -200,6 +211,7 @@ export class Client implements RefBackend {
     this.#log = options.log ?? consoleLog;
     this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
+    this.#deadAfterSilenceMs = positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000);
     this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
     const r = options.reconnect;
     this.#reconnect =
@@ -459,6 +471,7 @@ export class Client implements RefBackend {
         open: () => {},
         message: (data) => {
           if (gen !== this.#gen) return;
+          this.#heardAt = performance.now();
           if (this.#onMessage(data) && !greeted) {
             greeted = true;
             clearTimeout(timer);
@@ -678,6 +691,19 @@ export class Client implements RefBackend {
     if (!pc.sent) this.#queuedLive--;
     // A sent call stays in #pending until its answer comes, so the in-flight count stays true.
     this.#settle(pc, new TimeoutError(`${describe(pc)} got no reply within ${pc.timeoutMs} ms`), false);
+    const socket = this.#socket;
+    if (pc.sent && socket !== undefined && this.#ready) {
+      const silentMs = performance.now() - this.#heardAt;
+      if (silentMs >= this.#deadAfterSilenceMs) this.#dropDead(socket, silentMs);
+    }
+  }
+
+  /** Cut a connection that went silent (see deadAfterSilenceMs): at once, without a closing handshake nobody would answer. */
+  #dropDead(socket: ClientSocket, silentMs: number): void {
+    const reason = `nothing from the gateway for ${Math.round(silentMs)} ms`;
+    const ws = socket as ClientSocket & { terminate?: () => void };
+    if (typeof ws.terminate === "function") ws.terminate();
+    else socket.close(4000, reason);
   }
 
   #settle(pc: PendingCall, value: unknown, ok: boolean): void {

@@ -1,5 +1,6 @@
 import { MemoryStateStore } from "@praas/core";
 import { Silo, startGateway } from "@praas/silo";
+import { startTcpProxy } from "@praas/testing";
 import { afterEach, describe, expect, test } from "vitest";
 import { connect } from "../src/index.js";
 import { Counter, openGate } from "./helpers.js";
@@ -48,5 +49,27 @@ describe("call deadlines", () => {
       .wait("t2")
       .catch((e: unknown) => e);
     expect((fromRef as Error).message).toContain("150 ms");
+  });
+
+  test("a connection silent through a timed-out call is dropped, and the next call connects afresh", async () => {
+    const silo = await Silo.start({ actors: [Counter], storage: new MemoryStateStore() });
+    const gw = await startGateway(silo, { port: 0 });
+    const proxy = await startTcpProxy(Number(new URL(gw.url).port));
+    cleanup.push(async () => {
+      await proxy.close();
+      await gw.close({ drainTimeoutMs: 1000 });
+      await silo.stop();
+    });
+    const c = await connect(`ws://127.0.0.1:${proxy.port}/ws`, { timeoutMs: 400, deadAfterSilenceMs: 300 });
+    cleanup.push(() => c.close());
+    const counter = c.ref<Counter>("Counter", "silent");
+    expect(await counter.add(1)).toBe(1);
+    const disconnected = new Promise<void>((resolve) => c.on("disconnect", () => resolve()));
+    // A network cut nobody is told of; when it heals, the old socket stays dead (TCP gave up on it).
+    proxy.freeze();
+    expect(await counter.get().catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
+    await disconnected;
+    proxy.thaw({ strand: true });
+    expect(await counter.add(1)).toBe(2);
   });
 });
