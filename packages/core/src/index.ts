@@ -19,6 +19,7 @@ export * from "./memory-store.js";
 export * from "./messages.js";
 export * from "./refs.js";
 export * from "./reminders.js";
+export * from "./retry.js";
 export * from "./state-record.js";
 export * from "./state-store.js";
 export * from "./tracing.js";
