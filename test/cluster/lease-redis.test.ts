@@ -47,14 +47,6 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 async function failure(p: Promise<unknown>): Promise<PraasError> {
   const outcome = await p.then(
     (value) => ({ value }),
@@ -92,7 +84,13 @@ describe("a silo cut off from Redis", () => {
     silos.push(a);
     const b = await start(1, `redis://127.0.0.1:${proxy.port}`);
     silos.push(b);
-    await until(() => a.clusterView().silos.length === 2 && b.clusterView().silos.length === 2, "both in both views");
+    await expect
+      .poll(() => a.clusterView().silos.length === 2 && b.clusterView().silos.length === 2, {
+        message: "both in both views",
+        timeout: 20_000,
+        interval: 10,
+      })
+      .toBe(true);
     const ring = HashRing.fromView({
       version: 1,
       silos: a.clusterView().silos.map((s) => ({ ...s, address: "", startedAt: 0, status: "active" as const })),
@@ -103,7 +101,9 @@ describe("a silo cut off from Redis", () => {
     const oldId = b.siloId;
 
     proxy.freeze();
-    await until(() => b.servingError() !== undefined, "b to stop serving");
+    await expect
+      .poll(() => b.servingError() !== undefined, { message: "b to stop serving", timeout: 20_000, interval: 10 })
+      .toBe(true);
     // Not served while the lease is out: a call with a short deadline gets no answer but its timeout.
     for (const call of [b.ref(Tally, key, { timeoutMs: 300 }).get(), b.ref(Tally, key, { timeoutMs: 300 }).add(1)]) {
       const err = await failure(call);
@@ -111,7 +111,13 @@ describe("a silo cut off from Redis", () => {
       expect(err.retryable).toBe(true);
     }
     // Its peer declares it dead and takes over its key, from the stored state.
-    await until(() => a.clusterView().silos.find((s) => s.id === oldId)?.status === "dead", "a to see b dead");
+    await expect
+      .poll(() => a.clusterView().silos.find((s) => s.id === oldId)?.status === "dead", {
+        message: "a to see b dead",
+        timeout: 20_000,
+        interval: 10,
+      })
+      .toBe(true);
     expect(await a.ref(Tally, key).add(1)).toBe(6);
 
     const back = new Promise<string>((resolve) => b.once("rejoined", (id) => resolve(id)));

@@ -8,7 +8,7 @@ import { HashRing } from "@praas/core";
 import { type RedisTestServer, startRedisServer, startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, ProcessClusters, type SiloProcess, until, value } from "./processes.js";
+import { assertBuilt, ProcessClusters, type SiloProcess, value } from "./processes.js";
 
 const HEARTBEAT_MS = 200;
 const DEAD_AFTER_MS = 1_000;
@@ -43,10 +43,13 @@ describe("a silo frozen past the detection bound", () => {
 
     z.child.kill("SIGSTOP");
     try {
-      await until(
-        async () => (await a.view()).silos.find((s) => s.id === z.siloId)?.status === "dead",
-        "z declared dead",
-      );
+      await expect
+        .poll(async () => (await a.view()).silos.find((s) => s.id === z.siloId)?.status === "dead", {
+          message: "z declared dead",
+          timeout: 20_000,
+          interval: 20,
+        })
+        .toBe(true);
       // The survivors own z's keys now and move them on.
       for (const k of ks) expect(value(await a.call("Counter", k, "add", [1]))).toBe(11);
       // Calls sent straight to the frozen process wait in its socket buffers.
@@ -60,13 +63,18 @@ describe("a silo frozen past the detection bound", () => {
         else expect(RETRYABLE.has(r.error.code), `${r.error.code}: ${r.error.message}`).toBe(true);
       }
       let rejoinedAfter = Number.NaN;
-      await until(async () => {
-        if (z.child.exitCode !== null) return true;
-        const v = await z.view();
-        if (v.self === z.siloId || !v.serving) return false;
-        rejoinedAfter = performance.now() - wokeAt;
-        return true;
-      }, "z to serve again as a new member or exit");
+      await expect
+        .poll(
+          async () => {
+            if (z.child.exitCode !== null) return true;
+            const v = await z.view();
+            if (v.self === z.siloId || !v.serving) return false;
+            rejoinedAfter = performance.now() - wokeAt;
+            return true;
+          },
+          { message: "z to serve again as a new member or exit", timeout: 20_000, interval: 20 },
+        )
+        .toBe(true);
       // 2 × the detection bound, with slack for a loaded 2-core machine.
       expect(rejoinedAfter).toBeLessThan(2 * DETECTION_MS + 5_000);
       console.info(`zombie back as a new member ${rejoinedAfter.toFixed(0)} ms after SIGCONT`);
@@ -109,25 +117,27 @@ describe("Redis restarted empty", () => {
     redis = redis.filter((r) => r !== first);
     const restartedAt = performance.now();
 
-    await until(
-      async () => {
+    await expect
+      .poll(
+        async () => {
+          const views = await Promise.all(silos.map((s) => s.view()));
+          return views.every(
+            (v, i) =>
+              v.serving &&
+              v.self !== oldIds[i] &&
+              v.silos.filter((s) => s.status === "active").length === 3 &&
+              v.silos.every((s) => !oldIds.includes(s.id)),
+          );
+        },
+        { message: "all three silos back as new members", timeout: 30_000, interval: 20 },
+      )
+      .toBe(true)
+      .catch(async (err: unknown) => {
         const views = await Promise.all(silos.map((s) => s.view()));
-        return views.every(
-          (v, i) =>
-            v.serving &&
-            v.self !== oldIds[i] &&
-            v.silos.filter((s) => s.status === "active").length === 3 &&
-            v.silos.every((s) => !oldIds.includes(s.id)),
+        throw new Error(
+          `${String(err)}\nviews: ${JSON.stringify(views)}\nlogs:\n${silos.map((s) => s.log()).join("\n---\n")}`,
         );
-      },
-      "all three silos back as new members",
-      30_000,
-    ).catch(async (err: unknown) => {
-      const views = await Promise.all(silos.map((s) => s.view()));
-      throw new Error(
-        `${String(err)}\nviews: ${JSON.stringify(views)}\nlogs:\n${silos.map((s) => s.log()).join("\n---\n")}`,
-      );
-    });
+      });
     console.info(
       `cluster serving again ${(performance.now() - restartedAt).toFixed(0)} ms after Redis restarted empty`,
     );

@@ -6,7 +6,7 @@
  */
 import { redisUrl } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, type CallResult, kill, ProcessClusters, type SiloProcess, until, value } from "./processes.js";
+import { assertBuilt, type CallResult, kill, ProcessClusters, type SiloProcess, value } from "./processes.js";
 
 const clusters = new ProcessClusters(redisUrl);
 beforeAll(() => assertBuilt());
@@ -40,10 +40,15 @@ async function callEventually(
   args: unknown[],
 ): Promise<unknown> {
   let last: CallResult | undefined;
-  await until(async () => {
-    last = await via.call(type, key, method, args, true);
-    return last.ok;
-  }, `${type}/${key}.${method} to succeed`);
+  await expect
+    .poll(
+      async () => {
+        last = await via.call(type, key, method, args, true);
+        return last.ok;
+      },
+      { message: `${type}/${key}.${method} to succeed`, timeout: 20_000, interval: 20 },
+    )
+    .toBe(true);
   return value(last as CallResult);
 }
 
@@ -70,17 +75,27 @@ describe("messaging across silo processes", () => {
     expect(beacons.length).toBeGreaterThan(0);
     const key = beacons[0] as string;
     let before = 0;
-    await until(async () => {
-      before = value(await a.call("Beacon", key, "count", [])) as number;
-      return before >= 2;
-    }, "the reminder to fire on its owner");
+    await expect
+      .poll(
+        async () => {
+          before = value(await a.call("Beacon", key, "count", [])) as number;
+          return before >= 2;
+        },
+        { message: "the reminder to fire on its owner", timeout: 20_000, interval: 20 },
+      )
+      .toBe(true);
 
     await kill(b);
 
-    await until(async () => {
-      const r = await a.call("Beacon", key, "count", [], true);
-      return r.ok && (r.value as number) > before + 2;
-    }, "the reminder to fire again on the survivor");
+    await expect
+      .poll(
+        async () => {
+          const r = await a.call("Beacon", key, "count", [], true);
+          return r.ok && (r.value as number) > before + 2;
+        },
+        { message: "the reminder to fire again on the survivor", timeout: 20_000, interval: 20 },
+      )
+      .toBe(true);
     expect(await a.active("Beacon", [key])).toEqual([true]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { redisUrl } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { assertBuilt, ProcessClusters, type SiloProcess, until, value } from "./processes.js";
+import { assertBuilt, ProcessClusters, type SiloProcess, value } from "./processes.js";
 
 const HEARTBEAT_MS = 200;
 const DEAD_AFTER_MS = 1_000;
@@ -68,7 +68,13 @@ describe("three silo processes", () => {
     };
     const total = () => [...acked.values()].reduce((a, b) => a + b, 0);
     const workers = Array.from({ length: 6 }, (_, w) => load(w));
-    await until(async () => total() > 300 && (await victim.view()).silos.length === 3, "load on all silos");
+    await expect
+      .poll(async () => total() > 300 && (await victim.view()).silos.length === 3, {
+        message: "load on all silos",
+        timeout: 20_000,
+        interval: 20,
+      })
+      .toBe(true);
     const onVictim = await victim.active("Counter", ks);
     expect(onVictim.some((x) => x)).toBe(true);
     const killedAt = Date.now();
@@ -76,15 +82,22 @@ describe("three silo processes", () => {
     dead = true;
     await victim.exited;
     // Detected: the survivors' views mark it dead (or drop it).
-    await until(async () => {
-      const views = await Promise.all([s0.view(), s1.view()]);
-      return views.every((v) => !v.silos.some((s) => s.id === victim.siloId && s.status === "active"));
-    }, "the kill to be detected");
+    await expect
+      .poll(
+        async () => {
+          const views = await Promise.all([s0.view(), s1.view()]);
+          return views.every((v) => !v.silos.some((s) => s.id === victim.siloId && s.status === "active"));
+        },
+        { message: "the kill to be detected", timeout: 20_000, interval: 20 },
+      )
+      .toBe(true);
     const detectedMs = Date.now() - killedAt;
     // Bound from the configured timings (deadAfterMs + one heartbeat), with generous slack for a loaded machine.
     expect(detectedMs).toBeLessThan(DEAD_AFTER_MS + HEARTBEAT_MS + 3_000);
     const mark = total();
-    await until(async () => total() > mark + 300, "load after failover");
+    await expect
+      .poll(async () => total() > mark + 300, { message: "load after failover", timeout: 20_000, interval: 20 })
+      .toBe(true);
     stop = true;
     await Promise.all(workers);
     for (const [i, k] of ks.entries()) {
@@ -108,17 +121,25 @@ describe("three silo processes", () => {
     const before = await Promise.all(silos.map((s) => s.active("Counter", ks)));
     const joined = await clusters.spawn(env);
     const all = [...silos, joined];
-    await until(
-      async () => (await Promise.all(all.map((s) => s.view()))).every((v) => v.silos.length === 3),
-      "the join",
-    );
+    await expect
+      .poll(async () => (await Promise.all(all.map((s) => s.view()))).every((v) => v.silos.length === 3), {
+        message: "the join",
+        timeout: 20_000,
+        interval: 20,
+      })
+      .toBe(true);
     for (const k of ks) expect(value(await joined.call("Counter", k, "add", [1]))).toBe(4);
     // Hand-over is asynchronous: wait until every key is in memory on exactly one silo.
     let after: boolean[][] = [];
-    await until(async () => {
-      after = await Promise.all(all.map((s) => s.active("Counter", ks)));
-      return ks.every((_, i) => after.filter((a) => a[i]).length === 1);
-    }, "hand-over");
+    await expect
+      .poll(
+        async () => {
+          after = await Promise.all(all.map((s) => s.active("Counter", ks)));
+          return ks.every((_, i) => after.filter((a) => a[i]).length === 1);
+        },
+        { message: "hand-over", timeout: 20_000, interval: 20 },
+      )
+      .toBe(true);
     let moved = 0;
     for (let i = 0; i < ks.length; i++) {
       const wasOn = before.findIndex((a) => a[i]);
@@ -148,12 +169,20 @@ describe("three silo processes", () => {
     };
     const total = () => [...acked.values()].reduce((a, b) => a + b, 0);
     const workers = Array.from({ length: 6 }, (_, w) => load(w));
-    await until(async () => total() > 300 && (await leaving.view()).silos[0] !== undefined, "load");
+    await expect
+      .poll(async () => total() > 300 && (await leaving.view()).silos[0] !== undefined, {
+        message: "load",
+        timeout: 20_000,
+        interval: 20,
+      })
+      .toBe(true);
     expect((await leaving.active("Counter", ks)).some((x) => x)).toBe(true);
     leaving.child.kill("SIGTERM");
     expect(await leaving.exited).toBe(0);
     const mark = total();
-    await until(async () => total() > mark + 300, "load after the drain");
+    await expect
+      .poll(async () => total() > mark + 300, { message: "load after the drain", timeout: 20_000, interval: 20 })
+      .toBe(true);
     stop = true;
     await Promise.all(workers);
     expect(failures).toEqual([]);

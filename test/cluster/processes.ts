@@ -9,6 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { expect } from "vitest";
 
 const FIXTURE = fileURLToPath(new URL("./fixtures/silo-process.mjs", import.meta.url));
 const BUILT = fileURLToPath(new URL("../../packages/silo/dist/cluster/node.js", import.meta.url));
@@ -108,15 +109,6 @@ export async function kill(p: SiloProcess): Promise<void> {
   await p.exited;
 }
 
-/** Poll (bounded) until `check` holds: across processes there is no event to await. */
-export async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** The value of a successful call; a failed one fails the test with its code. */
 export function value(r: CallResult): unknown {
   if (!r.ok) throw new Error(`call failed: ${r.error.code} ${r.error.message}`);
@@ -149,14 +141,16 @@ export class ProcessClusters {
     };
     const silos: SiloProcess[] = [];
     for (let i = 0; i < size; i++) silos.push(await this.spawn(env));
-    // Every silo sees all the others before the test starts.
-    await until(
-      async () =>
-        (await Promise.all(silos.map((s) => s.view()))).every(
-          (v) => v.silos.filter((s) => s.status === "active").length === size,
-        ),
-      "views",
-    );
+    // Every silo sees all the others before the test starts (polled: across processes there is no event to await).
+    await expect
+      .poll(
+        async () =>
+          (await Promise.all(silos.map((s) => s.view()))).every(
+            (v) => v.silos.filter((s) => s.status === "active").length === size,
+          ),
+        { message: "views", timeout: 20_000, interval: 20 },
+      )
+      .toBe(true);
     return { env, silos };
   }
 

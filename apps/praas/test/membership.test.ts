@@ -34,14 +34,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const count = (text: string, pattern: RegExp) => text.split("\n").filter((l) => pattern.test(l)).length;
 
 describe("praas start and Redis", () => {
@@ -117,7 +109,13 @@ describe("praas start and Redis", () => {
       out += d.toString();
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    await until(() => /HTTP\s+http:\/\/\S+/.test(out) && out.includes("SIGTERM"), "the banner");
+    await expect
+      .poll(() => /HTTP\s+http:\/\/\S+/.test(out) && out.includes("SIGTERM"), {
+        message: "the banner",
+        timeout: 30_000,
+        interval: 25,
+      })
+      .toBe(true);
     const url = /HTTP\s+(http:\/\/\S+)/.exec(out)?.[1] as string;
     const call = async (method: string, args: unknown[]) => {
       const res = await fetch(`${url}/v1/actors/Counter/x/${method}`, { method: "POST", body: JSON.stringify(args) });
@@ -128,7 +126,9 @@ describe("praas start and Redis", () => {
 
     // Redis goes away (connections reset, new ones refused) for longer than the lease.
     proxy.refuse(true);
-    await until(async () => (await ready()) === 503, "readyz 503");
+    await expect
+      .poll(async () => (await ready()) === 503, { message: "readyz 503", timeout: 30_000, interval: 25 })
+      .toBe(true);
     expect(await (await fetch(`${url}/readyz`)).json()).toMatchObject({
       status: "not-serving",
       reason: expect.stringMatching(/membership lease expired/),
@@ -136,13 +136,17 @@ describe("praas start and Redis", () => {
     // A call now is not served: it waits for the lease (up to 3 s), then fails retryable.
     const waiting = call("get", []);
     proxy.refuse(false);
-    await until(async () => (await ready()) === 200, "readyz 200 again");
+    await expect
+      .poll(async () => (await ready()) === 200, { message: "readyz 200 again", timeout: 30_000, interval: 25 })
+      .toBe(true);
     const waited = await waiting;
     if (waited.status === 200) expect(waited.body).toBe(1);
     else expect(waited).toMatchObject({ status: 503, body: { error: { code: "SILO_UNAVAILABLE" } } });
     // No peer took its keys (nobody declared it dead): the activation was kept.
     expect(await call("add", [1])).toEqual({ status: 200, body: 2 });
-    await until(() => /reachable again/.test(out), "the recovery line");
+    await expect
+      .poll(() => /reachable again/.test(out), { message: "the recovery line", timeout: 30_000, interval: 25 })
+      .toBe(true);
     expect(count(out, /Redis at 127\.0\.0\.1:\d+ is unreachable/)).toBe(1);
     expect(count(out, /Redis at 127\.0\.0\.1:\d+ is reachable again/)).toBe(1);
     expect(count(out, /membership lease expired/)).toBe(1);
