@@ -125,9 +125,11 @@ describe("redisMembership", () => {
     const dead = (v: MembershipView) => statusOf(v, "c") === "dead";
     await Promise.all([waitForView(a, "c dead", dead), waitForView(b, "c dead", dead)]);
     const elapsed = performance.now() - crashedAt;
-    // Its last beat was at most one period before the crash; the next peer check at most one period after the deadline.
+    // Its last beat was at most one period before the crash; the next peer check at most one period after
+    // the deadline. Not before: that bound holds however loaded the machine is. The upper one has 5 s of
+    // slack, so only a hung detector breaks it, not an event-loop stall on a busy 2-core machine.
     expect(elapsed).toBeGreaterThan(FAST.deadAfterMs - FAST.heartbeatMs - 50);
-    expect(elapsed).toBeLessThan(FAST.deadAfterMs + 2 * FAST.heartbeatMs + 500);
+    expect(elapsed).toBeLessThan(FAST.deadAfterMs + 2 * FAST.heartbeatMs + 5_000);
     expect(a.view()).toEqual(b.view());
     expect(a.view().version).toBe(4);
     expect(HashRing.fromView(a.view()).members).toEqual(["a", "b"]);

@@ -80,7 +80,7 @@ describe("ownership hand-over", () => {
   });
 
   it("a silo that rejoins after a partition waits for the silo that took its keys over", async () => {
-    cluster = await startCluster([Held], 2, { timings: { heartbeatMs: 50, deadAfterMs: 400 } });
+    cluster = await startCluster([Held], 2, { timings: { heartbeatMs: 100, deadAfterMs: 1_000 } });
     const [a, b] = cluster.silos;
     if (a === undefined || b === undefined) throw new Error("no silos");
     const oldB = b.siloId;
@@ -114,7 +114,7 @@ describe("ownership hand-over", () => {
   });
 
   it("does not wait for a silo that died: its keys are served as soon as it is declared dead", async () => {
-    cluster = await startCluster([Held], 2, { timings: { heartbeatMs: 50, deadAfterMs: 400 } });
+    cluster = await startCluster([Held], 2, { timings: { heartbeatMs: 100, deadAfterMs: 1_000 } });
     const [a, b] = cluster.silos;
     if (a === undefined || b === undefined) throw new Error("no silos");
     const ring = new HashRing([a.siloId, b.siloId]);
