@@ -37,11 +37,13 @@ export class HashRing {
   readonly #buckets: Uint32Array;
   readonly #shift: number;
 
-  constructor(members: readonly string[], virtualNodes = DEFAULT_VIRTUAL_NODES) {
-    // withMembers() hands over arrays it merged itself (private fields can
-    // only be set by the constructor); otherwise hash and sort from scratch.
-    const parts = handOver ?? buildParts(members, virtualNodes);
-    handOver = undefined;
+  /**
+   * `parts` is for withMembers(), which hands over arrays it merged itself
+   * (private fields can only be set by the constructor); without it the ring
+   * hashes and sorts `members` from scratch.
+   */
+  constructor(members: readonly string[], virtualNodes = DEFAULT_VIRTUAL_NODES, parts?: RingParts) {
+    parts ??= buildParts(members, virtualNodes);
     this.members = parts.members;
     this.virtualNodes = parts.virtualNodes;
     this.#points = parts.points;
@@ -188,19 +190,16 @@ export class HashRing {
   }
 }
 
-interface RingParts {
+/** The sorted arrays a ring is made of (see the constructor). */
+export interface RingParts {
   readonly members: string[];
   readonly virtualNodes: number;
   readonly points: Uint32Array;
   readonly owners: Uint32Array;
 }
 
-/** Set by withMembers() right before it calls the constructor, which consumes it. */
-let handOver: RingParts | undefined;
-
 function fromParts(parts: RingParts): HashRing {
-  handOver = parts;
-  return new HashRing(parts.members, parts.virtualNodes);
+  return new HashRing(parts.members, parts.virtualNodes, parts);
 }
 
 function buildParts(members: readonly string[], virtualNodes: number): RingParts {
