@@ -60,10 +60,16 @@ export function isControlMethod(method: string): boolean {
   );
 }
 
+/** What a channel name must be, for error messages wherever one is checked. */
+export const CHANNEL_RULE = `A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`;
+
+/** The one channel check (actors, client frames, HTTP routes, stored inboxes all use it). */
+export function isChannel(channel: unknown): channel is string {
+  return typeof channel === "string" && channel.length > 0 && channel.length <= MAX_CHANNEL_LENGTH;
+}
+
 /** Check a channel name (from an actor, a client or storage); returns it. */
 export function validateChannel(channel: unknown): string {
-  if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-    throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
-  }
+  if (!isChannel(channel)) throw new InvalidArgumentError(CHANNEL_RULE);
   return channel;
 }

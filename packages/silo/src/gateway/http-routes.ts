@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   type ActorId,
   ActorTypeNotFoundError,
-  MAX_CHANNEL_LENGTH,
+  CHANNEL_RULE,
+  isChannel,
   PayloadTooLargeError,
   PraasError,
   ProtocolError,
@@ -328,9 +329,7 @@ async function sendMessage<P>(
   id: ActorId,
   channel: string,
 ): Promise<void> {
-  if (channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-    throw new ProtocolError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
-  }
+  if (!isChannel(channel)) throw new ProtocolError(CHANNEL_RULE);
   const body = await readJson(req, ctx.limits, {});
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new ProtocolError('Request body must be a JSON object: {"data": …, "durable"?: boolean}');

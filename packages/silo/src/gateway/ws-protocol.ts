@@ -2,6 +2,7 @@ import {
   type ClientFrame,
   encodeTrusted,
   InvalidArgumentError,
+  isChannel,
   MAX_CHANNEL_LENGTH,
   MAX_NAME_LENGTH,
   type PraasError,
@@ -67,7 +68,7 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
     case "send": {
       if (!isName(v.type, MAX_NAME_LENGTH)) return fail(id, "send frame: type must be a non-empty string");
       if (typeof v.key !== "string") return fail(id, "send frame: key must be a string");
-      if (!isName(v.channel, MAX_CHANNEL_LENGTH)) {
+      if (!isChannel(v.channel)) {
         return fail(id, `send frame: channel must be a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
       }
       if (v.durable !== undefined && typeof v.durable !== "boolean") {
