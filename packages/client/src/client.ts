@@ -21,24 +21,27 @@ import {
   encodeTrusted,
   endWhenSettled,
   InvalidArgumentError,
+  isRetryable,
   type LogFunction,
-  MAX_CHANNEL_LENGTH,
   OverloadedError,
   PayloadTooLargeError,
   type PraasError,
   ProtocolError,
   type RefTarget,
   type RemoteMethod,
+  type RetryPolicy,
   refTarget,
+  retryDelay,
   type SendOptions,
   type ServerFrame,
   TimeoutError,
   traceClient,
+  validateChannel,
   validateKey,
   validateTypeName,
   withTraceFields,
 } from "@praas/core";
-import { backoffDelay, type ReconnectOptions } from "./backoff.js";
+import type { ReconnectOptions } from "./backoff.js";
 import { ClientClosedError, ConnectionFailedError } from "./errors.js";
 import { isSubscribeResult, parseServerFrame } from "./protocol.js";
 import {
@@ -171,7 +174,8 @@ export class Client implements RefBackend {
   readonly #deadAfterSilenceMs: number;
   /** When the current socket last delivered a frame (performance.now()). */
   #heardAt = 0;
-  readonly #reconnect: Required<ReconnectOptions> | false;
+  /** The reconnect pauses, as core's retry policy (full jitter); false: reconnect is off. */
+  readonly #reconnect: (RetryPolicy & { readonly maxAttempts: number }) | false;
   readonly #maxQueued: number;
 
   #state: ClientState = "connecting";
@@ -309,7 +313,8 @@ export class Client implements RefBackend {
     if (this.#state === "closed") return Promise.reject(new ClientClosedError());
     let type: string;
     let key: string;
-    let channel: unknown;
+    let rawChannel: unknown;
+    let channel: string;
     let data: unknown;
     let options: ClientSendOptions | undefined;
     let timeoutMs: number | undefined;
@@ -319,7 +324,7 @@ export class Client implements RefBackend {
       if (typeof first === "string") {
         type = validateTypeName(first);
         key = validateKey(rest[0]);
-        [, channel, data, options] = rest as [unknown, unknown, unknown, ClientSendOptions | undefined];
+        [, rawChannel, data, options] = rest as [unknown, unknown, unknown, ClientSendOptions | undefined];
       } else {
         const target = refTarget(first);
         const id = target?.id ?? (first as { id?: unknown } | null)?.id;
@@ -329,11 +334,9 @@ export class Client implements RefBackend {
         type = validateTypeName((id as { type?: unknown }).type);
         key = validateKey((id as { key?: unknown }).key);
         timeoutMs = target?.options?.timeoutMs;
-        [channel, data, options] = rest as [unknown, unknown, ClientSendOptions | undefined];
+        [rawChannel, data, options] = rest as [unknown, unknown, ClientSendOptions | undefined];
       }
-      if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-        throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
-      }
+      channel = validateChannel(rawChannel);
       if (options?.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
         throw new InvalidArgumentError("timeoutMs must be a positive number");
       }
@@ -606,7 +609,7 @@ export class Client implements RefBackend {
       this.#state = "closed";
       return;
     }
-    if (refused !== undefined && !refused.retryable) {
+    if (refused !== undefined && !isRetryable(refused)) {
       this.#giveUp(refused);
       return;
     }
@@ -625,7 +628,9 @@ export class Client implements RefBackend {
       return;
     }
     this.#state = "reconnecting";
-    const delay = backoffDelay(this.#attempt, this.#reconnect.initialDelayMs, this.#reconnect.maxDelayMs);
+    // A pause before every reconnect, the first one too (unlike core's retry(), which tries at once):
+    // clients cut off by the same failure must not all come back in the same instant.
+    const delay = retryDelay(this.#reconnect, this.#attempt);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
       if (this.#state === "reconnecting") this.#open().catch(() => {});
