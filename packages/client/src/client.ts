@@ -8,13 +8,8 @@ import {
   type CallOptions,
   CLIENT_PROTOCOL_VERSION,
   type ClientTrace,
-  type Clock,
   ConnectionLostError,
   consoleLog,
-  type DeadlineEntry,
-  type DeadlineList,
-  DeadlineQueue,
-  Deque,
   decode,
   describeError,
   deserializeError,
@@ -23,8 +18,6 @@ import {
   InvalidArgumentError,
   isRetryable,
   type LogFunction,
-  OverloadedError,
-  PayloadTooLargeError,
   type PraasError,
   ProtocolError,
   type RefTarget,
@@ -34,7 +27,6 @@ import {
   retryDelay,
   type SendOptions,
   type ServerFrame,
-  TimeoutError,
   traceClient,
   validateChannel,
   validateKey,
@@ -42,6 +34,7 @@ import {
   withTraceFields,
 } from "@praas/core";
 import type { ReconnectOptions } from "./backoff.js";
+import { type CallLink, CallTracker } from "./calls.js";
 import { ClientClosedError, ConnectionFailedError } from "./errors.js";
 import { isSubscribeResult, parseServerFrame } from "./protocol.js";
 import {
@@ -105,42 +98,6 @@ export interface ClientEvents {
   error: unknown;
 }
 
-/** One call from send to answer; its own deadline-queue entry, so a call costs no timer of its own. */
-class PendingCall implements DeadlineEntry {
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
-  done = false;
-  sent = false;
-
-  constructor(
-    readonly id: number,
-    readonly bytes: Uint8Array,
-    readonly type: string,
-    readonly key: string,
-    readonly method: string,
-    readonly timeoutMs: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-    readonly onExpire: (pc: PendingCall) => void,
-  ) {}
-
-  expire(): void {
-    this.onExpire(this);
-  }
-}
-
-/** Browser-safe clock for the deadline queue (Node's unref only where it exists). */
-const clientClock: Clock = {
-  now: () => performance.now(),
-  setTimeout(fn, ms, weak) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    if (weak === true) (t as { unref?: () => void }).unref?.();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
-
 const DEFAULT_MAX_IN_FLIGHT = 256;
 /** Local deadline of a call with no deadline of its own before the silo has said what its default is. */
 const FALLBACK_TIMEOUT_MS = 30_000;
@@ -176,7 +133,6 @@ export class Client implements RefBackend {
   #heardAt = 0;
   /** The reconnect pauses, as core's retry policy (full jitter); false: reconnect is off. */
   readonly #reconnect: (RetryPolicy & { readonly maxAttempts: number }) | false;
-  readonly #maxQueued: number;
 
   #state: ClientState = "connecting";
   #socket: ClientSocket | undefined;
@@ -191,10 +147,7 @@ export class Client implements RefBackend {
   #maxInFlight = DEFAULT_MAX_IN_FLIGHT;
   #nextId = 1;
 
-  /** Calls sent on the current connection and not answered. */
-  readonly #pending = new Map<number, PendingCall>();
-  readonly #queue = new Deque<PendingCall>();
-  #queuedLive = 0;
+  readonly #calls: CallTracker;
   readonly #subs = new Map<string, ClientSubscription>();
   readonly #subRequests = new Map<number, ClientSubscription>();
   readonly #byServerSub = new Map<number, ClientSubscription>();
@@ -204,9 +157,6 @@ export class Client implements RefBackend {
     error: new Set(),
   };
   #closeWaiters: (() => void)[] = [];
-  /** One timer for every call's deadline (see DeadlineQueue). */
-  readonly #deadlines = new DeadlineQueue(clientClock);
-  readonly #onExpire = (pc: PendingCall) => this.#expire(pc);
 
   private constructor(url: string, options: ClientOptions, factory: SocketFactory) {
     this.url = url;
@@ -216,7 +166,22 @@ export class Client implements RefBackend {
     this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
     this.#deadAfterSilenceMs = positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000);
-    this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
+    const client = this;
+    const link: CallLink = {
+      get ready() {
+        return client.#ready;
+      },
+      get maxFrameBytes() {
+        return client.#maxFrameBytes;
+      },
+      get maxInFlight() {
+        return client.#maxInFlight;
+      },
+      send: (bytes) => this.#socket?.send(bytes),
+      wake: () => this.#wake(),
+      callTimedOut: () => this.#callTimedOut(),
+    };
+    this.#calls = new CallTracker(link, positive("maxQueuedCalls", options.maxQueuedCalls, 1000));
     const r = options.reconnect;
     this.#reconnect =
       r === false
@@ -297,7 +262,10 @@ export class Client implements RefBackend {
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return endWhenSettled(span?.span, this.#request(bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs));
+    return endWhenSettled(
+      span?.span,
+      this.#calls.request(this.#nextId++, bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs),
+    );
   }
 
   /**
@@ -355,7 +323,9 @@ export class Client implements RefBackend {
     }
     return endWhenSettled(
       span?.span,
-      this.#request(bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs).then(() => undefined),
+      this.#calls
+        .request(this.#nextId++, bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs)
+        .then(() => undefined),
     );
   }
 
@@ -397,18 +367,10 @@ export class Client implements RefBackend {
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return endWhenSettled(span?.span, this.#request(bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs));
-  }
-
-  /** Send a request frame (already encoded with id `#nextId`) and await its answer within `timeoutMs`. */
-  #request(bytes: Uint8Array, type: string, key: string, method: string, timeoutMs: number): Promise<unknown> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const pc = new PendingCall(id, bytes, type, key, method, timeoutMs, resolve, reject, this.#onExpire);
-      this.#deadlines.add(pc, timeoutMs);
-      if (this.#ready && this.#pending.size < this.#maxInFlight) this.#sendCall(pc);
-      else this.#enqueue(pc);
-    });
+    return endWhenSettled(
+      span?.span,
+      this.#calls.request(this.#nextId++, bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs),
+    );
   }
 
   /** @internal Behind `ref.on(event, listener)`. */
@@ -444,11 +406,7 @@ export class Client implements RefBackend {
     if (this.#state === "closed") return;
     this.#state = "closed";
     if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    const err = new ClientClosedError();
-    this.#failQueued(err);
-    for (const pc of this.#pending.values()) this.#settle(pc, err, false);
-    this.#pending.clear();
-    this.#deadlines.close();
+    this.#calls.close(new ClientClosedError());
     const socket = this.#socket;
     if (socket === undefined) return;
     await new Promise<void>((resolve) => {
@@ -549,7 +507,7 @@ export class Client implements RefBackend {
     this.#attempt = 0;
     if (this.#state !== "closed") this.#state = "open";
     for (const sub of this.#subs.values()) this.#sendSub(sub);
-    this.#pump();
+    this.#calls.pump();
     this.#emit("connect", { silo, reconnect });
   }
 
@@ -559,14 +517,7 @@ export class Client implements RefBackend {
       if (f.t === "err") this.#emit("error", deserializeError(f.error));
       return;
     }
-    const pc = this.#pending.get(f.id);
-    if (pc !== undefined) {
-      this.#pending.delete(f.id);
-      if (f.t === "ok") this.#settle(pc, f.value, true);
-      else this.#settle(pc, deserializeError(f.error), false);
-      this.#pump();
-      return;
-    }
+    if (this.#calls.answer(f)) return;
     const sub = this.#subRequests.get(f.id);
     if (sub === undefined) return; // an unsub's answer, or a call that already timed out
     this.#subRequests.delete(f.id);
@@ -587,17 +538,7 @@ export class Client implements RefBackend {
   #onClose(code: number, reason: string, refused: PraasError | undefined, wasOpen: boolean): void {
     this.#socket = undefined;
     this.#ready = false;
-    const lost = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const pc of lost) {
-      this.#settle(
-        pc,
-        new ConnectionLostError(
-          `Connection lost (${code}${reason ? ` ${reason}` : ""}) during ${describe(pc)}; it may or may not have run`,
-        ),
-        false,
-      );
-    }
+    this.#calls.connectionLost(code, reason);
     this.#subRequests.clear();
     this.#byServerSub.clear();
     for (const sub of this.#subs.values()) sub.serverSub = undefined;
@@ -613,7 +554,7 @@ export class Client implements RefBackend {
       this.#giveUp(refused);
       return;
     }
-    if (this.#subs.size > 0 || this.#queuedLive > 0) this.#scheduleReconnect();
+    if (this.#subs.size > 0 || this.#calls.waiting > 0) this.#scheduleReconnect();
     else this.#state = "idle";
   }
 
@@ -641,7 +582,7 @@ export class Client implements RefBackend {
   #giveUp(err: PraasError): void {
     this.#state = "idle";
     this.#attempt = 0;
-    this.#failQueued(err);
+    this.#calls.failQueued(err);
     const subs = [...this.#subs.values()];
     this.#subs.clear();
     for (const sub of subs) sub.refused(err);
@@ -654,50 +595,10 @@ export class Client implements RefBackend {
     this.#open().catch(() => {});
   }
 
-  // ---- calls ----
-
-  #sendCall(pc: PendingCall): void {
-    if (pc.bytes.length > this.#maxFrameBytes) {
-      this.#settle(pc, new PayloadTooLargeError(pc.bytes.length, this.#maxFrameBytes), false);
-      return;
-    }
-    pc.sent = true;
-    this.#pending.set(pc.id, pc);
-    this.#socket?.send(pc.bytes);
-  }
-
-  #enqueue(pc: PendingCall): void {
-    if (this.#queuedLive >= this.#maxQueued) {
-      this.#settle(pc, new OverloadedError(`More than ${this.#maxQueued} calls waiting for the connection`), false);
-      return;
-    }
-    this.#queue.push(pc);
-    this.#queuedLive++;
-    this.#wake();
-  }
-
-  /** Send queued calls while the connection has room under the gateway's in-flight limit. */
-  #pump(): void {
-    while (this.#ready && this.#queue.length > 0 && this.#pending.size < this.#maxInFlight) {
-      const pc = this.#queue.shift() as PendingCall;
-      if (pc.done) continue;
-      this.#queuedLive--;
-      this.#sendCall(pc);
-    }
-  }
-
-  #failQueued(err: unknown): void {
-    for (const pc of this.#queue.drain()) this.#settle(pc, err, false);
-    this.#queuedLive = 0;
-  }
-
-  #expire(pc: PendingCall): void {
-    if (pc.done) return;
-    if (!pc.sent) this.#queuedLive--;
-    // A sent call stays in #pending until its answer comes, so the in-flight count stays true.
-    this.#settle(pc, new TimeoutError(`${describe(pc)} got no reply within ${pc.timeoutMs} ms`), false);
+  /** A call sent on the current connection timed out: a connection silent for deadAfterSilenceMs is dead. */
+  #callTimedOut(): void {
     const socket = this.#socket;
-    if (pc.sent && socket !== undefined && this.#ready) {
+    if (socket !== undefined && this.#ready) {
       const silentMs = performance.now() - this.#heardAt;
       if (silentMs >= this.#deadAfterSilenceMs) this.#dropDead(socket, silentMs);
     }
@@ -709,14 +610,6 @@ export class Client implements RefBackend {
     const ws = socket as ClientSocket & { terminate?: () => void };
     if (typeof ws.terminate === "function") ws.terminate();
     else socket.close(4000, reason);
-  }
-
-  #settle(pc: PendingCall, value: unknown, ok: boolean): void {
-    this.#deadlines.remove(pc);
-    if (pc.done) return;
-    pc.done = true;
-    if (ok) pc.resolve(value);
-    else pc.reject(value);
   }
 
   // ---- subscriptions ----
@@ -748,13 +641,6 @@ export class Client implements RefBackend {
       }
     }
   }
-}
-
-/** A request for error messages: "Call Type/key.method", "Invoke Type.method", "Send to Type/key on channel". */
-function describe(pc: PendingCall): string {
-  if (pc.key === "") return `Invoke ${pc.type}.${pc.method}`;
-  if (pc.method.startsWith("@send:")) return `Send to ${pc.type}/${pc.key} on ${JSON.stringify(pc.method.slice(6))}`;
-  return `Call ${pc.type}/${pc.key}.${pc.method}`;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
