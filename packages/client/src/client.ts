@@ -6,25 +6,19 @@ import {
   actorIdString,
   assertEncodableArgs,
   type CallOptions,
-  CLIENT_PROTOCOL_VERSION,
   type ClientTrace,
-  ConnectionLostError,
   consoleLog,
-  decode,
   describeError,
   deserializeError,
   encodeTrusted,
   endWhenSettled,
   InvalidArgumentError,
-  isRetryable,
   type LogFunction,
   type PraasError,
   ProtocolError,
   type RefTarget,
   type RemoteMethod,
-  type RetryPolicy,
   refTarget,
-  retryDelay,
   type SendOptions,
   type ServerFrame,
   traceClient,
@@ -34,9 +28,10 @@ import {
   withTraceFields,
 } from "@praas/core";
 import type { ReconnectOptions } from "./backoff.js";
-import { type CallLink, CallTracker } from "./calls.js";
-import { ClientClosedError, ConnectionFailedError } from "./errors.js";
-import { isSubscribeResult, parseServerFrame } from "./protocol.js";
+import { CallTracker } from "./calls.js";
+import { type ClientState, Connection, type ConnectionSettings, type DataFrame } from "./connection.js";
+import { ClientClosedError } from "./errors.js";
+import { isSubscribeResult } from "./protocol.js";
 import {
   type ClientRef,
   createClientRef,
@@ -50,7 +45,7 @@ import {
   type WorkerInstance,
 } from "./ref.js";
 import { ClientSubscription } from "./subscriptions.js";
-import { type ClientSocket, type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
+import { type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
 
 export interface ClientOptions {
   /** Bearer token (a header in Node with `ws`; the `token` query parameter with a standard WebSocket). */
@@ -87,8 +82,6 @@ export interface ClientSendOptions extends SendOptions {
   readonly timeoutMs?: number;
 }
 
-export type ClientState = "connecting" | "open" | "reconnecting" | "idle" | "closed";
-
 export interface ClientEvents {
   /** A connection is ready (`reconnect`: not the first one). */
   connect: { readonly silo: string; readonly reconnect: boolean };
@@ -97,10 +90,6 @@ export interface ClientEvents {
   /** Something went wrong with no caller to tell (a throwing listener, a bad frame from the server). */
   error: unknown;
 }
-
-const DEFAULT_MAX_IN_FLIGHT = 256;
-/** Local deadline of a call with no deadline of its own before the silo has said what its default is. */
-const FALLBACK_TIMEOUT_MS = 30_000;
 
 /**
  * Connect to a silo's gateway. Resolves once the gateway has greeted the
@@ -120,33 +109,10 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
 /** A connection to a PraaS gateway that survives disconnects. Create with {@link connect}. */
 export class Client implements RefBackend {
   readonly url: string;
-  readonly #factory: SocketFactory;
-  readonly #token: string | undefined;
   readonly #log: LogFunction;
   /** The deadline the user set for every call, if any. */
   readonly #timeoutMs: number | undefined;
-  /** The silo's default deadline, from its hello; used when the caller set none. */
-  #siloTimeoutMs = FALLBACK_TIMEOUT_MS;
-  readonly #connectTimeoutMs: number;
-  readonly #deadAfterSilenceMs: number;
-  /** When the current socket last delivered a frame (performance.now()). */
-  #heardAt = 0;
-  /** The reconnect pauses, as core's retry policy (full jitter); false: reconnect is off. */
-  readonly #reconnect: (RetryPolicy & { readonly maxAttempts: number }) | false;
-
-  #state: ClientState = "connecting";
-  #socket: ClientSocket | undefined;
-  /** Bumped per socket, so events of an old socket are ignored. */
-  #gen = 0;
-  #ready = false;
-  #everOpened = false;
-  #attempt = 0;
-  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  #silo: string | undefined;
-  #maxFrameBytes = Number.POSITIVE_INFINITY;
-  #maxInFlight = DEFAULT_MAX_IN_FLIGHT;
-  #nextId = 1;
-
+  readonly #conn: Connection;
   readonly #calls: CallTracker;
   readonly #subs = new Map<string, ClientSubscription>();
   readonly #subRequests = new Map<number, ClientSubscription>();
@@ -156,41 +122,36 @@ export class Client implements RefBackend {
     disconnect: new Set(),
     error: new Set(),
   };
-  #closeWaiters: (() => void)[] = [];
 
   private constructor(url: string, options: ClientOptions, factory: SocketFactory) {
     this.url = url;
-    this.#factory = factory;
-    this.#token = options.token;
     this.#log = options.log ?? consoleLog;
     this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
-    this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
-    this.#deadAfterSilenceMs = positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000);
-    const client = this;
-    const link: CallLink = {
-      get ready() {
-        return client.#ready;
-      },
-      get maxFrameBytes() {
-        return client.#maxFrameBytes;
-      },
-      get maxInFlight() {
-        return client.#maxInFlight;
-      },
-      send: (bytes) => this.#socket?.send(bytes),
-      wake: () => this.#wake(),
-      callTimedOut: () => this.#callTimedOut(),
-    };
-    this.#calls = new CallTracker(link, positive("maxQueuedCalls", options.maxQueuedCalls, 1000));
     const r = options.reconnect;
-    this.#reconnect =
-      r === false
-        ? false
-        : {
-            initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
-            maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
-            maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
-          };
+    const settings: ConnectionSettings = {
+      url,
+      token: options.token,
+      factory,
+      connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 10_000),
+      deadAfterSilenceMs: positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000),
+      reconnect:
+        r === false
+          ? false
+          : {
+              initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
+              maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
+              maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
+            },
+    };
+    this.#conn = new Connection(settings, {
+      frame: (f) => this.#onFrame(f),
+      ready: (silo, reconnect) => this.#onReady(silo, reconnect),
+      lost: (code, reason, wasOpen) => this.#onLost(code, reason, wasOpen),
+      wanted: () => this.#subs.size > 0 || this.#calls.waiting > 0,
+      gaveUp: (err) => this.#onGaveUp(err),
+      error: (err) => this.#emit("error", err),
+    });
+    this.#calls = new CallTracker(this.#conn, positive("maxQueuedCalls", options.maxQueuedCalls, 1000));
   }
 
   /** @internal Use {@link connect}. */
@@ -199,17 +160,17 @@ export class Client implements RefBackend {
       throw new InvalidArgumentError(`Expected a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     }
     const client = new Client(url, options, await socketFactory(options.WebSocket));
-    await client.#open();
+    await client.#conn.open();
     return client;
   }
 
   get state(): ClientState {
-    return this.#state;
+    return this.#conn.state;
   }
 
   /** Id of the silo this client is connected to (undefined while disconnected). */
   get silo(): string | undefined {
-    return this.#ready ? this.#silo : undefined;
+    return this.#conn.ready ? this.#conn.silo : undefined;
   }
 
   /**
@@ -251,20 +212,21 @@ export class Client implements RefBackend {
 
   /** Call `method` on `type/key` (the untyped form of `ref(...).method(...args)`). */
   call(type: string, key: string, method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
-    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    if (this.#conn.state === "closed") return Promise.reject(new ClientClosedError());
     const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
+    const id = this.#conn.takeId();
     let bytes: Uint8Array;
     const span = traceClient(type, key, method);
     try {
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      const frame = { t: "call", id: this.#nextId, type, key, method, args };
+      const frame = { t: "call", id, type, key, method, args };
       bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
     }
     return endWhenSettled(
       span?.span,
-      this.#calls.request(this.#nextId++, bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs),
+      this.#calls.request(id, bytes, type, key, method, timeoutMs ?? this.#conn.siloTimeoutMs),
     );
   }
 
@@ -278,7 +240,7 @@ export class Client implements RefBackend {
   send(target: ActorRef<unknown>, channel: string, data?: unknown, options?: ClientSendOptions): Promise<void>;
   send(type: string, key: string, channel: string, data?: unknown, options?: ClientSendOptions): Promise<void>;
   send(first: string | ActorRef<unknown>, ...rest: unknown[]): Promise<void> {
-    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    if (this.#conn.state === "closed") return Promise.reject(new ClientClosedError());
     let type: string;
     let key: string;
     let rawChannel: unknown;
@@ -288,6 +250,7 @@ export class Client implements RefBackend {
     let timeoutMs: number | undefined;
     let bytes: Uint8Array;
     let span: ClientTrace | undefined;
+    const id = this.#conn.takeId();
     try {
       if (typeof first === "string") {
         type = validateTypeName(first);
@@ -295,12 +258,12 @@ export class Client implements RefBackend {
         [, rawChannel, data, options] = rest as [unknown, unknown, unknown, ClientSendOptions | undefined];
       } else {
         const target = refTarget(first);
-        const id = target?.id ?? (first as { id?: unknown } | null)?.id;
-        if (typeof id !== "object" || id === null) {
+        const actor = target?.id ?? (first as { id?: unknown } | null)?.id;
+        if (typeof actor !== "object" || actor === null) {
           throw new InvalidArgumentError("send() needs a reference, or a type and a key");
         }
-        type = validateTypeName((id as { type?: unknown }).type);
-        key = validateKey((id as { key?: unknown }).key);
+        type = validateTypeName((actor as { type?: unknown }).type);
+        key = validateKey((actor as { key?: unknown }).key);
         timeoutMs = target?.options?.timeoutMs;
         [rawChannel, data, options] = rest as [unknown, unknown, ClientSendOptions | undefined];
       }
@@ -312,7 +275,7 @@ export class Client implements RefBackend {
       assertEncodableArgs([data], `message on channel "${channel}"`);
       span = traceClient(type, key, "send", channel);
       const frame: Record<string, unknown> = withTraceFields(
-        { t: "send", id: this.#nextId, type, key, channel, data },
+        { t: "send", id, type, key, channel, data },
         span?.carrier,
       );
       if (options?.durable === true) frame.durable = true;
@@ -324,7 +287,7 @@ export class Client implements RefBackend {
     return endWhenSettled(
       span?.span,
       this.#calls
-        .request(this.#nextId++, bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs)
+        .request(id, bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#conn.siloTimeoutMs)
         .then(() => undefined),
     );
   }
@@ -350,11 +313,12 @@ export class Client implements RefBackend {
   ): InvokeResult<T, M>;
   invoke(type: string, method: string, ...args: unknown[]): Promise<unknown>;
   invoke(type: string | ActorClass, method: string, ...args: unknown[]): Promise<unknown> {
-    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    if (this.#conn.state === "closed") return Promise.reject(new ClientClosedError());
     let name: string;
     let bytes: Uint8Array;
     let span: ClientTrace | undefined;
     const timeoutMs = this.#timeoutMs;
+    const id = this.#conn.takeId();
     try {
       name = validateTypeName(typeof type === "string" ? type : (type.actorType ?? type.name));
       if (typeof method !== "string" || method.length === 0) {
@@ -362,20 +326,20 @@ export class Client implements RefBackend {
       }
       assertEncodableArgs(args, `arguments of ${name}.${method}`);
       span = traceClient(name, "", method);
-      const frame = { t: "invoke", id: this.#nextId, type: name, method, args };
+      const frame = { t: "invoke", id, type: name, method, args };
       bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
     }
     return endWhenSettled(
       span?.span,
-      this.#calls.request(this.#nextId++, bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs),
+      this.#calls.request(id, bytes, name, "", method, timeoutMs ?? this.#conn.siloTimeoutMs),
     );
   }
 
   /** @internal Behind `ref.on(event, listener)`. */
   subscribe(target: RefTarget, event: string, listener: EventListener<unknown>, options?: OnOptions): Subscription {
-    if (this.#state === "closed") throw new ClientClosedError();
+    if (this.#conn.state === "closed") throw new ClientClosedError();
     if (typeof event !== "string" || event.length === 0 || event.length > 256) {
       throw new InvalidArgumentError("An event name is a non-empty string of at most 256 chars");
     }
@@ -385,15 +349,15 @@ export class Client implements RefBackend {
     if (sub === undefined) {
       sub = new ClientSubscription(k, target.id.type, target.id.key, event, (err) => this.#emit("error", err));
       this.#subs.set(k, sub);
-      if (this.#ready) this.#sendSub(sub);
-      else this.#wake();
+      if (this.#conn.ready) this.#sendSub(sub);
+      else this.#conn.wake();
     }
     const s = sub;
     const entry = s.add(listener, options);
     const off = () => {
       if (!s.entries.delete(entry) || s.entries.size > 0) return;
       if (this.#subs.get(k) === s) this.#subs.delete(k);
-      if (s.serverSub !== undefined && this.#ready) {
+      if (s.serverSub !== undefined && this.#conn.ready) {
         this.#byServerSub.delete(s.serverSub);
         this.#sendUnsub(s.serverSub);
       } else s.cancelled = true;
@@ -403,109 +367,30 @@ export class Client implements RefBackend {
 
   /** Close the connection for good: pending calls fail with CLIENT_CLOSED. */
   async close(): Promise<void> {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
+    if (this.#conn.state === "closed") return;
+    this.#conn.markClosed();
     this.#calls.close(new ClientClosedError());
-    const socket = this.#socket;
-    if (socket === undefined) return;
-    await new Promise<void>((resolve) => {
-      this.#closeWaiters.push(resolve);
-      socket.close(1000, "client closed");
-    });
+    await this.#conn.closeSocket();
   }
 
-  // ---- connection lifecycle ----
+  // ---- what the connection reports ----
 
-  /** Open a socket; resolves at the gateway's hello, rejects if it closes first. */
-  #open(): Promise<void> {
-    const gen = ++this.#gen;
-    if (this.#state !== "closed") this.#state = this.#everOpened ? "reconnecting" : "connecting";
-    return new Promise<void>((resolve, reject) => {
-      let greeted = false;
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        socket.close(1000, "connect timeout");
-      }, this.#connectTimeoutMs);
-      const socket = this.#factory(this.url, this.#token, {
-        open: () => {},
-        message: (data) => {
-          if (gen !== this.#gen) return;
-          this.#heardAt = performance.now();
-          if (this.#onMessage(data) && !greeted) {
-            greeted = true;
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-        close: (code, reason, refused) => {
-          clearTimeout(timer);
-          if (gen === this.#gen) this.#onClose(code, reason, refused, greeted);
-          if (!greeted) {
-            reject(
-              refused ??
-                new ConnectionFailedError(
-                  this.url,
-                  timedOut ? `no greeting within ${this.#connectTimeoutMs} ms` : reason || `closed with code ${code}`,
-                ),
-            );
-          }
-        },
-      });
-      this.#socket = socket;
-    });
-  }
-
-  /** Handle one frame; true when it was the hello. */
-  #onMessage(data: Uint8Array): boolean {
-    let value: unknown;
-    try {
-      value = decode(data);
-    } catch {
-      this.#emit("error", new ProtocolError("The server sent malformed CBOR"));
-      return false;
-    }
-    const f = parseServerFrame(value);
-    if (f === undefined) {
-      this.#emit("error", new ProtocolError("The server sent a frame of unknown shape"));
-      return false;
-    }
+  #onFrame(f: DataFrame): void {
     switch (f.t) {
       case "ok":
       case "err":
         this.#onReply(f);
-        return false;
+        return;
       case "ev":
         this.#byServerSub.get(f.sub)?.deliver(f.seq, f.event, f.payload);
-        return false;
+        return;
       case "gap":
         this.#byServerSub.get(f.sub)?.gap({ from: f.from, to: f.to });
-        return false;
-      case "hello":
-        if (f.v !== CLIENT_PROTOCOL_VERSION) {
-          this.#emit(
-            "error",
-            new ProtocolError(`Gateway speaks protocol ${f.v}, this client ${CLIENT_PROTOCOL_VERSION}`),
-          );
-          this.#socket?.close(1002, "protocol version");
-          return false;
-        }
-        if (f.callTimeoutMs !== undefined) this.#siloTimeoutMs = f.callTimeoutMs;
-        this.#onHello(f.silo, f.maxFrameBytes, f.maxInFlight);
-        return true;
+        return;
     }
   }
 
-  #onHello(silo: string, maxFrameBytes: number, maxInFlight: number): void {
-    const reconnect = this.#everOpened;
-    this.#silo = silo;
-    this.#maxFrameBytes = maxFrameBytes;
-    this.#maxInFlight = Math.max(1, maxInFlight);
-    this.#ready = true;
-    this.#everOpened = true;
-    this.#attempt = 0;
-    if (this.#state !== "closed") this.#state = "open";
+  #onReady(silo: string, reconnect: boolean): void {
     for (const sub of this.#subs.values()) this.#sendSub(sub);
     this.#calls.pump();
     this.#emit("connect", { silo, reconnect });
@@ -535,96 +420,35 @@ export class Client implements RefBackend {
     else this.#byServerSub.set(f.value.sub, sub);
   }
 
-  #onClose(code: number, reason: string, refused: PraasError | undefined, wasOpen: boolean): void {
-    this.#socket = undefined;
-    this.#ready = false;
+  #onLost(code: number, reason: string, wasOpen: boolean): void {
     this.#calls.connectionLost(code, reason);
     this.#subRequests.clear();
     this.#byServerSub.clear();
     for (const sub of this.#subs.values()) sub.serverSub = undefined;
-    for (const w of this.#closeWaiters.splice(0)) w();
     if (wasOpen) this.#emit("disconnect", { code, reason });
-    if (this.#state === "closed") return;
-    if (!this.#everOpened) {
-      // The first connection failed: connect() rejects and the client is unusable.
-      this.#state = "closed";
-      return;
-    }
-    if (refused !== undefined && !isRetryable(refused)) {
-      this.#giveUp(refused);
-      return;
-    }
-    if (this.#subs.size > 0 || this.#calls.waiting > 0) this.#scheduleReconnect();
-    else this.#state = "idle";
   }
 
-  #scheduleReconnect(): void {
-    if (this.#reconnect === false) {
-      this.#giveUp(new ConnectionLostError("Connection lost and reconnect is off"));
-      return;
-    }
-    this.#attempt++;
-    if (this.#attempt > this.#reconnect.maxAttempts) {
-      this.#giveUp(new ConnectionLostError(`Could not reconnect after ${this.#reconnect.maxAttempts} attempts`));
-      return;
-    }
-    this.#state = "reconnecting";
-    // A pause before every reconnect, the first one too (unlike core's retry(), which tries at once):
-    // clients cut off by the same failure must not all come back in the same instant.
-    const delay = retryDelay(this.#reconnect, this.#attempt);
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      if (this.#state === "reconnecting") this.#open().catch(() => {});
-    }, delay);
-  }
-
-  /** Stop trying: queued calls and subscriptions fail; the next call starts over. */
-  #giveUp(err: PraasError): void {
-    this.#state = "idle";
-    this.#attempt = 0;
+  /** Reconnecting stopped: queued calls and subscriptions fail; the next call starts over. */
+  #onGaveUp(err: PraasError): void {
     this.#calls.failQueued(err);
     const subs = [...this.#subs.values()];
     this.#subs.clear();
     for (const sub of subs) sub.refused(err);
   }
 
-  /** A call or subscription arrived while idle: connect again. */
-  #wake(): void {
-    if (this.#state !== "idle") return;
-    this.#attempt = 0;
-    this.#open().catch(() => {});
-  }
-
-  /** A call sent on the current connection timed out: a connection silent for deadAfterSilenceMs is dead. */
-  #callTimedOut(): void {
-    const socket = this.#socket;
-    if (socket !== undefined && this.#ready) {
-      const silentMs = performance.now() - this.#heardAt;
-      if (silentMs >= this.#deadAfterSilenceMs) this.#dropDead(socket, silentMs);
-    }
-  }
-
-  /** Cut a connection that went silent (see deadAfterSilenceMs): at once, without a closing handshake nobody would answer. */
-  #dropDead(socket: ClientSocket, silentMs: number): void {
-    const reason = `nothing from the gateway for ${Math.round(silentMs)} ms`;
-    const ws = socket as ClientSocket & { terminate?: () => void };
-    if (typeof ws.terminate === "function") ws.terminate();
-    else socket.close(4000, reason);
-  }
-
   // ---- subscriptions ----
 
   #sendSub(sub: ClientSubscription): void {
-    const id = this.#nextId++;
+    const id = this.#conn.takeId();
     this.#subRequests.set(id, sub);
     const base = { t: "sub", id, type: sub.type, key: sub.actorKey, event: sub.event };
-    this.#socket?.send(
+    this.#conn.send(
       encodeTrusted(sub.stream === undefined ? base : { ...base, after: sub.lastSeq, stream: sub.stream }),
     );
   }
 
   #sendUnsub(serverSub: number): void {
-    this.#socket?.send(encodeTrusted({ t: "unsub", id: this.#nextId++, sub: serverSub }));
+    this.#conn.send(encodeTrusted({ t: "unsub", id: this.#conn.takeId(), sub: serverSub }));
   }
 
   #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {

@@ -17,9 +17,9 @@ export {
   type ClientEvents,
   type ClientOptions,
   type ClientSendOptions,
-  type ClientState,
   connect,
 } from "./client.js";
+export type { ClientState } from "./connection.js";
 export { ClientClosedError, ConnectionFailedError } from "./errors.js";
 export type {
   ClientRef,
