@@ -15,7 +15,6 @@ import {
   InvalidArgumentError,
   type LogFunction,
   type PraasError,
-  ProtocolError,
   type RefTarget,
   type RemoteMethod,
   refTarget,
@@ -31,7 +30,6 @@ import type { ReconnectOptions } from "./backoff.js";
 import { CallTracker } from "./calls.js";
 import { type ClientState, Connection, type ConnectionSettings, type DataFrame } from "./connection.js";
 import { ClientClosedError } from "./errors.js";
-import { isSubscribeResult } from "./protocol.js";
 import {
   type ClientRef,
   createClientRef,
@@ -44,7 +42,7 @@ import {
   type Subscription,
   type WorkerInstance,
 } from "./ref.js";
-import { ClientSubscription } from "./subscriptions.js";
+import { SubscriptionTable } from "./subscriptions.js";
 import { type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
 
 export interface ClientOptions {
@@ -114,9 +112,7 @@ export class Client implements RefBackend {
   readonly #timeoutMs: number | undefined;
   readonly #conn: Connection;
   readonly #calls: CallTracker;
-  readonly #subs = new Map<string, ClientSubscription>();
-  readonly #subRequests = new Map<number, ClientSubscription>();
-  readonly #byServerSub = new Map<number, ClientSubscription>();
+  readonly #subs: SubscriptionTable;
   readonly #listeners: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
     connect: new Set(),
     disconnect: new Set(),
@@ -152,6 +148,7 @@ export class Client implements RefBackend {
       error: (err) => this.#emit("error", err),
     });
     this.#calls = new CallTracker(this.#conn, positive("maxQueuedCalls", options.maxQueuedCalls, 1000));
+    this.#subs = new SubscriptionTable(this.#conn, (err) => this.#emit("error", err));
   }
 
   /** @internal Use {@link connect}. */
@@ -340,29 +337,7 @@ export class Client implements RefBackend {
   /** @internal Behind `ref.on(event, listener)`. */
   subscribe(target: RefTarget, event: string, listener: EventListener<unknown>, options?: OnOptions): Subscription {
     if (this.#conn.state === "closed") throw new ClientClosedError();
-    if (typeof event !== "string" || event.length === 0 || event.length > 256) {
-      throw new InvalidArgumentError("An event name is a non-empty string of at most 256 chars");
-    }
-    if (typeof listener !== "function") throw new InvalidArgumentError("on() needs a listener function");
-    const k = `${target.idString}\u0000${event}`;
-    let sub = this.#subs.get(k);
-    if (sub === undefined) {
-      sub = new ClientSubscription(k, target.id.type, target.id.key, event, (err) => this.#emit("error", err));
-      this.#subs.set(k, sub);
-      if (this.#conn.ready) this.#sendSub(sub);
-      else this.#conn.wake();
-    }
-    const s = sub;
-    const entry = s.add(listener, options);
-    const off = () => {
-      if (!s.entries.delete(entry) || s.entries.size > 0) return;
-      if (this.#subs.get(k) === s) this.#subs.delete(k);
-      if (s.serverSub !== undefined && this.#conn.ready) {
-        this.#byServerSub.delete(s.serverSub);
-        this.#sendUnsub(s.serverSub);
-      } else s.cancelled = true;
-    };
-    return Object.assign(off, { ready: s.ready });
+    return this.#subs.add(target, event, listener, options);
   }
 
   /** Close the connection for good: pending calls fail with CLIENT_CLOSED. */
@@ -382,16 +357,16 @@ export class Client implements RefBackend {
         this.#onReply(f);
         return;
       case "ev":
-        this.#byServerSub.get(f.sub)?.deliver(f.seq, f.event, f.payload);
+        this.#subs.event(f);
         return;
       case "gap":
-        this.#byServerSub.get(f.sub)?.gap({ from: f.from, to: f.to });
+        this.#subs.gap(f);
         return;
     }
   }
 
   #onReady(silo: string, reconnect: boolean): void {
-    for (const sub of this.#subs.values()) this.#sendSub(sub);
+    this.#subs.resend();
     this.#calls.pump();
     this.#emit("connect", { silo, reconnect });
   }
@@ -402,53 +377,19 @@ export class Client implements RefBackend {
       if (f.t === "err") this.#emit("error", deserializeError(f.error));
       return;
     }
-    if (this.#calls.answer(f)) return;
-    const sub = this.#subRequests.get(f.id);
-    if (sub === undefined) return; // an unsub's answer, or a call that already timed out
-    this.#subRequests.delete(f.id);
-    if (f.t === "err") {
-      if (this.#subs.get(sub.key) === sub) this.#subs.delete(sub.key);
-      sub.refused(deserializeError(f.error));
-      return;
-    }
-    if (!isSubscribeResult(f.value)) {
-      this.#emit("error", new ProtocolError("The gateway answered a subscription with an unexpected value"));
-      return;
-    }
-    sub.confirmed(f.value);
-    if (sub.cancelled || this.#subs.get(sub.key) !== sub) this.#sendUnsub(f.value.sub);
-    else this.#byServerSub.set(f.value.sub, sub);
+    if (!this.#calls.answer(f)) this.#subs.answer(f);
   }
 
   #onLost(code: number, reason: string, wasOpen: boolean): void {
     this.#calls.connectionLost(code, reason);
-    this.#subRequests.clear();
-    this.#byServerSub.clear();
-    for (const sub of this.#subs.values()) sub.serverSub = undefined;
+    this.#subs.connectionLost();
     if (wasOpen) this.#emit("disconnect", { code, reason });
   }
 
   /** Reconnecting stopped: queued calls and subscriptions fail; the next call starts over. */
   #onGaveUp(err: PraasError): void {
     this.#calls.failQueued(err);
-    const subs = [...this.#subs.values()];
-    this.#subs.clear();
-    for (const sub of subs) sub.refused(err);
-  }
-
-  // ---- subscriptions ----
-
-  #sendSub(sub: ClientSubscription): void {
-    const id = this.#conn.takeId();
-    this.#subRequests.set(id, sub);
-    const base = { t: "sub", id, type: sub.type, key: sub.actorKey, event: sub.event };
-    this.#conn.send(
-      encodeTrusted(sub.stream === undefined ? base : { ...base, after: sub.lastSeq, stream: sub.stream }),
-    );
-  }
-
-  #sendUnsub(serverSub: number): void {
-    this.#conn.send(encodeTrusted({ t: "unsub", id: this.#conn.takeId(), sub: serverSub }));
+    this.#subs.failAll(err);
   }
 
   #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
