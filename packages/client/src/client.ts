@@ -7,7 +7,6 @@ import {
   assertEncodableArgs,
   type CallOptions,
   type ClientTrace,
-  consoleLog,
   describeError,
   deserializeError,
   encodeTrusted,
@@ -18,7 +17,6 @@ import {
   type RefTarget,
   type RemoteMethod,
   refTarget,
-  type SendOptions,
   type ServerFrame,
   traceClient,
   validateChannel,
@@ -26,10 +24,10 @@ import {
   validateTypeName,
   withTraceFields,
 } from "@praas/core";
-import type { ReconnectOptions } from "./backoff.js";
 import { CallTracker } from "./calls.js";
-import { type ClientState, Connection, type ConnectionSettings, type DataFrame } from "./connection.js";
+import { type ClientState, Connection, type DataFrame } from "./connection.js";
 import { ClientClosedError } from "./errors.js";
+import { type ClientOptions, type ClientSendOptions, resolveOptions } from "./options.js";
 import {
   type ClientRef,
   createClientRef,
@@ -43,42 +41,7 @@ import {
   type WorkerInstance,
 } from "./ref.js";
 import { SubscriptionTable } from "./subscriptions.js";
-import { type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
-
-export interface ClientOptions {
-  /** Bearer token (a header in Node with `ws`; the `token` query parameter with a standard WebSocket). */
-  readonly token?: string;
-  /**
-   * Default deadline of a call, ms; per reference: `client.ref(T, key, { timeoutMs })`.
-   * Unset: the silo's own call timeout applies (announced when the client
-   * connects; 30 s until then).
-   */
-  readonly timeoutMs?: number;
-  /** How long the first connection may take (default 10 s). */
-  readonly connectTimeoutMs?: number;
-  /**
-   * A call that times out on a connection from which nothing at all has
-   * arrived for this long (default 10 s) means the connection is dead without
-   * anyone having said so (a network cut TCP has not noticed yet: it would
-   * keep retransmitting into it for minutes): the client drops it and the
-   * next call connects afresh.
-   */
-  readonly deadAfterSilenceMs?: number;
-  /** Reconnect with exponential backoff and jitter (default on); false: stay disconnected. */
-  readonly reconnect?: ReconnectOptions | false;
-  /** Calls that may wait for a connection or for room under the gateway's in-flight limit (default 1,000). */
-  readonly maxQueuedCalls?: number;
-  /** A WebSocket implementation to use instead of the global one or `ws`. */
-  readonly WebSocket?: WebSocketConstructor;
-  /** Where an "error" event nobody listens to goes (default: a line on stderr via `consoleLog`). */
-  readonly log?: LogFunction;
-}
-
-/** Options of `client.send`: durability, and the deadline for the gateway's answer. */
-export interface ClientSendOptions extends SendOptions {
-  /** Deadline in ms (default: the reference's, else the client's `timeoutMs`). */
-  readonly timeoutMs?: number;
-}
+import { type SocketFactory, socketFactory } from "./websocket.js";
 
 export interface ClientEvents {
   /** A connection is ready (`reconnect`: not the first one). */
@@ -121,25 +84,10 @@ export class Client implements RefBackend {
 
   private constructor(url: string, options: ClientOptions, factory: SocketFactory) {
     this.url = url;
-    this.#log = options.log ?? consoleLog;
-    this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
-    const r = options.reconnect;
-    const settings: ConnectionSettings = {
-      url,
-      token: options.token,
-      factory,
-      connectTimeoutMs: positive("connectTimeoutMs", options.connectTimeoutMs, 10_000),
-      deadAfterSilenceMs: positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000),
-      reconnect:
-        r === false
-          ? false
-          : {
-              initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
-              maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
-              maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
-            },
-    };
-    this.#conn = new Connection(settings, {
+    const resolved = resolveOptions(url, options, factory);
+    this.#log = resolved.log;
+    this.#timeoutMs = resolved.timeoutMs;
+    this.#conn = new Connection(resolved.connection, {
       frame: (f) => this.#onFrame(f),
       ready: (silo, reconnect) => this.#onReady(silo, reconnect),
       lost: (code, reason, wasOpen) => this.#onLost(code, reason, wasOpen),
@@ -147,7 +95,7 @@ export class Client implements RefBackend {
       gaveUp: (err) => this.#onGaveUp(err),
       error: (err) => this.#emit("error", err),
     });
-    this.#calls = new CallTracker(this.#conn, positive("maxQueuedCalls", options.maxQueuedCalls, 1000));
+    this.#calls = new CallTracker(this.#conn, resolved.maxQueuedCalls);
     this.#subs = new SubscriptionTable(this.#conn, (err) => this.#emit("error", err));
   }
 
@@ -406,12 +354,4 @@ export class Client implements RefBackend {
       }
     }
   }
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new InvalidArgumentError(`Client option ${name} must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }

@@ -11,16 +11,10 @@ export {
   TimeoutError,
   UnauthenticatedError,
 } from "@praas/core";
-export type { ReconnectOptions } from "./backoff.js";
-export {
-  Client,
-  type ClientEvents,
-  type ClientOptions,
-  type ClientSendOptions,
-  connect,
-} from "./client.js";
+export { Client, type ClientEvents, connect } from "./client.js";
 export type { ClientState } from "./connection.js";
 export { ClientClosedError, ConnectionFailedError } from "./errors.js";
+export type { ClientOptions, ClientSendOptions, ReconnectOptions } from "./options.js";
 export type {
   ClientRef,
   EventInfo,
