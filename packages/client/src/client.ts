@@ -1,3 +1,10 @@
+/**
+ * The public face of the client: `connect` and `Client` — references, calls,
+ * sends, invokes, subscriptions, events and close. It checks and encodes each
+ * request and wires the parts that do the work: the connection
+ * (connection.ts), call tracking (calls.ts) and subscriptions
+ * (subscriptions.ts).
+ */
 import {
   type Actor,
   type ActorClass,

@@ -1,3 +1,4 @@
+/** The public API of @praas/client: exactly what README.md documents. */
 export {
   ActorError,
   type ActorRef,
