@@ -54,5 +54,5 @@ describe("reconnect policy", () => {
     expect(await counter.add(1)).toBe(1);
     expect(dials).toBe(5);
     expect(c.state).toBe("open");
-  });
+  }, 15_000); // Fail fast if a pause escaped maxDelayMs (it would be drawn from up to an hour).
 });
