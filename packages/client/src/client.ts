@@ -1,3 +1,10 @@
+/**
+ * The public face of the client: `connect` and `Client` — references, calls,
+ * sends, invokes, subscriptions, events and close. It checks and encodes each
+ * request and wires the parts that do the work: the connection
+ * (connection.ts), call tracking (calls.ts) and subscriptions
+ * (subscriptions.ts).
+ */
 import {
   type Actor,
   type ActorClass,
@@ -6,41 +13,28 @@ import {
   actorIdString,
   assertEncodableArgs,
   type CallOptions,
-  CLIENT_PROTOCOL_VERSION,
   type ClientTrace,
-  type Clock,
-  ConnectionLostError,
-  consoleLog,
-  type DeadlineEntry,
-  type DeadlineList,
-  DeadlineQueue,
-  Deque,
-  decode,
   describeError,
   deserializeError,
   encodeTrusted,
   endWhenSettled,
   InvalidArgumentError,
   type LogFunction,
-  MAX_CHANNEL_LENGTH,
-  OverloadedError,
-  PayloadTooLargeError,
   type PraasError,
-  ProtocolError,
   type RefTarget,
   type RemoteMethod,
   refTarget,
-  type SendOptions,
   type ServerFrame,
-  TimeoutError,
   traceClient,
+  validateChannel,
   validateKey,
   validateTypeName,
   withTraceFields,
 } from "@praas/core";
-import { backoffDelay, type ReconnectOptions } from "./backoff.js";
-import { ClientClosedError, ConnectionFailedError } from "./errors.js";
-import { isSubscribeResult, parseServerFrame } from "./protocol.js";
+import { CallTracker } from "./calls.js";
+import { type ClientState, Connection, type DataFrame } from "./connection.js";
+import { ClientClosedError } from "./errors.js";
+import { type ClientOptions, type ClientSendOptions, resolveOptions } from "./options.js";
 import {
   type ClientRef,
   createClientRef,
@@ -53,45 +47,8 @@ import {
   type Subscription,
   type WorkerInstance,
 } from "./ref.js";
-import { ClientSubscription } from "./subscriptions.js";
-import { type ClientSocket, type SocketFactory, socketFactory, type WebSocketConstructor } from "./websocket.js";
-
-export interface ClientOptions {
-  /** Bearer token (a header in Node with `ws`; the `token` query parameter with a standard WebSocket). */
-  readonly token?: string;
-  /**
-   * Default deadline of a call, ms; per reference: `client.ref(T, key, { timeoutMs })`.
-   * Unset: the silo's own call timeout applies (announced when the client
-   * connects; 30 s until then).
-   */
-  readonly timeoutMs?: number;
-  /** How long the first connection may take (default 10 s). */
-  readonly connectTimeoutMs?: number;
-  /**
-   * A call that times out on a connection from which nothing at all has
-   * arrived for this long (default 10 s) means the connection is dead without
-   * anyone having said so (a network cut TCP has not noticed yet: it would
-   * keep retransmitting into it for minutes): the client drops it and the
-   * next call connects afresh.
-   */
-  readonly deadAfterSilenceMs?: number;
-  /** Reconnect with exponential backoff and jitter (default on); false: stay disconnected. */
-  readonly reconnect?: ReconnectOptions | false;
-  /** Calls that may wait for a connection or for room under the gateway's in-flight limit (default 1,000). */
-  readonly maxQueuedCalls?: number;
-  /** A WebSocket implementation to use instead of the global one or `ws`. */
-  readonly WebSocket?: WebSocketConstructor;
-  /** Where an "error" event nobody listens to goes (default: a line on stderr via `consoleLog`). */
-  readonly log?: LogFunction;
-}
-
-/** Options of `client.send`: durability, and the deadline for the gateway's answer. */
-export interface ClientSendOptions extends SendOptions {
-  /** Deadline in ms (default: the reference's, else the client's `timeoutMs`). */
-  readonly timeoutMs?: number;
-}
-
-export type ClientState = "connecting" | "open" | "reconnecting" | "idle" | "closed";
+import { SubscriptionTable } from "./subscriptions.js";
+import { type SocketFactory, socketFactory } from "./websocket.js";
 
 export interface ClientEvents {
   /** A connection is ready (`reconnect`: not the first one). */
@@ -101,46 +58,6 @@ export interface ClientEvents {
   /** Something went wrong with no caller to tell (a throwing listener, a bad frame from the server). */
   error: unknown;
 }
-
-/** One call from send to answer; its own deadline-queue entry, so a call costs no timer of its own. */
-class PendingCall implements DeadlineEntry {
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
-  done = false;
-  sent = false;
-
-  constructor(
-    readonly id: number,
-    readonly bytes: Uint8Array,
-    readonly type: string,
-    readonly key: string,
-    readonly method: string,
-    readonly timeoutMs: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-    readonly onExpire: (pc: PendingCall) => void,
-  ) {}
-
-  expire(): void {
-    this.onExpire(this);
-  }
-}
-
-/** Browser-safe clock for the deadline queue (Node's unref only where it exists). */
-const clientClock: Clock = {
-  now: () => performance.now(),
-  setTimeout(fn, ms, weak) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    if (weak === true) (t as { unref?: () => void }).unref?.();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
-
-const DEFAULT_MAX_IN_FLIGHT = 256;
-/** Local deadline of a call with no deadline of its own before the silo has said what its default is. */
-const FALLBACK_TIMEOUT_MS = 30_000;
 
 /**
  * Connect to a silo's gateway. Resolves once the gateway has greeted the
@@ -160,68 +77,33 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
 /** A connection to a PraaS gateway that survives disconnects. Create with {@link connect}. */
 export class Client implements RefBackend {
   readonly url: string;
-  readonly #factory: SocketFactory;
-  readonly #token: string | undefined;
   readonly #log: LogFunction;
   /** The deadline the user set for every call, if any. */
   readonly #timeoutMs: number | undefined;
-  /** The silo's default deadline, from its hello; used when the caller set none. */
-  #siloTimeoutMs = FALLBACK_TIMEOUT_MS;
-  readonly #connectTimeoutMs: number;
-  readonly #deadAfterSilenceMs: number;
-  /** When the current socket last delivered a frame (performance.now()). */
-  #heardAt = 0;
-  readonly #reconnect: Required<ReconnectOptions> | false;
-  readonly #maxQueued: number;
-
-  #state: ClientState = "connecting";
-  #socket: ClientSocket | undefined;
-  /** Bumped per socket, so events of an old socket are ignored. */
-  #gen = 0;
-  #ready = false;
-  #everOpened = false;
-  #attempt = 0;
-  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  #silo: string | undefined;
-  #maxFrameBytes = Number.POSITIVE_INFINITY;
-  #maxInFlight = DEFAULT_MAX_IN_FLIGHT;
-  #nextId = 1;
-
-  /** Calls sent on the current connection and not answered. */
-  readonly #pending = new Map<number, PendingCall>();
-  readonly #queue = new Deque<PendingCall>();
-  #queuedLive = 0;
-  readonly #subs = new Map<string, ClientSubscription>();
-  readonly #subRequests = new Map<number, ClientSubscription>();
-  readonly #byServerSub = new Map<number, ClientSubscription>();
+  readonly #conn: Connection;
+  readonly #calls: CallTracker;
+  readonly #subs: SubscriptionTable;
   readonly #listeners: { [K in keyof ClientEvents]: Set<(e: ClientEvents[K]) => void> } = {
     connect: new Set(),
     disconnect: new Set(),
     error: new Set(),
   };
-  #closeWaiters: (() => void)[] = [];
-  /** One timer for every call's deadline (see DeadlineQueue). */
-  readonly #deadlines = new DeadlineQueue(clientClock);
-  readonly #onExpire = (pc: PendingCall) => this.#expire(pc);
 
   private constructor(url: string, options: ClientOptions, factory: SocketFactory) {
     this.url = url;
-    this.#factory = factory;
-    this.#token = options.token;
-    this.#log = options.log ?? consoleLog;
-    this.#timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
-    this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
-    this.#deadAfterSilenceMs = positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000);
-    this.#maxQueued = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
-    const r = options.reconnect;
-    this.#reconnect =
-      r === false
-        ? false
-        : {
-            initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
-            maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
-            maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
-          };
+    const resolved = resolveOptions(url, options, factory);
+    this.#log = resolved.log;
+    this.#timeoutMs = resolved.timeoutMs;
+    this.#conn = new Connection(resolved.connection, {
+      frame: (f) => this.#onFrame(f),
+      ready: (silo, reconnect) => this.#onReady(silo, reconnect),
+      lost: (code, reason, wasOpen) => this.#onLost(code, reason, wasOpen),
+      wanted: () => this.#subs.size > 0 || this.#calls.waiting > 0,
+      gaveUp: (err) => this.#onGaveUp(err),
+      error: (err) => this.#emit("error", err),
+    });
+    this.#calls = new CallTracker(this.#conn, resolved.maxQueuedCalls);
+    this.#subs = new SubscriptionTable(this.#conn, (err) => this.#emit("error", err));
   }
 
   /** @internal Use {@link connect}. */
@@ -230,17 +112,17 @@ export class Client implements RefBackend {
       throw new InvalidArgumentError(`Expected a ws:// or wss:// URL, got ${JSON.stringify(url)}`);
     }
     const client = new Client(url, options, await socketFactory(options.WebSocket));
-    await client.#open();
+    await client.#conn.open();
     return client;
   }
 
   get state(): ClientState {
-    return this.#state;
+    return this.#conn.state;
   }
 
   /** Id of the silo this client is connected to (undefined while disconnected). */
   get silo(): string | undefined {
-    return this.#ready ? this.#silo : undefined;
+    return this.#conn.ready ? this.#conn.silo : undefined;
   }
 
   /**
@@ -282,18 +164,22 @@ export class Client implements RefBackend {
 
   /** Call `method` on `type/key` (the untyped form of `ref(...).method(...args)`). */
   call(type: string, key: string, method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
-    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    if (this.#conn.state === "closed") return Promise.reject(new ClientClosedError());
     const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
+    const id = this.#conn.takeId();
     let bytes: Uint8Array;
     const span = traceClient(type, key, method);
     try {
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      const frame = { t: "call", id: this.#nextId, type, key, method, args };
+      const frame = { t: "call", id, type, key, method, args };
       bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return endWhenSettled(span?.span, this.#request(bytes, type, key, method, timeoutMs ?? this.#siloTimeoutMs));
+    return endWhenSettled(
+      span?.span,
+      this.#calls.request(id, bytes, type, key, method, timeoutMs ?? this.#conn.siloTimeoutMs),
+    );
   }
 
   /**
@@ -306,34 +192,34 @@ export class Client implements RefBackend {
   send(target: ActorRef<unknown>, channel: string, data?: unknown, options?: ClientSendOptions): Promise<void>;
   send(type: string, key: string, channel: string, data?: unknown, options?: ClientSendOptions): Promise<void>;
   send(first: string | ActorRef<unknown>, ...rest: unknown[]): Promise<void> {
-    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    if (this.#conn.state === "closed") return Promise.reject(new ClientClosedError());
     let type: string;
     let key: string;
-    let channel: unknown;
+    let rawChannel: unknown;
+    let channel: string;
     let data: unknown;
     let options: ClientSendOptions | undefined;
     let timeoutMs: number | undefined;
     let bytes: Uint8Array;
     let span: ClientTrace | undefined;
+    const id = this.#conn.takeId();
     try {
       if (typeof first === "string") {
         type = validateTypeName(first);
         key = validateKey(rest[0]);
-        [, channel, data, options] = rest as [unknown, unknown, unknown, ClientSendOptions | undefined];
+        [, rawChannel, data, options] = rest as [unknown, unknown, unknown, ClientSendOptions | undefined];
       } else {
         const target = refTarget(first);
-        const id = target?.id ?? (first as { id?: unknown } | null)?.id;
-        if (typeof id !== "object" || id === null) {
+        const actor = target?.id ?? (first as { id?: unknown } | null)?.id;
+        if (typeof actor !== "object" || actor === null) {
           throw new InvalidArgumentError("send() needs a reference, or a type and a key");
         }
-        type = validateTypeName((id as { type?: unknown }).type);
-        key = validateKey((id as { key?: unknown }).key);
+        type = validateTypeName((actor as { type?: unknown }).type);
+        key = validateKey((actor as { key?: unknown }).key);
         timeoutMs = target?.options?.timeoutMs;
-        [channel, data, options] = rest as [unknown, unknown, ClientSendOptions | undefined];
+        [rawChannel, data, options] = rest as [unknown, unknown, ClientSendOptions | undefined];
       }
-      if (typeof channel !== "string" || channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
-        throw new InvalidArgumentError(`A channel is a non-empty string of at most ${MAX_CHANNEL_LENGTH} chars`);
-      }
+      channel = validateChannel(rawChannel);
       if (options?.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
         throw new InvalidArgumentError("timeoutMs must be a positive number");
       }
@@ -341,7 +227,7 @@ export class Client implements RefBackend {
       assertEncodableArgs([data], `message on channel "${channel}"`);
       span = traceClient(type, key, "send", channel);
       const frame: Record<string, unknown> = withTraceFields(
-        { t: "send", id: this.#nextId, type, key, channel, data },
+        { t: "send", id, type, key, channel, data },
         span?.carrier,
       );
       if (options?.durable === true) frame.durable = true;
@@ -352,7 +238,9 @@ export class Client implements RefBackend {
     }
     return endWhenSettled(
       span?.span,
-      this.#request(bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#siloTimeoutMs).then(() => undefined),
+      this.#calls
+        .request(id, bytes, type, key, `@send:${channel}`, timeoutMs ?? this.#conn.siloTimeoutMs)
+        .then(() => undefined),
     );
   }
 
@@ -377,11 +265,12 @@ export class Client implements RefBackend {
   ): InvokeResult<T, M>;
   invoke(type: string, method: string, ...args: unknown[]): Promise<unknown>;
   invoke(type: string | ActorClass, method: string, ...args: unknown[]): Promise<unknown> {
-    if (this.#state === "closed") return Promise.reject(new ClientClosedError());
+    if (this.#conn.state === "closed") return Promise.reject(new ClientClosedError());
     let name: string;
     let bytes: Uint8Array;
     let span: ClientTrace | undefined;
     const timeoutMs = this.#timeoutMs;
+    const id = this.#conn.takeId();
     try {
       name = validateTypeName(typeof type === "string" ? type : (type.actorType ?? type.name));
       if (typeof method !== "string" || method.length === 0) {
@@ -389,164 +278,51 @@ export class Client implements RefBackend {
       }
       assertEncodableArgs(args, `arguments of ${name}.${method}`);
       span = traceClient(name, "", method);
-      const frame = { t: "invoke", id: this.#nextId, type: name, method, args };
+      const frame = { t: "invoke", id, type: name, method, args };
       bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
     }
-    return endWhenSettled(span?.span, this.#request(bytes, name, "", method, timeoutMs ?? this.#siloTimeoutMs));
-  }
-
-  /** Send a request frame (already encoded with id `#nextId`) and await its answer within `timeoutMs`. */
-  #request(bytes: Uint8Array, type: string, key: string, method: string, timeoutMs: number): Promise<unknown> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const pc = new PendingCall(id, bytes, type, key, method, timeoutMs, resolve, reject, this.#onExpire);
-      this.#deadlines.add(pc, timeoutMs);
-      if (this.#ready && this.#pending.size < this.#maxInFlight) this.#sendCall(pc);
-      else this.#enqueue(pc);
-    });
+    return endWhenSettled(
+      span?.span,
+      this.#calls.request(id, bytes, name, "", method, timeoutMs ?? this.#conn.siloTimeoutMs),
+    );
   }
 
   /** @internal Behind `ref.on(event, listener)`. */
   subscribe(target: RefTarget, event: string, listener: EventListener<unknown>, options?: OnOptions): Subscription {
-    if (this.#state === "closed") throw new ClientClosedError();
-    if (typeof event !== "string" || event.length === 0 || event.length > 256) {
-      throw new InvalidArgumentError("An event name is a non-empty string of at most 256 chars");
-    }
-    if (typeof listener !== "function") throw new InvalidArgumentError("on() needs a listener function");
-    const k = `${target.idString}\u0000${event}`;
-    let sub = this.#subs.get(k);
-    if (sub === undefined) {
-      sub = new ClientSubscription(k, target.id.type, target.id.key, event, (err) => this.#emit("error", err));
-      this.#subs.set(k, sub);
-      if (this.#ready) this.#sendSub(sub);
-      else this.#wake();
-    }
-    const s = sub;
-    const entry = s.add(listener, options);
-    const off = () => {
-      if (!s.entries.delete(entry) || s.entries.size > 0) return;
-      if (this.#subs.get(k) === s) this.#subs.delete(k);
-      if (s.serverSub !== undefined && this.#ready) {
-        this.#byServerSub.delete(s.serverSub);
-        this.#sendUnsub(s.serverSub);
-      } else s.cancelled = true;
-    };
-    return Object.assign(off, { ready: s.ready });
+    if (this.#conn.state === "closed") throw new ClientClosedError();
+    return this.#subs.add(target, event, listener, options);
   }
 
   /** Close the connection for good: pending calls fail with CLIENT_CLOSED. */
   async close(): Promise<void> {
-    if (this.#state === "closed") return;
-    this.#state = "closed";
-    if (this.#reconnectTimer !== undefined) clearTimeout(this.#reconnectTimer);
-    const err = new ClientClosedError();
-    this.#failQueued(err);
-    for (const pc of this.#pending.values()) this.#settle(pc, err, false);
-    this.#pending.clear();
-    this.#deadlines.close();
-    const socket = this.#socket;
-    if (socket === undefined) return;
-    await new Promise<void>((resolve) => {
-      this.#closeWaiters.push(resolve);
-      socket.close(1000, "client closed");
-    });
+    if (this.#conn.state === "closed") return;
+    this.#conn.markClosed();
+    this.#calls.close(new ClientClosedError());
+    await this.#conn.closeSocket();
   }
 
-  // ---- connection lifecycle ----
+  // ---- what the connection reports ----
 
-  /** Open a socket; resolves at the gateway's hello, rejects if it closes first. */
-  #open(): Promise<void> {
-    const gen = ++this.#gen;
-    if (this.#state !== "closed") this.#state = this.#everOpened ? "reconnecting" : "connecting";
-    return new Promise<void>((resolve, reject) => {
-      let greeted = false;
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        socket.close(1000, "connect timeout");
-      }, this.#connectTimeoutMs);
-      const socket = this.#factory(this.url, this.#token, {
-        open: () => {},
-        message: (data) => {
-          if (gen !== this.#gen) return;
-          this.#heardAt = performance.now();
-          if (this.#onMessage(data) && !greeted) {
-            greeted = true;
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-        close: (code, reason, refused) => {
-          clearTimeout(timer);
-          if (gen === this.#gen) this.#onClose(code, reason, refused, greeted);
-          if (!greeted) {
-            reject(
-              refused ??
-                new ConnectionFailedError(
-                  this.url,
-                  timedOut ? `no greeting within ${this.#connectTimeoutMs} ms` : reason || `closed with code ${code}`,
-                ),
-            );
-          }
-        },
-      });
-      this.#socket = socket;
-    });
-  }
-
-  /** Handle one frame; true when it was the hello. */
-  #onMessage(data: Uint8Array): boolean {
-    let value: unknown;
-    try {
-      value = decode(data);
-    } catch {
-      this.#emit("error", new ProtocolError("The server sent malformed CBOR"));
-      return false;
-    }
-    const f = parseServerFrame(value);
-    if (f === undefined) {
-      this.#emit("error", new ProtocolError("The server sent a frame of unknown shape"));
-      return false;
-    }
+  #onFrame(f: DataFrame): void {
     switch (f.t) {
       case "ok":
       case "err":
         this.#onReply(f);
-        return false;
+        return;
       case "ev":
-        this.#byServerSub.get(f.sub)?.deliver(f.seq, f.event, f.payload);
-        return false;
+        this.#subs.event(f);
+        return;
       case "gap":
-        this.#byServerSub.get(f.sub)?.gap({ from: f.from, to: f.to });
-        return false;
-      case "hello":
-        if (f.v !== CLIENT_PROTOCOL_VERSION) {
-          this.#emit(
-            "error",
-            new ProtocolError(`Gateway speaks protocol ${f.v}, this client ${CLIENT_PROTOCOL_VERSION}`),
-          );
-          this.#socket?.close(1002, "protocol version");
-          return false;
-        }
-        if (f.callTimeoutMs !== undefined) this.#siloTimeoutMs = f.callTimeoutMs;
-        this.#onHello(f.silo, f.maxFrameBytes, f.maxInFlight);
-        return true;
+        this.#subs.gap(f);
+        return;
     }
   }
 
-  #onHello(silo: string, maxFrameBytes: number, maxInFlight: number): void {
-    const reconnect = this.#everOpened;
-    this.#silo = silo;
-    this.#maxFrameBytes = maxFrameBytes;
-    this.#maxInFlight = Math.max(1, maxInFlight);
-    this.#ready = true;
-    this.#everOpened = true;
-    this.#attempt = 0;
-    if (this.#state !== "closed") this.#state = "open";
-    for (const sub of this.#subs.values()) this.#sendSub(sub);
-    this.#pump();
+  #onReady(silo: string, reconnect: boolean): void {
+    this.#subs.resend();
+    this.#calls.pump();
     this.#emit("connect", { silo, reconnect });
   }
 
@@ -556,177 +332,19 @@ export class Client implements RefBackend {
       if (f.t === "err") this.#emit("error", deserializeError(f.error));
       return;
     }
-    const pc = this.#pending.get(f.id);
-    if (pc !== undefined) {
-      this.#pending.delete(f.id);
-      if (f.t === "ok") this.#settle(pc, f.value, true);
-      else this.#settle(pc, deserializeError(f.error), false);
-      this.#pump();
-      return;
-    }
-    const sub = this.#subRequests.get(f.id);
-    if (sub === undefined) return; // an unsub's answer, or a call that already timed out
-    this.#subRequests.delete(f.id);
-    if (f.t === "err") {
-      if (this.#subs.get(sub.key) === sub) this.#subs.delete(sub.key);
-      sub.refused(deserializeError(f.error));
-      return;
-    }
-    if (!isSubscribeResult(f.value)) {
-      this.#emit("error", new ProtocolError("The gateway answered a subscription with an unexpected value"));
-      return;
-    }
-    sub.confirmed(f.value);
-    if (sub.cancelled || this.#subs.get(sub.key) !== sub) this.#sendUnsub(f.value.sub);
-    else this.#byServerSub.set(f.value.sub, sub);
+    if (!this.#calls.answer(f)) this.#subs.answer(f);
   }
 
-  #onClose(code: number, reason: string, refused: PraasError | undefined, wasOpen: boolean): void {
-    this.#socket = undefined;
-    this.#ready = false;
-    const lost = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const pc of lost) {
-      this.#settle(
-        pc,
-        new ConnectionLostError(
-          `Connection lost (${code}${reason ? ` ${reason}` : ""}) during ${describe(pc)}; it may or may not have run`,
-        ),
-        false,
-      );
-    }
-    this.#subRequests.clear();
-    this.#byServerSub.clear();
-    for (const sub of this.#subs.values()) sub.serverSub = undefined;
-    for (const w of this.#closeWaiters.splice(0)) w();
+  #onLost(code: number, reason: string, wasOpen: boolean): void {
+    this.#calls.connectionLost(code, reason);
+    this.#subs.connectionLost();
     if (wasOpen) this.#emit("disconnect", { code, reason });
-    if (this.#state === "closed") return;
-    if (!this.#everOpened) {
-      // The first connection failed: connect() rejects and the client is unusable.
-      this.#state = "closed";
-      return;
-    }
-    if (refused !== undefined && !refused.retryable) {
-      this.#giveUp(refused);
-      return;
-    }
-    if (this.#subs.size > 0 || this.#queuedLive > 0) this.#scheduleReconnect();
-    else this.#state = "idle";
   }
 
-  #scheduleReconnect(): void {
-    if (this.#reconnect === false) {
-      this.#giveUp(new ConnectionLostError("Connection lost and reconnect is off"));
-      return;
-    }
-    this.#attempt++;
-    if (this.#attempt > this.#reconnect.maxAttempts) {
-      this.#giveUp(new ConnectionLostError(`Could not reconnect after ${this.#reconnect.maxAttempts} attempts`));
-      return;
-    }
-    this.#state = "reconnecting";
-    const delay = backoffDelay(this.#attempt, this.#reconnect.initialDelayMs, this.#reconnect.maxDelayMs);
-    this.#reconnectTimer = setTimeout(() => {
-      this.#reconnectTimer = undefined;
-      if (this.#state === "reconnecting") this.#open().catch(() => {});
-    }, delay);
-  }
-
-  /** Stop trying: queued calls and subscriptions fail; the next call starts over. */
-  #giveUp(err: PraasError): void {
-    this.#state = "idle";
-    this.#attempt = 0;
-    this.#failQueued(err);
-    const subs = [...this.#subs.values()];
-    this.#subs.clear();
-    for (const sub of subs) sub.refused(err);
-  }
-
-  /** A call or subscription arrived while idle: connect again. */
-  #wake(): void {
-    if (this.#state !== "idle") return;
-    this.#attempt = 0;
-    this.#open().catch(() => {});
-  }
-
-  // ---- calls ----
-
-  #sendCall(pc: PendingCall): void {
-    if (pc.bytes.length > this.#maxFrameBytes) {
-      this.#settle(pc, new PayloadTooLargeError(pc.bytes.length, this.#maxFrameBytes), false);
-      return;
-    }
-    pc.sent = true;
-    this.#pending.set(pc.id, pc);
-    this.#socket?.send(pc.bytes);
-  }
-
-  #enqueue(pc: PendingCall): void {
-    if (this.#queuedLive >= this.#maxQueued) {
-      this.#settle(pc, new OverloadedError(`More than ${this.#maxQueued} calls waiting for the connection`), false);
-      return;
-    }
-    this.#queue.push(pc);
-    this.#queuedLive++;
-    this.#wake();
-  }
-
-  /** Send queued calls while the connection has room under the gateway's in-flight limit. */
-  #pump(): void {
-    while (this.#ready && this.#queue.length > 0 && this.#pending.size < this.#maxInFlight) {
-      const pc = this.#queue.shift() as PendingCall;
-      if (pc.done) continue;
-      this.#queuedLive--;
-      this.#sendCall(pc);
-    }
-  }
-
-  #failQueued(err: unknown): void {
-    for (const pc of this.#queue.drain()) this.#settle(pc, err, false);
-    this.#queuedLive = 0;
-  }
-
-  #expire(pc: PendingCall): void {
-    if (pc.done) return;
-    if (!pc.sent) this.#queuedLive--;
-    // A sent call stays in #pending until its answer comes, so the in-flight count stays true.
-    this.#settle(pc, new TimeoutError(`${describe(pc)} got no reply within ${pc.timeoutMs} ms`), false);
-    const socket = this.#socket;
-    if (pc.sent && socket !== undefined && this.#ready) {
-      const silentMs = performance.now() - this.#heardAt;
-      if (silentMs >= this.#deadAfterSilenceMs) this.#dropDead(socket, silentMs);
-    }
-  }
-
-  /** Cut a connection that went silent (see deadAfterSilenceMs): at once, without a closing handshake nobody would answer. */
-  #dropDead(socket: ClientSocket, silentMs: number): void {
-    const reason = `nothing from the gateway for ${Math.round(silentMs)} ms`;
-    const ws = socket as ClientSocket & { terminate?: () => void };
-    if (typeof ws.terminate === "function") ws.terminate();
-    else socket.close(4000, reason);
-  }
-
-  #settle(pc: PendingCall, value: unknown, ok: boolean): void {
-    this.#deadlines.remove(pc);
-    if (pc.done) return;
-    pc.done = true;
-    if (ok) pc.resolve(value);
-    else pc.reject(value);
-  }
-
-  // ---- subscriptions ----
-
-  #sendSub(sub: ClientSubscription): void {
-    const id = this.#nextId++;
-    this.#subRequests.set(id, sub);
-    const base = { t: "sub", id, type: sub.type, key: sub.actorKey, event: sub.event };
-    this.#socket?.send(
-      encodeTrusted(sub.stream === undefined ? base : { ...base, after: sub.lastSeq, stream: sub.stream }),
-    );
-  }
-
-  #sendUnsub(serverSub: number): void {
-    this.#socket?.send(encodeTrusted({ t: "unsub", id: this.#nextId++, sub: serverSub }));
+  /** Reconnecting stopped: queued calls and subscriptions fail; the next call starts over. */
+  #onGaveUp(err: PraasError): void {
+    this.#calls.failQueued(err);
+    this.#subs.failAll(err);
   }
 
   #emit<K extends keyof ClientEvents>(event: K, value: ClientEvents[K]): void {
@@ -743,19 +361,4 @@ export class Client implements RefBackend {
       }
     }
   }
-}
-
-/** A request for error messages: "Call Type/key.method", "Invoke Type.method", "Send to Type/key on channel". */
-function describe(pc: PendingCall): string {
-  if (pc.key === "") return `Invoke ${pc.type}.${pc.method}`;
-  if (pc.method.startsWith("@send:")) return `Send to ${pc.type}/${pc.key} on ${JSON.stringify(pc.method.slice(6))}`;
-  return `Call ${pc.type}/${pc.key}.${pc.method}`;
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new InvalidArgumentError(`Client option ${name} must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }

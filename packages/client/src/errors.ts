@@ -1,3 +1,4 @@
+/** The errors only the client raises (the rest are @praas/core's, rebuilt from the gateway's frames). */
 import { PraasError, registerErrorClass } from "@praas/core";
 
 /** The first connection could not be made (refused, unreachable, timed out). */

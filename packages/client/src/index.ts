@@ -1,3 +1,4 @@
+/** The public API of @praas/client: exactly what README.md documents. */
 export {
   ActorError,
   type ActorRef,
@@ -11,16 +12,10 @@ export {
   TimeoutError,
   UnauthenticatedError,
 } from "@praas/core";
-export type { ReconnectOptions } from "./backoff.js";
-export {
-  Client,
-  type ClientEvents,
-  type ClientOptions,
-  type ClientSendOptions,
-  type ClientState,
-  connect,
-} from "./client.js";
+export { Client, type ClientEvents, connect } from "./client.js";
+export type { ClientState } from "./connection.js";
 export { ClientClosedError, ConnectionFailedError } from "./errors.js";
+export type { ClientOptions, ClientSendOptions, ReconnectOptions } from "./options.js";
 export type {
   ClientRef,
   EventInfo,

@@ -1,3 +1,4 @@
+/** Checks of the frames a gateway sends, before the client trusts their shape. */
 import { isSerializedError, type ServerFrame, type SubscribeResult } from "@praas/core";
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,3 +1,8 @@
+/**
+ * The actor handle a client hands out: a Proxy whose every method is a call
+ * through the client (plus `on` for events), and the types of handles,
+ * listeners and worker invocations.
+ */
 import { type ActorMethodNames, type ActorRef, REF_TARGET, type RefTarget, type RemoteMethod } from "@praas/core";
 
 /** What a listener learns besides the payload. */

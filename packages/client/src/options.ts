@@ -1,0 +1,99 @@
+/**
+ * What a user may set on a client (ClientOptions, ReconnectOptions, the
+ * options of `send`), and the one place they are checked and defaulted.
+ */
+import { consoleLog, InvalidArgumentError, type LogFunction, type SendOptions } from "@praas/core";
+import type { ConnectionSettings } from "./connection.js";
+import type { SocketFactory, WebSocketConstructor } from "./websocket.js";
+
+export interface ClientOptions {
+  /** Bearer token (a header in Node with `ws`; the `token` query parameter with a standard WebSocket). */
+  readonly token?: string;
+  /**
+   * Default deadline of a call, ms; per reference: `client.ref(T, key, { timeoutMs })`.
+   * Unset: the silo's own call timeout applies (announced when the client
+   * connects; 30 s until then).
+   */
+  readonly timeoutMs?: number;
+  /** How long the first connection may take (default 10 s). */
+  readonly connectTimeoutMs?: number;
+  /**
+   * A call that times out on a connection from which nothing at all has
+   * arrived for this long (default 10 s) means the connection is dead without
+   * anyone having said so (a network cut TCP has not noticed yet: it would
+   * keep retransmitting into it for minutes): the client drops it and the
+   * next call connects afresh.
+   */
+  readonly deadAfterSilenceMs?: number;
+  /** Reconnect with exponential backoff and jitter (default on); false: stay disconnected. */
+  readonly reconnect?: ReconnectOptions | false;
+  /** Calls that may wait for a connection or for room under the gateway's in-flight limit (default 1,000). */
+  readonly maxQueuedCalls?: number;
+  /** A WebSocket implementation to use instead of the global one or `ws`. */
+  readonly WebSocket?: WebSocketConstructor;
+  /** Where an "error" event nobody listens to goes (default: a line on stderr via `consoleLog`). */
+  readonly log?: LogFunction;
+}
+
+/** Options of `client.send`: durability, and the deadline for the gateway's answer. */
+export interface ClientSendOptions extends SendOptions {
+  /** Deadline in ms (default: the reference's, else the client's `timeoutMs`). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * How the client reconnects after a connection drops: the pause before
+ * reconnect attempt n is core's `retryDelay` with this as its `RetryPolicy`
+ * (full jitter: uniform in [0, min(maxDelayMs, initialDelayMs · 2^(n-1))]), so
+ * that many clients cut off by the same failure do not all come back at once.
+ * Unlike `RetryPolicy.maxAttempts`, which counts the first try, `maxAttempts`
+ * here counts reconnect attempts only (the lost connection was the first try).
+ */
+export interface ReconnectOptions {
+  /** Upper bound of the first pause (default 100 ms). */
+  readonly initialDelayMs?: number;
+  /** Upper bound of any pause (default 5 s). */
+  readonly maxDelayMs?: number;
+  /** Give up after this many failed attempts in a row (default: never). */
+  readonly maxAttempts?: number;
+}
+
+/** The options of a client, checked and defaulted. */
+export interface ResolvedOptions {
+  /** The deadline the user set for every call, if any. */
+  readonly timeoutMs: number | undefined;
+  readonly maxQueuedCalls: number;
+  readonly log: LogFunction;
+  readonly connection: ConnectionSettings;
+}
+
+/** Check and default a client's options; throws InvalidArgumentError naming the first bad one. */
+export function resolveOptions(url: string, options: ClientOptions, factory: SocketFactory): ResolvedOptions {
+  const timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
+  const connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
+  const deadAfterSilenceMs = positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000);
+  const maxQueuedCalls = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
+  const r = options.reconnect;
+  const reconnect =
+    r === false
+      ? false
+      : {
+          initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
+          maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
+          maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
+        };
+  return {
+    timeoutMs,
+    maxQueuedCalls,
+    log: options.log ?? consoleLog,
+    connection: { url, token: options.token, factory, connectTimeoutMs, deadAfterSilenceMs, reconnect },
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new InvalidArgumentError(`Client option ${name} must be a positive number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
