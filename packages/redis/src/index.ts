@@ -1,4 +1,4 @@
 export { RedisUnavailableError, waitForRedis } from "./health.js";
-export * from "./membership.js";
-export * from "./redis-reminder-store.js";
-export * from "./redis-state-store.js";
+export { type RedisMembershipOptions, redisMembership } from "./membership.js";
+export { RedisReminderStore, type RedisReminderStoreOptions, redisReminderStore } from "./redis-reminder-store.js";
+export { REDIS_STORE_FORMAT, RedisStateStore, type RedisStateStoreOptions, redisStateStore } from "./redis-state-store.js";
