@@ -8,7 +8,6 @@
  * deadline queue serves every call, so a call costs no timer of its own.
  */
 import {
-  type Clock,
   ConnectionLostError,
   type DeadlineEntry,
   type DeadlineList,
@@ -18,6 +17,7 @@ import {
   OverloadedError,
   PayloadTooLargeError,
   type ServerFrame,
+  systemClock,
   TimeoutError,
 } from "@praas/core";
 
@@ -33,16 +33,6 @@ export interface CallLink {
   /** A call sent on the current connection got no reply in time: check that the connection still lives. */
   callTimedOut(): void;
 }
-
-/** Browser-safe clock for the deadline queue (Node's unref only where it exists). */
-const clientClock: Clock = {
-  now: () => performance.now(),
-  setTimeout(fn, ms, weak) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    if (weak === true) (t as { unref?: () => void }).unref?.();
-    return { cancel: () => clearTimeout(t) };
-  },
-};
 
 /** One call from send to answer; its own deadline-queue entry, so a call costs no timer of its own. */
 class PendingCall implements DeadlineEntry {
@@ -79,7 +69,7 @@ export class CallTracker {
   /** Queued calls not yet settled (the queue also holds expired ones until they reach its head). */
   #queuedLive = 0;
   /** One timer for every call's deadline (see DeadlineQueue). */
-  readonly #deadlines = new DeadlineQueue(clientClock);
+  readonly #deadlines = new DeadlineQueue(systemClock);
   readonly #onExpire = (pc: PendingCall) => this.#expire(pc);
 
   constructor(link: CallLink, maxQueued: number) {

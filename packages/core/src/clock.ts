@@ -25,19 +25,26 @@ export interface Clock {
 
 const origin = Date.now() - performance.now();
 
-/** The real clock: `performance.now()` anchored at the wall clock, and Node timers. */
+/** What `setTimeout` returns: a Node `Timeout` (with ref/unref), or a number in browsers. */
+type PlatformTimer = ReturnType<typeof setTimeout> & { ref?: () => unknown; unref?: () => unknown };
+
+/**
+ * The real clock: `performance.now()` anchored at the wall clock, and the
+ * platform's timers. Browser-safe: `ref`/`unref` are Node's and are skipped
+ * where timers do not have them (the client runs in browsers).
+ */
 export const systemClock: Clock = {
   now: () => origin + performance.now(),
   setTimeout(fn, ms, weak) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    if (weak === true) t.unref();
+    const t: PlatformTimer = setTimeout(fn, Math.max(0, ms));
+    if (weak === true) t.unref?.();
     return {
       cancel: () => clearTimeout(t),
       ref: () => {
-        t.ref();
+        t.ref?.();
       },
       unref: () => {
-        t.unref();
+        t.unref?.();
       },
     };
   },
