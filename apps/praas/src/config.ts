@@ -1,8 +1,18 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { DEFAULT_HEARTBEAT_MS } from "@praas/core";
-import { DEFAULT_LIMITS, type GatewayLimits } from "@praas/silo";
+import {
+  DEFAULT_DEAD_AFTER_MS,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_STATE_DIR,
+  defaultText,
+  type OptionSpec,
+  Options,
+  optionError,
+  remindersKey,
+} from "@praas/core";
+import { CLUSTER_OPTIONS, DEFAULT_LIMITS, type GatewayLimits, SILO_OPTIONS } from "@praas/silo";
 import { ConfigError } from "./errors.js";
 import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
 
@@ -62,224 +72,389 @@ export interface StartConfig {
   readonly otel: boolean;
 }
 
-export type StorageKind = "lmdb" | "fs" | "s3" | "redis" | "memory";
-export type RemindersKind = "redis" | "local";
+export const STORAGE_KINDS = ["lmdb", "fs", "s3", "redis", "memory"] as const;
+export type StorageKind = (typeof STORAGE_KINDS)[number];
+export const REMINDERS_KINDS = ["redis", "local"] as const;
+export type RemindersKind = (typeof REMINDERS_KINDS)[number];
 
-type Kind =
-  | "string"
-  | "port"
-  | "count"
-  | "ms"
-  | "boolean"
-  | "modules"
-  | "limits"
-  | "storage"
-  | "reminders"
-  | "log-level"
-  | "log-format"
-  | "redis-url"
-  | "http-url"
-  | "host-port"
-  | "silos"
-  | "secret-file";
+/** Where a setting appears in the help text. */
+export type SettingGroup = "start" | "cluster" | "storage" | "observability";
 
-/** One setting: its config-file key, flag and environment variable. */
-interface Setting {
+/**
+ * One setting of `praas start`: its description (default, check, help) and
+ * how it is written. The flag, environment variable and config-file key are
+ * all the key: `heartbeatMs` is `--heartbeat-ms`, `$PRAAS_HEARTBEAT_MS` and
+ * "heartbeatMs" in the file.
+ */
+export interface Setting {
   readonly key: keyof StartConfig;
-  readonly flag: string;
-  readonly env: string;
-  readonly kind: Kind;
+  readonly group: SettingGroup;
+  readonly spec: OptionSpec<unknown>;
+  /** How text (a flag, a variable) becomes a value; the config file gives JSON values as they are. */
+  readonly input: "string" | "number" | "boolean" | "list" | "number-or-auto";
+  /** Relative paths are relative to where they were written (the config file's folder, else the working directory). */
+  readonly paths?: "path" | "modules";
+  /** The value's name in the help line ("<n>"); a choice shows its choices, a boolean nothing. */
+  readonly arg?: string;
+  /** Only in the config file (no flag, no variable). */
+  readonly fileOnly?: boolean;
+  /** The library option it is passed on as (`cluster.secret`): an OptionError there names this setting. */
+  readonly library?: string;
 }
 
-const CHOICES: Partial<Record<Kind, readonly string[]>> = {
-  storage: ["lmdb", "fs", "s3", "redis", "memory"],
-  reminders: ["redis", "local"],
-  "log-level": LOG_LEVELS,
-  "log-format": LOG_FORMATS,
-};
+/** `heartbeatMs` → `heartbeat-ms`. */
+export function flagOf(s: Setting): string {
+  return s.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** `heartbeatMs` → `PRAAS_HEARTBEAT_MS`. */
+export function envOf(s: Setting): string {
+  return `PRAAS_${flagOf(s).replace(/-/g, "_").toUpperCase()}`;
+}
+
 /** Most silo processes `--silos` starts on one host. */
 const MAX_SILOS = 256;
 /** A secret file bigger than this is not a secret file (a wrong path, say a log). */
 const MAX_SECRET_FILE_BYTES = 4096;
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
 
-const SETTINGS: readonly Setting[] = [
-  { key: "host", flag: "host", env: "PRAAS_HOST", kind: "string" },
-  { key: "port", flag: "port", env: "PRAAS_PORT", kind: "port" },
-  { key: "actors", flag: "actors", env: "PRAAS_ACTORS", kind: "modules" },
-  { key: "stateDir", flag: "state-dir", env: "PRAAS_STATE_DIR", kind: "string" },
-  { key: "idleTimeoutMs", flag: "idle-timeout-ms", env: "PRAAS_IDLE_TIMEOUT_MS", kind: "ms" },
-  { key: "callTimeoutMs", flag: "call-timeout-ms", env: "PRAAS_CALL_TIMEOUT_MS", kind: "ms" },
-  { key: "maxActivations", flag: "max-activations", env: "PRAAS_MAX_ACTIVATIONS", kind: "count" },
-  { key: "token", flag: "token", env: "PRAAS_TOKEN", kind: "string" },
-  { key: "insecure", flag: "insecure", env: "PRAAS_INSECURE", kind: "boolean" },
-  { key: "drainTimeoutMs", flag: "drain-timeout-ms", env: "PRAAS_DRAIN_TIMEOUT_MS", kind: "ms" },
-  { key: "limits", flag: "", env: "", kind: "limits" },
-  { key: "cluster", flag: "cluster", env: "PRAAS_CLUSTER", kind: "string" },
-  { key: "redisUrl", flag: "redis-url", env: "PRAAS_REDIS_URL", kind: "redis-url" },
+/** Whole milliseconds or counts from the command line; `from` lends its description (the silo's default stays the silo's to apply). */
+function wholeNumber(doc: string, o: { min?: number; max?: number; default?: number; defaultText?: string } = {}) {
+  return Options.integer({ min: o.min ?? 1, max: o.max, doc, default: o.default, defaultText: o.defaultText });
+}
+
+/** A library option's description for a setting the CLI passes on unchanged when given: its default is the library's to apply. */
+function passedOn<T>(spec: OptionSpec<T>, o: { doc?: string; defaultText?: string } = {}): OptionSpec<T> {
+  return { ...spec, doc: o.doc ?? spec.doc, default: undefined, defaultText: o.defaultText ?? defaultText(spec) };
+}
+
+/** A silo duration the CLI takes in whole milliseconds (the silo takes any positive number). */
+function siloMs(name: "idleTimeoutMs" | "callTimeoutMs" | "drainTimeoutMs", applied = false): OptionSpec<number> {
+  const lib = SILO_OPTIONS[name];
+  return wholeNumber(lib.doc, applied ? { default: lib.default } : { defaultText: defaultText(lib) });
+}
+
+const silosSpec: OptionSpec<number> = {
+  expected: `"auto" or an integer 1…${MAX_SILOS}`,
+  doc:
+    "run n silo processes (auto: one per core) as one cluster on this host, silo i on --port + i; restarted when they die; no Redis needed (with --cluster they join it instead)",
+  default: undefined,
+  defaultText: "one silo in this process",
+  accept: (v) => (v === "auto" ? availableParallelism() : Options.integer({ min: 1, max: MAX_SILOS, doc: "" }).accept(v)),
+};
+
+const modulesSpec: OptionSpec<readonly string[]> = {
+  expected: "a list of module paths or package names",
+  doc: "module exporting Actor classes (repeatable, comma-separated)",
+  default: [],
+  defaultText: "none: required",
+  accept: (v) =>
+    Array.isArray(v) && v.every((m) => typeof m === "string" && m.length > 0) ? (v as string[]) : undefined,
+};
+
+const limitsSpec: OptionSpec<Partial<GatewayLimits>> = {
+  expected: `an object of gateway limits (${Object.keys(DEFAULT_LIMITS).join(", ")})`,
+  doc: "gateway limits (config file only)",
+  default: {},
+  defaultText: "the gateway's",
+  accept: (v) => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Partial<GatewayLimits>) : undefined),
+};
+const limitSpec = Options.integer({ min: 1, doc: "a gateway limit" });
+
+const secretFile = (what: string) =>
+  Options.text({
+    expected: "a file path",
+    doc: `the ${what} from a file (a Kubernetes Secret volume, a Docker secret, a systemd credential); one line, ≤ 4 KiB`,
+  });
+
+/** Every setting of `praas start`, in the order of the help text within each group. */
+export const SETTINGS: readonly Setting[] = [
   {
-    key: "redisConnectTimeoutMs",
-    flag: "redis-connect-timeout-ms",
-    env: "PRAAS_REDIS_CONNECT_TIMEOUT_MS",
-    kind: "ms",
+    key: "host",
+    group: "start",
+    input: "string",
+    arg: "<addr>",
+    spec: Options.text({ doc: "interface to listen on", default: "127.0.0.1" }),
   },
-  { key: "rejoinTimeoutMs", flag: "rejoin-timeout-ms", env: "PRAAS_REJOIN_TIMEOUT_MS", kind: "ms" },
-  { key: "clusterHost", flag: "cluster-host", env: "PRAAS_CLUSTER_HOST", kind: "string" },
-  { key: "clusterPort", flag: "cluster-port", env: "PRAAS_CLUSTER_PORT", kind: "port" },
-  { key: "advertise", flag: "advertise", env: "PRAAS_ADVERTISE", kind: "host-port" },
-  { key: "clusterSecret", flag: "cluster-secret", env: "PRAAS_CLUSTER_SECRET", kind: "string" },
-  { key: "tokenFile", flag: "token-file", env: "PRAAS_TOKEN_FILE", kind: "secret-file" },
+  {
+    key: "port",
+    group: "start",
+    input: "number",
+    arg: "<n>",
+    spec: Options.integer({ doc: "port; 0 picks a free one", min: 0, max: 65_535, default: 7070 }),
+  },
+  { key: "actors", group: "start", input: "list", paths: "modules", arg: "<module>", spec: modulesSpec },
+  {
+    key: "stateDir", library: "stateDir",
+    group: "start",
+    input: "string",
+    paths: "path",
+    arg: "<dir>",
+    spec: passedOn(SILO_OPTIONS.stateDir, { defaultText: `./${DEFAULT_STATE_DIR}` }),
+  },
+  { key: "idleTimeoutMs", library: "idleTimeoutMs", group: "start", input: "number", arg: "<n>", spec: siloMs("idleTimeoutMs") },
+  { key: "callTimeoutMs", library: "callTimeoutMs", group: "start", input: "number", arg: "<n>", spec: siloMs("callTimeoutMs") },
+  {
+    key: "maxActivations", library: "maxActivations",
+    group: "start",
+    input: "number",
+    arg: "<n>",
+    spec: passedOn(SILO_OPTIONS.maxActivations),
+  },
+  { key: "drainTimeoutMs", library: "drainTimeoutMs", group: "start", input: "number", arg: "<n>", spec: siloMs("drainTimeoutMs", true) },
+  {
+    key: "token",
+    group: "start",
+    input: "string",
+    arg: "<secret>",
+    spec: Options.text({
+      doc: "require this bearer token (prefer $PRAAS_TOKEN)",
+      defaultText: "none: loopback only",
+    }),
+  },
+  { key: "tokenFile", group: "start", input: "string", paths: "path", arg: "<path>", spec: secretFile("token") },
+  {
+    key: "insecure",
+    group: "start",
+    input: "boolean",
+    spec: Options.flag({ doc: "allow a non-loopback --host without a token", default: false }),
+  },
+  { key: "silos", group: "start", input: "number-or-auto", arg: "<n>|auto", spec: silosSpec },
+  {
+    key: "workerThreads", library: "workerThreads",
+    group: "start",
+    input: "number",
+    arg: "<n>",
+    spec: passedOn(SILO_OPTIONS.workerThreads, {
+      doc: "threads per silo for static threads types",
+      defaultText: "cores left after the event loop; 1 per silo with --silos",
+    }),
+  },
+  {
+    key: "cluster", library: "cluster.name",
+    group: "cluster",
+    input: "string",
+    arg: "<name>",
+    spec: Options.text({ doc: "join this cluster (needs --redis-url)", defaultText: "none: a single silo" }),
+  },
+  {
+    key: "redisUrl",
+    group: "cluster",
+    input: "string",
+    arg: "<redis://host:port>",
+    spec: Options.url(["redis:", "rediss:"], { doc: "Redis for membership, --storage redis and reminders" }),
+  },
+  {
+    key: "clusterHost", library: "cluster.listen.host",
+    group: "cluster",
+    input: "string",
+    arg: "<addr>",
+    spec: passedOn(CLUSTER_OPTIONS["listen.host"]),
+  },
+  {
+    key: "clusterPort", library: "cluster.listen.port",
+    group: "cluster",
+    input: "number",
+    arg: "<n>",
+    spec: passedOn(CLUSTER_OPTIONS["listen.port"]),
+  },
+  { key: "advertise", library: "cluster.advertise", group: "cluster", input: "string", arg: "<host:port>", spec: passedOn(CLUSTER_OPTIONS.advertise) },
+  {
+    key: "clusterSecret", library: "cluster.secret",
+    group: "cluster",
+    input: "string",
+    arg: "<secret>",
+    spec: Options.text({
+      doc: "shared secret, ≥ 16 chars, the same on every silo (prefer $PRAAS_CLUSTER_SECRET); required, on loopback too",
+      defaultText: "none",
+    }),
+  },
   {
     key: "clusterSecretFile",
-    flag: "cluster-secret-file",
-    env: "PRAAS_CLUSTER_SECRET_FILE",
-    kind: "secret-file",
+    group: "cluster",
+    input: "string",
+    paths: "path",
+    arg: "<path>",
+    spec: secretFile("cluster secret"),
   },
-  { key: "heartbeatMs", flag: "heartbeat-ms", env: "PRAAS_HEARTBEAT_MS", kind: "ms" },
-  { key: "deadAfterMs", flag: "dead-after-ms", env: "PRAAS_DEAD_AFTER_MS", kind: "ms" },
-  { key: "reminders", flag: "reminders", env: "PRAAS_REMINDERS", kind: "reminders" },
-  { key: "storage", flag: "storage", env: "PRAAS_STORAGE", kind: "storage" },
-  { key: "s3Bucket", flag: "s3-bucket", env: "PRAAS_S3_BUCKET", kind: "string" },
-  { key: "s3Prefix", flag: "s3-prefix", env: "PRAAS_S3_PREFIX", kind: "string" },
-  { key: "s3Endpoint", flag: "s3-endpoint", env: "PRAAS_S3_ENDPOINT", kind: "http-url" },
-  { key: "s3Region", flag: "s3-region", env: "PRAAS_S3_REGION", kind: "string" },
-  { key: "s3PathStyle", flag: "s3-path-style", env: "PRAAS_S3_PATH_STYLE", kind: "boolean" },
-  { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "PRAAS_REDIS_KEY_PREFIX", kind: "string" },
-  { key: "silos", flag: "silos", env: "PRAAS_SILOS", kind: "silos" },
-  { key: "workerThreads", flag: "worker-threads", env: "PRAAS_WORKER_THREADS", kind: "count" },
-  { key: "logLevel", flag: "log-level", env: "PRAAS_LOG_LEVEL", kind: "log-level" },
-  { key: "logFormat", flag: "log-format", env: "PRAAS_LOG_FORMAT", kind: "log-format" },
-  { key: "otel", flag: "otel", env: "PRAAS_OTEL", kind: "boolean" },
+  {
+    key: "heartbeatMs",
+    group: "cluster",
+    input: "number",
+    arg: "<n>",
+    spec: wholeNumber("membership heartbeat period", { defaultText: String(DEFAULT_HEARTBEAT_MS) }),
+  },
+  {
+    key: "deadAfterMs",
+    group: "cluster",
+    input: "number",
+    arg: "<n>",
+    spec: wholeNumber(
+      "peers declare a silo dead after this long without a heartbeat; the lease ends before it; detection bound = dead-after + heartbeat",
+      { defaultText: `max(${DEFAULT_DEAD_AFTER_MS}, 4 × heartbeat)` },
+    ),
+  },
+  {
+    key: "rejoinTimeoutMs", library: "cluster.rejoinTimeoutMs",
+    group: "cluster",
+    input: "number",
+    arg: "<n>",
+    spec: wholeNumber(
+      "exit (code 3) after this long out of the cluster: membership lease lost, or evicted and not yet rejoined",
+      { max: CLUSTER_OPTIONS.rejoinTimeoutMs.max, default: 60_000 },
+    ),
+  },
+  {
+    key: "redisConnectTimeoutMs",
+    group: "cluster",
+    input: "number",
+    arg: "<n>",
+    spec: wholeNumber("at start, wait this long for Redis, then exit 2", { default: 10_000 }),
+  },
+  {
+    key: "reminders",
+    group: "cluster",
+    input: "string",
+    spec: Options.oneOf(REMINDERS_KINDS, {
+      doc: "where reminders live",
+      defaultText: `redis in a cluster, hash ${remindersKey("<cluster>")}; else local files or memory`,
+    }),
+  },
+  {
+    key: "storage",
+    group: "storage",
+    input: "string",
+    spec: Options.oneOf(STORAGE_KINDS, {
+      doc: "where actor state goes (lmdb: the embedded store in --state-dir, one process per folder; fs: a file per actor)",
+      default: "lmdb",
+    }),
+  },
+  {
+    key: "s3Bucket",
+    group: "storage",
+    input: "string",
+    arg: "<name>",
+    spec: Options.text({ doc: "s3: the bucket (required; it must exist)" }),
+  },
+  { key: "s3Prefix", group: "storage", input: "string", arg: "<prefix>", spec: Options.text({ doc: "s3: key prefix" }) },
+  {
+    key: "s3Endpoint",
+    group: "storage",
+    input: "string",
+    arg: "<url>",
+    spec: Options.url(["http:", "https:"], { doc: "s3: S3-compatible server (MinIO, R2, …)", defaultText: "AWS" }),
+  },
+  {
+    key: "s3Region",
+    group: "storage",
+    input: "string",
+    arg: "<region>",
+    spec: Options.text({ doc: "s3: region", defaultText: "AWS SDK chain, us-east-1 with an endpoint" }),
+  },
+  {
+    key: "s3PathStyle",
+    group: "storage",
+    input: "boolean",
+    spec: Options.flag({
+      doc: "s3: path-style URLs (MinIO and most local servers); credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)",
+      defaultText: "false",
+    }),
+  },
+  {
+    key: "redisKeyPrefix",
+    group: "storage",
+    input: "string",
+    arg: "<prefix>",
+    spec: Options.text({ doc: "redis: key prefix", defaultText: DEFAULT_REDIS_KEY_PREFIX }),
+  },
+  {
+    key: "logLevel",
+    group: "observability",
+    input: "string",
+    spec: Options.oneOf(LOG_LEVELS, { doc: "lowest level logged", default: "info" }),
+  },
+  {
+    key: "logFormat",
+    group: "observability",
+    input: "string",
+    spec: Options.oneOf(LOG_FORMATS, {
+      doc: "log lines; logs go to stderr",
+      defaultText: "readable in a terminal, JSON otherwise and with NODE_ENV=production",
+    }),
+  },
+  {
+    key: "otel",
+    group: "observability",
+    input: "boolean",
+    spec: Options.flag({
+      doc: "export traces over OTLP/HTTP (also on when OTEL_TRACES_EXPORTER=otlp or OTEL_EXPORTER_OTLP_*ENDPOINT is set)",
+      default: false,
+    }),
+  },
+  { key: "limits", group: "start", input: "string", fileOnly: true, spec: limitsSpec },
 ];
 
 /** The flags of `praas start` (for the argument parser). */
 export const START_FLAGS: Readonly<Record<string, "string" | "boolean" | "list">> = {
   ...Object.fromEntries(
-    SETTINGS.filter((s) => s.flag !== "").map((s) => [
-      s.flag,
-      s.kind === "boolean" ? "boolean" : s.kind === "modules" ? "list" : "string",
+    SETTINGS.filter((s) => s.fileOnly !== true).map((s) => [
+      flagOf(s),
+      s.input === "boolean" ? "boolean" : s.input === "list" ? "list" : "string",
     ]),
   ),
   config: "string",
 };
 
-export const DEFAULTS = {
-  host: "127.0.0.1",
-  port: 7070,
-  drainTimeoutMs: 10_000,
-  redisConnectTimeoutMs: 10_000,
-  rejoinTimeoutMs: 60_000,
-} as const;
+/** Where a value came from: how errors name it, and the folder its relative paths start from. */
+interface Source {
+  /** "--port", "$PRAAS_PORT" or "config file". */
+  readonly what: string;
+  /** The option's path as the error's `path`: "--port", "$PRAAS_PORT", "/etc/praas.json: port". */
+  readonly path: string;
+  readonly baseDir: string;
+}
 
-/** Where a value came from, for error messages. */
-type Source = { readonly what: string; readonly baseDir: string };
-
-function check(setting: Setting, raw: unknown, from: Source): unknown {
-  const where = `${setting.key} (${from.what})`;
-  const fromText = typeof raw === "string" && from.what !== "config file";
-  switch (setting.kind) {
+/** Text from a flag or a variable as the value its description checks (the file's JSON values are used as they are). */
+function fromText(setting: Setting, raw: string): unknown {
+  switch (setting.input) {
     case "string":
-      if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a non-empty string`);
-      return setting.key === "stateDir" ? resolve(from.baseDir, raw) : raw;
-    case "secret-file":
-      if (typeof raw !== "string" || raw.length === 0) throw new ConfigError(`${where} must be a file path`);
-      // The value is the file's path; its content is read once every setting is known (readSecretFiles).
-      return resolve(from.baseDir, raw);
-    case "storage":
-    case "reminders":
-    case "log-level":
-    case "log-format": {
-      const choices = CHOICES[setting.kind] as readonly string[];
-      if (typeof raw !== "string" || !choices.includes(raw)) {
-        throw new ConfigError(`${where} must be one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`);
-      }
       return raw;
-    }
-    case "redis-url":
-    case "http-url": {
-      const protocols = setting.kind === "redis-url" ? ["redis:", "rediss:"] : ["http:", "https:"];
-      if (typeof raw !== "string" || !protocols.includes(urlProtocol(raw))) {
-        const shown = typeof raw === "string" ? redactUrl(raw) : JSON.stringify(raw);
-        throw new ConfigError(`${where} must be a ${protocols.join("//… or ")}//… URL, got ${shown}`);
-      }
+    case "number":
+      return Number(raw);
+    case "number-or-auto":
+      return raw === "auto" ? raw : Number(raw);
+    case "boolean":
+      if (/^(1|true|yes)$/i.test(raw)) return true;
+      if (/^(0|false|no)$/i.test(raw)) return false;
       return raw;
-    }
-    case "host-port": {
-      const m = typeof raw === "string" ? HOST_PORT.exec(raw) : null;
-      if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-        throw new ConfigError(`${where} must be "host:port" (port 1…65535), got ${JSON.stringify(raw)}`);
-      }
-      return raw;
-    }
-    case "boolean": {
-      if (typeof raw === "boolean") return raw;
-      if (fromText && /^(1|true|yes)$/i.test(raw as string)) return true;
-      if (fromText && /^(0|false|no)$/i.test(raw as string)) return false;
-      throw new ConfigError(`${where} must be true or false, got ${JSON.stringify(raw)}`);
-    }
-    case "silos": {
-      if (raw === "auto") return availableParallelism();
-      const n = fromText ? Number(raw) : raw;
-      if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_SILOS) {
-        throw new ConfigError(`${where} must be "auto" or an integer 1…${MAX_SILOS}, got ${JSON.stringify(raw)}`);
-      }
-      return n;
-    }
-    case "port":
-    case "count":
-    case "ms": {
-      const n = fromText ? Number(raw) : raw;
-      const min = setting.kind === "port" ? 0 : 1;
-      const max = setting.kind === "port" ? 65535 : Number.MAX_SAFE_INTEGER;
-      if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) {
-        const range = setting.kind === "port" ? "an integer 0…65535" : "a positive integer";
-        throw new ConfigError(`${where} must be ${range}, got ${JSON.stringify(raw)}`);
-      }
-      return n;
-    }
-    case "modules": {
-      const list = fromText ? (raw as string).split(",").filter((s) => s.length > 0) : raw;
-      if (!Array.isArray(list) || list.some((m) => typeof m !== "string" || m.length === 0)) {
-        throw new ConfigError(`${where} must be a list of module paths or package names`);
-      }
-      return (list as string[]).map((m) => resolveModule(m, from.baseDir));
-    }
-    case "limits": {
-      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-        throw new ConfigError(`limits (${from.what}) must be an object`);
-      }
-      for (const [k, v] of Object.entries(raw)) {
-        if (!(k in DEFAULT_LIMITS)) {
-          throw new ConfigError(
-            `limits.${k} (${from.what}) is not a known limit; known: ${Object.keys(DEFAULT_LIMITS).join(", ")}`,
-          );
-        }
-        if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-          throw new ConfigError(`limits.${k} (${from.what}) must be a positive integer, got ${JSON.stringify(v)}`);
-        }
-      }
-      return raw;
-    }
+    case "list":
+      return raw.split(",").filter((s) => s.length > 0);
   }
 }
 
-function urlProtocol(text: string): string {
-  try {
-    return new URL(text).protocol;
-  } catch {
-    return "";
+/** One setting's value from one source, checked by its description; a ConfigError naming the setting and source. */
+function check(setting: Setting, raw: unknown, from: Source): unknown {
+  const value = typeof raw === "string" && from.what !== "config file" ? fromText(setting, raw) : raw;
+  const ok = setting.spec.accept(value);
+  if (ok === undefined) {
+    throw ConfigError.from(optionError(setting.spec, from.path, raw, `${setting.key} (${from.what})`));
   }
+  if (setting.key === "limits") checkLimits(ok as Record<string, unknown>, from);
+  if (setting.paths === "path") return resolve(from.baseDir, ok as string);
+  if (setting.paths === "modules") return (ok as string[]).map((m) => resolveModule(m, from.baseDir));
+  return ok;
 }
 
-/** A URL with any password replaced by "***" (for banners and errors). */
-export function redactUrl(text: string): string {
-  try {
-    const u = new URL(text);
-    if (u.password === "") return text;
-    u.password = "***";
-    return u.toString();
-  } catch {
-    return JSON.stringify(text.length > 40 ? `${text.slice(0, 12)}…` : text);
+function checkLimits(limits: Record<string, unknown>, from: Source): void {
+  for (const [k, v] of Object.entries(limits)) {
+    if (!(k in DEFAULT_LIMITS)) {
+      throw new ConfigError(
+        `limits.${k} (${from.what}) is not a known limit; known: ${Object.keys(DEFAULT_LIMITS).join(", ")}`,
+        `${from.path}.${k}`,
+      );
+    }
+    if (limitSpec.accept(v) === undefined) {
+      throw ConfigError.from(optionError(limitSpec, `${from.path}.${k}`, v, `limits.${k} (${from.what})`));
+    }
   }
 }
 
@@ -303,49 +478,46 @@ export interface ConfigInputs {
 
 /** Merge and validate; a bad value is a ConfigError naming the key and where it came from. */
 export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
-  const out: Record<string, unknown> = {
-    ...DEFAULTS,
-    insecure: false,
-    actors: [],
-    limits: {},
-    storage: "lmdb",
-    logLevel: "info",
-    otel: false,
-  };
+  // The defaults the CLI applies itself; the others stay unset for the silo (or store) to fill in.
+  const out: Record<string, unknown> = Object.fromEntries(
+    SETTINGS.filter((s) => s.spec.default !== undefined).map((s) => [s.key, s.spec.default]),
+  );
   /** Where each explicitly given setting came from. */
   const source = new Map<string, string>();
   const configPath = (inputs.flags.config as string | undefined) ?? inputs.env.PRAAS_CONFIG;
   if (configPath !== undefined) {
     const path = resolve(inputs.cwd, configPath);
     const file = readConfigFile(path, inputs.readFile ?? ((p) => readFileSync(p, "utf8")));
-    const from: Source = { what: "config file", baseDir: dirname(path) };
     const known = new Map(SETTINGS.map((s) => [s.key as string, s]));
     for (const [key, raw] of Object.entries(file)) {
       const setting = known.get(key);
       if (setting === undefined) {
         throw new ConfigError(
           `Config file ${path}: "${key}" is not a known key; known: ${[...known.keys()].join(", ")}`,
+          `${path}: ${key}`,
         );
       }
-      out[key] = check(setting, raw, from);
+      out[key] = check(setting, raw, { what: "config file", path: `${path}: ${key}`, baseDir: dirname(path) });
       source.set(key, "config file");
     }
   }
   for (const s of SETTINGS) {
-    if (s.env === "") continue;
-    const raw = inputs.env[s.env];
+    if (s.fileOnly === true) continue;
+    const env = `$${envOf(s)}`;
+    const raw = inputs.env[envOf(s)];
     if (raw !== undefined && raw !== "") {
-      out[s.key] = check(s, raw, { what: `$${s.env}`, baseDir: inputs.cwd });
-      source.set(s.key, `$${s.env}`);
+      out[s.key] = check(s, raw, { what: env, path: env, baseDir: inputs.cwd });
+      source.set(s.key, env);
     }
   }
   for (const s of SETTINGS) {
-    if (s.flag === "") continue;
-    const raw = inputs.flags[s.flag];
+    if (s.fileOnly === true) continue;
+    const flag = `--${flagOf(s)}`;
+    const raw = inputs.flags[flagOf(s)];
     if (raw === undefined) continue;
     const text = Array.isArray(raw) ? raw.join(",") : raw;
-    out[s.key] = check(s, text, { what: `--${s.flag}`, baseDir: inputs.cwd });
-    source.set(s.key, `--${s.flag}`);
+    out[s.key] = check(s, text, { what: flag, path: flag, baseDir: inputs.cwd });
+    source.set(s.key, flag);
   }
   checkCombinations(out, source);
   const actors = out.actors as string[];
@@ -357,10 +529,21 @@ export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
   return out as unknown as StartConfig;
 }
 
+/**
+ * The setting a library option comes from, as the hint of an error the
+ * library found in it: 'give --cluster-secret or $PRAAS_CLUSTER_SECRET (or
+ * "clusterSecret" in the config file)'; undefined when no setting gives it.
+ */
+export function settingHint(libraryPath: string): string | undefined {
+  const s = SETTINGS.find((x) => x.library === libraryPath);
+  if (s === undefined) return undefined;
+  return `give --${flagOf(s)} or $${envOf(s)} (or "${s.key}" in the config file)`;
+}
+
 /** How to give a setting, for error messages: "--s3-bucket, $PRAAS_S3_BUCKET or s3Bucket in the config file". */
 function how(key: keyof StartConfig): string {
   const s = SETTINGS.find((x) => x.key === key) as Setting;
-  return `--${s.flag}, $${s.env} or "${s.key}" in the config file`;
+  return `--${flagOf(s)}, $${envOf(s)} or "${s.key}" in the config file`;
 }
 
 /** Settings that are valid one by one but not together. */

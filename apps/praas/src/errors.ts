@@ -1,9 +1,20 @@
-import { PraasError } from "@praas/core";
+import { type OptionError, PraasError } from "@praas/core";
 
-/** Bad command line, environment or config file; the message names the culprit and where it came from. */
+/**
+ * Bad command line, environment or config file; the message names the culprit
+ * and where it came from, `path` the setting as written ("--port",
+ * "$PRAAS_PORT", "/etc/praas.json: port") when one setting is at fault.
+ */
 export class ConfigError extends PraasError {
-  constructor(message: string) {
+  readonly path: string | undefined;
+  constructor(message: string, path?: string) {
     super("CONFIG", message);
+    this.path = path;
+  }
+
+  /** A value refused by its option's description, as a setting to fix (exit code 2). */
+  static from(err: OptionError): ConfigError {
+    return new ConfigError(err.message, err.path);
   }
 }
 

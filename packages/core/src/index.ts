@@ -13,6 +13,7 @@ export * from "./hash-ring.js";
 export * from "./ids.js";
 export * from "./log.js";
 export * from "./mailbox.js";
+export * from "./options.js";
 export * from "./membership.js";
 export * from "./memory-membership.js";
 export * from "./memory-store.js";
