@@ -135,11 +135,11 @@ function siloMs(name: "idleTimeoutMs" | "callTimeoutMs" | "drainTimeoutMs", appl
 
 const silosSpec: OptionSpec<number> = {
   expected: `"auto" or an integer 1…${MAX_SILOS}`,
-  doc:
-    "run n silo processes (auto: one per core) as one cluster on this host, silo i on --port + i; restarted when they die; no Redis needed (with --cluster they join it instead)",
+  doc: "run n silo processes (auto: one per core) as one cluster on this host, silo i on --port + i; restarted when they die; no Redis needed (with --cluster they join it instead)",
   default: undefined,
   defaultText: "one silo in this process",
-  accept: (v) => (v === "auto" ? availableParallelism() : Options.integer({ min: 1, max: MAX_SILOS, doc: "" }).accept(v)),
+  accept: (v) =>
+    v === "auto" ? availableParallelism() : Options.integer({ min: 1, max: MAX_SILOS, doc: "" }).accept(v),
 };
 
 const modulesSpec: OptionSpec<readonly string[]> = {
@@ -184,23 +184,46 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: "actors", group: "start", input: "list", paths: "modules", arg: "<module>", spec: modulesSpec },
   {
-    key: "stateDir", library: "stateDir",
+    key: "stateDir",
+    library: "stateDir",
     group: "start",
     input: "string",
     paths: "path",
     arg: "<dir>",
     spec: passedOn(SILO_OPTIONS.stateDir, { defaultText: `./${DEFAULT_STATE_DIR}` }),
   },
-  { key: "idleTimeoutMs", library: "idleTimeoutMs", group: "start", input: "number", arg: "<n>", spec: siloMs("idleTimeoutMs") },
-  { key: "callTimeoutMs", library: "callTimeoutMs", group: "start", input: "number", arg: "<n>", spec: siloMs("callTimeoutMs") },
   {
-    key: "maxActivations", library: "maxActivations",
+    key: "idleTimeoutMs",
+    library: "idleTimeoutMs",
+    group: "start",
+    input: "number",
+    arg: "<n>",
+    spec: siloMs("idleTimeoutMs"),
+  },
+  {
+    key: "callTimeoutMs",
+    library: "callTimeoutMs",
+    group: "start",
+    input: "number",
+    arg: "<n>",
+    spec: siloMs("callTimeoutMs"),
+  },
+  {
+    key: "maxActivations",
+    library: "maxActivations",
     group: "start",
     input: "number",
     arg: "<n>",
     spec: passedOn(SILO_OPTIONS.maxActivations),
   },
-  { key: "drainTimeoutMs", library: "drainTimeoutMs", group: "start", input: "number", arg: "<n>", spec: siloMs("drainTimeoutMs", true) },
+  {
+    key: "drainTimeoutMs",
+    library: "drainTimeoutMs",
+    group: "start",
+    input: "number",
+    arg: "<n>",
+    spec: siloMs("drainTimeoutMs", true),
+  },
   {
     key: "token",
     group: "start",
@@ -220,7 +243,8 @@ export const SETTINGS: readonly Setting[] = [
   },
   { key: "silos", group: "start", input: "number-or-auto", arg: "<n>|auto", spec: silosSpec },
   {
-    key: "workerThreads", library: "workerThreads",
+    key: "workerThreads",
+    library: "workerThreads",
     group: "start",
     input: "number",
     arg: "<n>",
@@ -230,7 +254,8 @@ export const SETTINGS: readonly Setting[] = [
     }),
   },
   {
-    key: "cluster", library: "cluster.name",
+    key: "cluster",
+    library: "cluster.name",
     group: "cluster",
     input: "string",
     arg: "<name>",
@@ -244,22 +269,32 @@ export const SETTINGS: readonly Setting[] = [
     spec: Options.url(["redis:", "rediss:"], { doc: "Redis for membership, --storage redis and reminders" }),
   },
   {
-    key: "clusterHost", library: "cluster.listen.host",
+    key: "clusterHost",
+    library: "cluster.listen.host",
     group: "cluster",
     input: "string",
     arg: "<addr>",
     spec: passedOn(CLUSTER_OPTIONS["listen.host"]),
   },
   {
-    key: "clusterPort", library: "cluster.listen.port",
+    key: "clusterPort",
+    library: "cluster.listen.port",
     group: "cluster",
     input: "number",
     arg: "<n>",
     spec: passedOn(CLUSTER_OPTIONS["listen.port"]),
   },
-  { key: "advertise", library: "cluster.advertise", group: "cluster", input: "string", arg: "<host:port>", spec: passedOn(CLUSTER_OPTIONS.advertise) },
   {
-    key: "clusterSecret", library: "cluster.secret",
+    key: "advertise",
+    library: "cluster.advertise",
+    group: "cluster",
+    input: "string",
+    arg: "<host:port>",
+    spec: passedOn(CLUSTER_OPTIONS.advertise),
+  },
+  {
+    key: "clusterSecret",
+    library: "cluster.secret",
     group: "cluster",
     input: "string",
     arg: "<secret>",
@@ -294,7 +329,8 @@ export const SETTINGS: readonly Setting[] = [
     ),
   },
   {
-    key: "rejoinTimeoutMs", library: "cluster.rejoinTimeoutMs",
+    key: "rejoinTimeoutMs",
+    library: "cluster.rejoinTimeoutMs",
     group: "cluster",
     input: "number",
     arg: "<n>",
@@ -335,7 +371,13 @@ export const SETTINGS: readonly Setting[] = [
     arg: "<name>",
     spec: Options.text({ doc: "s3: the bucket (required; it must exist)" }),
   },
-  { key: "s3Prefix", group: "storage", input: "string", arg: "<prefix>", spec: Options.text({ doc: "s3: key prefix" }) },
+  {
+    key: "s3Prefix",
+    group: "storage",
+    input: "string",
+    arg: "<prefix>",
+    spec: Options.text({ doc: "s3: key prefix" }),
+  },
   {
     key: "s3Endpoint",
     group: "storage",
@@ -403,6 +445,15 @@ export const START_FLAGS: Readonly<Record<string, "string" | "boolean" | "list">
   ),
   config: "string",
 };
+
+/**
+ * The defaults `praas start` applies itself, read from the settings'
+ * descriptions; the other settings stay unset for the silo (or store) to fill in.
+ */
+export const DEFAULTS = Object.fromEntries(
+  SETTINGS.filter((s) => s.spec.default !== undefined).map((s) => [s.key, s.spec.default]),
+) as Readonly<Partial<StartConfig>> &
+  Pick<StartConfig, "host" | "port" | "drainTimeoutMs" | "redisConnectTimeoutMs" | "rejoinTimeoutMs" | "storage">;
 
 /** Where a value came from: how errors name it, and the folder its relative paths start from. */
 interface Source {
@@ -478,10 +529,7 @@ export interface ConfigInputs {
 
 /** Merge and validate; a bad value is a ConfigError naming the key and where it came from. */
 export function resolveStartConfig(inputs: ConfigInputs): StartConfig {
-  // The defaults the CLI applies itself; the others stay unset for the silo (or store) to fill in.
-  const out: Record<string, unknown> = Object.fromEntries(
-    SETTINGS.filter((s) => s.spec.default !== undefined).map((s) => [s.key, s.spec.default]),
-  );
+  const out: Record<string, unknown> = { ...DEFAULTS };
   /** Where each explicitly given setting came from. */
   const source = new Map<string, string>();
   const configPath = (inputs.flags.config as string | undefined) ?? inputs.env.PRAAS_CONFIG;

@@ -3,11 +3,17 @@ export { type FlagKind, type ParsedArgs, parseArgs } from "./args.js";
 export { type Io, type Outcome, runCommand, USAGE } from "./cli.js";
 export {
   type ConfigInputs,
+  DEFAULTS,
+  envOf,
+  flagOf,
   type RemindersKind,
   resolveStartConfig,
+  SETTINGS,
+  type Setting,
   START_FLAGS,
   type StartConfig,
   type StorageKind,
+  settingHint,
 } from "./config.js";
 export { ConfigError, UsageError } from "./errors.js";
 export {
@@ -19,3 +25,4 @@ export {
   type LogFormat,
 } from "./logger.js";
 export { banner, type Running, remindersKey, startServer } from "./start.js";
+export { settingHelp } from "./usage.js";

@@ -10,8 +10,8 @@ import {
   OptionError,
   type OptionSpec,
   Options,
-  readOption,
   type ReminderStore,
+  readOption,
   type StateStore,
   systemClock,
 } from "@praas/core";

@@ -115,7 +115,12 @@ export const CLUSTER_OPTIONS = {
     default: "127.0.0.1",
     expected: "a host",
   }),
-  "listen.port": Options.integer({ doc: "silo-to-silo listener port; 0: any free one", min: 0, max: 65_535, default: 0 }),
+  "listen.port": Options.integer({
+    doc: "silo-to-silo listener port; 0: any free one",
+    min: 0,
+    max: 65_535,
+    default: 0,
+  }),
   advertise: Options.hostPort({
     doc: "address other silos dial (required when listening on 0.0.0.0 or ::)",
     defaultText: "the bound host and port",
