@@ -33,9 +33,9 @@ import {
 } from "@praas/silo";
 import { s3Storage } from "@praas/storage-s3";
 import { combineWeb, loadActorModules } from "./actors.js";
-import { type StartConfig, settingHint } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { type CliLogger, createLogger } from "./logger.js";
+import { type StartConfig, settingHint } from "./settings.js";
 
 export interface Running {
   readonly silo: Silo;

@@ -4,7 +4,7 @@
  * default and none can be added without its help line.
  */
 import { defaultText } from "@praas/core";
-import { envOf, flagOf, SETTINGS, type Setting, type SettingGroup } from "./config.js";
+import { envOf, flagOf, SETTINGS, type Setting, type SettingGroup } from "./settings.js";
 
 /** Where descriptions start, and where lines wrap. */
 const DOC_COLUMN = 41;
