@@ -1,12 +1,13 @@
-import { PraasError, parseActorId } from "@praas/core";
+import { optionError, PraasError, parseActorId } from "@praas/core";
 import type { DestinationStream } from "pino";
-import { type FlagKind, parseArgs } from "./args.js";
-import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
-import { ConfigError, UsageError } from "./errors.js";
+import { parseArgs } from "./args.js";
+import { resolveStartConfig } from "./config.js";
+import { ConfigError, exitCodeOf, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
 import { runLocalCluster } from "./local-cluster/supervisor.js";
 import { createLogger, defaultLogFormat } from "./logger.js";
 import { otelWanted, startOtel } from "./otel.js";
+import { CLIENT_SETTINGS, type ClientSetting, clientFlags, START_FLAGS, type StartConfig } from "./settings.js";
 import { banner, type Running, startServer } from "./start.js";
 import { USAGE } from "./usage.js";
 
@@ -19,9 +20,6 @@ export interface Io {
   readonly logTo?: DestinationStream;
 }
 
-/** Errors the operator fixes before trying again: exit code 2 (see USAGE). */
-const EXIT_CODE_2: ReadonlySet<string> = new Set(["USAGE", "CONFIG", "REDIS_UNAVAILABLE"]);
-
 /** `praas start`: the silo could not get back into its cluster within --rejoin-timeout-ms. */
 export const EXIT_MEMBERSHIP_LOST = 3;
 
@@ -29,7 +27,6 @@ export type Outcome = { readonly exitCode: number } | { readonly running: Runnin
 
 export { USAGE };
 
-const CLIENT_FLAGS: Record<string, FlagKind> = { url: "string", token: "string" };
 const COMMANDS = new Set(["start", "call", "status"]);
 
 /** `praas <command> --help` (or -h) anywhere before a `--`: the user wants the usage, not a run. */
@@ -67,7 +64,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<Outco
   } catch (err) {
     if (err instanceof PraasError) {
       io.err(`praas: ${err.message} [${err.code}]`);
-      return { exitCode: EXIT_CODE_2.has(err.code) ? 2 : 1 };
+      return { exitCode: exitCodeOf(err) };
     }
     throw err;
   }
@@ -133,10 +130,27 @@ function listenFailure(err: unknown, config: StartConfig): ConfigError | undefin
   return new ConfigError(`Cannot listen on ${where}: ${problem}; ${how}`);
 }
 
+/** A client flag's value: the flag, else its variable, else its default; a bad one is a UsageError naming where it came from. */
+function clientOption(flags: Record<string, unknown>, io: Io, flag: string): unknown {
+  const s = CLIENT_SETTINGS.find((x) => x.flag === flag) as ClientSetting;
+  const fromEnv = s.env === undefined ? undefined : io.env[s.env];
+  const [raw, where] =
+    flags[flag] !== undefined
+      ? [flags[flag], `--${flag}`]
+      : fromEnv !== undefined && fromEnv !== ""
+        ? [fromEnv, `$${s.env}`]
+        : [undefined, `--${flag}`];
+  const value = s.input === "number" && typeof raw === "string" ? Number(raw) : raw;
+  if (value === undefined) return s.spec.default;
+  if (s.spec.accept(value) === undefined) throw new UsageError(optionError(s.spec, where, raw).message);
+  return value;
+}
+
 function target(flags: Record<string, unknown>, io: Io): { url: string; token: string | undefined } {
-  const url = (flags.url as string | undefined) ?? io.env.PRAAS_URL ?? "http://127.0.0.1:7070";
-  if (!/^https?:\/\//.test(url)) throw new UsageError(`--url must be an http:// or https:// URL, got ${url}`);
-  return { url, token: (flags.token as string | undefined) ?? io.env.PRAAS_TOKEN };
+  return {
+    url: clientOption(flags, io, "url") as string,
+    token: clientOption(flags, io, "token") as string | undefined,
+  };
 }
 
 /** A JSON value, or the word itself as a string (so `praas call Room/a join ana` works). */
@@ -153,19 +167,15 @@ function actorPath(type: string, key: string): string {
 }
 
 async function call(argv: readonly string[], io: Io): Promise<number> {
-  const { flags, positionals } = parseArgs(argv, { ...CLIENT_FLAGS, "timeout-ms": "string" });
+  const { flags, positionals } = parseArgs(argv, clientFlags("call"));
   const [actor, method, ...args] = positionals;
   if (actor === undefined || method === undefined) {
     throw new UsageError("Usage: praas call <Type/key> <method> [args as JSON values…]");
   }
   const id = parseActorId(actor);
   const { url, token } = target(flags, io);
-  let query = "";
-  if (flags["timeout-ms"] !== undefined) {
-    const n = Number(flags["timeout-ms"]);
-    if (!(n > 0)) throw new UsageError(`--timeout-ms must be a positive number, got ${flags["timeout-ms"]}`);
-    query = `?timeoutMs=${n}`;
-  }
+  const timeoutMs = clientOption(flags, io, "timeout-ms");
+  const query = timeoutMs === undefined ? "" : `?timeoutMs=${timeoutMs}`;
   const result = await controlRequest(
     url,
     "POST",
@@ -186,7 +196,7 @@ interface ClusterJson {
 }
 
 async function status(argv: readonly string[], io: Io): Promise<number> {
-  const { flags, positionals } = parseArgs(argv, { ...CLIENT_FLAGS, json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, clientFlags("status"));
   if (positionals.length > 1) throw new UsageError("Usage: praas status [Type/key]");
   const { url, token } = target(flags, io);
   if (positionals.length === 1) {

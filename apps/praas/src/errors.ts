@@ -24,3 +24,11 @@ export class UsageError extends PraasError {
     super("USAGE", message);
   }
 }
+
+/** Codes of errors the operator fixes before trying again (settings, usage, Redis not there yet). */
+const SETTINGS_CODES: ReadonlySet<string> = new Set(["USAGE", "CONFIG", "REDIS_UNAVAILABLE"]);
+
+/** The exit code for `err`: 2 for a setting or invocation to fix (see USAGE), 1 for anything else. */
+export function exitCodeOf(err: unknown): 1 | 2 {
+  return err instanceof PraasError && SETTINGS_CODES.has(err.code) ? 2 : 1;
+}

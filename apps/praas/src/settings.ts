@@ -468,3 +468,48 @@ export function settingHint(libraryPath: string): string | undefined {
   if (s === undefined) return undefined;
   return `give --${flagOf(s)} or $${envOf(s)} (or "${s.key}" in the config file)`;
 }
+
+/** A flag of `praas call` and `praas status`: read from the flag, else its variable, else the default. */
+export interface ClientSetting {
+  readonly flag: string;
+  readonly env?: string;
+  readonly input: "string" | "number" | "boolean";
+  /** The value's name in the help line. */
+  readonly arg?: string;
+  readonly spec: OptionSpec<unknown>;
+  /** Only this command takes it. */
+  readonly only?: "call" | "status";
+}
+
+export const CLIENT_SETTINGS: readonly ClientSetting[] = [
+  {
+    flag: "url",
+    env: "PRAAS_URL",
+    input: "string",
+    arg: "<http://host:port>",
+    // The gateway `praas start` opens by default.
+    spec: Options.url(["http:", "https:"], {
+      doc: "gateway to ask",
+      default: `http://${DEFAULTS.host}:${DEFAULTS.port}`,
+    }),
+  },
+  { flag: "token", env: "PRAAS_TOKEN", input: "string", arg: "<secret>", spec: Options.text({ doc: "bearer token" }) },
+  {
+    flag: "timeout-ms",
+    input: "number",
+    arg: "<n>",
+    only: "call",
+    spec: Options.positiveNumber({ doc: "deadline of the call", defaultText: "the gateway's" }),
+  },
+  { flag: "json", input: "boolean", only: "status", spec: Options.flag({ doc: "print raw JSON", default: false }) },
+];
+
+/** The flags `praas <command>` parses (call or status). */
+export function clientFlags(command: "call" | "status"): Record<string, "string" | "boolean"> {
+  return Object.fromEntries(
+    CLIENT_SETTINGS.filter((s) => s.only === undefined || s.only === command).map((s) => [
+      s.flag,
+      s.input === "boolean" ? "boolean" : "string",
+    ]),
+  );
+}

@@ -1,10 +1,10 @@
 /**
- * The help text of `praas`, generated: the `praas start` part is written from
- * the settings' descriptions (config.ts), so every flag is listed with its
- * default and none can be added without its help line.
+ * The help text of `praas`, generated: the flags of every command are written
+ * from the settings' descriptions (settings.ts), so every flag is listed with
+ * its default and none can be added without its help line.
  */
 import { defaultText } from "@praas/core";
-import { envOf, flagOf, SETTINGS, type Setting, type SettingGroup } from "./settings.js";
+import { CLIENT_SETTINGS, envOf, flagOf, SETTINGS, type Setting, type SettingGroup } from "./settings.js";
 
 /** Where descriptions start, and where lines wrap. */
 const DOC_COLUMN = 41;
@@ -70,6 +70,15 @@ function startHelp(): string[] {
   return lines;
 }
 
+function clientHelp(): string[] {
+  return CLIENT_SETTINGS.flatMap((s) => {
+    const arg = s.input === "boolean" ? "" : ` ${s.arg}`;
+    const fallback = s.env === undefined ? defaultText(s.spec) : `$${s.env}, else ${defaultText(s.spec)}`;
+    const only = s.only === undefined ? "" : ` (${s.only} only)`;
+    return wrap(`      --${s.flag}${arg}`, `${s.spec.doc}${only} (default: ${fallback})`);
+  });
+}
+
 export const USAGE = `praas — run and use PraaS silos (virtual actors for Node)
 
   praas start [options]                  run a silo with its WebSocket/HTTP gateway until SIGTERM
@@ -77,10 +86,7 @@ ${startHelp().join("\n")}
 
   praas call <Type/key> <method> [args…] call a method; each arg is a JSON value (a bare word is a string)
   praas status [Type/key]                the cluster view, or where one actor is
-      --url <http://host:port>           gateway to ask (default $PRAAS_URL or http://127.0.0.1:7070)
-      --token <secret>                   bearer token (default $PRAAS_TOKEN)
-      --timeout-ms <n>                   deadline of the call (call only)
-      --json                             print raw JSON (status only)
+${clientHelp().join("\n")}
 
   praas help, praas <command> --help     this text
 

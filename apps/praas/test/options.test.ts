@@ -6,6 +6,7 @@ import {
   envOf,
   flagOf,
   resolveStartConfig,
+  runCommand,
   SETTINGS,
   START_FLAGS,
   settingHelp,
@@ -115,5 +116,28 @@ describe("a bad value names its setting as it was written, from every source", (
     );
     expect(settingHint("cluster.listen.port")).toMatch(/^give --cluster-port or \$PRAAS_CLUSTER_PORT/);
     expect(settingHint("cluster.transport.backoffMs")).toBeUndefined();
+  });
+});
+
+describe("praas call and status flags come from the same descriptions", () => {
+  const run = async (argv: string[], env: Record<string, string> = {}) => {
+    const err: string[] = [];
+    const outcome = await runCommand(argv, { out: () => {}, err: (t) => err.push(t), env, cwd: "/w" });
+    return { outcome, err: err.join("\n") };
+  };
+
+  test("listed with their defaults, the URL's being praas start's gateway", () => {
+    expect(helpOf("url")).toContain(`(default: $PRAAS_URL, else http://${DEFAULTS.host}:${DEFAULTS.port})`);
+    expect(helpOf("timeout-ms")).toContain("(call only)");
+  });
+
+  test("a bad value names the flag or the variable it came from, exit code 2", async () => {
+    const flag = await run(["status", "--url", "ftp://x"]);
+    expect(flag.outcome).toEqual({ exitCode: 2 });
+    expect(flag.err).toBe('praas: --url must be a http://… or https://… URL, got "ftp://x" [USAGE]');
+    const env = await run(["status"], { PRAAS_URL: "localhost:7070" });
+    expect(env.err).toMatch(/^praas: \$PRAAS_URL must be a http:\/\/… or https:\/\/… URL, got "localhost:7070"/);
+    const timeout = await run(["call", "Counter/a", "add", "--timeout-ms", "-3"]);
+    expect(timeout.err).toBe('praas: --timeout-ms must be a positive number, got "-3" [USAGE]');
   });
 });

@@ -187,7 +187,12 @@ function url(protocols: readonly string[], o: Described<string>): OptionSpec<str
     default: o.default,
     defaultText: o.defaultText,
     accept: (v) => (typeof v === "string" && protocols.includes(urlProtocol(v)) ? v : undefined),
-    show: (v) => (typeof v === "string" ? redactUrl(v) : showValue(v)),
+    show: (v) => {
+      if (typeof v !== "string") return showValue(v);
+      const shown = redactUrl(v);
+      // Quoted like every other refused value (redactUrl quotes only what is not a URL).
+      return shown.startsWith('"') ? shown : JSON.stringify(shown);
+    },
   };
 }
 
