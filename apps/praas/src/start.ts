@@ -223,7 +223,7 @@ function explain(err: unknown): unknown {
 }
 
 /** The state folder of the lmdb and fs stores (the silo's own default for lmdb). */
-export function stateDirOf(config: StartConfig): string {
+function stateDirOf(config: StartConfig): string {
   return config.stateDir ?? join(process.cwd(), DEFAULT_STATE_DIR);
 }
 
