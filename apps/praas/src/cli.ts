@@ -1,13 +1,15 @@
-import { PraasError, parseActorId } from "@praas/core";
+import { optionError, PraasError, parseActorId } from "@praas/core";
 import type { DestinationStream } from "pino";
-import { type FlagKind, parseArgs } from "./args.js";
-import { resolveStartConfig, START_FLAGS, type StartConfig } from "./config.js";
-import { ConfigError, UsageError } from "./errors.js";
+import { parseArgs } from "./args.js";
+import { resolveStartConfig } from "./config.js";
+import { ConfigError, exitCodeOf, UsageError } from "./errors.js";
 import { controlRequest } from "./http-client.js";
 import { runLocalCluster } from "./local-cluster/supervisor.js";
 import { createLogger, defaultLogFormat } from "./logger.js";
 import { otelWanted, startOtel } from "./otel.js";
+import { CLIENT_SETTINGS, type ClientSetting, clientFlags, START_FLAGS, type StartConfig } from "./settings.js";
 import { banner, type Running, startServer } from "./start.js";
+import { USAGE } from "./usage.js";
 
 export interface Io {
   readonly out: (text: string) => void;
@@ -18,87 +20,13 @@ export interface Io {
   readonly logTo?: DestinationStream;
 }
 
-/** Errors the operator fixes before trying again: exit code 2 (see USAGE). */
-const EXIT_CODE_2: ReadonlySet<string> = new Set(["USAGE", "CONFIG", "REDIS_UNAVAILABLE"]);
-
 /** `praas start`: the silo could not get back into its cluster within --rejoin-timeout-ms. */
 export const EXIT_MEMBERSHIP_LOST = 3;
 
 export type Outcome = { readonly exitCode: number } | { readonly running: Running };
 
-export const USAGE = `praas — run and use PraaS silos (virtual actors for Node)
+export { USAGE };
 
-  praas start [options]                  run a silo with its WebSocket/HTTP gateway until SIGTERM
-      --actors <module>                  module exporting Actor classes (repeatable, comma-separated)
-      --host <addr>                      interface to listen on (default 127.0.0.1)
-      --port <n>                         port (default 7070; 0 picks a free one)
-      --state-dir <dir>                  where swapped-out state goes (default ./.praas-state)
-      --idle-timeout-ms <n>              swap actors out after this much idle time (default 300000)
-      --call-timeout-ms <n>              default deadline of a call (default 30000)
-      --max-activations <n>              swap out least recently used actors beyond this many
-      --drain-timeout-ms <n>             how long SIGTERM waits for running calls (default 10000)
-      --token <secret>                   require this bearer token (prefer $PRAAS_TOKEN)
-      --token-file <path>                the token from a file (a Kubernetes Secret volume, a Docker
-                                         secret, a systemd credential); one line, ≤ 4 KiB
-      --insecure                         allow a non-loopback --host without a token
-      --silos <n>|auto                   run n silo processes (auto: one per core) as one cluster on
-                                         this host, silo i on --port + i; restarted when they die;
-                                         no Redis needed (with --cluster they join it instead)
-      --worker-threads <n>               threads per silo for static threads types (default: cores
-                                         left after the event loop; 1 per silo with --silos)
-    Cluster (membership in Redis; calls go to the silo owning the actor):
-      --cluster <name>                   join this cluster (needs --redis-url)
-      --redis-url <redis://host:port>    Redis for membership, --storage redis and reminders
-      --cluster-host <addr>              silo-to-silo listener interface (default 127.0.0.1)
-      --cluster-port <n>                 silo-to-silo listener port (default 0: any free one)
-      --advertise <host:port>            address other silos dial (required with 0.0.0.0 / ::)
-      --cluster-secret <secret>          shared secret, ≥ 16 chars, the same on every silo (prefer
-                                         $PRAAS_CLUSTER_SECRET); required, on loopback too
-      --cluster-secret-file <path>       the cluster secret from a file (as --token-file)
-      --heartbeat-ms <n>                 membership heartbeat period (default 500)
-      --dead-after-ms <n>                peers declare a silo dead after this long without a
-                                         heartbeat (default max(2000, 4 × heartbeat)); the lease ends
-                                         before it; detection bound = dead-after + heartbeat
-      --rejoin-timeout-ms <n>            exit (code 3) after this long out of the cluster: membership
-                                         lease lost, or evicted and not yet rejoined (default 60000)
-      --redis-connect-timeout-ms <n>     at start, wait this long for Redis, then exit 2 (default 10000)
-      --reminders redis|local            where reminders live (default: redis in a cluster, hash
-                                         praas:<cluster>:reminders; else local files or memory)
-    Storage:
-      --storage lmdb|fs|s3|redis|memory  where actor state goes (default lmdb: the embedded store in
-                                         --state-dir, one process per folder; fs: a file per actor)
-      --s3-bucket <name>                 s3: the bucket (required; it must exist)
-      --s3-prefix <prefix>               s3: key prefix
-      --s3-endpoint <url>                s3: S3-compatible server (MinIO, R2, …)
-      --s3-region <region>               s3: region (default: AWS SDK chain, us-east-1 with an endpoint)
-      --s3-path-style                    s3: path-style URLs (MinIO and most local servers)
-                                         credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)
-      --redis-key-prefix <prefix>        redis: key prefix (default praas:state:)
-    Observability (docs/observability.md):
-      --log-level debug|info|warn|error|silent   lowest level logged (default info)
-      --log-format json|pretty           log lines (default: readable in a terminal, JSON otherwise
-                                         and with NODE_ENV=production); logs go to stderr
-      --otel                             export traces over OTLP/HTTP (also on when
-                                         OTEL_TRACES_EXPORTER=otlp or OTEL_EXPORTER_OTLP_*ENDPOINT is set)
-      --config <file.json>               settings file: the keys above in camelCase, plus "limits"
-    Environment: PRAAS_ + the flag in upper case with _ (PRAAS_ACTORS, PRAAS_PORT, PRAAS_CLUSTER,
-    PRAAS_REDIS_URL, PRAAS_STORAGE, PRAAS_S3_BUCKET, PRAAS_CLUSTER_SECRET, …), and PRAAS_CONFIG.
-    Flags override the environment, which overrides the config file.
-
-  praas call <Type/key> <method> [args…] call a method; each arg is a JSON value (a bare word is a string)
-  praas status [Type/key]                the cluster view, or where one actor is
-      --url <http://host:port>           gateway to ask (default $PRAAS_URL or http://127.0.0.1:7070)
-      --token <secret>                   bearer token (default $PRAAS_TOKEN)
-      --timeout-ms <n>                   deadline of the call (call only)
-      --json                             print raw JSON (status only)
-
-  praas help, praas <command> --help     this text
-
-  Exit codes: 0 done (start: stopped by a signal, state saved); 1 failed; 2 bad usage or settings,
-  or Redis unreachable at start; 3 (start) out of the cluster for longer than --rejoin-timeout-ms.
-`;
-
-const CLIENT_FLAGS: Record<string, FlagKind> = { url: "string", token: "string" };
 const COMMANDS = new Set(["start", "call", "status"]);
 
 /** `praas <command> --help` (or -h) anywhere before a `--`: the user wants the usage, not a run. */
@@ -136,7 +64,7 @@ export async function runCommand(argv: readonly string[], io: Io): Promise<Outco
   } catch (err) {
     if (err instanceof PraasError) {
       io.err(`praas: ${err.message} [${err.code}]`);
-      return { exitCode: EXIT_CODE_2.has(err.code) ? 2 : 1 };
+      return { exitCode: exitCodeOf(err) };
     }
     throw err;
   }
@@ -202,10 +130,27 @@ function listenFailure(err: unknown, config: StartConfig): ConfigError | undefin
   return new ConfigError(`Cannot listen on ${where}: ${problem}; ${how}`);
 }
 
+/** A client flag's value: the flag, else its variable, else its default; a bad one is a UsageError naming where it came from. */
+function clientOption(flags: Record<string, unknown>, io: Io, flag: string): unknown {
+  const s = CLIENT_SETTINGS.find((x) => x.flag === flag) as ClientSetting;
+  const fromEnv = s.env === undefined ? undefined : io.env[s.env];
+  const [raw, where] =
+    flags[flag] !== undefined
+      ? [flags[flag], `--${flag}`]
+      : fromEnv !== undefined && fromEnv !== ""
+        ? [fromEnv, `$${s.env}`]
+        : [undefined, `--${flag}`];
+  const value = s.input === "number" && typeof raw === "string" ? Number(raw) : raw;
+  if (value === undefined) return s.spec.default;
+  if (s.spec.accept(value) === undefined) throw new UsageError(optionError(s.spec, where, raw).message);
+  return value;
+}
+
 function target(flags: Record<string, unknown>, io: Io): { url: string; token: string | undefined } {
-  const url = (flags.url as string | undefined) ?? io.env.PRAAS_URL ?? "http://127.0.0.1:7070";
-  if (!/^https?:\/\//.test(url)) throw new UsageError(`--url must be an http:// or https:// URL, got ${url}`);
-  return { url, token: (flags.token as string | undefined) ?? io.env.PRAAS_TOKEN };
+  return {
+    url: clientOption(flags, io, "url") as string,
+    token: clientOption(flags, io, "token") as string | undefined,
+  };
 }
 
 /** A JSON value, or the word itself as a string (so `praas call Room/a join ana` works). */
@@ -222,19 +167,15 @@ function actorPath(type: string, key: string): string {
 }
 
 async function call(argv: readonly string[], io: Io): Promise<number> {
-  const { flags, positionals } = parseArgs(argv, { ...CLIENT_FLAGS, "timeout-ms": "string" });
+  const { flags, positionals } = parseArgs(argv, clientFlags("call"));
   const [actor, method, ...args] = positionals;
   if (actor === undefined || method === undefined) {
     throw new UsageError("Usage: praas call <Type/key> <method> [args as JSON values…]");
   }
   const id = parseActorId(actor);
   const { url, token } = target(flags, io);
-  let query = "";
-  if (flags["timeout-ms"] !== undefined) {
-    const n = Number(flags["timeout-ms"]);
-    if (!(n > 0)) throw new UsageError(`--timeout-ms must be a positive number, got ${flags["timeout-ms"]}`);
-    query = `?timeoutMs=${n}`;
-  }
+  const timeoutMs = clientOption(flags, io, "timeout-ms");
+  const query = timeoutMs === undefined ? "" : `?timeoutMs=${timeoutMs}`;
   const result = await controlRequest(
     url,
     "POST",
@@ -255,7 +196,7 @@ interface ClusterJson {
 }
 
 async function status(argv: readonly string[], io: Io): Promise<number> {
-  const { flags, positionals } = parseArgs(argv, { ...CLIENT_FLAGS, json: "boolean" });
+  const { flags, positionals } = parseArgs(argv, clientFlags("status"));
   if (positionals.length > 1) throw new UsageError("Usage: praas status [Type/key]");
   const { url, token } = target(flags, io);
   if (positionals.length === 1) {

@@ -1,14 +1,7 @@
 export { combineWeb, type LoadedModules, loadActorModules } from "./actors.js";
 export { type FlagKind, type ParsedArgs, parseArgs } from "./args.js";
 export { type Io, type Outcome, runCommand, USAGE } from "./cli.js";
-export {
-  type ConfigInputs,
-  type RemindersKind,
-  resolveStartConfig,
-  START_FLAGS,
-  type StartConfig,
-  type StorageKind,
-} from "./config.js";
+export { type ConfigInputs, resolveStartConfig } from "./config.js";
 export { ConfigError, UsageError } from "./errors.js";
 export {
   type CliLogger,
@@ -18,4 +11,17 @@ export {
   LOG_LEVELS,
   type LogFormat,
 } from "./logger.js";
+export {
+  DEFAULTS,
+  envOf,
+  flagOf,
+  type RemindersKind,
+  SETTINGS,
+  type Setting,
+  START_FLAGS,
+  type StartConfig,
+  type StorageKind,
+  settingHint,
+} from "./settings.js";
 export { banner, type Running, remindersKey, startServer } from "./start.js";
+export { settingHelp } from "./usage.js";

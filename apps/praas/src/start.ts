@@ -1,5 +1,13 @@
 import { join } from "node:path";
-import type { LogFunction, MembershipProvider } from "@praas/core";
+import {
+  DEFAULT_REDIS_KEY_PREFIX,
+  DEFAULT_STATE_DIR,
+  type LogFunction,
+  type MembershipProvider,
+  OptionError,
+  redactUrl,
+  remindersKey as remindersHash,
+} from "@praas/core";
 import {
   RedisUnavailableError,
   redisMembership,
@@ -25,9 +33,9 @@ import {
 } from "@praas/silo";
 import { s3Storage } from "@praas/storage-s3";
 import { combineWeb, loadActorModules } from "./actors.js";
-import { redactUrl, type StartConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { type CliLogger, createLogger } from "./logger.js";
+import { type StartConfig, settingHint } from "./settings.js";
 
 export interface Running {
   readonly silo: Silo;
@@ -70,7 +78,8 @@ export async function startServer(
     Object.assign(parts, buildParts(config, log, local));
     silo = await Silo.start({
       actors: classes,
-      stateDir: config.stateDir,
+      // Given always: the CLI read $PRAAS_STATE_DIR from its own environment already.
+      stateDir: stateDirOf(config),
       idleTimeoutMs: config.idleTimeoutMs,
       callTimeoutMs: config.callTimeoutMs,
       maxActivations: config.maxActivations,
@@ -138,13 +147,21 @@ function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): P
   else if (config.storage === "redis")
     storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix, log });
   else if (config.storage === "s3") {
-    storage = s3Storage({
-      bucket: config.s3Bucket as string,
-      prefix: config.s3Prefix,
-      endpoint: config.s3Endpoint,
-      region: config.s3Region,
-      forcePathStyle: config.s3PathStyle,
-    });
+    try {
+      storage = s3Storage({
+        bucket: config.s3Bucket as string,
+        prefix: config.s3Prefix,
+        endpoint: config.s3Endpoint,
+        region: config.s3Region,
+        forcePathStyle: config.s3PathStyle,
+      });
+    } catch (err) {
+      // Whatever the S3 store refuses here is one of its options, each an --s3-* setting.
+      if (err instanceof InvalidArgumentError) {
+        throw new ConfigError(`${err.message} (S3 settings: --s3-bucket, --s3-prefix, …)`);
+      }
+      throw err;
+    }
   }
   let reminders: ReminderStore | undefined;
   if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config), log });
@@ -182,32 +199,32 @@ function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): P
 
 /** The Redis hash holding reminders: one per cluster. */
 export function remindersKey(config: StartConfig): string {
-  return config.cluster === undefined ? "praas:reminders" : `praas:${config.cluster}:reminders`;
+  return remindersHash(config.cluster);
 }
 
-/** Invalid cluster or S3 settings found by the silo or the store: a ConfigError naming the praas settings. */
+/**
+ * An option the silo refused (an OptionError, by its path) becomes a
+ * ConfigError naming the praas setting that gives it; Redis that does not
+ * answer says what to check.
+ */
 function explain(err: unknown): unknown {
   if (err instanceof RedisUnavailableError) {
     return new RedisUnavailableErrorWithHint(
       `${err.message} — is it running? Check --redis-url, or wait longer with --redis-connect-timeout-ms`,
     );
   }
-  if (!(err instanceof InvalidArgumentError)) return err;
-  const m = err.message;
-  if (m.startsWith("cluster.secret")) {
-    return new ConfigError(
-      `${m} — give --cluster-secret or $PRAAS_CLUSTER_SECRET (at least 16 characters, the same for every silo)`,
-    );
+  if (!(err instanceof OptionError)) return err;
+  const hint = settingHint(err.path);
+  if (hint !== undefined) return new ConfigError(`${err.message} — ${hint}`, err.path);
+  if (err.path.startsWith("cluster")) {
+    return new ConfigError(`${err.message} (cluster settings: --cluster, --cluster-host, …)`, err.path);
   }
-  if (m.startsWith("cluster.advertise")) return new ConfigError(`${m} — give --advertise host:port`);
-  if (m.startsWith("cluster.")) return new ConfigError(`${m} (cluster settings: --cluster, --cluster-host, …)`);
-  if (m.startsWith("S3 option")) return new ConfigError(`${m} (S3 settings: --s3-bucket, --s3-prefix, …)`);
   return err;
 }
 
 /** The state folder of the lmdb and fs stores (the silo's own default for lmdb). */
 function stateDirOf(config: StartConfig): string {
-  return config.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
+  return config.stateDir ?? join(process.cwd(), DEFAULT_STATE_DIR);
 }
 
 /** Where state goes, for the banner. */
@@ -220,7 +237,7 @@ function describeStorage(config: StartConfig): string {
     case "memory":
       return "in memory (lost when the process exits)";
     case "redis":
-      return `Redis ${redactUrl(config.redisUrl as string)}, keys ${config.redisKeyPrefix ?? "praas:state:"}…`;
+      return `Redis ${redactUrl(config.redisUrl as string)}, keys ${config.redisKeyPrefix ?? DEFAULT_REDIS_KEY_PREFIX}…`;
     case "s3":
       return `s3://${config.s3Bucket}/${config.s3Prefix ?? ""}${config.s3Endpoint ? ` at ${config.s3Endpoint}` : ""}`;
   }

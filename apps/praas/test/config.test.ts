@@ -140,6 +140,6 @@ describe("praas start configuration", () => {
     expect(() => resolve({ actors: ["a"], "heartbeat-ms": "200" })).toThrow(
       /heartbeatMs \(--heartbeat-ms\) only applies to a cluster silo/,
     );
-    expect(() => resolve({ ...cluster }, { PRAAS_DEAD_AFTER_MS: "0" })).toThrow(/must be a positive integer/);
+    expect(() => resolve({ ...cluster }, { PRAAS_DEAD_AFTER_MS: "0" })).toThrow(/must be an integer ≥ 1, got "0"/);
   });
 });

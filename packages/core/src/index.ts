@@ -17,6 +17,7 @@ export * from "./membership.js";
 export * from "./memory-membership.js";
 export * from "./memory-store.js";
 export * from "./messages.js";
+export * from "./options.js";
 export * from "./refs.js";
 export * from "./reminders.js";
 export * from "./retry.js";

@@ -49,11 +49,12 @@ export type {
   FailureKind,
 } from "./activation.js";
 export type { CallObserver } from "./call.js";
-export type {
-  ClusterOptions,
-  ClusterTransportOptions,
-  InProcessClusterHooks,
-  SiloConnector,
+export {
+  CLUSTER_OPTIONS,
+  type ClusterOptions,
+  type ClusterTransportOptions,
+  type InProcessClusterHooks,
+  type SiloConnector,
 } from "./cluster/config.js";
 export type { EmbeddedStoreOptions } from "./embedded-options.js";
 export type { FileImportReport } from "./fs-import.js";
@@ -62,7 +63,7 @@ export { FileStateStore } from "./fs-store.js";
 export * from "./gateway/index.js";
 export { LmdbReminderStore } from "./lmdb-reminder-store.js";
 export { LmdbStateStore } from "./lmdb-store.js";
-export type { SiloOptions } from "./options.js";
+export { SILO_OPTIONS, type SiloOptions } from "./options.js";
 export { callableMethods } from "./registry.js";
 export {
   type ClusterSilo,

@@ -3,10 +3,15 @@ import {
   type ActorClass,
   type Clock,
   consoleLog,
+  DEFAULT_STATE_DIR,
   InvalidArgumentError,
   type LogFunction,
   MemoryReminderStore,
+  OptionError,
+  type OptionSpec,
+  Options,
   type ReminderStore,
+  readOption,
   type StateStore,
   systemClock,
 } from "@praas/core";
@@ -24,7 +29,7 @@ export interface SiloOptions {
    * exclusively. The silo owns the store and closes it on `stop()`.
    */
   readonly storage?: StateStore;
-  /** Folder of the default embedded store (default: `$PRAAS_STATE_DIR` or `./.praas-state`). */
+  /** Folder of the default embedded store (default: `$PRAAS_STATE_DIR` or `./.praas-state`, {@link DEFAULT_STATE_DIR}). */
   readonly stateDir?: string;
   /** Swap out activations idle this long (default 5 min; per type: `static idleTimeoutMs`). */
   readonly idleTimeoutMs?: number;
@@ -94,49 +99,87 @@ export interface ResolvedSiloOptions {
   readonly workerThreads: number;
 }
 
-function positive(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(`Silo option ${name} must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  return value;
+/**
+ * The silo's settings (the ones given as plain values): their defaults,
+ * checks and descriptions. `praas start` builds its flags for them from these.
+ */
+export const SILO_OPTIONS = {
+  stateDir: Options.text({
+    doc: "where swapped-out state goes (the embedded store's folder)",
+    default: DEFAULT_STATE_DIR,
+    expected: "a path",
+  }),
+  idleTimeoutMs: Options.positiveNumber({
+    doc: "swap actors out after this much idle time",
+    default: 300_000,
+  }),
+  idleCheckIntervalMs: Options.positiveNumber({
+    doc: "how often the idle collector looks",
+    defaultText: "a fifth of the shortest idle timeout, 100 ms … 60 s",
+  }),
+  callTimeoutMs: Options.positiveNumber({ doc: "default deadline of a call", default: 30_000 }),
+  maxActivations: Options.integer({
+    doc: "swap out the least recently used actors beyond this many",
+    min: 1,
+    defaultText: "unbounded",
+  }),
+  drainTimeoutMs: Options.positiveNumber({
+    doc: "how long stopping waits for running calls and saves",
+    default: 10_000,
+  }),
+  stuckTurnGraceMs: Options.positiveNumber({
+    doc: "a turn running this long past its call's deadline is stuck and abandoned",
+    default: 10_000,
+  }),
+  reminderRefreshMs: Options.positiveNumber({
+    doc: "how often the silo re-reads reminders it may now own",
+    default: 10_000,
+  }),
+  workerThreads: Options.integer({
+    doc: "threads for static threads types",
+    min: 1,
+    defaultText: "cores left after the event loop",
+  }),
+} as const;
+
+/** `options[name]` checked against its description; an OptionError "Silo option <name> must be …" otherwise. */
+function read<K extends keyof typeof SILO_OPTIONS>(
+  options: SiloOptions,
+  name: K,
+): (typeof SILO_OPTIONS)[K] extends OptionSpec<infer T> ? T | undefined : never {
+  const spec = SILO_OPTIONS[name] as OptionSpec<unknown>;
+  return readOption(spec, name, options[name], `Silo option ${name}`) as never;
 }
 
-/** Check every option and fill in defaults; a bad option is an InvalidArgumentError naming it. */
+/** Check every option and fill in defaults; a bad option is an OptionError (an InvalidArgumentError) naming it. */
 export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
   if (typeof options !== "object" || options === null)
     throw new InvalidArgumentError("Silo.start needs an options object");
   if (!Array.isArray(options.actors))
-    throw new InvalidArgumentError("Silo option actors must be an array of actor classes");
-  const stateDir = options.stateDir ?? process.env.PRAAS_STATE_DIR ?? join(process.cwd(), ".praas-state");
-  if (typeof stateDir !== "string" || stateDir.length === 0)
-    throw new InvalidArgumentError("Silo option stateDir must be a path");
+    throw new OptionError("actors", options.actors, "Silo option actors must be an array of actor classes");
+  // $PRAAS_STATE_DIR stays a library default (documented, and used by programs that call Silo.start themselves).
+  const givenDir = options.stateDir ?? process.env.PRAAS_STATE_DIR;
+  const stateDir =
+    givenDir === undefined
+      ? join(process.cwd(), DEFAULT_STATE_DIR)
+      : (readOption(SILO_OPTIONS.stateDir, "stateDir", givenDir, "Silo option stateDir") as string);
   if (options.log !== undefined && typeof options.log !== "function") {
-    throw new InvalidArgumentError("Silo option log must be a function (level, message) => void");
-  }
-  const maxActivations = positive("maxActivations", options.maxActivations, Number.POSITIVE_INFINITY);
-  if (maxActivations !== Number.POSITIVE_INFINITY && !Number.isInteger(maxActivations)) {
-    throw new InvalidArgumentError("Silo option maxActivations must be an integer");
+    throw new OptionError("log", options.log, "Silo option log must be a function (level, message) => void");
   }
   const checked = {
     actors: options.actors,
-    idleTimeoutMs: positive("idleTimeoutMs", options.idleTimeoutMs, 300_000),
-    idleCheckIntervalMs:
-      options.idleCheckIntervalMs === undefined
-        ? undefined
-        : positive("idleCheckIntervalMs", options.idleCheckIntervalMs, 0),
-    callTimeoutMs: positive("callTimeoutMs", options.callTimeoutMs, 30_000),
-    maxActivations,
-    drainTimeoutMs: positive("drainTimeoutMs", options.drainTimeoutMs, 10_000),
-    stuckTurnGraceMs: positive("stuckTurnGraceMs", options.stuckTurnGraceMs, 10_000),
+    idleTimeoutMs: read(options, "idleTimeoutMs") as number,
+    idleCheckIntervalMs: read(options, "idleCheckIntervalMs"),
+    callTimeoutMs: read(options, "callTimeoutMs") as number,
+    maxActivations: read(options, "maxActivations") ?? Number.POSITIVE_INFINITY,
+    drainTimeoutMs: read(options, "drainTimeoutMs") as number,
+    stuckTurnGraceMs: read(options, "stuckTurnGraceMs") as number,
     clock: options.clock ?? systemClock,
-    reminderRefreshMs: positive("reminderRefreshMs", options.reminderRefreshMs, 10_000),
+    reminderRefreshMs: read(options, "reminderRefreshMs") as number,
     cluster: options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster),
     log: options.log ?? consoleLog,
-    workerThreads: positive("workerThreads", options.workerThreads, defaultPoolSize()),
+    workerThreads: read(options, "workerThreads") ?? defaultPoolSize(),
   };
-  if (!Number.isInteger(checked.workerThreads))
-    throw new InvalidArgumentError("Silo option workerThreads must be an integer");
   // Bad actor classes are found here (the silo builds the registry again), before any store is opened.
   new ActorRegistry(checked.actors, checked.idleTimeoutMs);
   // Stores last: opening the embedded one claims the folder, so nothing may throw after it.

@@ -4,6 +4,7 @@
  * parent (or by SIGTERM, after which the parent starts a fresh one).
  */
 import { PraasError } from "@praas/core";
+import { exitCodeOf } from "../errors.js";
 import { createLogger, defaultLogFormat } from "../logger.js";
 import { type Otel, otelWanted, startOtel } from "../otel.js";
 import { type Running, startServer } from "../start.js";
@@ -63,9 +64,7 @@ async function init(m: Extract<ToChild, { t: "init" }>): Promise<void> {
     });
   } catch (err) {
     // Settings to fix (a taken port included), not a crash: the parent stops instead of restarting.
-    const setting =
-      (err instanceof PraasError && ["CONFIG", "USAGE", "REDIS_UNAVAILABLE"].includes(err.code)) ||
-      (err as { syscall?: unknown }).syscall === "listen";
+    const setting = exitCodeOf(err) === 2 || (err as { syscall?: unknown }).syscall === "listen";
     const code = setting ? 2 : 1;
     const message =
       err instanceof Error ? `${err.message}${err instanceof PraasError ? ` [${err.code}]` : ""}` : String(err);

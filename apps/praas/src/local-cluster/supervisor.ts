@@ -11,6 +11,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { DEFAULT_STATE_DIR } from "@praas/core";
 import type { Io } from "../cli.js";
 import type { StartConfig } from "../config.js";
 import { LocalCoordinator, type Member } from "./coordinator.js";
@@ -213,7 +214,7 @@ function banner(config: StartConfig, slots: readonly Slot[], local: boolean): st
   }
   const state =
     config.storage === "lmdb"
-      ? `${config.stateDir ?? process.env.PRAAS_STATE_DIR ?? "./.praas-state"} (embedded store, shared by the silos)`
+      ? `${config.stateDir ?? `./${DEFAULT_STATE_DIR}`} (embedded store, shared by the silos)`
       : `--storage ${config.storage}`;
   lines.push(
     `  state      ${state}`,

@@ -1,7 +1,15 @@
 /**
  * The `cluster` option of `Silo.start`: checked once, defaults filled in.
  */
-import { InvalidArgumentError, type MembershipProvider } from "@praas/core";
+import {
+  InvalidArgumentError,
+  type MembershipProvider,
+  OptionError,
+  type OptionSpec,
+  Options,
+  readOption,
+  showValue,
+} from "@praas/core";
 import type { WebSocket } from "ws";
 import { resolveSecret } from "./auth.js";
 import type { ConnectionLimits } from "./peer-connection.js";
@@ -96,15 +104,93 @@ export interface ResolvedClusterOptions {
   readonly inProcess: InProcessClusterHooks | undefined;
 }
 
-function int(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new InvalidArgumentError(`cluster.${name} must be an integer in ${min}..${max}, got ${String(value)}`);
-  }
-  return value;
-}
+/**
+ * The cluster settings given as plain values, by their path under the
+ * `cluster` option: defaults, checks and descriptions (`praas start` builds
+ * its cluster flags from these).
+ */
+export const CLUSTER_OPTIONS = {
+  "listen.host": Options.text({
+    doc: "silo-to-silo listener interface",
+    default: "127.0.0.1",
+    expected: "a host",
+  }),
+  "listen.port": Options.integer({
+    doc: "silo-to-silo listener port; 0: any free one",
+    min: 0,
+    max: 65_535,
+    default: 0,
+  }),
+  advertise: Options.hostPort({
+    doc: "address other silos dial (required when listening on 0.0.0.0 or ::)",
+    defaultText: "the bound host and port",
+  }),
+  maxHops: Options.integer({ doc: "how often a call may be forwarded between silos", min: 0, max: 16, default: 3 }),
+  drainTimeoutMs: Options.integer({
+    doc: "longest a graceful stop waits for peers and in-flight calls",
+    min: 1,
+    max: 3_600_000,
+    default: 10_000,
+  }),
+  rejoinTimeoutMs: Options.integer({
+    doc: "longest the silo may be out of the cluster before it stops; 0: stop as soon as evicted",
+    min: 0,
+    max: 86_400_000,
+    defaultText: "keeps trying for ever",
+  }),
+  "transport.maxFrameBytes": Options.integer({
+    doc: "largest frame between silos, in bytes",
+    min: 4096,
+    max: 2 ** 31 - 1,
+    default: 64 * 1024 * 1024,
+  }),
+  "transport.highWaterBytes": Options.integer({
+    doc: "stop writing to a peer while its socket buffers more than this",
+    min: 1,
+    max: 2 ** 31 - 1,
+    default: 4 * 1024 * 1024,
+  }),
+  "transport.maxQueued": Options.integer({
+    doc: "calls queued for one peer beyond which new ones fail",
+    min: 1,
+    max: 10_000_000,
+    default: 65_536,
+  }),
+  "transport.pingIntervalMs": Options.integer({
+    doc: "ping idle connections this often; a peer silent for two intervals is cut off",
+    min: 10,
+    max: 3_600_000,
+    default: 5_000,
+  }),
+  "transport.handshakeTimeoutMs": Options.integer({
+    doc: "a connection must authenticate within this long",
+    min: 10,
+    max: 600_000,
+    default: 5_000,
+  }),
+  "transport.backoffMs": Options.integer({
+    doc: "first redial delay after a failed dial, doubled per failure",
+    min: 1,
+    max: 60_000,
+    default: 50,
+  }),
+  "transport.maxBackoffMs": Options.integer({
+    doc: "longest redial delay (at least transport.backoffMs)",
+    min: 1,
+    max: 600_000,
+    defaultText: "max(2000, transport.backoffMs)",
+  }),
+} as const;
 
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/;
+type ClusterOptionPath = keyof typeof CLUSTER_OPTIONS;
+
+/** The value at `path` checked against its description (an OptionError naming `cluster.<path>`), or its default. */
+function read<P extends ClusterOptionPath>(
+  path: P,
+  value: unknown,
+): (typeof CLUSTER_OPTIONS)[P] extends OptionSpec<infer T> ? T | undefined : never {
+  return readOption(CLUSTER_OPTIONS[path] as OptionSpec<unknown>, `cluster.${path}`, value) as never;
+}
 
 function isProvider(m: unknown): m is MembershipProvider {
   if (typeof m !== "object" || m === null) return false;
@@ -118,50 +204,81 @@ function isProvider(m: unknown): m is MembershipProvider {
   );
 }
 
+/**
+ * Check the cluster option and fill in defaults. `env` is where the secret
+ * falls back to `PRAAS_CLUSTER_SECRET` (programs that start silos themselves
+ * rely on it; `praas start` reads its own environment and passes the secret).
+ */
 export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv = process.env): ResolvedClusterOptions {
-  if (typeof o !== "object" || o === null) throw new InvalidArgumentError("Silo option cluster must be an object");
+  if (typeof o !== "object" || o === null) throw new OptionError("cluster", o, "Silo option cluster must be an object");
   if (typeof o.name !== "string" || o.name.length === 0 || o.name.length > 256) {
-    throw new InvalidArgumentError("cluster.name must be a non-empty string of at most 256 characters");
+    throw new OptionError(
+      "cluster.name",
+      o.name,
+      `cluster.name must be a non-empty string of at most 256 characters, got ${showValue(o.name)}`,
+    );
   }
   if (!isProvider(o.membership)) {
-    throw new InvalidArgumentError("cluster.membership must be a membership provider (e.g. redisMembership({ url }))");
+    throw new OptionError(
+      "cluster.membership",
+      o.membership,
+      "cluster.membership must be a membership provider (e.g. redisMembership({ url }))",
+    );
   }
-  const host = o.listen?.host ?? "127.0.0.1";
-  if (typeof host !== "string" || host.length === 0)
-    throw new InvalidArgumentError("cluster.listen.host must be a host");
-  const port = int("listen.port", o.listen?.port, 0, 0, 65_535);
-  if (o.advertise !== undefined && (typeof o.advertise !== "string" || !HOST_PORT.test(o.advertise))) {
-    throw new InvalidArgumentError(`cluster.advertise must be "host:port", got ${JSON.stringify(o.advertise)}`);
-  }
-  if (o.advertise === undefined && (host === "0.0.0.0" || host === "::")) {
-    throw new InvalidArgumentError(`cluster.advertise ("host:port" peers dial) is required when listening on ${host}`);
+  const host = read("listen.host", o.listen?.host) as string;
+  const port = read("listen.port", o.listen?.port) as number;
+  const advertise = read("advertise", o.advertise);
+  if (advertise === undefined && (host === "0.0.0.0" || host === "::")) {
+    throw new OptionError(
+      "cluster.advertise",
+      undefined,
+      `cluster.advertise ("host:port" peers dial) is required when listening on ${host}`,
+    );
   }
   const t = o.transport ?? {};
-  const pingIntervalMs = int("transport.pingIntervalMs", t.pingIntervalMs, 5_000, 10, 3_600_000);
-  const backoffMs = int("transport.backoffMs", t.backoffMs, 50, 1, 60_000);
+  const backoffMs = read("transport.backoffMs", t.backoffMs) as number;
+  const maxBackoffMs = read("transport.maxBackoffMs", t.maxBackoffMs) ?? Math.max(2_000, backoffMs);
+  if (maxBackoffMs < backoffMs) {
+    throw new OptionError(
+      "cluster.transport.maxBackoffMs",
+      maxBackoffMs,
+      `cluster.transport.maxBackoffMs must be at least cluster.transport.backoffMs (${backoffMs}), got ${maxBackoffMs}`,
+    );
+  }
   return {
     name: o.name,
     membership: o.membership,
     host,
     port,
-    advertise: o.advertise,
-    secret: resolveSecret(o.secret, env.PRAAS_CLUSTER_SECRET, o.membership.localSecret?.()),
-    maxHops: int("maxHops", o.maxHops, 3, 0, 16),
-    drainTimeoutMs: int("drainTimeoutMs", o.drainTimeoutMs, 10_000, 1, 3_600_000),
-    rejoinTimeoutMs:
-      o.rejoinTimeoutMs === undefined ? undefined : int("rejoinTimeoutMs", o.rejoinTimeoutMs, 0, 0, 86_400_000),
+    advertise,
+    secret: clusterSecret(o, env),
+    maxHops: read("maxHops", o.maxHops) as number,
+    drainTimeoutMs: read("drainTimeoutMs", o.drainTimeoutMs) as number,
+    rejoinTimeoutMs: read("rejoinTimeoutMs", o.rejoinTimeoutMs),
     limits: {
-      maxFrameBytes: int("transport.maxFrameBytes", t.maxFrameBytes, 64 * 1024 * 1024, 4096, 2 ** 31 - 1),
-      highWaterBytes: int("transport.highWaterBytes", t.highWaterBytes, 4 * 1024 * 1024, 1, 2 ** 31 - 1),
-      maxQueued: int("transport.maxQueued", t.maxQueued, 65_536, 1, 10_000_000),
+      maxFrameBytes: read("transport.maxFrameBytes", t.maxFrameBytes) as number,
+      highWaterBytes: read("transport.highWaterBytes", t.highWaterBytes) as number,
+      maxQueued: read("transport.maxQueued", t.maxQueued) as number,
       maxEnvelopesPerFrame: 4096,
-      pingIntervalMs,
-      handshakeTimeoutMs: int("transport.handshakeTimeoutMs", t.handshakeTimeoutMs, 5_000, 10, 600_000),
+      pingIntervalMs: read("transport.pingIntervalMs", t.pingIntervalMs) as number,
+      handshakeTimeoutMs: read("transport.handshakeTimeoutMs", t.handshakeTimeoutMs) as number,
     },
     backoffMs,
-    maxBackoffMs: int("transport.maxBackoffMs", t.maxBackoffMs, Math.max(2_000, backoffMs), backoffMs, 600_000),
+    maxBackoffMs,
     inProcess: o.inProcess,
   };
+}
+
+/** The secret as bytes; a refused one is an OptionError on `cluster.secret` (front ends map it to their setting). */
+function clusterSecret(o: ClusterOptions, env: NodeJS.ProcessEnv): Uint8Array {
+  try {
+    return resolveSecret(o.secret, env.PRAAS_CLUSTER_SECRET, o.membership.localSecret?.());
+  } catch (err) {
+    if (err instanceof InvalidArgumentError && !(err instanceof OptionError)) {
+      throw new OptionError("cluster.secret", o.secret === undefined ? undefined : "***", err.message);
+    }
+    throw err;
+  }
 }
 
 /** "host:port" for a bound address (IPv6 hosts in brackets). */
