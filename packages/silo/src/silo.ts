@@ -14,6 +14,7 @@ import {
   type ChainLink,
   type Clock,
   createRef,
+  DEFAULT_SEND_RETRY,
   DeadlineQueue,
   describeError,
   EMPTY_CHAIN,
@@ -26,7 +27,9 @@ import {
   type PraasError,
   type RefTarget,
   type RemoteMethod,
+  type RetryPolicy,
   refTarget,
+  retry,
   type SendOptions,
   SiloStoppedError,
   type StateStore,
@@ -613,9 +616,14 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    * A call the runtime makes itself (message delivery, reminder firing): routed
    * like any call, but to a system method no user method can shadow.
    */
-  #systemCall(id: ActorId, method: string, args: unknown[], interleave: boolean): Promise<unknown> {
+  #systemCall(
+    id: ActorId,
+    method: string,
+    args: unknown[],
+    interleave: boolean,
+    timeoutMs = this.#options.callTimeoutMs,
+  ): Promise<unknown> {
     if (this.#stopping !== undefined) return Promise.reject(new SiloStoppedError());
-    const timeoutMs = this.#options.callTimeoutMs;
     const call = new Call(
       actorIdString(id.type, id.key),
       id.type,
@@ -686,23 +694,29 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     if (info.stateless) throw new InvalidArgumentError(`${info.name} is stateless and has no inbox`);
     validateKey(target.key);
     assertEncodable(data, `message on channel "${channel}"`);
+    const timeoutMs = options?.timeoutMs ?? this.#options.callTimeoutMs;
+    if (!(timeoutMs > 0)) throw new InvalidArgumentError("timeoutMs must be a positive number");
     const message = { id: randomUUID(), channel, from, data };
-    const durable = options?.durable === true;
-    if (!durable) {
-      await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, false], true);
+    if (options?.durable !== true) {
+      await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, false], true, timeoutMs);
       return;
     }
+    const policy = checkRetryPolicy(options.retry ?? DEFAULT_SEND_RETRY);
+    const clock = this.#options.clock;
     // Durable messages are deduplicated by id at the target, so resending after a
-    // failure that may or may not have stored it is safe.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, true], true);
-        return;
-      } catch (err) {
-        const retryable = (err as { retryable?: unknown }).retryable === true;
-        if (!retryable || attempt >= 4 || this.#stopping !== undefined) throw err;
-      }
-    }
+    // failure that may or may not have stored it is safe. Every try gets what is
+    // left of the one deadline, so the send as a whole ends by it.
+    await retry(
+      (n, remainingMs) =>
+        this.#systemCall(
+          target,
+          SYSTEM_METHODS.deliver,
+          [message, true],
+          true,
+          n === 1 ? timeoutMs : Math.ceil(remainingMs),
+        ),
+      { policy, deadline: clock.now() + timeoutMs, clock, stop: () => this.#stopping !== undefined },
+    );
   }
 
   /** Does this silo own `actor` now? (A single silo owns everything.) */
@@ -932,6 +946,21 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
     }
   }
+}
+
+/** `policy` if its numbers make sense (a send's options come from users), else InvalidArgumentError. */
+function checkRetryPolicy(policy: RetryPolicy): RetryPolicy {
+  const { initialDelayMs, maxDelayMs, maxAttempts, jitter } = policy;
+  if (!(initialDelayMs >= 0) || !(maxDelayMs >= initialDelayMs)) {
+    throw new InvalidArgumentError("retry needs 0 <= initialDelayMs <= maxDelayMs");
+  }
+  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
+    throw new InvalidArgumentError("retry.maxAttempts must be a whole number >= 1");
+  }
+  if (jitter !== undefined && jitter !== "full" && jitter !== "equal" && jitter !== "none") {
+    throw new InvalidArgumentError('retry.jitter must be "full", "equal" or "none"');
+  }
+  return policy;
 }
 
 function alwaysServing(): undefined {
