@@ -55,6 +55,7 @@ import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
+import { Scope, settlesWithin } from "./scope.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
 import { inCallContext, traceCall, tracedStore, traceReminder } from "./tracing.js";
 import { WorkerPool } from "./worker-pool/pool.js";
@@ -188,26 +189,42 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
   static async start(options: SiloOptions): Promise<Silo> {
     const resolved = resolveSiloOptions(options);
-    let silo: Silo;
+    // Every step registers its undo: a step that throws leaves nothing of the earlier ones running.
+    const scope = new Scope();
+    // The stores are open (the embedded one holds its folder): the silo owns them from here.
+    // Registered so that they close in stop()'s order: the state store, then the reminders.
+    scope.defer(() => resolved.reminders.close());
+    scope.defer(() => resolved.storage.close());
     try {
-      silo = new Silo(resolved);
+      const silo = new Silo(resolved);
+      scope.defer(() => silo.#deadlines.close(new SiloStoppedError()));
+      scope.defer(() => silo.#threads.close(0));
+      if (resolved.cluster !== undefined) {
+        const cluster = await Cluster.start(silo.#clusterHost(), resolved.cluster, silo.#baseId);
+        silo.#cluster = cluster;
+        scope.defer(async () => {
+          await cluster.beginStop();
+          await cluster.finishStop();
+        });
+      }
+      silo.#scheduleCollection();
+      scope.defer(() => silo.#collector?.cancel());
+      // Before starting: a start that fails half way may have scheduled some reminders already.
+      scope.defer(() => silo.#reminders.stop());
+      await silo.#reminders.start();
+      return silo;
     } catch (err) {
-      // The stores are open (the embedded one holds its folder): give them back.
-      await Promise.all([resolved.storage.close(), resolved.reminders.close()]);
+      for (const failure of await scope.close()) {
+        try {
+          resolved.log("warn", `start failed, and undoing a step failed too: ${describeError(failure)}`, {
+            error: failure,
+          });
+        } catch {
+          // A logger that throws must not hide the start's own error.
+        }
+      }
       throw err;
     }
-    if (resolved.cluster !== undefined) {
-      try {
-        silo.#cluster = await Cluster.start(silo.#clusterHost(), resolved.cluster, silo.#baseId);
-      } catch (err) {
-        await resolved.storage.close();
-        await resolved.reminders.close();
-        throw err;
-      }
-    }
-    silo.#scheduleCollection();
-    await silo.#reminders.start();
-    return silo;
   }
 
   readonly #baseId = `silo-${randomBytes(4).toString("hex")}`;
@@ -489,8 +506,15 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     await threadsClosed;
     await this.#cluster?.finishStop();
     this.#deadlines.close(new SiloStoppedError());
-    await this.#options.storage.close();
-    await this.#options.reminders.close();
+    // A store whose backend stopped answering must not hang stop(): wait a drain's length for each.
+    for (const [what, store] of [
+      ["state store", this.#options.storage],
+      ["reminder store", this.#options.reminders],
+    ] as const) {
+      if (!(await settlesWithin(store.close(), drainTimeoutMs, clock))) {
+        this.#log("warn", `stop: closing the ${what} took over ${drainTimeoutMs} ms; left it closing`);
+      }
+    }
     const report: StopReport = { saved, abandoned, failed };
     if (failed.length > 0) {
       throw Object.assign(
