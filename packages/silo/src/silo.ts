@@ -34,7 +34,6 @@ import {
   SiloStoppedError,
   type StateStore,
   SYSTEM_METHODS,
-  type TimerHandle,
   validateChannel,
   validateKey,
 } from "@praas/core";
@@ -52,6 +51,7 @@ import { Call, type CallObserver } from "./call.js";
 import { Cluster, type MembershipLostError, type SiloClusterHost } from "./cluster/cluster.js";
 import { withRetry } from "./cluster/retry.js";
 import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo-request.js";
+import { ActivationCollector } from "./collector.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
@@ -145,13 +145,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #stopping: Promise<StopReport> | undefined;
   /** Cluster membership, ring and transport, across incarnations; undefined for an embedded single silo. */
   #cluster: Cluster | undefined;
-  #collector: TimerHandle | undefined;
-  #collectionEvery: number;
-  #minIdleTimeout: number;
-  /** Activations now deactivating: capacity eviction does not count them as resident. */
-  #leaving = 0;
-  /** Swap-outs that failed to save (other than idle ones, which the idle scan retries), by activation. */
-  readonly #retries = new Map<Activation, DeactivationReason>();
+  readonly #collector: ActivationCollector;
   readonly #siloRequests = new SiloRequests();
   /** When this silo started (epoch ms): its age on the dashboard. */
   readonly startedAt = Date.now();
@@ -167,8 +161,15 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#threads = new WorkerPool({ size, clock, deadlines: this.#deadlines, observer: () => this.#observer });
     const timeouts = [...this.#registry.types].map((t) => t.idleTimeoutMs);
     const minIdle = Math.min(options.idleTimeoutMs, ...timeouts);
-    this.#minIdleTimeout = minIdle;
-    this.#collectionEvery = options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5));
+    this.#collector = new ActivationCollector(
+      this.#table,
+      { clock, servingError: () => this.#cluster?.servingError() },
+      {
+        maxActivations: options.maxActivations,
+        minIdleTimeoutMs: minIdle,
+        everyMs: options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5)),
+      },
+    );
     this.#context = this.#makeContext();
     this.#reminders = new ReminderService(
       options.reminders,
@@ -207,8 +208,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
           await cluster.finishStop();
         });
       }
-      silo.#scheduleCollection();
-      scope.defer(() => silo.#collector?.cancel());
+      silo.#collector.start();
+      scope.defer(() => silo.#collector.stop());
       // Before starting: a start that fails half way may have scheduled some reminders already.
       scope.defer(() => silo.#reminders.stop());
       await silo.#reminders.start();
@@ -453,7 +454,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   }
 
   async #stop(): Promise<StopReport> {
-    this.#collector?.cancel();
+    this.#collector.stop();
     this.#reminders.stop();
     const { clock, drainTimeoutMs } = this.#options;
     // Cluster: drop off the ring first, so calls without an activation here go to their new owner.
@@ -781,7 +782,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       this.#table.add(a, now);
       a.accept(call);
       void a.start();
-      this.#enforceCapacity();
+      this.#collector.enforceCapacity();
       return;
     }
     if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
@@ -901,12 +902,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       },
       log: (level, message, actor, error) => this.#log(level, message, actor, error),
       stuckTurnGraceMs: this.#options.stuckTurnGraceMs,
-      leaving: (delta) => {
-        this.#leaving += delta;
-      },
-      retryLater: (a, reason) => {
-        if (reason !== "idle") this.#retries.set(a, reason);
-      },
+      leaving: (delta) => this.#collector.leaving(delta),
+      retryLater: (a, reason) => this.#collector.retryLater(a, reason),
     };
   }
 
@@ -914,61 +911,6 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   #fail(kind: FailureKind, actor: string, error: unknown): void {
     this.#context.report(kind, actor, error);
     this.#log("warn", `${actor}: ${kind} failed: ${describeError(error)}`, actor, error);
-  }
-
-  // ---- swapping out ----
-
-  /**
-   * Swap out the least recently used activations while more than
-   * `maxActivations` are resident. Activations already on their way out do
-   * not count, or every new key would evict another one while saves run.
-   */
-  #enforceCapacity(): void {
-    let excess = this.#table.size - this.#leaving - this.#options.maxActivations;
-    if (excess <= 0) return;
-    const now = this.#options.clock.now();
-    for (const a of this.#table.byAge()) {
-      if (excess <= 0) break;
-      if (a.status !== "active" || a.saveRetryAt > now) continue;
-      excess--;
-      // A save failure keeps the activation and is reported by the activation itself.
-      void a.deactivate("capacity").catch(() => {});
-    }
-  }
-
-  #scheduleCollection(): void {
-    this.#collector = this.#options.clock.setTimeout(
-      () => {
-        this.#collectIdle();
-        if (this.#stopping === undefined) this.#scheduleCollection();
-      },
-      this.#collectionEvery,
-      true,
-    );
-  }
-
-  /**
-   * Deactivate every activation idle for longer than its type's idle timeout,
-   * and retry swap-outs that failed to save once their backoff has passed.
-   */
-  #collectIdle(): void {
-    // Without a lease nothing is saved: the activations wait for membership's verdict.
-    if (this.#cluster?.servingError() !== undefined) return;
-    const now = this.#options.clock.now();
-    for (const [a, reason] of this.#retries) {
-      if (a.status === "deactivated") this.#retries.delete(a);
-      else if (a.status === "active" && a.saveRetryAt <= now) {
-        this.#retries.delete(a);
-        void a.deactivate(reason).catch(() => {});
-      }
-    }
-    for (const a of this.#table.byAge()) {
-      // The list is in order of last use: past this point everything is too recent for any type.
-      if (now - a.lastUsed < this.#minIdleTimeout) break;
-      if (a.status !== "active" || !a.mailbox.idle || a.saveRetryAt > now) continue;
-      // A save failure keeps the activation and is reported (once) by the activation itself.
-      if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
-    }
   }
 }
 
