@@ -56,6 +56,7 @@ import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { Scope, settlesWithin } from "./scope.js";
+import { StatelessPool } from "./stateless-pool.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
 import { inCallContext, traceCall, tracedStore, traceReminder } from "./tracing.js";
 import { WorkerPool } from "./worker-pool/pool.js";
@@ -138,8 +139,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #context: ActivationContext;
   readonly #subscriptions = new Subscriptions();
   readonly #reminders: ReminderService;
-  /** Workers of each stateless type, in creation order, with their calls in flight. */
-  readonly #workers = new Map<string, { key: string; load: number }[]>();
+  readonly #stateless = new StatelessPool();
   #turnCounter = 0;
   #observer: CallObserver | undefined;
   #stopping: Promise<StopReport> | undefined;
@@ -603,7 +603,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       }
       if (runsOnThread(info.threads, method)) return this.#threads.run(info.threads, key, method, args, timeoutMs);
       // A stateless type is served by a local pool; the key the caller named does not matter.
-      const worker = info.stateless ? this.#pickWorker(info) : undefined;
+      const worker = info.stateless ? this.#stateless.pick(info) : undefined;
       const workerKey = worker === undefined ? key : worker.key;
       const call = new Call(
         info.stateless || idString === undefined ? actorIdString(type, workerKey) : idString,
@@ -621,14 +621,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       traceCall(call, this.siloId);
       const now = this.#options.clock.now();
       this.#deadlines.add(call, timeoutMs, now);
-      if (worker !== undefined) {
-        // Count calls in flight per worker until the caller has its answer.
-        worker.load++;
-        const done = () => {
-          worker.load--;
-        };
-        call.promise.then(done, done);
-      }
+      // Count calls in flight per worker until the caller has its answer.
+      if (worker !== undefined) this.#stateless.track(worker, call.promise);
       if (call.trace === undefined) this.#dispatch(call, now);
       else this.#dispatchTraced(call, now);
       return call.promise;
@@ -667,30 +661,6 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     if (call.trace === undefined) this.#dispatch(call);
     else this.#dispatchTraced(call);
     return call.promise;
-  }
-
-  /**
-   * The worker of a stateless type to run the next call: an idle one if there
-   * is one, else a new one while under `maxWorkers`, else the least busy.
-   */
-  #pickWorker(info: ActorTypeInfo): { key: string; load: number } {
-    let workers = this.#workers.get(info.name);
-    if (workers === undefined) {
-      workers = [];
-      this.#workers.set(info.name, workers);
-    }
-    let best: { key: string; load: number } | undefined;
-    for (const w of workers) {
-      if (w.load === 0) return w;
-      if (best === undefined || w.load < best.load) best = w;
-    }
-    if (workers.length < info.maxWorkers) {
-      // A control character keeps worker keys apart from every key a user can write.
-      const w = { key: `\u0001worker-${workers.length}`, load: 0 };
-      workers.push(w);
-      return w;
-    }
-    return best as { key: string; load: number };
   }
 
   /**
