@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type Actor,
@@ -8,13 +8,11 @@ import {
   type ActorRef,
   ActorTypeNotFoundError,
   actorIdString,
-  assertEncodable,
   assertEncodableArgs,
   type CallOptions,
   type ChainLink,
   type Clock,
   createRef,
-  DEFAULT_SEND_RETRY,
   DeadlineQueue,
   describeError,
   EMPTY_CHAIN,
@@ -27,14 +25,11 @@ import {
   type PraasError,
   type RefTarget,
   type RemoteMethod,
-  type RetryPolicy,
   refTarget,
-  retry,
   type SendOptions,
   SiloStoppedError,
   type StateStore,
   SYSTEM_METHODS,
-  validateChannel,
   validateKey,
 } from "@praas/core";
 import {
@@ -52,6 +47,7 @@ import { Cluster, type MembershipLostError, type SiloClusterHost } from "./clust
 import { withRetry } from "./cluster/retry.js";
 import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo-request.js";
 import { ActivationCollector } from "./collector.js";
+import { Messaging } from "./messaging.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
 import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
 import { ReminderService } from "./reminders.js";
@@ -140,6 +136,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #subscriptions = new Subscriptions();
   readonly #reminders: ReminderService;
   readonly #stateless = new StatelessPool();
+  readonly #messaging: Messaging;
   #turnCounter = 0;
   #observer: CallObserver | undefined;
   #stopping: Promise<StopReport> | undefined;
@@ -170,6 +167,13 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         everyMs: options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5)),
       },
     );
+    this.#messaging = new Messaging(this.#registry, {
+      clock,
+      callTimeoutMs: options.callTimeoutMs,
+      deliver: (target, message, durable, timeoutMs) =>
+        this.#systemCall(target, SYSTEM_METHODS.deliver, [message, durable], true, timeoutMs),
+      stopping: () => this.#stopping !== undefined,
+    });
     this.#context = this.#makeContext();
     this.#reminders = new ReminderService(
       options.reminders,
@@ -670,48 +674,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    */
   send(target: ActorRef<unknown> | ActorId, channel: string, data?: unknown, options?: SendOptions): Promise<void> {
     try {
-      return this.#send(undefined, toActorId(target), channel, data, options);
+      return this.#messaging.send(undefined, toActorId(target), channel, data, options);
     } catch (err) {
       return Promise.reject(err);
     }
-  }
-
-  async #send(
-    from: string | undefined,
-    target: ActorId,
-    channel: string,
-    data: unknown,
-    options: SendOptions | undefined,
-  ): Promise<void> {
-    validateChannel(channel);
-    const info = this.#registry.get(target.type);
-    if (info === undefined) throw new ActorTypeNotFoundError(target.type);
-    if (info.stateless) throw new InvalidArgumentError(`${info.name} is stateless and has no inbox`);
-    validateKey(target.key);
-    assertEncodable(data, `message on channel "${channel}"`);
-    const timeoutMs = options?.timeoutMs ?? this.#options.callTimeoutMs;
-    if (!(timeoutMs > 0)) throw new InvalidArgumentError("timeoutMs must be a positive number");
-    const message = { id: randomUUID(), channel, from, data };
-    if (options?.durable !== true) {
-      await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, false], true, timeoutMs);
-      return;
-    }
-    const policy = checkRetryPolicy(options.retry ?? DEFAULT_SEND_RETRY);
-    const clock = this.#options.clock;
-    // Durable messages are deduplicated by id at the target, so resending after a
-    // failure that may or may not have stored it is safe. Every try gets what is
-    // left of the one deadline, so the send as a whole ends by it.
-    await retry(
-      (n, remainingMs) =>
-        this.#systemCall(
-          target,
-          SYSTEM_METHODS.deliver,
-          [message, true],
-          true,
-          n === 1 ? timeoutMs : Math.ceil(remainingMs),
-        ),
-      { policy, deadline: clock.now() + timeoutMs, clock, stop: () => this.#stopping !== undefined },
-    );
   }
 
   /** Does this silo own `actor` now? (A single silo owns everything.) */
@@ -859,7 +825,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       dispatch: (call) => this.#dispatch(call),
       deadlines: this.#deadlines,
       callTimeoutMs: this.#options.callTimeoutMs,
-      send: (from, target, channel, data, options) => this.#send(from.idString, target, channel, data, options),
+      send: (from, target, channel, data, options) =>
+        this.#messaging.send(from.idString, target, channel, data, options),
       remind: (a, name, schedule) => this.#reminders.register(a.id, name, schedule),
       forget: (a, name) => this.#reminders.forget(a.id, name),
       release: (a) => this.#table.remove(a),
@@ -882,21 +849,6 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#context.report(kind, actor, error);
     this.#log("warn", `${actor}: ${kind} failed: ${describeError(error)}`, actor, error);
   }
-}
-
-/** `policy` if its numbers make sense (a send's options come from users), else InvalidArgumentError. */
-function checkRetryPolicy(policy: RetryPolicy): RetryPolicy {
-  const { initialDelayMs, maxDelayMs, maxAttempts, jitter } = policy;
-  if (!(initialDelayMs >= 0) || !(maxDelayMs >= initialDelayMs)) {
-    throw new InvalidArgumentError("retry needs 0 <= initialDelayMs <= maxDelayMs");
-  }
-  if (maxAttempts !== undefined && !(Number.isInteger(maxAttempts) && maxAttempts >= 1)) {
-    throw new InvalidArgumentError("retry.maxAttempts must be a whole number >= 1");
-  }
-  if (jitter !== undefined && jitter !== "full" && jitter !== "equal" && jitter !== "none") {
-    throw new InvalidArgumentError('retry.jitter must be "full", "equal" or "none"');
-  }
-  return policy;
 }
 
 function alwaysServing(): undefined {
