@@ -8,7 +8,6 @@ import {
   type ActorRef,
   ActorTypeNotFoundError,
   actorIdString,
-  assertEncodableArgs,
   type CallOptions,
   type ChainLink,
   type Clock,
@@ -20,7 +19,6 @@ import {
   type Invoker,
   isControlMethod,
   type LogLevel,
-  MAX_CHAIN_LENGTH,
   MethodNotFoundError,
   type PraasError,
   type RefTarget,
@@ -34,29 +32,28 @@ import {
 } from "@praas/core";
 import {
   type AbandonedActivation,
-  Activation,
+  type Activation,
   type ActivationContext,
   type DeactivationReason,
   type FailureKind,
   toActorId,
-  toCallerError,
 } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
-import { Call, type CallObserver } from "./call.js";
+import type { CallObserver } from "./call.js";
 import { Cluster, type MembershipLostError, type SiloClusterHost } from "./cluster/cluster.js";
 import { withRetry } from "./cluster/retry.js";
 import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo-request.js";
 import { ActivationCollector } from "./collector.js";
+import { CallDispatcher } from "./dispatch.js";
 import { Messaging } from "./messaging.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
-import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
+import { ActorRegistry } from "./registry.js";
 import { ReminderService } from "./reminders.js";
 import { Scope, settlesWithin } from "./scope.js";
 import { StatelessPool } from "./stateless-pool.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
-import { inCallContext, traceCall, tracedStore, traceReminder } from "./tracing.js";
+import { tracedStore, traceReminder } from "./tracing.js";
 import { WorkerPool } from "./worker-pool/pool.js";
-import { runsOnThread } from "./worker-pool/settings.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
 export interface SiloFailure {
@@ -138,10 +135,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #stateless = new StatelessPool();
   readonly #messaging: Messaging;
   #turnCounter = 0;
-  #observer: CallObserver | undefined;
   #stopping: Promise<StopReport> | undefined;
-  /** Cluster membership, ring and transport, across incarnations; undefined for an embedded single silo. */
-  #cluster: Cluster | undefined;
+  /** Catalog of activations and dispatch of calls (also holds the cluster and the call observer). */
+  readonly #dispatcher: CallDispatcher;
   readonly #collector: ActivationCollector;
   readonly #siloRequests = new SiloRequests();
   /** When this silo started (epoch ms): its age on the dashboard. */
@@ -155,7 +151,12 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#registry = new ActorRegistry(options.actors, options.idleTimeoutMs);
     this.#deadlines = new DeadlineQueue(options.clock);
     const { workerThreads: size, clock } = options;
-    this.#threads = new WorkerPool({ size, clock, deadlines: this.#deadlines, observer: () => this.#observer });
+    this.#threads = new WorkerPool({
+      size,
+      clock,
+      deadlines: this.#deadlines,
+      observer: () => this.#dispatcher.observer,
+    });
     const timeouts = [...this.#registry.types].map((t) => t.idleTimeoutMs);
     const minIdle = Math.min(options.idleTimeoutMs, ...timeouts);
     this.#collector = new ActivationCollector(
@@ -171,10 +172,23 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       clock,
       callTimeoutMs: options.callTimeoutMs,
       deliver: (target, message, durable, timeoutMs) =>
-        this.#systemCall(target, SYSTEM_METHODS.deliver, [message, durable], true, timeoutMs),
+        this.#dispatcher.systemCall(target, SYSTEM_METHODS.deliver, [message, durable], true, timeoutMs),
       stopping: () => this.#stopping !== undefined,
     });
     this.#context = this.#makeContext();
+    this.#dispatcher = new CallDispatcher({
+      registry: this.#registry,
+      table: this.#table,
+      deadlines: this.#deadlines,
+      threads: this.#threads,
+      stateless: this.#stateless,
+      collector: this.#collector,
+      context: this.#context,
+      clock,
+      callTimeoutMs: options.callTimeoutMs,
+      storage: options.storage,
+      baseId: this.#baseId,
+    });
     this.#reminders = new ReminderService(
       options.reminders,
       {
@@ -182,7 +196,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         owns: (actor) => this.#ownsLocally(actor),
         fire: async (actor, name, firing) => {
           await traceReminder(actor, name, this.siloId, () =>
-            this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
+            this.#dispatcher.systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
           );
         },
         report: (actor, error) => this.#fail("reminder", actor, error),
@@ -206,7 +220,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       scope.defer(() => silo.#threads.close(0));
       if (resolved.cluster !== undefined) {
         const cluster = await Cluster.start(silo.#clusterHost(), resolved.cluster, silo.#baseId);
-        silo.#cluster = cluster;
+        silo.#dispatcher.cluster = cluster;
         scope.defer(async () => {
           await cluster.beginStop();
           await cluster.finishStop();
@@ -234,12 +248,17 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
 
   readonly #baseId = `silo-${randomBytes(4).toString("hex")}`;
 
+  /** Cluster membership, ring and transport, across incarnations; undefined for an embedded single silo. */
+  get #cluster(): Cluster | undefined {
+    return this.#dispatcher.cluster;
+  }
+
   /**
    * Unique id of this silo instance. In a cluster, a silo that lost its
    * membership rejoins under a new id (`<first id>.<n>`); this is the current one.
    */
   get siloId(): string {
-    return this.#cluster?.siloId ?? this.#baseId;
+    return this.#dispatcher.siloId;
   }
 
   /** 0 at start; +1 for each attempt to rejoin the cluster under a new id. */
@@ -355,9 +374,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    * time; returns a function that removes it. Costs nothing while none is set.
    */
   observeCalls(observer: CallObserver): () => void {
-    this.#observer = observer;
+    const dispatcher = this.#dispatcher;
+    dispatcher.observer = observer;
     return () => {
-      if (this.#observer === observer) this.#observer = undefined;
+      if (dispatcher.observer === observer) dispatcher.observer = undefined;
     };
   }
 
@@ -441,7 +461,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (method === SYSTEM_METHODS.locate) return Promise.resolve({ active: a !== undefined, silo: this.siloId });
       return Promise.reject(new SiloStoppedError());
     }
-    return this.#systemCall(id, method, [], true);
+    return this.#dispatcher.systemCall(id, method, [], true);
   }
 
   /**
@@ -453,7 +473,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    * AggregateError (carrying `report`) if some state could not be saved.
    */
   stop(): Promise<StopReport> {
-    this.#stopping ??= this.#stop();
+    if (this.#stopping === undefined) {
+      this.#stopping = this.#stop();
+      // After #stop()'s first synchronous steps, as before: calls parked by the cluster are released into them.
+      this.#dispatcher.stopping = true;
+    }
     return this.#stopping;
   }
 
@@ -564,7 +588,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
           new InvalidArgumentError(`${info.name} is not stateless: call it through a reference with a key`),
         );
       }
-      return this.#call(info, "", method, rest, EMPTY_CHAIN, this.#options.callTimeoutMs);
+      return this.#dispatcher.call(info, "", method, rest, EMPTY_CHAIN, this.#options.callTimeoutMs);
     }
     const target = first;
     const info = this.#registry.get(target.id.type);
@@ -576,95 +600,12 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       // Opt-in: the caller says the call may run twice (see cluster/retry.ts).
       const args = rest[0] as unknown[];
       return withRetry(
-        (ms) => this.#call(info, target.id.key, method, args, chain, ms, target.idString),
+        (ms) => this.#dispatcher.call(info, target.id.key, method, args, chain, ms, target.idString),
         timeoutMs,
         this.#options.clock,
       );
     }
-    return this.#call(info, target.id.key, method, rest[0] as unknown[], chain, timeoutMs, target.idString);
-  }
-
-  /** Check a user call and send it on its way. */
-  #call(
-    info: ActorTypeInfo,
-    key: string,
-    method: string,
-    args: unknown[],
-    chain: readonly ChainLink[],
-    timeoutMs: number,
-    idString?: string,
-  ): Promise<unknown> {
-    try {
-      // A draining cluster silo still lets running turns call out (their callees live elsewhere now).
-      if (this.#stopping !== undefined && (this.#cluster === undefined || chain.length === 0)) {
-        throw new SiloStoppedError();
-      }
-      const type = info.name;
-      if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
-      assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      if (chain.length > MAX_CHAIN_LENGTH) {
-        throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
-      }
-      if (runsOnThread(info.threads, method)) return this.#threads.run(info.threads, key, method, args, timeoutMs);
-      // A stateless type is served by a local pool; the key the caller named does not matter.
-      const worker = info.stateless ? this.#stateless.pick(info) : undefined;
-      const workerKey = worker === undefined ? key : worker.key;
-      const call = new Call(
-        info.stateless || idString === undefined ? actorIdString(type, workerKey) : idString,
-        type,
-        workerKey,
-        method,
-        args,
-        chain,
-        info.reentrant || info.interleave.has(method),
-        timeoutMs,
-        this.#deadlines,
-        this.#observer,
-        this.#observer === undefined ? 0 : performance.now(),
-      );
-      traceCall(call, this.siloId);
-      const now = this.#options.clock.now();
-      this.#deadlines.add(call, timeoutMs, now);
-      // Count calls in flight per worker until the caller has its answer.
-      if (worker !== undefined) this.#stateless.track(worker, call.promise);
-      if (call.trace === undefined) this.#dispatch(call, now);
-      else this.#dispatchTraced(call, now);
-      return call.promise;
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /**
-   * A call the runtime makes itself (message delivery, reminder firing): routed
-   * like any call, but to a system method no user method can shadow.
-   */
-  #systemCall(
-    id: ActorId,
-    method: string,
-    args: unknown[],
-    interleave: boolean,
-    timeoutMs = this.#options.callTimeoutMs,
-  ): Promise<unknown> {
-    if (this.#stopping !== undefined) return Promise.reject(new SiloStoppedError());
-    const call = new Call(
-      actorIdString(id.type, id.key),
-      id.type,
-      id.key,
-      method,
-      args,
-      EMPTY_CHAIN,
-      interleave,
-      timeoutMs,
-      this.#deadlines,
-      undefined,
-      0,
-    );
-    traceCall(call, this.siloId);
-    this.#deadlines.add(call, timeoutMs);
-    if (call.trace === undefined) this.#dispatch(call);
-    else this.#dispatchTraced(call);
-    return call.promise;
+    return this.#dispatcher.call(info, target.id.key, method, rest[0] as unknown[], chain, timeoutMs, target.idString);
   }
 
   /**
@@ -683,78 +624,6 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   /** Does this silo own `actor` now? (A single silo owns everything.) */
   #ownsLocally(actor: ActorId): boolean {
     return this.#cluster === undefined || this.#cluster.owns(actorIdString(actor.type, actor.key));
-  }
-
-  /** Dispatch in the call's trace context (a method of its own: a closure in #call would cost every call). */
-  #dispatchTraced(call: Call, now?: number): void {
-    inCallContext(call, () => this.#dispatch(call, now));
-  }
-
-  /** `now` is passed by callers that already read the clock (one read per call is measurable). */
-  #dispatch(call: Call, now = this.#options.clock.now()): void {
-    if (call.done) return;
-    let a = this.#table.get(call.idString);
-    if (a === undefined) {
-      // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
-      if (this.#cluster?.routeAway(call) === true) return;
-      // Nothing is served here without a membership lease (a brief lapse parks the call).
-      if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
-      // A key this silo just took over waits until its previous owner let go of it.
-      if (this.#cluster !== undefined && !this.#cluster.mayActivate(call)) return;
-      if (isControlMethod(call.method)) {
-        this.#control(call, undefined);
-        return;
-      }
-      if (this.#stopping !== undefined) {
-        call.reject(new SiloStoppedError());
-        return;
-      }
-      const info = this.#registry.get(call.type);
-      if (info === undefined) {
-        call.reject(new ActorTypeNotFoundError(call.type));
-        return;
-      }
-      a = new Activation(call.idString, info, call.key, this.#context);
-      this.#table.add(a, now);
-      a.accept(call);
-      void a.start();
-      this.#collector.enforceCapacity();
-      return;
-    }
-    if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
-    if (isControlMethod(call.method)) {
-      this.#control(call, a);
-      return;
-    }
-    this.#table.touch(a, now);
-    a.accept(call);
-  }
-
-  /**
-   * A control call reached the silo that hosts (or owns) the actor: answer it
-   * here, without a turn and without activating anything.
-   */
-  #control(call: Call, a: Activation | undefined): void {
-    const id = { type: call.type, key: call.key };
-    const done = (value: unknown) => () => call.resolve(value);
-    const fail = (err: unknown) => call.reject(toCallerError(err));
-    switch (call.method) {
-      case SYSTEM_METHODS.locate:
-        // On its way out (deactivating) is not active: the next call will find a fresh activation.
-        call.resolve({
-          active: a !== undefined && (a.status === "active" || a.status === "activating"),
-          silo: this.siloId,
-        });
-        return;
-      case SYSTEM_METHODS.deactivate:
-        if (a === undefined) call.resolve(false);
-        else a.deactivate("request").then(done(true), fail);
-        return;
-      case SYSTEM_METHODS.deleteState:
-        if (a === undefined) this.#options.storage.delete(id).then(done(false), fail);
-        else a.deactivate("delete").then(done(true), fail);
-        return;
-    }
   }
 
   #makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation | undefined): unknown {
@@ -779,7 +648,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       clock: this.#options.clock,
       log: (level, message) => this.#log(level, message),
       deadlines: this.#deadlines,
-      observer: () => this.#observer,
+      observer: () => this.#dispatcher.observer,
       inboundInterleave: (type, method) => {
         const info = this.#registry.get(type);
         // Stateless workers run where they are invoked; no peer may address one.
@@ -791,7 +660,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         return info.reentrant || info.interleave.has(method);
       },
       isStateless: (type) => this.#registry.get(type)?.stateless === true,
-      dispatch: (call) => this.#dispatch(call),
+      dispatch: (call) => this.#dispatcher.dispatch(call),
       answerSiloRequest: (method, args) => this.#siloRequests.answer(method, args),
       activations: () => this.#table.values(),
       report: (what, error) => this.#fail("deactivate", what, error),
@@ -822,7 +691,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       clock: this.#options.clock,
       nextTurnId: () => ++this.#turnCounter,
       makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),
-      dispatch: (call) => this.#dispatch(call),
+      dispatch: (call) => this.#dispatcher.dispatch(call),
       deadlines: this.#deadlines,
       callTimeoutMs: this.#options.callTimeoutMs,
       send: (from, target, channel, data, options) =>
