@@ -17,9 +17,7 @@ import {
   EMPTY_CHAIN,
   InvalidArgumentError,
   type Invoker,
-  isControlMethod,
   type LogLevel,
-  MethodNotFoundError,
   type PraasError,
   type RefTarget,
   type RemoteMethod,
@@ -40,7 +38,7 @@ import {
 } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
 import type { CallObserver } from "./call.js";
-import { Cluster, type MembershipLostError, type SiloClusterHost } from "./cluster/cluster.js";
+import { Cluster, type MembershipLostError } from "./cluster/cluster.js";
 import { withRetry } from "./cluster/retry.js";
 import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo-request.js";
 import { ActivationCollector } from "./collector.js";
@@ -52,7 +50,7 @@ import { ReminderService } from "./reminders.js";
 import { Scope, settlesWithin } from "./scope.js";
 import { StatelessPool } from "./stateless-pool.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
-import { tracedStore, traceReminder } from "./tracing.js";
+import { activationContext, clusterHost, reminderHost, type WiringHost } from "./wiring.js";
 import { WorkerPool } from "./worker-pool/pool.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
@@ -134,7 +132,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #reminders: ReminderService;
   readonly #stateless = new StatelessPool();
   readonly #messaging: Messaging;
-  #turnCounter = 0;
+  /** What the silo's parts get from it (activation context, cluster host, reminder host). */
+  readonly #wiring: WiringHost;
   #stopping: Promise<StopReport> | undefined;
   /** Catalog of activations and dispatch of calls (also holds the cluster and the call observer). */
   readonly #dispatcher: CallDispatcher;
@@ -175,7 +174,8 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
         this.#dispatcher.systemCall(target, SYSTEM_METHODS.deliver, [message, durable], true, timeoutMs),
       stopping: () => this.#stopping !== undefined,
     });
-    this.#context = this.#makeContext();
+    this.#wiring = this.#makeWiring();
+    this.#context = activationContext(this.#wiring);
     this.#dispatcher = new CallDispatcher({
       registry: this.#registry,
       table: this.#table,
@@ -189,20 +189,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       storage: options.storage,
       baseId: this.#baseId,
     });
-    this.#reminders = new ReminderService(
-      options.reminders,
-      {
-        clock: options.clock,
-        owns: (actor) => this.#ownsLocally(actor),
-        fire: async (actor, name, firing) => {
-          await traceReminder(actor, name, this.siloId, () =>
-            this.#dispatcher.systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
-          );
-        },
-        report: (actor, error) => this.#fail("reminder", actor, error),
-      },
-      { refreshMs: options.reminderRefreshMs },
-    );
+    this.#reminders = new ReminderService(options.reminders, reminderHost(this.#wiring), {
+      refreshMs: options.reminderRefreshMs,
+    });
   }
 
   /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
@@ -219,7 +208,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       scope.defer(() => silo.#deadlines.close(new SiloStoppedError()));
       scope.defer(() => silo.#threads.close(0));
       if (resolved.cluster !== undefined) {
-        const cluster = await Cluster.start(silo.#clusterHost(), resolved.cluster, silo.#baseId);
+        const cluster = await Cluster.start(clusterHost(silo.#wiring), resolved.cluster, silo.#baseId);
         silo.#dispatcher.cluster = cluster;
         scope.defer(async () => {
           await cluster.beginStop();
@@ -621,11 +610,6 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     }
   }
 
-  /** Does this silo own `actor` now? (A single silo owns everything.) */
-  #ownsLocally(actor: ActorId): boolean {
-    return this.#cluster === undefined || this.#cluster.owns(actorIdString(actor.type, actor.key));
-  }
-
   #makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation | undefined): unknown {
     if (typeof cls !== "function") throw new InvalidArgumentError("ref() needs an actor class");
     validateKey(key);
@@ -642,74 +626,33 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return this.#cluster?.address;
   }
 
-  /** What the cluster runtime (cluster/cluster.ts, cluster/node.ts) needs from this silo. */
-  #clusterHost(): SiloClusterHost {
+  /** The silo's side of the callback bags (wiring.ts): its components, read when a callback runs. */
+  #makeWiring(): WiringHost {
+    const silo = this;
     return {
-      clock: this.#options.clock,
-      log: (level, message) => this.#log(level, message),
+      options: this.#options,
+      registry: this.#registry,
+      table: this.#table,
       deadlines: this.#deadlines,
-      observer: () => this.#dispatcher.observer,
-      inboundInterleave: (type, method) => {
-        const info = this.#registry.get(type);
-        // Stateless workers run where they are invoked; no peer may address one.
-        if (info === undefined || info.stateless) throw new ActorTypeNotFoundError(type);
-        // System calls interleave as #systemCall makes them: deliveries do, reminder firings do not.
-        if (method === SYSTEM_METHODS.deliver || isControlMethod(method)) return true;
-        if (method === SYSTEM_METHODS.remind) return false;
-        if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
-        return info.reentrant || info.interleave.has(method);
+      subscriptions: this.#subscriptions,
+      collector: this.#collector,
+      siloRequests: this.#siloRequests,
+      messaging: this.#messaging,
+      // Getters: these parts are built after the wiring (the dispatcher needs the activation context).
+      get dispatcher() {
+        return silo.#dispatcher;
       },
-      isStateless: (type) => this.#registry.get(type)?.stateless === true,
-      dispatch: (call) => this.#dispatcher.dispatch(call),
-      answerSiloRequest: (method, args) => this.#siloRequests.answer(method, args),
-      activations: () => this.#table.values(),
-      report: (what, error) => this.#fail("deactivate", what, error),
-      viewChanged: () => {
-        // Reminders of actors this silo now owns (say, a dead silo's) are scheduled at once,
-        // not at the next periodic refresh.
-        this.#reminders.refresh().catch((err) => this.#fail("reminder", "(reminders)", err));
+      get reminders() {
+        return silo.#reminders;
       },
-      evicted: (reason) => {
-        if (this.listenerCount("evicted") > 0) this.emit("evicted", reason);
+      get siloId() {
+        return silo.siloId;
       },
-      forget: (a) => this.#table.remove(a),
-      rejoined: (siloId, previousId) => {
-        if (this.listenerCount("rejoined") > 0) this.emit("rejoined", siloId, previousId);
-      },
-      gaveUp: (error) => {
-        if (this.listenerCount("membershipLost") > 0) this.emit("membershipLost", error);
-        this.stop().catch((err) => this.#fail("deactivate", this.siloId, err));
-      },
-    };
-  }
-
-  #makeContext(): ActivationContext {
-    return {
-      // An embedded single silo always serves: no lookup at all on its hot path.
-      servingError: this.#options.cluster === undefined ? alwaysServing : () => this.#cluster?.servingError(),
-      store: tracedStore(this.#options.storage, () => this.siloId),
-      clock: this.#options.clock,
-      nextTurnId: () => ++this.#turnCounter,
+      events: this,
       makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),
-      dispatch: (call) => this.#dispatcher.dispatch(call),
-      deadlines: this.#deadlines,
-      callTimeoutMs: this.#options.callTimeoutMs,
-      send: (from, target, channel, data, options) =>
-        this.#messaging.send(from.idString, target, channel, data, options),
-      remind: (a, name, schedule) => this.#reminders.register(a.id, name, schedule),
-      forget: (a, name) => this.#reminders.forget(a.id, name),
-      release: (a) => this.#table.remove(a),
-      activated: (a) => this.emit("activate", a.id),
-      deactivated: (a, reason) => this.emit("deactivate", a.id, reason),
-      emit: (a, event, payload) => this.#subscriptions.emit(a.idString, event, payload),
-      subscriberCount: (a, event) => this.#subscriptions.count(a.idString, event),
-      report: (kind, actor, error) => {
-        if (this.listenerCount("failure") > 0) this.emit("failure", { kind, actor, error });
-      },
       log: (level, message, actor, error) => this.#log(level, message, actor, error),
-      stuckTurnGraceMs: this.#options.stuckTurnGraceMs,
-      leaving: (delta) => this.#collector.leaving(delta),
-      retryLater: (a, reason) => this.#collector.retryLater(a, reason),
+      fail: (kind, actor, error) => this.#fail(kind, actor, error),
+      stop: () => this.stop(),
     };
   }
 
@@ -718,8 +661,4 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#context.report(kind, actor, error);
     this.#log("warn", `${actor}: ${kind} failed: ${describeError(error)}`, actor, error);
   }
-}
-
-function alwaysServing(): undefined {
-  return undefined;
 }
