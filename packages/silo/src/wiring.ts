@@ -40,7 +40,10 @@ export interface WiringHost {
   readonly subscriptions: Subscriptions;
   readonly collector: ActivationCollector;
   readonly siloRequests: SiloRequests;
-  /** Read when a callback runs (the dispatcher is built after the activation context it uses). */
+  /**
+   * Built after the activation context (it needs the context): the context
+   * reads it when a callback runs; the cluster and reminder hosts, made later, once.
+   */
   readonly dispatcher: CallDispatcher;
   readonly messaging: Messaging;
   readonly reminders: ReminderService;
@@ -89,12 +92,13 @@ export function activationContext(host: WiringHost): ActivationContext {
 
 /** What the cluster runtime (cluster/cluster.ts, cluster/node.ts) needs from the silo. */
 export function clusterHost(host: WiringHost): SiloClusterHost {
-  const { registry, events } = host;
+  // Made at start, when the dispatcher exists: read it once, not on every inbound call.
+  const { registry, events, dispatcher } = host;
   return {
     clock: host.options.clock,
     log: (level, message) => host.log(level, message),
     deadlines: host.deadlines,
-    observer: () => host.dispatcher.observer,
+    observer: () => dispatcher.observer,
     inboundInterleave: (type, method) => {
       const info = registry.get(type);
       // Stateless workers run where they are invoked; no peer may address one.
@@ -106,7 +110,7 @@ export function clusterHost(host: WiringHost): SiloClusterHost {
       return info.reentrant || info.interleave.has(method);
     },
     isStateless: (type) => registry.get(type)?.stateless === true,
-    dispatch: (call) => host.dispatcher.dispatch(call),
+    dispatch: (call) => dispatcher.dispatch(call),
     answerSiloRequest: (method, args) => host.siloRequests.answer(method, args),
     activations: () => host.table.values(),
     report: (what, error) => host.fail("deactivate", what, error),
@@ -131,16 +135,17 @@ export function clusterHost(host: WiringHost): SiloClusterHost {
 
 /** What the reminder service needs from the silo: ownership, and firing as a system call. */
 export function reminderHost(host: WiringHost): ReminderHost {
+  const { dispatcher } = host;
   return {
     clock: host.options.clock,
     owns: (actor) => {
       // A single silo owns everything.
-      const cluster = host.dispatcher.cluster;
+      const cluster = dispatcher.cluster;
       return cluster === undefined || cluster.owns(actorIdString(actor.type, actor.key));
     },
     fire: async (actor, name, firing) => {
       await traceReminder(actor, name, host.siloId, () =>
-        host.dispatcher.systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
+        dispatcher.systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
       );
     },
     report: (actor, error) => host.fail("reminder", actor, error),
