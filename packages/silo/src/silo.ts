@@ -1,3 +1,10 @@
+/**
+ * The public face of a silo: start and stop, references and calls, `send`,
+ * control calls (deactivate, deleteState, locate) and the views the gateway
+ * and dashboard read. The work happens in its parts: dispatch.ts (calls to
+ * activations), messaging.ts, collector.ts, stateless-pool.ts, reminders.ts,
+ * cluster/, wired together by wiring.ts; scope.ts undoes a failed start.
+ */
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
