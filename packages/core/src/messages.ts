@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "./errors.js";
+import type { RetryPolicy } from "./retry.js";
 
 /**
  * Keyed messages between processes (PraaS `send(pid, key, data)` /
@@ -20,7 +21,25 @@ export interface SendOptions {
    * (deduplicated by message id), so a crash of the target's silo loses nothing.
    */
   readonly durable?: boolean;
+  /**
+   * Deadline in ms for the whole send, retries of a durable one included
+   * (default: the silo's call timeout).
+   */
+  readonly timeoutMs?: number;
+  /**
+   * How a durable send paces its retries after a retryable failure (a
+   * resend is safe: the target deduplicates by message id). Default
+   * {@link DEFAULT_SEND_RETRY}. A plain send is never retried.
+   */
+  readonly retry?: RetryPolicy;
 }
+
+/**
+ * Pauses of a durable send's retries: 50 ms growing to at most 1 s, fully
+ * jittered (senders cut off together do not come back together), as many
+ * tries as the send's deadline leaves room for.
+ */
+export const DEFAULT_SEND_RETRY: RetryPolicy = Object.freeze({ initialDelayMs: 50, maxDelayMs: 1_000, jitter: "full" });
 
 export interface RecvOptions {
   /** Only take messages from this sender (a reference or "Type/key"). Default: any sender. */

@@ -7,7 +7,9 @@ import {
   type ReminderRecord,
   type ReminderSchedule,
   type ReminderStore,
+  type RetryPolicy,
   reminderKey,
+  retryDelay,
   type TimerHandle,
 } from "@praas/core";
 
@@ -42,8 +44,8 @@ export const MIN_REMINDER_PERIOD_MS = 10;
 export class ReminderService {
   readonly #timers = new Map<string, { handle: TimerHandle; record: ReminderRecord }>();
   readonly #refreshMs: number;
-  readonly #retryMs: number;
-  readonly #maxRetryMs: number;
+  /** Pauses before a failed firing's next try, 1 s doubling to 60 s by default; not jittered: each reminder keeps its own schedule. */
+  readonly #retry: RetryPolicy;
   #refresher: TimerHandle | undefined;
   #stopped = false;
 
@@ -53,8 +55,11 @@ export class ReminderService {
     options: ReminderOptions = {},
   ) {
     this.#refreshMs = options.refreshMs ?? 10_000;
-    this.#retryMs = options.retryMs ?? 1_000;
-    this.#maxRetryMs = options.maxRetryMs ?? 60_000;
+    this.#retry = {
+      initialDelayMs: options.retryMs ?? 1_000,
+      maxDelayMs: options.maxRetryMs ?? 60_000,
+      jitter: "none",
+    };
   }
 
   /** Load the reminders this silo owns and keep re-reading the store. */
@@ -195,7 +200,7 @@ export class ReminderService {
       this.host.report(formatActorId(current.actor), err);
       const failed: ReminderRecord = { ...current, failures: current.failures + 1 };
       await this.store.put(failed).catch(() => {});
-      const delay = Math.min(this.#maxRetryMs, this.#retryMs * 2 ** Math.min(current.failures, 16));
+      const delay = retryDelay(this.#retry, failed.failures);
       if (!this.#stopped) this.#schedule(failed, now + delay);
       return;
     }

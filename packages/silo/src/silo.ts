@@ -1,4 +1,11 @@
-import { randomBytes, randomUUID } from "node:crypto";
+/**
+ * The public face of a silo: start and stop, references and calls, `send`,
+ * control calls (deactivate, deleteState, locate) and the views the gateway
+ * and dashboard read. The work happens in its parts: dispatch.ts (calls to
+ * activations), messaging.ts, collector.ts, stateless-pool.ts, reminders.ts,
+ * cluster/, wired together by wiring.ts; scope.ts undoes a failed start.
+ */
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type Actor,
@@ -8,8 +15,6 @@ import {
   type ActorRef,
   ActorTypeNotFoundError,
   actorIdString,
-  assertEncodable,
-  assertEncodableArgs,
   type CallOptions,
   type ChainLink,
   type Clock,
@@ -19,10 +24,7 @@ import {
   EMPTY_CHAIN,
   InvalidArgumentError,
   type Invoker,
-  isControlMethod,
   type LogLevel,
-  MAX_CHAIN_LENGTH,
-  MethodNotFoundError,
   type PraasError,
   type RefTarget,
   type RemoteMethod,
@@ -31,31 +33,32 @@ import {
   SiloStoppedError,
   type StateStore,
   SYSTEM_METHODS,
-  type TimerHandle,
-  validateChannel,
   validateKey,
 } from "@praas/core";
 import {
   type AbandonedActivation,
-  Activation,
+  type Activation,
   type ActivationContext,
   type DeactivationReason,
   type FailureKind,
   toActorId,
-  toCallerError,
 } from "./activation.js";
 import { ActivationTable } from "./activation-table.js";
-import { Call, type CallObserver } from "./call.js";
-import { Cluster, type MembershipLostError, type SiloClusterHost } from "./cluster/cluster.js";
+import type { CallObserver } from "./call.js";
+import { Cluster, type MembershipLostError } from "./cluster/cluster.js";
 import { withRetry } from "./cluster/retry.js";
 import { type SiloRequestHandler, SiloRequests, wrongSilo } from "./cluster/silo-request.js";
+import { ActivationCollector } from "./collector.js";
+import { CallDispatcher } from "./dispatch.js";
+import { Messaging } from "./messaging.js";
 import { type ResolvedSiloOptions, resolveSiloOptions, type SiloOptions } from "./options.js";
-import { ActorRegistry, type ActorTypeInfo } from "./registry.js";
+import { ActorRegistry } from "./registry.js";
 import { ReminderService } from "./reminders.js";
+import { Scope, settlesWithin } from "./scope.js";
+import { StatelessPool } from "./stateless-pool.js";
 import { type ActorEventListener, Subscriptions } from "./subscriptions.js";
-import { inCallContext, traceCall, tracedStore, traceReminder } from "./tracing.js";
+import { activationContext, clusterHost, reminderHost, type WiringHost } from "./wiring.js";
 import { WorkerPool } from "./worker-pool/pool.js";
-import { runsOnThread } from "./worker-pool/settings.js";
 
 /** Something that failed with no caller to tell (a timer, a hook, an idle save). */
 export interface SiloFailure {
@@ -134,20 +137,14 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #context: ActivationContext;
   readonly #subscriptions = new Subscriptions();
   readonly #reminders: ReminderService;
-  /** Workers of each stateless type, in creation order, with their calls in flight. */
-  readonly #workers = new Map<string, { key: string; load: number }[]>();
-  #turnCounter = 0;
-  #observer: CallObserver | undefined;
+  readonly #stateless = new StatelessPool();
+  readonly #messaging: Messaging;
+  /** What the silo's parts get from it (activation context, cluster host, reminder host). */
+  readonly #wiring: WiringHost;
   #stopping: Promise<StopReport> | undefined;
-  /** Cluster membership, ring and transport, across incarnations; undefined for an embedded single silo. */
-  #cluster: Cluster | undefined;
-  #collector: TimerHandle | undefined;
-  #collectionEvery: number;
-  #minIdleTimeout: number;
-  /** Activations now deactivating: capacity eviction does not count them as resident. */
-  #leaving = 0;
-  /** Swap-outs that failed to save (other than idle ones, which the idle scan retries), by activation. */
-  readonly #retries = new Map<Activation, DeactivationReason>();
+  /** Catalog of activations and dispatch of calls (also holds the cluster and the call observer). */
+  readonly #dispatcher: CallDispatcher;
+  readonly #collector: ActivationCollector;
   readonly #siloRequests = new SiloRequests();
   /** When this silo started (epoch ms): its age on the dashboard. */
   readonly startedAt = Date.now();
@@ -160,61 +157,104 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#registry = new ActorRegistry(options.actors, options.idleTimeoutMs);
     this.#deadlines = new DeadlineQueue(options.clock);
     const { workerThreads: size, clock } = options;
-    this.#threads = new WorkerPool({ size, clock, deadlines: this.#deadlines, observer: () => this.#observer });
+    this.#threads = new WorkerPool({
+      size,
+      clock,
+      deadlines: this.#deadlines,
+      observer: () => this.#dispatcher.observer,
+    });
     const timeouts = [...this.#registry.types].map((t) => t.idleTimeoutMs);
     const minIdle = Math.min(options.idleTimeoutMs, ...timeouts);
-    this.#minIdleTimeout = minIdle;
-    this.#collectionEvery = options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5));
-    this.#context = this.#makeContext();
-    this.#reminders = new ReminderService(
-      options.reminders,
+    this.#collector = new ActivationCollector(
+      this.#table,
+      { clock, servingError: () => this.#cluster?.servingError() },
       {
-        clock: options.clock,
-        owns: (actor) => this.#ownsLocally(actor),
-        fire: async (actor, name, firing) => {
-          await traceReminder(actor, name, this.siloId, () =>
-            this.#systemCall(actor, SYSTEM_METHODS.remind, [name, firing], false),
-          );
-        },
-        report: (actor, error) => this.#fail("reminder", actor, error),
+        maxActivations: options.maxActivations,
+        minIdleTimeoutMs: minIdle,
+        everyMs: options.idleCheckIntervalMs ?? Math.min(60_000, Math.max(100, minIdle / 5)),
       },
-      { refreshMs: options.reminderRefreshMs },
     );
+    this.#messaging = new Messaging(this.#registry, {
+      clock,
+      callTimeoutMs: options.callTimeoutMs,
+      deliver: (target, message, durable, timeoutMs) =>
+        this.#dispatcher.systemCall(target, SYSTEM_METHODS.deliver, [message, durable], true, timeoutMs),
+      stopping: () => this.#stopping !== undefined,
+    });
+    this.#wiring = this.#makeWiring();
+    this.#context = activationContext(this.#wiring);
+    this.#dispatcher = new CallDispatcher({
+      registry: this.#registry,
+      table: this.#table,
+      deadlines: this.#deadlines,
+      threads: this.#threads,
+      stateless: this.#stateless,
+      collector: this.#collector,
+      context: this.#context,
+      clock,
+      callTimeoutMs: options.callTimeoutMs,
+      storage: options.storage,
+      baseId: this.#baseId,
+    });
+    this.#reminders = new ReminderService(options.reminders, reminderHost(this.#wiring), {
+      refreshMs: options.reminderRefreshMs,
+    });
   }
 
   /** Start a silo. With only `actors` given it is a complete single-node system storing state in `./.praas-state`. */
   static async start(options: SiloOptions): Promise<Silo> {
     const resolved = resolveSiloOptions(options);
-    let silo: Silo;
+    // Every step registers its undo: a step that throws leaves nothing of the earlier ones running.
+    const scope = new Scope();
+    // The stores are open (the embedded one holds its folder): the silo owns them from here.
+    // Registered so that they close in stop()'s order: the state store, then the reminders.
+    scope.defer(() => resolved.reminders.close());
+    scope.defer(() => resolved.storage.close());
     try {
-      silo = new Silo(resolved);
+      const silo = new Silo(resolved);
+      scope.defer(() => silo.#deadlines.close(new SiloStoppedError()));
+      scope.defer(() => silo.#threads.close(0));
+      if (resolved.cluster !== undefined) {
+        const cluster = await Cluster.start(clusterHost(silo.#wiring), resolved.cluster, silo.#baseId);
+        silo.#dispatcher.cluster = cluster;
+        scope.defer(async () => {
+          await cluster.beginStop();
+          await cluster.finishStop();
+        });
+      }
+      silo.#collector.start();
+      scope.defer(() => silo.#collector.stop());
+      // Before starting: a start that fails half way may have scheduled some reminders already.
+      scope.defer(() => silo.#reminders.stop());
+      await silo.#reminders.start();
+      return silo;
     } catch (err) {
-      // The stores are open (the embedded one holds its folder): give them back.
-      await Promise.all([resolved.storage.close(), resolved.reminders.close()]);
+      for (const failure of await scope.close()) {
+        try {
+          resolved.log("warn", `start failed, and undoing a step failed too: ${describeError(failure)}`, {
+            error: failure,
+          });
+        } catch {
+          // A logger that throws must not hide the start's own error.
+        }
+      }
       throw err;
     }
-    if (resolved.cluster !== undefined) {
-      try {
-        silo.#cluster = await Cluster.start(silo.#clusterHost(), resolved.cluster, silo.#baseId);
-      } catch (err) {
-        await resolved.storage.close();
-        await resolved.reminders.close();
-        throw err;
-      }
-    }
-    silo.#scheduleCollection();
-    await silo.#reminders.start();
-    return silo;
   }
 
   readonly #baseId = `silo-${randomBytes(4).toString("hex")}`;
+
+  /** Cluster membership, ring and transport, across incarnations; undefined for an embedded single silo. */
+  get #cluster(): Cluster | undefined {
+    return this.#dispatcher.cluster;
+  }
 
   /**
    * Unique id of this silo instance. In a cluster, a silo that lost its
    * membership rejoins under a new id (`<first id>.<n>`); this is the current one.
    */
   get siloId(): string {
-    return this.#cluster?.siloId ?? this.#baseId;
+    return this.#dispatcher.siloId;
   }
 
   /** 0 at start; +1 for each attempt to rejoin the cluster under a new id. */
@@ -330,9 +370,10 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    * time; returns a function that removes it. Costs nothing while none is set.
    */
   observeCalls(observer: CallObserver): () => void {
-    this.#observer = observer;
+    const dispatcher = this.#dispatcher;
+    dispatcher.observer = observer;
     return () => {
-      if (this.#observer === observer) this.#observer = undefined;
+      if (dispatcher.observer === observer) dispatcher.observer = undefined;
     };
   }
 
@@ -416,7 +457,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (method === SYSTEM_METHODS.locate) return Promise.resolve({ active: a !== undefined, silo: this.siloId });
       return Promise.reject(new SiloStoppedError());
     }
-    return this.#systemCall(id, method, [], true);
+    return this.#dispatcher.systemCall(id, method, [], true);
   }
 
   /**
@@ -428,12 +469,16 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    * AggregateError (carrying `report`) if some state could not be saved.
    */
   stop(): Promise<StopReport> {
-    this.#stopping ??= this.#stop();
+    if (this.#stopping === undefined) {
+      this.#stopping = this.#stop();
+      // After #stop()'s first synchronous steps, as before: calls parked by the cluster are released into them.
+      this.#dispatcher.stopping = true;
+    }
     return this.#stopping;
   }
 
   async #stop(): Promise<StopReport> {
-    this.#collector?.cancel();
+    this.#collector.stop();
     this.#reminders.stop();
     const { clock, drainTimeoutMs } = this.#options;
     // Cluster: drop off the ring first, so calls without an activation here go to their new owner.
@@ -486,8 +531,15 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     await threadsClosed;
     await this.#cluster?.finishStop();
     this.#deadlines.close(new SiloStoppedError());
-    await this.#options.storage.close();
-    await this.#options.reminders.close();
+    // A store whose backend stopped answering must not hang stop(): wait a drain's length for each.
+    for (const [what, store] of [
+      ["state store", this.#options.storage],
+      ["reminder store", this.#options.reminders],
+    ] as const) {
+      if (!(await settlesWithin(store.close(), drainTimeoutMs, clock))) {
+        this.#log("warn", `stop: closing the ${what} took over ${drainTimeoutMs} ms; left it closing`);
+      }
+    }
     const report: StopReport = { saved, abandoned, failed };
     if (failed.length > 0) {
       throw Object.assign(
@@ -532,7 +584,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
           new InvalidArgumentError(`${info.name} is not stateless: call it through a reference with a key`),
         );
       }
-      return this.#call(info, "", method, rest, EMPTY_CHAIN, this.#options.callTimeoutMs);
+      return this.#dispatcher.call(info, "", method, rest, EMPTY_CHAIN, this.#options.callTimeoutMs);
     }
     const target = first;
     const info = this.#registry.get(target.id.type);
@@ -544,120 +596,12 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       // Opt-in: the caller says the call may run twice (see cluster/retry.ts).
       const args = rest[0] as unknown[];
       return withRetry(
-        (ms) => this.#call(info, target.id.key, method, args, chain, ms, target.idString),
+        (ms) => this.#dispatcher.call(info, target.id.key, method, args, chain, ms, target.idString),
         timeoutMs,
         this.#options.clock,
       );
     }
-    return this.#call(info, target.id.key, method, rest[0] as unknown[], chain, timeoutMs, target.idString);
-  }
-
-  /** Check a user call and send it on its way. */
-  #call(
-    info: ActorTypeInfo,
-    key: string,
-    method: string,
-    args: unknown[],
-    chain: readonly ChainLink[],
-    timeoutMs: number,
-    idString?: string,
-  ): Promise<unknown> {
-    try {
-      // A draining cluster silo still lets running turns call out (their callees live elsewhere now).
-      if (this.#stopping !== undefined && (this.#cluster === undefined || chain.length === 0)) {
-        throw new SiloStoppedError();
-      }
-      const type = info.name;
-      if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
-      assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      if (chain.length > MAX_CHAIN_LENGTH) {
-        throw new InvalidArgumentError(`Call chain longer than ${MAX_CHAIN_LENGTH} actors (runaway recursion?)`);
-      }
-      if (runsOnThread(info.threads, method)) return this.#threads.run(info.threads, key, method, args, timeoutMs);
-      // A stateless type is served by a local pool; the key the caller named does not matter.
-      const worker = info.stateless ? this.#pickWorker(info) : undefined;
-      const workerKey = worker === undefined ? key : worker.key;
-      const call = new Call(
-        info.stateless || idString === undefined ? actorIdString(type, workerKey) : idString,
-        type,
-        workerKey,
-        method,
-        args,
-        chain,
-        info.reentrant || info.interleave.has(method),
-        timeoutMs,
-        this.#deadlines,
-        this.#observer,
-        this.#observer === undefined ? 0 : performance.now(),
-      );
-      traceCall(call, this.siloId);
-      const now = this.#options.clock.now();
-      this.#deadlines.add(call, timeoutMs, now);
-      if (worker !== undefined) {
-        // Count calls in flight per worker until the caller has its answer.
-        worker.load++;
-        const done = () => {
-          worker.load--;
-        };
-        call.promise.then(done, done);
-      }
-      if (call.trace === undefined) this.#dispatch(call, now);
-      else this.#dispatchTraced(call, now);
-      return call.promise;
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  /**
-   * A call the runtime makes itself (message delivery, reminder firing): routed
-   * like any call, but to a system method no user method can shadow.
-   */
-  #systemCall(id: ActorId, method: string, args: unknown[], interleave: boolean): Promise<unknown> {
-    if (this.#stopping !== undefined) return Promise.reject(new SiloStoppedError());
-    const timeoutMs = this.#options.callTimeoutMs;
-    const call = new Call(
-      actorIdString(id.type, id.key),
-      id.type,
-      id.key,
-      method,
-      args,
-      EMPTY_CHAIN,
-      interleave,
-      timeoutMs,
-      this.#deadlines,
-      undefined,
-      0,
-    );
-    traceCall(call, this.siloId);
-    this.#deadlines.add(call, timeoutMs);
-    if (call.trace === undefined) this.#dispatch(call);
-    else this.#dispatchTraced(call);
-    return call.promise;
-  }
-
-  /**
-   * The worker of a stateless type to run the next call: an idle one if there
-   * is one, else a new one while under `maxWorkers`, else the least busy.
-   */
-  #pickWorker(info: ActorTypeInfo): { key: string; load: number } {
-    let workers = this.#workers.get(info.name);
-    if (workers === undefined) {
-      workers = [];
-      this.#workers.set(info.name, workers);
-    }
-    let best: { key: string; load: number } | undefined;
-    for (const w of workers) {
-      if (w.load === 0) return w;
-      if (best === undefined || w.load < best.load) best = w;
-    }
-    if (workers.length < info.maxWorkers) {
-      // A control character keeps worker keys apart from every key a user can write.
-      const w = { key: `\u0001worker-${workers.length}`, load: 0 };
-      workers.push(w);
-      return w;
-    }
-    return best as { key: string; load: number };
+    return this.#dispatcher.call(info, target.id.key, method, rest[0] as unknown[], chain, timeoutMs, target.idString);
   }
 
   /**
@@ -667,118 +611,9 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
    */
   send(target: ActorRef<unknown> | ActorId, channel: string, data?: unknown, options?: SendOptions): Promise<void> {
     try {
-      return this.#send(undefined, toActorId(target), channel, data, options);
+      return this.#messaging.send(undefined, toActorId(target), channel, data, options);
     } catch (err) {
       return Promise.reject(err);
-    }
-  }
-
-  async #send(
-    from: string | undefined,
-    target: ActorId,
-    channel: string,
-    data: unknown,
-    options: SendOptions | undefined,
-  ): Promise<void> {
-    validateChannel(channel);
-    const info = this.#registry.get(target.type);
-    if (info === undefined) throw new ActorTypeNotFoundError(target.type);
-    if (info.stateless) throw new InvalidArgumentError(`${info.name} is stateless and has no inbox`);
-    validateKey(target.key);
-    assertEncodable(data, `message on channel "${channel}"`);
-    const message = { id: randomUUID(), channel, from, data };
-    const durable = options?.durable === true;
-    if (!durable) {
-      await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, false], true);
-      return;
-    }
-    // Durable messages are deduplicated by id at the target, so resending after a
-    // failure that may or may not have stored it is safe.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#systemCall(target, SYSTEM_METHODS.deliver, [message, true], true);
-        return;
-      } catch (err) {
-        const retryable = (err as { retryable?: unknown }).retryable === true;
-        if (!retryable || attempt >= 4 || this.#stopping !== undefined) throw err;
-      }
-    }
-  }
-
-  /** Does this silo own `actor` now? (A single silo owns everything.) */
-  #ownsLocally(actor: ActorId): boolean {
-    return this.#cluster === undefined || this.#cluster.owns(actorIdString(actor.type, actor.key));
-  }
-
-  /** Dispatch in the call's trace context (a method of its own: a closure in #call would cost every call). */
-  #dispatchTraced(call: Call, now?: number): void {
-    inCallContext(call, () => this.#dispatch(call, now));
-  }
-
-  /** `now` is passed by callers that already read the clock (one read per call is measurable). */
-  #dispatch(call: Call, now = this.#options.clock.now()): void {
-    if (call.done) return;
-    let a = this.#table.get(call.idString);
-    if (a === undefined) {
-      // Cluster: a key without an activation here goes to its owner (a draining silo owns nothing).
-      if (this.#cluster?.routeAway(call) === true) return;
-      // Nothing is served here without a membership lease (a brief lapse parks the call).
-      if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
-      // A key this silo just took over waits until its previous owner let go of it.
-      if (this.#cluster !== undefined && !this.#cluster.mayActivate(call)) return;
-      if (isControlMethod(call.method)) {
-        this.#control(call, undefined);
-        return;
-      }
-      if (this.#stopping !== undefined) {
-        call.reject(new SiloStoppedError());
-        return;
-      }
-      const info = this.#registry.get(call.type);
-      if (info === undefined) {
-        call.reject(new ActorTypeNotFoundError(call.type));
-        return;
-      }
-      a = new Activation(call.idString, info, call.key, this.#context);
-      this.#table.add(a, now);
-      a.accept(call);
-      void a.start();
-      this.#enforceCapacity();
-      return;
-    }
-    if (this.#cluster !== undefined && !this.#cluster.admit(call, now)) return;
-    if (isControlMethod(call.method)) {
-      this.#control(call, a);
-      return;
-    }
-    this.#table.touch(a, now);
-    a.accept(call);
-  }
-
-  /**
-   * A control call reached the silo that hosts (or owns) the actor: answer it
-   * here, without a turn and without activating anything.
-   */
-  #control(call: Call, a: Activation | undefined): void {
-    const id = { type: call.type, key: call.key };
-    const done = (value: unknown) => () => call.resolve(value);
-    const fail = (err: unknown) => call.reject(toCallerError(err));
-    switch (call.method) {
-      case SYSTEM_METHODS.locate:
-        // On its way out (deactivating) is not active: the next call will find a fresh activation.
-        call.resolve({
-          active: a !== undefined && (a.status === "active" || a.status === "activating"),
-          silo: this.siloId,
-        });
-        return;
-      case SYSTEM_METHODS.deactivate:
-        if (a === undefined) call.resolve(false);
-        else a.deactivate("request").then(done(true), fail);
-        return;
-      case SYSTEM_METHODS.deleteState:
-        if (a === undefined) this.#options.storage.delete(id).then(done(false), fail);
-        else a.deactivate("delete").then(done(true), fail);
-        return;
     }
   }
 
@@ -798,77 +633,33 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     return this.#cluster?.address;
   }
 
-  /** What the cluster runtime (cluster/cluster.ts, cluster/node.ts) needs from this silo. */
-  #clusterHost(): SiloClusterHost {
+  /** The silo's side of the callback bags (wiring.ts): its components, read when a callback runs. */
+  #makeWiring(): WiringHost {
+    const silo = this;
     return {
-      clock: this.#options.clock,
-      log: (level, message) => this.#log(level, message),
+      options: this.#options,
+      registry: this.#registry,
+      table: this.#table,
       deadlines: this.#deadlines,
-      observer: () => this.#observer,
-      inboundInterleave: (type, method) => {
-        const info = this.#registry.get(type);
-        // Stateless workers run where they are invoked; no peer may address one.
-        if (info === undefined || info.stateless) throw new ActorTypeNotFoundError(type);
-        // System calls interleave as #systemCall makes them: deliveries do, reminder firings do not.
-        if (method === SYSTEM_METHODS.deliver || isControlMethod(method)) return true;
-        if (method === SYSTEM_METHODS.remind) return false;
-        if (!info.methods.has(method)) throw new MethodNotFoundError(type, method);
-        return info.reentrant || info.interleave.has(method);
+      subscriptions: this.#subscriptions,
+      collector: this.#collector,
+      siloRequests: this.#siloRequests,
+      messaging: this.#messaging,
+      // Getters: these parts are built after the wiring (the dispatcher needs the activation context).
+      get dispatcher() {
+        return silo.#dispatcher;
       },
-      isStateless: (type) => this.#registry.get(type)?.stateless === true,
-      dispatch: (call) => this.#dispatch(call),
-      answerSiloRequest: (method, args) => this.#siloRequests.answer(method, args),
-      activations: () => this.#table.values(),
-      report: (what, error) => this.#fail("deactivate", what, error),
-      viewChanged: () => {
-        // Reminders of actors this silo now owns (say, a dead silo's) are scheduled at once,
-        // not at the next periodic refresh.
-        this.#reminders.refresh().catch((err) => this.#fail("reminder", "(reminders)", err));
+      get reminders() {
+        return silo.#reminders;
       },
-      evicted: (reason) => {
-        if (this.listenerCount("evicted") > 0) this.emit("evicted", reason);
+      get siloId() {
+        return silo.siloId;
       },
-      forget: (a) => this.#table.remove(a),
-      rejoined: (siloId, previousId) => {
-        if (this.listenerCount("rejoined") > 0) this.emit("rejoined", siloId, previousId);
-      },
-      gaveUp: (error) => {
-        if (this.listenerCount("membershipLost") > 0) this.emit("membershipLost", error);
-        this.stop().catch((err) => this.#fail("deactivate", this.siloId, err));
-      },
-    };
-  }
-
-  #makeContext(): ActivationContext {
-    return {
-      // An embedded single silo always serves: no lookup at all on its hot path.
-      servingError: this.#options.cluster === undefined ? alwaysServing : () => this.#cluster?.servingError(),
-      store: tracedStore(this.#options.storage, () => this.siloId),
-      clock: this.#options.clock,
-      nextTurnId: () => ++this.#turnCounter,
+      events: this,
       makeRef: (cls, key, options, caller) => this.#makeRef(cls, key, options, caller),
-      dispatch: (call) => this.#dispatch(call),
-      deadlines: this.#deadlines,
-      callTimeoutMs: this.#options.callTimeoutMs,
-      send: (from, target, channel, data, options) => this.#send(from.idString, target, channel, data, options),
-      remind: (a, name, schedule) => this.#reminders.register(a.id, name, schedule),
-      forget: (a, name) => this.#reminders.forget(a.id, name),
-      release: (a) => this.#table.remove(a),
-      activated: (a) => this.emit("activate", a.id),
-      deactivated: (a, reason) => this.emit("deactivate", a.id, reason),
-      emit: (a, event, payload) => this.#subscriptions.emit(a.idString, event, payload),
-      subscriberCount: (a, event) => this.#subscriptions.count(a.idString, event),
-      report: (kind, actor, error) => {
-        if (this.listenerCount("failure") > 0) this.emit("failure", { kind, actor, error });
-      },
       log: (level, message, actor, error) => this.#log(level, message, actor, error),
-      stuckTurnGraceMs: this.#options.stuckTurnGraceMs,
-      leaving: (delta) => {
-        this.#leaving += delta;
-      },
-      retryLater: (a, reason) => {
-        if (reason !== "idle") this.#retries.set(a, reason);
-      },
+      fail: (kind, actor, error) => this.#fail(kind, actor, error),
+      stop: () => this.stop(),
     };
   }
 
@@ -877,63 +668,4 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     this.#context.report(kind, actor, error);
     this.#log("warn", `${actor}: ${kind} failed: ${describeError(error)}`, actor, error);
   }
-
-  // ---- swapping out ----
-
-  /**
-   * Swap out the least recently used activations while more than
-   * `maxActivations` are resident. Activations already on their way out do
-   * not count, or every new key would evict another one while saves run.
-   */
-  #enforceCapacity(): void {
-    let excess = this.#table.size - this.#leaving - this.#options.maxActivations;
-    if (excess <= 0) return;
-    const now = this.#options.clock.now();
-    for (const a of this.#table.byAge()) {
-      if (excess <= 0) break;
-      if (a.status !== "active" || a.saveRetryAt > now) continue;
-      excess--;
-      // A save failure keeps the activation and is reported by the activation itself.
-      void a.deactivate("capacity").catch(() => {});
-    }
-  }
-
-  #scheduleCollection(): void {
-    this.#collector = this.#options.clock.setTimeout(
-      () => {
-        this.#collectIdle();
-        if (this.#stopping === undefined) this.#scheduleCollection();
-      },
-      this.#collectionEvery,
-      true,
-    );
-  }
-
-  /**
-   * Deactivate every activation idle for longer than its type's idle timeout,
-   * and retry swap-outs that failed to save once their backoff has passed.
-   */
-  #collectIdle(): void {
-    // Without a lease nothing is saved: the activations wait for membership's verdict.
-    if (this.#cluster?.servingError() !== undefined) return;
-    const now = this.#options.clock.now();
-    for (const [a, reason] of this.#retries) {
-      if (a.status === "deactivated") this.#retries.delete(a);
-      else if (a.status === "active" && a.saveRetryAt <= now) {
-        this.#retries.delete(a);
-        void a.deactivate(reason).catch(() => {});
-      }
-    }
-    for (const a of this.#table.byAge()) {
-      // The list is in order of last use: past this point everything is too recent for any type.
-      if (now - a.lastUsed < this.#minIdleTimeout) break;
-      if (a.status !== "active" || !a.mailbox.idle || a.saveRetryAt > now) continue;
-      // A save failure keeps the activation and is reported (once) by the activation itself.
-      if (now - a.lastUsed >= a.info.idleTimeoutMs) void a.deactivate("idle").catch(() => {});
-    }
-  }
-}
-
-function alwaysServing(): undefined {
-  return undefined;
 }

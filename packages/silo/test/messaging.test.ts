@@ -154,8 +154,7 @@ describe("durable send", () => {
   it("does not deliver a resend of the same message twice", async () => {
     const { silo, store } = await testSilo([Mailbox]);
     const box = silo.ref(Mailbox, "m");
-    const calls = silo as unknown as { send: Silo["send"] };
-    await calls.send(box, "c", "once", { durable: true });
+    await silo.send(box, "c", "once", { durable: true });
     expect(store.size).toBe(1);
     expect((await box.take("c")).data).toBe("once");
     await silo.stop();
