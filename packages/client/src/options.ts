@@ -35,8 +35,12 @@ export interface ClientOptions {
   readonly log?: LogFunction;
 }
 
-/** Options of `client.send`: durability, and the deadline for the gateway's answer. */
-export interface ClientSendOptions extends SendOptions {
+/**
+ * Options of `client.send`: durability, and the deadline for the gateway's
+ * answer (sent along: it also bounds a durable send's retries on the silo,
+ * which pace them by the silo's policy).
+ */
+export interface ClientSendOptions extends Omit<SendOptions, "retry" | "timeoutMs"> {
   /** Deadline in ms (default: the reference's, else the client's `timeoutMs`). */
   readonly timeoutMs?: number;
 }

@@ -60,6 +60,8 @@ export interface SendFrame {
   readonly channel: string;
   readonly data: unknown;
   readonly durable?: boolean;
+  /** Deadline in ms of the whole send, a durable one's retries included (the gateway clamps it to its maximum). */
+  readonly timeoutMs?: number;
   /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
   readonly traceparent?: string;
   readonly tracestate?: string;

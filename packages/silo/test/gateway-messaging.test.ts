@@ -90,10 +90,13 @@ describe("send frames", () => {
     expect(await code({ ...base, key: 5 })).toBe("PROTOCOL_ERROR");
     expect(await code({ ...base, type: "" })).toBe("PROTOCOL_ERROR");
     expect(await code({ ...base, durable: "yes" })).toBe("PROTOCOL_ERROR");
+    expect(await code({ ...base, timeoutMs: 0 })).toBe("INVALID_ARGUMENT");
+    expect(await code({ ...base, timeoutMs: "soon" })).toBe("INVALID_ARGUMENT");
     expect(await code({ ...base, type: "Nope" })).toBe("ACTOR_TYPE_NOT_FOUND");
     expect(await code({ ...base, type: "Adder" })).toBe("INVALID_ARGUMENT");
     expect(await code({ ...base, key: "" })).toBe("INVALID_ARGUMENT");
     expect(await request(p, base)).toMatchObject({ t: "ok", value: null });
+    expect(await request(p, { ...base, durable: true, timeoutMs: 5_000 })).toMatchObject({ t: "ok", value: null });
   });
 });
 

@@ -255,7 +255,8 @@ export class GatewayConnection<P> {
       const silo = this.#ctx.silo;
       if (frame.t === "send") {
         // The silo checks the type (not stateless), the key, the channel and the data's encodability.
-        const options = frame.durable === true ? { durable: true } : undefined;
+        // The client's deadline bounds the whole send, a durable one's retries included.
+        const options = { durable: frame.durable === true, timeoutMs: frame.timeoutMs };
         result = silo.send({ type: frame.type, key: frame.key }, frame.channel, frame.data, options).then(() => null);
       } else if (frame.t === "invoke") {
         // Unknown type: ACTOR_TYPE_NOT_FOUND; a keyed type: INVALID_ARGUMENT.

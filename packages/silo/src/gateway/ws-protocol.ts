@@ -74,14 +74,14 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (v.durable !== undefined && typeof v.durable !== "boolean") {
         return fail(id, "send frame: durable must be a boolean");
       }
+      const timeoutMs = readTimeout("send", v.timeoutMs, maxCallTimeoutMs);
+      if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
       const trace = readTrace("send", v);
       if (typeof trace === "string") return fail(id, trace);
+      const send = { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data } as const;
       return {
         ok: true,
-        frame: withTrace(
-          { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data, durable: v.durable },
-          trace,
-        ),
+        frame: withTrace({ ...send, durable: v.durable, timeoutMs }, trace),
       };
     }
     case "invoke": {
