@@ -31,9 +31,7 @@ import {
   refTarget,
   type SendOptions,
   StaleActivationError,
-  StateConflictError,
   type StateStore,
-  StateVersionError,
   StuckTurnError,
   SYSTEM_METHODS,
   serializeError,
@@ -43,6 +41,7 @@ import {
   type Turn,
   validateChannel,
 } from "@praas/core";
+import { initialStateOf, PersistentState } from "./activation-state.js";
 import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
@@ -128,10 +127,6 @@ export interface ActivationContext {
 
 export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
 
-/** First pause before retrying a failed swap-out, and the longest. */
-const SAVE_RETRY_FIRST_MS = 1_000;
-const SAVE_RETRY_MAX_MS = 300_000;
-
 /** Turns of an activation: method calls and timer ticks. */
 interface ActivationTurn extends Turn {
   turnId: number;
@@ -145,16 +140,6 @@ interface ActivationTurn extends Turn {
 /** Turn an error into what the caller sees: always the serialized form, even in-process. */
 export function toCallerError(err: unknown): PraasError {
   return deserializeError(serializeError(err));
-}
-
-const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Marks a never-stored activation whose initial-state digest has not been computed yet. */
-const PRISTINE: unique symbol = Symbol("pristine");
-
-/** Byte-for-byte equality (a memcmp: an order of magnitude faster than hashing both sides). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -209,34 +194,18 @@ export class Activation implements ActorHost {
   lastUsed = 0;
   lruPrev: Activation | undefined = undefined;
   lruNext: Activation | undefined = undefined;
-  /** Version token of what this activation loaded or last wrote; null while nothing is stored. */
-  version: string | null = null;
   /** True once a conditional write found newer state: this activation must never write again. */
   stale = false;
   timers: Set<ActorTimer> | undefined;
-  /** Failed swap-out attempts in a row, and when the next may run (clock ms). */
-  saveFailures = 0;
-  saveRetryAt = 0;
   #instance: Actor<unknown> | undefined;
-  /**
-   * The record last loaded or written, to skip writes of unchanged state with a
-   * byte comparison. Decoded byte strings in the state are views of these bytes,
-   * so keeping them often costs no extra memory. `PRISTINE` for a never-stored
-   * actor: its initial state is only encoded if it is ever about to be written.
-   */
-  #savedBytes: Uint8Array | typeof PRISTINE | undefined;
   /** Calls that arrived while activating, or parked while deactivating. */
   #waiting: Call[] | undefined;
   /** Turns now running (one, unless the type is reentrant or a method interleaves). */
   #turns: ActivationTurn[] = [];
-  #saving: Promise<void> | undefined;
-  /** Writes queued or running. */
-  #writing = 0;
-  /** The turn commit waiting behind the write in progress: turns that end meanwhile join it. */
-  #nextCommit: Promise<void> | undefined;
-  /** The record as the last turn left it, encoded at its end: what the next turn commit writes. */
-  #boundary: Uint8Array | undefined;
-  #inbox: Inbox | undefined;
+  /** Its stored state and the writes of it. */
+  readonly persistence: PersistentState = new PersistentState(this);
+  /** Its inbox (PraaS send/recv), made on first use. */
+  inbox: Inbox | undefined = undefined;
   #deactivation: Promise<DeactivationOutcome> | undefined;
   #activation: Promise<void> | undefined;
   /** Set by `abandon()`: wakes a deactivation waiting on turns that may never finish. */
@@ -260,6 +229,11 @@ export class Activation implements ActorHost {
           ? this.#runCall(turn as Call)
           : this.#runTraced(turn as Call),
     );
+  }
+
+  /** When a failed swap-out may be tried again (clock ms; see PersistentState.saveFailed). */
+  get saveRetryAt(): number {
+    return this.persistence.saveRetryAt;
   }
 
   get status(): ActivationStatus {
@@ -322,7 +296,7 @@ export class Activation implements ActorHost {
   }
 
   saveState(): Promise<void> {
-    return this.persist();
+    return this.persistence.persist();
   }
 
   emit(event: string, payload: unknown): void {
@@ -346,7 +320,7 @@ export class Activation implements ActorHost {
       if (this.status === "deactivating" || this.status === "deactivated") {
         throw new DeactivatedError(this.idString, "recv was called");
       }
-      return traceRecv(this.id, channel, this.#inboxOrNew().recv(channel, from, timeoutMs));
+      return traceRecv(this.id, channel, this.inboxOrNew().recv(channel, from, timeoutMs));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -362,12 +336,12 @@ export class Activation implements ActorHost {
 
   /** Messages waiting in the inbox (for tests and introspection). */
   get inboxSize(): number {
-    return this.#inbox?.size ?? 0;
+    return this.inbox?.size ?? 0;
   }
 
-  #inboxOrNew(): Inbox {
-    this.#inbox ??= new Inbox(this.ctx.deadlines);
-    return this.#inbox;
+  inboxOrNew(): Inbox {
+    this.inbox ??= new Inbox(this.ctx.deadlines);
+    return this.inbox;
   }
 
   subscriberCount(event?: string): number {
@@ -477,7 +451,7 @@ export class Activation implements ActorHost {
       // An output gate: the reply leaves only once a write holding this turn's changes is
       // durable, so nothing acknowledged is lost; meanwhile the next turn runs, and turns that
       // end while a write is in flight share the next one.
-      this.#commitTurn().then(
+      this.persistence.commitTurn().then(
         () => {
           // Written under fencing; the reply still checks the lease (if it ran out meanwhile,
           // another silo may already serve the key from older state: not acknowledged).
@@ -517,7 +491,7 @@ export class Activation implements ActorHost {
       call.reject(err);
       return true;
     }
-    const inbox = this.#inboxOrNew();
+    const inbox = this.inboxOrNew();
     if (durable !== true) {
       inbox.deliver(message, false);
       call.resolve(undefined);
@@ -556,7 +530,7 @@ export class Activation implements ActorHost {
    * write it back conditionally. Serialized with the other writes.
    */
   #checkpointInbox(messages: readonly unknown[], delivered: readonly string[]): Promise<void> {
-    return this.#enqueue(async () => {
+    return this.persistence.enqueue(async () => {
       if (this.stale) throw new StaleActivationError(this.idString);
       const { store } = this.ctx;
       const stored = await store.load(this.id);
@@ -567,11 +541,11 @@ export class Activation implements ActorHost {
         stateVersion = record.stateVersion;
         state = record.state;
       } else {
-        state = typeof this.info.cls.initialState === "function" ? this.info.cls.initialState() : undefined;
+        state = initialStateOf(this.info.cls);
       }
-      await this.#saveFenced(encodeStateRecord({ stateVersion, state, inbox: messages, delivered }));
+      await this.persistence.saveFenced(encodeStateRecord({ stateVersion, state, inbox: messages, delivered }));
       // The stored record no longer matches memory; the next persist writes the full state.
-      this.#savedBytes = undefined;
+      this.persistence.forgetSavedBytes();
     });
   }
 
@@ -613,173 +587,9 @@ export class Activation implements ActorHost {
     return finish();
   }
 
-  // ---- state ----
-
-  #initialState(): unknown {
-    const cls = this.info.cls;
-    return typeof cls.initialState === "function" ? cls.initialState() : undefined;
-  }
-
-  /** Write the state (as it is when the write starts) if it changed since it was loaded or last written. */
-  persist(): Promise<void> {
-    if (this.info.persistence === "none") return Promise.resolve();
-    if (this.stale) return Promise.reject(new StaleActivationError(this.idString));
-    return this.#enqueue(() => this.#writeBytes(this.#encode()));
-  }
-
-  /**
-   * "turn" persistence: make the state as this turn left it durable. It is
-   * encoded now, at the turn boundary — never mid-way through a later turn —
-   * and written at once if no write is running; otherwise by the next write,
-   * which every turn ending meanwhile joins (one write per batch of turns,
-   * carrying the newest boundary). A turn that changed nothing still waits
-   * for writes in flight: it may have read what they hold.
-   */
-  #commitTurn(): Promise<void> {
-    try {
-      this.#boundary = this.#encode();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (this.#nextCommit !== undefined) return this.#nextCommit;
-    if (this.#writing === 0 && this.#unchanged(this.#boundary)) return RESOLVED;
-    const commit = this.#enqueue(() => {
-      // Turns that end from now on wait for the write after this one.
-      this.#nextCommit = undefined;
-      return this.#writeBytes(this.#boundary as Uint8Array);
-    });
-    this.#nextCommit = commit;
-    return commit;
-  }
-
-  /** Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints. */
-  #enqueue(write: () => Promise<void>): Promise<void> {
-    this.#writing++;
-    const done = (): void => {
-      this.#writing--;
-    };
-    const p = (this.#saving ?? RESOLVED).then(write);
-    p.then(done, done);
-    this.#saving = p.catch(() => {});
-    return p;
-  }
-
-  #encode(): Uint8Array {
-    const box = this.#inbox?.snapshot();
-    return encodeStateRecord({
-      stateVersion: this.info.stateVersion,
-      state: this.state,
-      inbox: box?.messages,
-      delivered: box?.delivered,
-    });
-  }
-
-  /** Are these the bytes last loaded or written? (So there is nothing to write.) */
-  #unchanged(bytes: Uint8Array): boolean {
-    if (this.#savedBytes === PRISTINE) {
-      this.#savedBytes =
-        this.version === null
-          ? encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.#initialState() })
-          : undefined;
-    }
-    return this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes);
-  }
-
-  async #writeBytes(bytes: Uint8Array): Promise<void> {
-    if (this.stale) throw new StaleActivationError(this.idString);
-    if (this.#unchanged(bytes)) return;
-    await this.#saveFenced(bytes);
-    this.#savedBytes = bytes;
-  }
-
-  /**
-   * The one conditional write of an activation: on the version it loaded or last
-   * wrote. A conflict means someone wrote newer state: this activation is a
-   * stale copy, so it goes (without saving) and the caller gets a retryable error.
-   */
-  async #saveFenced(bytes: Uint8Array): Promise<void> {
-    const expected = this.version;
-    try {
-      this.version = await this.ctx.store.save(this.id, bytes, expected);
-    } catch (err) {
-      if (!(err instanceof StateConflictError)) throw err;
-      this.stale = true;
-      void this.deactivate("stale");
-      this.#reportConflict(err, expected);
-      throw new StaleActivationError(this.idString);
-    }
-  }
-
-  /**
-   * A conditional write lost: someone else stored newer state. With "turn"
-   * persistence nothing acknowledged is lost (the caller gets the error); in
-   * the other modes the changes made here since the last save are — so say so
-   * loudly, naming both versions.
-   */
-  #reportConflict(err: StateConflictError, expected: string | null): void {
-    this.ctx.report("conflict", this.idString, err);
-    const lost = this.info.persistence !== "turn";
-    const was = expected === null ? "expected no stored state" : `expected version ${expected}`;
-    this.ctx.store.load(this.id).then(
-      (current) => {
-        const found = current === undefined ? "found none" : `found version ${current.version}`;
-        this.ctx.log(
-          lost ? "error" : "warn",
-          `${this.idString}: conflicting write (${was}, ${found}): another activation stored newer state; ` +
-            (lost
-              ? "this activation's changes since its last save are dropped"
-              : "the call was refused with STALE_ACTIVATION, nothing acknowledged is lost"),
-          this.idString,
-          err,
-        );
-      },
-      (loadErr) =>
-        this.ctx.log(
-          "error",
-          `${this.idString}: conflicting write (${was}); reading the current version failed: ${describeError(loadErr)}`,
-          this.idString,
-          err,
-        ),
-    );
-  }
-
-  async #load(): Promise<void> {
-    const { info } = this;
-    const cls = info.cls;
-    if (info.persistence !== "none") {
-      const stored = await this.ctx.store.load(this.id);
-      if (stored !== undefined) {
-        const record = decodeStateRecord(stored.data, this.ctx.store.describe(this.id));
-        if (record.stateVersion > info.stateVersion) {
-          throw new StateVersionError(this.idString, record.stateVersion, info.stateVersion);
-        }
-        let state = record.state;
-        if (record.stateVersion < info.stateVersion) {
-          if (typeof cls.migrateState !== "function") {
-            throw new StateVersionError(this.idString, record.stateVersion, info.stateVersion);
-          }
-          state = await cls.migrateState(state, record.stateVersion);
-        }
-        this.state = state;
-        this.version = stored.version;
-        this.#savedBytes = stored.data;
-        if (record.inbox !== undefined || record.delivered !== undefined) {
-          this.#inboxOrNew().restore(record.inbox ?? [], record.delivered ?? []);
-        }
-        return;
-      }
-    }
-    this.state = typeof cls.initialState === "function" ? cls.initialState() : undefined;
-    if (info.persistence !== "none") {
-      assertEncodable(this.state, `initial state of ${info.name}`);
-      // An untouched actor is never written; what "untouched" looks like is worked out lazily.
-      this.#savedBytes = PRISTINE;
-    }
-  }
-
   async #activate(): Promise<void> {
     try {
-      await this.#load();
+      await this.persistence.load();
       this.#instance = constructActor(this.info.cls as new () => Actor<unknown>, this);
       await this.#instance.onActivate();
     } catch (err) {
@@ -821,7 +631,7 @@ export class Activation implements ActorHost {
     for (const t of this.timers ?? []) t.cancel();
     this.timers = undefined;
     // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
-    this.#inbox?.failWaiters(this.idString);
+    this.inbox?.failWaiters(this.idString);
     if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
     let saveError: unknown;
     const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
@@ -833,7 +643,7 @@ export class Activation implements ActorHost {
         this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
       }
       try {
-        if ((await this.#unlessAbandoned(this.persist())) === ABANDONED) return "abandoned";
+        if ((await this.#unlessAbandoned(this.persistence.persist())) === ABANDONED) return "abandoned";
       } catch (err) {
         saveError = err;
       }
@@ -841,7 +651,8 @@ export class Activation implements ActorHost {
     }
     if (saveError !== undefined && !this.stale && reason !== "stop") {
       // Keep the state in memory rather than lose it; try again later.
-      this.#saveFailed(saveError, reason);
+      this.persistence.saveFailed(saveError);
+      if (reason !== "request") this.ctx.retryLater(this, reason);
       this.#setStatus("active");
       this.#deactivation = undefined;
       const parked = this.#waiting;
@@ -850,8 +661,12 @@ export class Activation implements ActorHost {
       if (reason === "request") throw saveError;
       return "discarded";
     }
-    if (saveError === undefined && this.saveFailures > 0) {
-      this.ctx.log("info", `${this.idString}: saved after ${this.saveFailures} failed attempt(s)`, this.idString);
+    if (saveError === undefined && this.persistence.saveFailures > 0) {
+      this.ctx.log(
+        "info",
+        `${this.idString}: saved after ${this.persistence.saveFailures} failed attempt(s)`,
+        this.idString,
+      );
     }
     if (reason === "delete") {
       // Delete before anyone waiting can activate afresh, so they start from nothing.
@@ -883,23 +698,6 @@ export class Activation implements ActorHost {
   #unlessAbandoned<T>(p: Promise<T> | T): Promise<T | typeof ABANDONED> {
     this.#abandoned ??= abandonSignal();
     return Promise.race([p, this.#abandoned.promise]);
-  }
-
-  #saveFailed(err: unknown, reason: DeactivationReason): void {
-    this.saveFailures++;
-    const pause = Math.min(SAVE_RETRY_MAX_MS, SAVE_RETRY_FIRST_MS * 2 ** (this.saveFailures - 1));
-    this.saveRetryAt = this.ctx.clock.now() + pause;
-    this.ctx.report("save", this.idString, err);
-    // One line per activation, not one per attempt: the state is safe in memory meanwhile.
-    if (this.saveFailures === 1) {
-      this.ctx.log(
-        "error",
-        `${this.idString}: swap-out failed, keeping it in memory and retrying with backoff: ${describeError(err)}`,
-        this.idString,
-        err,
-      );
-    }
-    if (reason !== "request") this.ctx.retryLater(this, reason);
   }
 
   // ---- stuck turns ----
@@ -975,12 +773,12 @@ export class Activation implements ActorHost {
     (this.#abandoned ??= abandonSignal()).resolve();
     for (const t of this.timers ?? []) t.cancel();
     this.timers = undefined;
-    this.#inbox?.failWaiters(this.idString);
+    this.inbox?.failWaiters(this.idString);
     const queued = this.mailbox.drainQueued();
     let saved = !this.stale && this.info.persistence === "turn";
     if (this.info.persistence === "deactivate" && !this.stale) {
       try {
-        await withDeadline(this.persist(), saveWithinMs, this.ctx.clock);
+        await withDeadline(this.persistence.persist(), saveWithinMs, this.ctx.clock);
         saved = true;
       } catch (err) {
         this.ctx.report("save", this.idString, err);
