@@ -3,7 +3,6 @@ import {
   type ActorClass,
   type ActorHost,
   type ActorId,
-  assertEncodable,
   type CallOptions,
   type ChainLink,
   type Clock,
@@ -17,7 +16,6 @@ import {
   decodeStateRecord,
   describeCycle,
   describeError,
-  deserializeError,
   EMPTY_CHAIN,
   encodeStateRecord,
   InvalidArgumentError,
@@ -34,13 +32,13 @@ import {
   type StateStore,
   StuckTurnError,
   SYSTEM_METHODS,
-  serializeError,
   TimeoutError,
   type TimerHandle,
   type TimerOptions,
   type Turn,
   validateChannel,
 } from "@praas/core";
+import { refusal, settle, toCallerError } from "./activation-reply.js";
 import { initialStateOf, PersistentState } from "./activation-state.js";
 import type { Call, OverdueWatcher } from "./call.js";
 import { checkMessage, Inbox } from "./inbox.js";
@@ -135,11 +133,6 @@ interface ActivationTurn extends Turn {
   readonly method: string;
   /** Set while the turn runs. */
   runningOn?: OverdueWatcher | undefined;
-}
-
-/** Turn an error into what the caller sees: always the serialized form, even in-process. */
-export function toCallerError(err: unknown): PraasError {
-  return deserializeError(serializeError(err));
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -427,22 +420,10 @@ export class Activation implements ActorHost {
     return this.#finishCall(call, true, result);
   }
 
-  /**
-   * Why this activation must not run or answer a call now: it is stale (its
-   * state is not the newest, so neither a read nor a write from it may be
-   * acknowledged), or the silo may not serve (no membership lease).
-   */
-  #refusal(): PraasError | undefined {
-    // Not serving first: a dropped activation (lost membership) is also stale, but the reason to give is the silo's.
-    const notServing = this.ctx.servingError();
-    if (notServing !== undefined) return toCallerError(notServing);
-    return this.stale ? new StaleActivationError(this.idString) : undefined;
-  }
-
   /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */
   #finishCall(call: Call, ok: boolean, value: unknown): boolean {
     this.#endTurn(call);
-    const refused = this.#refusal();
+    const refused = refusal(this);
     if (refused !== undefined) {
       call.reject(refused);
       return true;
@@ -835,22 +816,5 @@ function senderString(from: unknown): string {
   return `${id.type}/${id.key}`;
 }
 
-function settle(call: Call, ok: boolean, value: unknown, a: Activation): void {
-  // The reply is where a read takes effect: without a lease, or from a stale copy, it must not leave.
-  const refused = a.ctx.servingError();
-  if (refused !== undefined || a.stale) {
-    call.reject(refused === undefined ? new StaleActivationError(a.idString) : toCallerError(refused));
-    return;
-  }
-  if (!ok) {
-    call.reject(toCallerError(value));
-    return;
-  }
-  try {
-    assertEncodable(value, `result of ${call.type}.${call.method}`);
-  } catch (err) {
-    call.reject(err);
-    return;
-  }
-  call.resolve(value);
-}
+/** Kept for the silo, which imports it from here. */
+export { toCallerError };
