@@ -13,11 +13,9 @@ import {
   type DeadlineList,
   type DeadlineQueue,
   DeadlockError,
-  decodeStateRecord,
   describeCycle,
   describeError,
   EMPTY_CHAIN,
-  encodeStateRecord,
   InvalidArgumentError,
   type LogLevel,
   Mailbox,
@@ -38,10 +36,11 @@ import {
   type Turn,
   validateChannel,
 } from "@praas/core";
+import { deliverMessage } from "./activation-inbox.js";
 import { refusal, settle, toCallerError } from "./activation-reply.js";
-import { initialStateOf, PersistentState } from "./activation-state.js";
+import { PersistentState } from "./activation-state.js";
 import type { Call, OverdueWatcher } from "./call.js";
-import { checkMessage, Inbox } from "./inbox.js";
+import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
 import { traceRecv, traceTurn } from "./tracing.js";
 
@@ -390,7 +389,7 @@ export class Activation implements ActorHost {
       call.reject(new StaleActivationError(this.idString));
       return true;
     }
-    if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
+    if (call.method === SYSTEM_METHODS.deliver) return deliverMessage(this, call);
     call.turnId = this.ctx.nextTurnId();
     call.runningOn = this;
     this.#turns.push(call);
@@ -456,78 +455,6 @@ export class Activation implements ActorHost {
     }
     const i = turns.indexOf(turn);
     if (i >= 0) turns.splice(i, 1);
-  }
-
-  /**
-   * A message arriving for the inbox. Runs at once, beside any turn (a turn may
-   * be waiting in `recv` for exactly this message). A durable message is
-   * written to the store before it is handed on or acknowledged.
-   */
-  #deliver(call: Call): boolean {
-    const [raw, durable] = call.args as [unknown, boolean | undefined];
-    let message: ReturnType<typeof checkMessage>;
-    try {
-      message = checkMessage(raw);
-    } catch (err) {
-      call.reject(err);
-      return true;
-    }
-    const inbox = this.inboxOrNew();
-    if (durable !== true) {
-      inbox.deliver(message, false);
-      call.resolve(undefined);
-      return true;
-    }
-    if (inbox.seen(message.id)) {
-      call.resolve(undefined); // a resend of a message already stored: acknowledge, don't deliver twice
-      return true;
-    }
-    if (this.info.persistence === "none") {
-      call.reject(
-        new InvalidArgumentError(`durable send to ${this.idString}: its type keeps no state (persistence "none")`),
-      );
-      return true;
-    }
-    const snapshot = inbox.snapshot();
-    snapshot.messages.push(message);
-    snapshot.delivered.push(message.id);
-    this.#checkpointInbox(snapshot.messages, snapshot.delivered).then(
-      () => {
-        inbox.deliver(message, true);
-        call.resolve(undefined);
-        this.mailbox.done(call);
-      },
-      (err) => {
-        call.reject(toCallerError(err));
-        this.mailbox.done(call);
-      },
-    );
-    return false;
-  }
-
-  /**
-   * Store the inbox beside the last *stored* state (not the in-memory one, which
-   * a running turn may have half changed): read the record, replace its inbox,
-   * write it back conditionally. Serialized with the other writes.
-   */
-  #checkpointInbox(messages: readonly unknown[], delivered: readonly string[]): Promise<void> {
-    return this.persistence.enqueue(async () => {
-      if (this.stale) throw new StaleActivationError(this.idString);
-      const { store } = this.ctx;
-      const stored = await store.load(this.id);
-      let stateVersion = this.info.stateVersion;
-      let state: unknown;
-      if (stored !== undefined) {
-        const record = decodeStateRecord(stored.data, store.describe(this.id));
-        stateVersion = record.stateVersion;
-        state = record.state;
-      } else {
-        state = initialStateOf(this.info.cls);
-      }
-      await this.persistence.saveFenced(encodeStateRecord({ stateVersion, state, inbox: messages, delivered }));
-      // The stored record no longer matches memory; the next persist writes the full state.
-      this.persistence.forgetSavedBytes();
-    });
   }
 
   #armTimer(timer: ActorTimer, ms: number): void {
