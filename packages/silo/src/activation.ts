@@ -1,48 +1,42 @@
 import {
-  type Actor,
   type ActorClass,
   type ActorHost,
   type ActorId,
   type CallOptions,
   type ChainLink,
   type Clock,
-  commonLinks,
   constructActor,
   DeactivatedError,
   type DeadlineEntry,
   type DeadlineList,
   type DeadlineQueue,
-  DeadlockError,
-  describeCycle,
   describeError,
   EMPTY_CHAIN,
   InvalidArgumentError,
   type LogLevel,
-  Mailbox,
+  type Mailbox,
   type PraasError,
   type ReceivedMessage,
   type RecvOptions,
-  type ReminderFiring,
   type ReminderSchedule,
   refTarget,
   type SendOptions,
   StaleActivationError,
   type StateStore,
   StuckTurnError,
-  SYSTEM_METHODS,
   TimeoutError,
   type TimerHandle,
   type TimerOptions,
-  type Turn,
   validateChannel,
 } from "@praas/core";
-import { deliverMessage } from "./activation-inbox.js";
-import { refusal, settle, toCallerError } from "./activation-reply.js";
+import { rejectIfDeadlock } from "./activation-deadlock.js";
+import { toCallerError } from "./activation-reply.js";
 import { PersistentState } from "./activation-state.js";
+import { type ActivationTurn, isThenable, TurnRunner } from "./activation-turns.js";
 import type { Call, OverdueWatcher } from "./call.js";
 import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
-import { traceRecv, traceTurn } from "./tracing.js";
+import { traceRecv } from "./tracing.js";
 
 /**
  * The life of an activation:
@@ -124,26 +118,12 @@ export interface ActivationContext {
 
 export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
 
-/** Turns of an activation: method calls and timer ticks. */
-interface ActivationTurn extends Turn {
-  turnId: number;
-  readonly chain: readonly ChainLink[];
-  /** For reports: the method (or "(timer)") this turn runs. */
-  readonly method: string;
-  /** Set while the turn runs. */
-  runningOn?: OverdueWatcher | undefined;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
-}
-
 /**
  * A volatile timer of an activation. While an asynchronous callback runs it is
  * also a deadline entry (the silo's call timeout), so a callback that never
  * settles is found stuck like a method.
  */
-class ActorTimer implements ActivationTurn, DeadlineEntry {
+export class ActorTimer implements ActivationTurn, DeadlineEntry {
   readonly interleave: boolean;
   readonly chain = EMPTY_CHAIN;
   readonly method = "(timer)";
@@ -182,18 +162,17 @@ export class Activation implements ActorHost {
   #status: ActivationStatus = "activating";
   state: unknown = undefined;
   readonly id: ActorId;
-  readonly mailbox: Mailbox<ActivationTurn>;
+  /** Its mailbox and running turns. */
+  readonly turns: TurnRunner;
+  readonly mailbox: Mailbox<Call | ActorTimer>;
   lastUsed = 0;
   lruPrev: Activation | undefined = undefined;
   lruNext: Activation | undefined = undefined;
   /** True once a conditional write found newer state: this activation must never write again. */
   stale = false;
   timers: Set<ActorTimer> | undefined;
-  #instance: Actor<unknown> | undefined;
   /** Calls that arrived while activating, or parked while deactivating. */
   #waiting: Call[] | undefined;
-  /** Turns now running (one, unless the type is reentrant or a method interleaves). */
-  #turns: ActivationTurn[] = [];
   /** Its stored state and the writes of it. */
   readonly persistence: PersistentState = new PersistentState(this);
   /** Its inbox (PraaS send/recv), made on first use. */
@@ -214,13 +193,8 @@ export class Activation implements ActorHost {
     readonly ctx: ActivationContext,
   ) {
     this.id = { type: info.name, key };
-    this.mailbox = new Mailbox<ActivationTurn>((turn) =>
-      turn instanceof ActorTimer
-        ? this.#runTimer(turn)
-        : (turn as Call).trace === undefined
-          ? this.#runCall(turn as Call)
-          : this.#runTraced(turn as Call),
-    );
+    this.turns = new TurnRunner(this);
+    this.mailbox = this.turns.mailbox;
   }
 
   /** When a failed swap-out may be tried again (clock ms; see PersistentState.saveFailed). */
@@ -251,7 +225,7 @@ export class Activation implements ActorHost {
   accept(call: Call): void {
     switch (this.#status) {
       case "active":
-        if (!this.#deadlocks(call)) this.mailbox.post(call);
+        if (!rejectIfDeadlock(call, this.mailbox, this.idString)) this.mailbox.post(call);
         return;
       case "activating":
         (this.#waiting ??= []).push(call);
@@ -259,7 +233,7 @@ export class Activation implements ActorHost {
       case "deactivating":
         // A call made by a turn we are waiting for must run, or draining would wait on itself.
         if (call.chain.some((l) => l[0] === this.idString)) {
-          if (!this.#deadlocks(call)) this.mailbox.post(call);
+          if (!rejectIfDeadlock(call, this.mailbox, this.idString)) this.mailbox.post(call);
         } else (this.#waiting ??= []).push(call);
         return;
       case "deactivated":
@@ -340,121 +314,9 @@ export class Activation implements ActorHost {
     return this.ctx.subscriberCount(this, event);
   }
 
-  // ---- call chains and deadlocks ----
-
   /** The chain an outgoing call from this activation carries. */
   outgoingChain(): readonly ChainLink[] {
-    const turns = this.#turns;
-    if (turns.length === 1) {
-      const t = turns[0] as ActivationTurn;
-      return [...t.chain, [this.idString, t.turnId]];
-    }
-    if (turns.length === 0) return EMPTY_CHAIN;
-    // Several turns interleave and we cannot tell which one is calling: keep only
-    // the links they all share, so a deadlock is never reported falsely.
-    return commonLinks(turns.map((t) => t.chain));
-  }
-
-  /** Reject `call` with DeadlockError if it would wait on the turn that is waiting for it. */
-  #deadlocks(call: Call): boolean {
-    if (call.interleave || call.chain.length === 0) return false;
-    const current = this.mailbox.current;
-    if (current === undefined) return false;
-    for (const [actor, turn] of call.chain) {
-      if (actor === this.idString && turn === current.turnId) {
-        call.reject(new DeadlockError(describeCycle(call.chain, this.idString)));
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // ---- turns ----
-
-  /** A traced call's turn, under its span (tracing.ts). */
-  #runTraced(call: Call): boolean {
-    return traceTurn(call, () => this.#runCall(call));
-  }
-
-  /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
-  #runCall(call: Call): boolean {
-    if (call.done) return true; // its deadline passed while it waited
-    if (this.ctx.servingError() !== undefined) {
-      // Not run: the silo holds it until it may serve again (or refuses it, retryable).
-      this.ctx.dispatch(call);
-      return true;
-    }
-    if (this.stale) {
-      // Dropped (its silo lost its membership) or fenced out: its state may be old.
-      call.reject(new StaleActivationError(this.idString));
-      return true;
-    }
-    if (call.method === SYSTEM_METHODS.deliver) return deliverMessage(this, call);
-    call.turnId = this.ctx.nextTurnId();
-    call.runningOn = this;
-    this.#turns.push(call);
-    let result: unknown;
-    try {
-      if (call.method === SYSTEM_METHODS.remind) {
-        const [name, firing] = call.args as [string, ReminderFiring];
-        result = (this.#instance as Actor<unknown>).onReminder(name, firing);
-      } else {
-        const method = (this.#instance as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method];
-        result = (method as (...a: unknown[]) => unknown).apply(this.#instance, call.args as unknown[]);
-      }
-    } catch (err) {
-      return this.#finishCall(call, false, err);
-    }
-    if (isThenable(result)) {
-      result.then(
-        (value) => {
-          if (this.#finishCall(call, true, value)) this.mailbox.done(call);
-        },
-        (err) => {
-          if (this.#finishCall(call, false, err)) this.mailbox.done(call);
-        },
-      );
-      return false;
-    }
-    return this.#finishCall(call, true, result);
-  }
-
-  /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */
-  #finishCall(call: Call, ok: boolean, value: unknown): boolean {
-    this.#endTurn(call);
-    const refused = refusal(this);
-    if (refused !== undefined) {
-      call.reject(refused);
-      return true;
-    }
-    if (this.info.persistence === "turn") {
-      // An output gate: the reply leaves only once a write holding this turn's changes is
-      // durable, so nothing acknowledged is lost; meanwhile the next turn runs, and turns that
-      // end while a write is in flight share the next one.
-      this.persistence.commitTurn().then(
-        () => {
-          // Written under fencing; the reply still checks the lease (if it ran out meanwhile,
-          // another silo may already serve the key from older state: not acknowledged).
-          settle(call, ok, value, this);
-        },
-        (err) => call.reject(toCallerError(err)),
-      );
-      return true;
-    }
-    settle(call, ok, value, this);
-    return true;
-  }
-
-  #endTurn(turn: ActivationTurn | Call): void {
-    turn.runningOn = undefined;
-    const turns = this.#turns;
-    // Almost always the only (hence last) turn: pop instead of a splice that allocates.
-    if (turns[turns.length - 1] === turn) {
-      turns.pop();
-      return;
-    }
-    const i = turns.indexOf(turn);
-    if (i >= 0) turns.splice(i, 1);
+    return this.turns.outgoingChain();
   }
 
   #armTimer(timer: ActorTimer, ms: number): void {
@@ -464,14 +326,13 @@ export class Activation implements ActorHost {
     }, ms);
   }
 
-  #runTimer(timer: ActorTimer): boolean {
+  /** A timer tick, as a turn. */
+  runTimer(timer: ActorTimer): boolean {
     if (timer.cancelled || this.stale) return true;
-    timer.turnId = this.ctx.nextTurnId();
-    timer.runningOn = this;
-    this.#turns.push(timer);
+    this.turns.begin(timer);
     const finish = (err?: unknown): true => {
       this.ctx.deadlines.remove(timer);
-      this.#endTurn(timer);
+      this.turns.end(timer);
       if (err !== undefined) this.ctx.report("timer", this.idString, err);
       if (timer.periodMs === undefined) timer.cancel();
       else if (!timer.cancelled) this.#armTimer(timer, timer.periodMs);
@@ -479,7 +340,7 @@ export class Activation implements ActorHost {
     };
     let result: unknown;
     try {
-      result = timer.fn.call(this.#instance);
+      result = timer.fn.call(this.turns.instance);
     } catch (err) {
       return finish(err);
     }
@@ -498,8 +359,9 @@ export class Activation implements ActorHost {
   async #activate(): Promise<void> {
     try {
       await this.persistence.load();
-      this.#instance = constructActor(this.info.cls as new () => Actor<unknown>, this);
-      await this.#instance.onActivate();
+      const instance = constructActor(this.info.cls, this);
+      this.turns.instance = instance;
+      await instance.onActivate();
     } catch (err) {
       this.#setStatus("deactivated");
       this.ctx.release(this);
@@ -545,7 +407,7 @@ export class Activation implements ActorHost {
     const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
     if (!discard) {
       try {
-        if ((await this.#unlessAbandoned(this.#instance?.onDeactivate())) === ABANDONED) return "abandoned";
+        if ((await this.#unlessAbandoned(this.turns.instance?.onDeactivate())) === ABANDONED) return "abandoned";
       } catch (err) {
         this.ctx.report("deactivate", this.idString, err);
         this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
@@ -595,7 +457,7 @@ export class Activation implements ActorHost {
     this.#stuckCheck = undefined;
     this.#setStatus("deactivated");
     this.ctx.release(this);
-    this.#instance = undefined;
+    this.turns.instance = undefined;
     this.ctx.deactivated(this, reason);
     const parked = this.#waiting;
     this.#waiting = undefined;
@@ -630,7 +492,7 @@ export class Activation implements ActorHost {
     const now = this.ctx.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [turn, since] of overdue) {
-      if (!this.#turns.includes(turn)) overdue.delete(turn);
+      if (!this.turns.running.includes(turn)) overdue.delete(turn);
       else if (now - since >= grace) {
         this.#declareStuck(turn, grace);
         return;
@@ -674,7 +536,7 @@ export class Activation implements ActorHost {
 
   async #abandon(reason: "stuck" | "stop", saveWithinMs: number): Promise<AbandonedActivation> {
     // No turn running: only its save was still in progress when the deadline came.
-    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(saving)";
+    const method = [...new Set(this.turns.running.map((t) => t.method))].join(", ") || "(saving)";
     const report = (saved: boolean): AbandonedActivation => ({ actor: this.idString, method, saved });
     if (this.#status === "deactivated") return report(false);
     this.#setStatus("deactivating");
@@ -696,7 +558,7 @@ export class Activation implements ActorHost {
     // The running turn may still resume: nothing it does may reach the store.
     this.stale = true;
     this.#end(reason);
-    for (const turn of queued) if (!(turn instanceof ActorTimer)) this.ctx.dispatch(turn as Call);
+    for (const turn of queued) if (!(turn instanceof ActorTimer)) this.ctx.dispatch(turn);
     return report(saved);
   }
 }
