@@ -18,11 +18,12 @@ import {
   SYSTEM_METHODS,
   type Turn,
 } from "@praas/core";
-import type { ActivationContext, ActorTimer } from "./activation.js";
+import type { ActivationContext } from "./activation.js";
 import { outgoingChain } from "./activation-deadlock.js";
 import { deliverMessage, type InboxHost } from "./activation-inbox.js";
 import { type ReplyHost, refusal, settle, toCallerError } from "./activation-reply.js";
-import { Call, type OverdueWatcher } from "./call.js";
+import { ActorTimer } from "./activation-timers.js";
+import type { Call, OverdueWatcher } from "./call.js";
 import { traceTurn } from "./tracing.js";
 
 /** Turns of an activation: method calls and timer ticks. */
@@ -37,11 +38,13 @@ export interface ActivationTurn extends Turn {
 
 /** What turn execution needs from its activation. */
 export interface TurnsHost extends ReplyHost, InboxHost, OverdueWatcher {
-  readonly ctx: Pick<ActivationContext, "servingError" | "dispatch" | "nextTurnId" | "store">;
-  runTimer(timer: ActorTimer): boolean;
+  readonly ctx: Pick<
+    ActivationContext,
+    "servingError" | "dispatch" | "nextTurnId" | "store" | "clock" | "deadlines" | "callTimeoutMs" | "report"
+  >;
 }
 
-export function isThenable(v: unknown): v is PromiseLike<unknown> {
+function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 
@@ -57,11 +60,11 @@ export class TurnRunner {
   constructor(host: TurnsHost) {
     this.#host = host;
     this.mailbox = new Mailbox<Call | ActorTimer>((turn) =>
-      turn instanceof Call
-        ? turn.trace === undefined
+      turn instanceof ActorTimer
+        ? this.#runTimer(turn)
+        : turn.trace === undefined
           ? this.#runCall(turn)
-          : this.#runTraced(turn)
-        : host.runTimer(turn),
+          : this.#runTraced(turn),
     );
   }
 
@@ -140,6 +143,39 @@ export class TurnRunner {
       return false;
     }
     return this.#finishCall(call, true, result);
+  }
+
+  /** A timer tick, as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
+  #runTimer(timer: ActorTimer): boolean {
+    const host = this.#host;
+    if (timer.cancelled || host.stale) return true;
+    this.begin(timer);
+    let result: unknown;
+    try {
+      result = timer.fn.call(this.instance);
+    } catch (err) {
+      return this.#finishTimer(timer, err);
+    }
+    if (isThenable(result)) {
+      // A callback that never settles must be found, like a stuck method.
+      host.ctx.deadlines.add(timer, host.ctx.callTimeoutMs);
+      result.then(
+        () => this.mailbox.done(this.#finishTimer(timer) && timer),
+        (err) => this.mailbox.done(this.#finishTimer(timer, err ?? new Error("timer callback rejected")) && timer),
+      );
+      return false;
+    }
+    return this.#finishTimer(timer);
+  }
+
+  /** A tick's turn is over (with the callback's error, if it failed). */
+  #finishTimer(timer: ActorTimer, err?: unknown): true {
+    const host = this.#host;
+    host.ctx.deadlines.remove(timer);
+    this.end(timer);
+    if (err !== undefined) host.ctx.report("timer", host.idString, err);
+    timer.ticked();
+    return true;
   }
 
   /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */

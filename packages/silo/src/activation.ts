@@ -7,11 +7,8 @@ import {
   type Clock,
   constructActor,
   DeactivatedError,
-  type DeadlineEntry,
-  type DeadlineList,
   type DeadlineQueue,
   describeError,
-  EMPTY_CHAIN,
   InvalidArgumentError,
   type LogLevel,
   type Mailbox,
@@ -32,8 +29,9 @@ import {
 import { rejectIfDeadlock } from "./activation-deadlock.js";
 import { toCallerError } from "./activation-reply.js";
 import { PersistentState } from "./activation-state.js";
-import { type ActivationTurn, isThenable, TurnRunner } from "./activation-turns.js";
-import type { Call, OverdueWatcher } from "./call.js";
+import { type ActorTimer, cancelTimers, startTimer } from "./activation-timers.js";
+import { type ActivationTurn, TurnRunner } from "./activation-turns.js";
+import { Call } from "./call.js";
 import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
 import { traceRecv } from "./tracing.js";
@@ -117,43 +115,6 @@ export interface ActivationContext {
 }
 
 export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
-
-/**
- * A volatile timer of an activation. While an asynchronous callback runs it is
- * also a deadline entry (the silo's call timeout), so a callback that never
- * settles is found stuck like a method.
- */
-export class ActorTimer implements ActivationTurn, DeadlineEntry {
-  readonly interleave: boolean;
-  readonly chain = EMPTY_CHAIN;
-  readonly method = "(timer)";
-  turnId = 0;
-  runningOn: OverdueWatcher | undefined = undefined;
-  handle: TimerHandle | undefined;
-  cancelled = false;
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
-
-  constructor(
-    readonly activation: Activation,
-    readonly fn: () => unknown,
-    readonly periodMs: number | undefined,
-  ) {
-    this.interleave = activation.info.reentrant;
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-    this.handle?.cancel();
-    this.activation.timers?.delete(this);
-  }
-
-  expire(reason?: unknown): void {
-    if (reason === undefined) this.activation.overdue(this);
-  }
-}
 
 /** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
 const ABANDONED: unique symbol = Symbol("abandoned");
@@ -249,16 +210,7 @@ export class Activation implements ActorHost {
   }
 
   setTimer(fn: () => unknown, options: TimerOptions): TimerHandle {
-    if (typeof fn !== "function") throw new InvalidArgumentError("setTimer needs a callback function");
-    const { dueMs, periodMs } = options;
-    if (!(dueMs >= 0) || (periodMs !== undefined && !(periodMs > 0))) {
-      throw new InvalidArgumentError("setTimer needs dueMs ≥ 0 and, if given, periodMs > 0");
-    }
-    const timer = new ActorTimer(this, fn, periodMs);
-    if (this.status === "deactivating" || this.status === "deactivated") return timer;
-    (this.timers ??= new Set()).add(timer);
-    this.#armTimer(timer, dueMs);
-    return timer;
+    return startTimer(this, fn, options);
   }
 
   saveState(): Promise<void> {
@@ -319,43 +271,6 @@ export class Activation implements ActorHost {
     return this.turns.outgoingChain();
   }
 
-  #armTimer(timer: ActorTimer, ms: number): void {
-    timer.handle = this.ctx.clock.setTimeout(() => {
-      if (timer.cancelled || this.status !== "active") return;
-      this.mailbox.post(timer);
-    }, ms);
-  }
-
-  /** A timer tick, as a turn. */
-  runTimer(timer: ActorTimer): boolean {
-    if (timer.cancelled || this.stale) return true;
-    this.turns.begin(timer);
-    const finish = (err?: unknown): true => {
-      this.ctx.deadlines.remove(timer);
-      this.turns.end(timer);
-      if (err !== undefined) this.ctx.report("timer", this.idString, err);
-      if (timer.periodMs === undefined) timer.cancel();
-      else if (!timer.cancelled) this.#armTimer(timer, timer.periodMs);
-      return true;
-    };
-    let result: unknown;
-    try {
-      result = timer.fn.call(this.turns.instance);
-    } catch (err) {
-      return finish(err);
-    }
-    if (isThenable(result)) {
-      // A callback that never settles must be found, like a stuck method.
-      this.ctx.deadlines.add(timer, this.ctx.callTimeoutMs);
-      result.then(
-        () => this.mailbox.done(finish() && timer),
-        (err) => this.mailbox.done(finish(err ?? new Error("timer callback rejected")) && timer),
-      );
-      return false;
-    }
-    return finish();
-  }
-
   async #activate(): Promise<void> {
     try {
       await this.persistence.load();
@@ -398,8 +313,7 @@ export class Activation implements ActorHost {
     if (this.#status === "activating") await this.start();
     if (this.#status === "deactivated") return "discarded";
     this.#setStatus("deactivating");
-    for (const t of this.timers ?? []) t.cancel();
-    this.timers = undefined;
+    cancelTimers(this);
     // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
     this.inbox?.failWaiters(this.idString);
     if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
@@ -541,8 +455,7 @@ export class Activation implements ActorHost {
     if (this.#status === "deactivated") return report(false);
     this.#setStatus("deactivating");
     (this.#abandoned ??= abandonSignal()).resolve();
-    for (const t of this.timers ?? []) t.cancel();
-    this.timers = undefined;
+    cancelTimers(this);
     this.inbox?.failWaiters(this.idString);
     const queued = this.mailbox.drainQueued();
     let saved = !this.stale && this.info.persistence === "turn";
@@ -558,7 +471,7 @@ export class Activation implements ActorHost {
     // The running turn may still resume: nothing it does may reach the store.
     this.stale = true;
     this.#end(reason);
-    for (const turn of queued) if (!(turn instanceof ActorTimer)) this.ctx.dispatch(turn);
+    for (const turn of queued) if (turn instanceof Call) this.ctx.dispatch(turn);
     return report(saved);
   }
 }
