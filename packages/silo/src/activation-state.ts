@@ -31,8 +31,8 @@ export interface PersistentStateHost {
   readonly idString: string;
   readonly info: ActorTypeInfo;
   readonly ctx: Pick<ActivationContext, "store" | "clock" | "report" | "log">;
-  /** The actor's state as its turns leave it (what is encoded), and where a load puts it. */
-  state: unknown;
+  /** Holds the actor's state as its turns leave it (what is encoded), and where a load puts it. */
+  readonly facade: { state: unknown };
   /** True once a conditional write found newer state: never write again. */
   stale: boolean;
   /** The inbox, if the activation has one: stored beside the state. */
@@ -107,7 +107,7 @@ export class PersistentState {
           }
           state = await cls.migrateState(state, record.stateVersion);
         }
-        host.state = state;
+        host.facade.state = state;
         this.version = stored.version;
         this.#savedBytes = stored.data;
         if (record.inbox !== undefined || record.delivered !== undefined) {
@@ -116,9 +116,10 @@ export class PersistentState {
         return;
       }
     }
-    host.state = initialStateOf(cls);
+    const state = initialStateOf(cls);
+    host.facade.state = state;
     if (info.persistence !== "none") {
-      assertEncodable(host.state, `initial state of ${info.name}`);
+      assertEncodable(state, `initial state of ${info.name}`);
       // An untouched actor is never written; what "untouched" looks like is worked out lazily.
       this.#savedBytes = PRISTINE;
     }
@@ -215,7 +216,7 @@ export class PersistentState {
     const box = host.inbox?.snapshot();
     return encodeStateRecord({
       stateVersion: host.info.stateVersion,
-      state: host.state,
+      state: host.facade.state,
       inbox: box?.messages,
       delivered: box?.delivered,
     });

@@ -1,40 +1,32 @@
 import {
   type ActorClass,
-  type ActorHost,
   type ActorId,
   type CallOptions,
   type ChainLink,
   type Clock,
   constructActor,
-  DeactivatedError,
   type DeadlineQueue,
   describeError,
-  InvalidArgumentError,
   type LogLevel,
   type Mailbox,
   type PraasError,
-  type ReceivedMessage,
-  type RecvOptions,
   type ReminderSchedule,
-  refTarget,
   type SendOptions,
   StaleActivationError,
   type StateStore,
   StuckTurnError,
   TimeoutError,
   type TimerHandle,
-  type TimerOptions,
-  validateChannel,
 } from "@praas/core";
 import { rejectIfDeadlock } from "./activation-deadlock.js";
+import { ActorFacade, toActorId } from "./activation-facade.js";
 import { toCallerError } from "./activation-reply.js";
 import { PersistentState } from "./activation-state.js";
-import { type ActorTimer, cancelTimers, startTimer } from "./activation-timers.js";
+import { type ActorTimer, cancelTimers } from "./activation-timers.js";
 import { type ActivationTurn, TurnRunner } from "./activation-turns.js";
 import { Call } from "./call.js";
 import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
-import { traceRecv } from "./tracing.js";
 
 /**
  * The life of an activation:
@@ -119,10 +111,11 @@ export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "remind
 /** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
 const ABANDONED: unique symbol = Symbol("abandoned");
 
-export class Activation implements ActorHost {
+export class Activation {
   #status: ActivationStatus = "activating";
-  state: unknown = undefined;
   readonly id: ActorId;
+  /** What the actor instance sees as its host (its state lives there). */
+  readonly facade: ActorFacade;
   /** Its mailbox and running turns. */
   readonly turns: TurnRunner;
   readonly mailbox: Mailbox<Call | ActorTimer>;
@@ -154,6 +147,7 @@ export class Activation implements ActorHost {
     readonly ctx: ActivationContext,
   ) {
     this.id = { type: info.name, key };
+    this.facade = new ActorFacade(this);
     this.turns = new TurnRunner(this);
     this.mailbox = this.turns.mailbox;
   }
@@ -203,55 +197,6 @@ export class Activation implements ActorHost {
     }
   }
 
-  // ---- ActorHost: what the actor instance calls ----
-
-  ref(cls: ActorClass, key: string, options?: CallOptions): unknown {
-    return this.ctx.makeRef(cls, key, options, this);
-  }
-
-  setTimer(fn: () => unknown, options: TimerOptions): TimerHandle {
-    return startTimer(this, fn, options);
-  }
-
-  saveState(): Promise<void> {
-    return this.persistence.persist();
-  }
-
-  emit(event: string, payload: unknown): void {
-    this.ctx.emit(this, event, payload);
-  }
-
-  send(target: unknown, channel: string, data: unknown, options?: SendOptions): Promise<void> {
-    try {
-      return this.ctx.send(this, toActorId(target), validateChannel(channel), data, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  recv(channel: string, options?: RecvOptions): Promise<ReceivedMessage> {
-    try {
-      validateChannel(channel);
-      const from = options?.from === undefined ? undefined : senderString(options.from);
-      const timeoutMs = options?.timeoutMs ?? this.ctx.callTimeoutMs;
-      if (!(timeoutMs > 0)) throw new InvalidArgumentError("recv timeoutMs must be a positive number");
-      if (this.status === "deactivating" || this.status === "deactivated") {
-        throw new DeactivatedError(this.idString, "recv was called");
-      }
-      return traceRecv(this.id, channel, this.inboxOrNew().recv(channel, from, timeoutMs));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  remind(name: string, schedule: ReminderSchedule): Promise<void> {
-    return this.ctx.remind(this, name, schedule);
-  }
-
-  forget(name: string): Promise<void> {
-    return this.ctx.forget(this, name);
-  }
-
   /** Messages waiting in the inbox (for tests and introspection). */
   get inboxSize(): number {
     return this.inbox?.size ?? 0;
@@ -262,10 +207,6 @@ export class Activation implements ActorHost {
     return this.inbox;
   }
 
-  subscriberCount(event?: string): number {
-    return this.ctx.subscriberCount(this, event);
-  }
-
   /** The chain an outgoing call from this activation carries. */
   outgoingChain(): readonly ChainLink[] {
     return this.turns.outgoingChain();
@@ -274,7 +215,7 @@ export class Activation implements ActorHost {
   async #activate(): Promise<void> {
     try {
       await this.persistence.load();
-      const instance = constructActor(this.info.cls, this);
+      const instance = constructActor(this.info.cls, this.facade);
       this.turns.instance = instance;
       await instance.onActivate();
     } catch (err) {
@@ -501,22 +442,5 @@ function withDeadline<T>(p: Promise<T>, ms: number, clock: Clock): Promise<T> {
   });
 }
 
-/** An actor reference, an ActorId or "Type/key", as an ActorId. */
-export function toActorId(target: unknown): ActorId {
-  const t = refTarget(target);
-  if (t !== undefined) return t.id;
-  if (typeof target === "object" && target !== null) {
-    const id = target as Partial<ActorId>;
-    if (typeof id.type === "string" && typeof id.key === "string") return { type: id.type, key: id.key };
-  }
-  throw new InvalidArgumentError("Expected an actor reference or { type, key }");
-}
-
-function senderString(from: unknown): string {
-  if (typeof from === "string") return from;
-  const id = toActorId(from);
-  return `${id.type}/${id.key}`;
-}
-
-/** Kept for the silo, which imports it from here. */
-export { toCallerError };
+/** Kept for the silo, which imports them from here. */
+export { toActorId, toCallerError };
