@@ -14,14 +14,13 @@ import {
   type SendOptions,
   StaleActivationError,
   type StateStore,
-  StuckTurnError,
   TimeoutError,
-  type TimerHandle,
 } from "@praas/core";
 import { rejectIfDeadlock } from "./activation-deadlock.js";
 import { ActorFacade, toActorId } from "./activation-facade.js";
 import { toCallerError } from "./activation-reply.js";
 import { PersistentState } from "./activation-state.js";
+import { StuckTurnWatch } from "./activation-stuck.js";
 import { type ActorTimer, cancelTimers } from "./activation-timers.js";
 import { type ActivationTurn, TurnRunner } from "./activation-turns.js";
 import { Call } from "./call.js";
@@ -136,9 +135,8 @@ export class Activation {
   /** Set by `abandon()`: wakes a deactivation waiting on turns that may never finish. */
   #abandoned: { promise: Promise<typeof ABANDONED>; resolve: () => void } | undefined;
   #abandoning: Promise<AbandonedActivation> | undefined;
-  #stuckCheck: TimerHandle | undefined;
-  /** Turns still running past their deadline, and since when (clock ms). */
-  #overdue: Map<ActivationTurn, number> | undefined;
+  /** Made when a turn first runs past its deadline. */
+  #stuck: StuckTurnWatch | undefined;
 
   constructor(
     readonly idString: string,
@@ -308,8 +306,7 @@ export class Activation {
 
   /** Leave the table for good; calls parked meanwhile are routed afresh. */
   #end(reason: DeactivationReason): void {
-    this.#stuckCheck?.cancel();
-    this.#stuckCheck = undefined;
+    this.#stuck?.stop();
     this.#setStatus("deactivated");
     this.ctx.release(this);
     this.turns.instance = undefined;
@@ -325,49 +322,10 @@ export class Activation {
     return Promise.race([p, this.#abandoned.promise]);
   }
 
-  // ---- stuck turns ----
-
-  /** A turn outlived its deadline: if it is still running after the grace period, it is stuck. */
+  /** A turn outlived its deadline (its call's, or the call timeout for a timer): watch it for being stuck. */
   overdue(turn: ActivationTurn): void {
     if (this.#status === "deactivated") return;
-    (this.#overdue ??= new Map()).set(turn, this.ctx.clock.now());
-    if (this.#stuckCheck === undefined) this.#armStuckCheck(this.ctx.stuckTurnGraceMs);
-  }
-
-  /** One timer per activation, for the overdue turn whose grace ends first. */
-  #armStuckCheck(ms: number): void {
-    this.#stuckCheck = this.ctx.clock.setTimeout(() => this.#checkOverdue(), ms, true);
-  }
-
-  #checkOverdue(): void {
-    this.#stuckCheck = undefined;
-    const overdue = this.#overdue;
-    if (overdue === undefined || this.#status === "deactivated") return;
-    const grace = this.ctx.stuckTurnGraceMs;
-    const now = this.ctx.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const [turn, since] of overdue) {
-      if (!this.turns.running.includes(turn)) overdue.delete(turn);
-      else if (now - since >= grace) {
-        this.#declareStuck(turn, grace);
-        return;
-      } else next = Math.min(next, since + grace);
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.#armStuckCheck(next - now);
-  }
-
-  #declareStuck(turn: ActivationTurn, overrunMs: number): void {
-    const err = new StuckTurnError(this.idString, turn.method, overrunMs);
-    this.ctx.report("stuck", this.idString, err);
-    this.ctx.log(
-      "error",
-      `${err.message}; abandoning this activation` +
-        (this.info.persistence === "deactivate" ? " (its state is saved as it is now)" : "") +
-        " and serving the actor from a fresh one",
-      this.idString,
-      err,
-    );
-    void this.abandon("stuck");
+    (this.#stuck ??= new StuckTurnWatch(this)).add(turn);
   }
 
   /**
