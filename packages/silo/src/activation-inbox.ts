@@ -14,7 +14,7 @@ import {
   InvalidArgumentError,
   StaleActivationError,
 } from "@praas/core";
-import type { ActivationContext } from "./activation.js";
+import type { ActivationContext } from "./activation-context.js";
 import { toCallerError } from "./activation-reply.js";
 import { initialStateOf, type PersistentState } from "./activation-state.js";
 import type { Call } from "./call.js";

@@ -8,7 +8,7 @@
  * turn commit) applies the same rules.
  */
 import { assertEncodable, deserializeError, type PraasError, StaleActivationError, serializeError } from "@praas/core";
-import type { ActivationContext } from "./activation.js";
+import type { ActivationContext } from "./activation-context.js";
 import type { Call } from "./call.js";
 
 /** What the reply step needs from its activation. */

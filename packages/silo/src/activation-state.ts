@@ -21,7 +21,7 @@ import {
   StateConflictError,
   StateVersionError,
 } from "@praas/core";
-import type { ActivationContext, DeactivationOutcome, DeactivationReason } from "./activation.js";
+import type { ActivationContext, DeactivationOutcome, DeactivationReason } from "./activation-context.js";
 import type { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
 
@@ -65,7 +65,7 @@ export function initialStateOf(cls: ActorClass): unknown {
 /** The stored state of one activation, and the queue of its writes. */
 export class PersistentState {
   /** Version token of what this activation loaded or last wrote; null while nothing is stored. */
-  version: string | null = null;
+  #version: string | null = null;
   /** Failed swap-out attempts in a row, and when the next may run (clock ms). */
   saveFailures = 0;
   saveRetryAt = 0;
@@ -85,11 +85,15 @@ export class PersistentState {
   /** The record as the last turn left it, encoded at its end: what the next turn commit writes. */
   #boundary: Uint8Array | undefined;
 
-  constructor(readonly host: PersistentStateHost) {}
+  readonly #host: PersistentStateHost;
+
+  constructor(host: PersistentStateHost) {
+    this.#host = host;
+  }
 
   /** Read the stored record into the host (migrating an older `stateVersion`), or start from the initial state. */
   async load(): Promise<void> {
-    const host = this.host;
+    const host = this.#host;
     const { info } = host;
     const cls = info.cls;
     if (info.persistence !== "none") {
@@ -108,7 +112,7 @@ export class PersistentState {
           state = await cls.migrateState(state, record.stateVersion);
         }
         host.facade.state = state;
-        this.version = stored.version;
+        this.#version = stored.version;
         this.#savedBytes = stored.data;
         if (record.inbox !== undefined || record.delivered !== undefined) {
           host.inboxOrNew().restore(record.inbox ?? [], record.delivered ?? []);
@@ -127,7 +131,7 @@ export class PersistentState {
 
   /** Write the state (as it is when the write starts) if it changed since it was loaded or last written. */
   persist(): Promise<void> {
-    const host = this.host;
+    const host = this.#host;
     if (host.info.persistence === "none") return Promise.resolve();
     if (host.stale) return Promise.reject(new StaleActivationError(host.idString));
     return this.enqueue(() => this.#writeBytes(this.#encode()));
@@ -181,10 +185,10 @@ export class PersistentState {
    * stale copy, so it goes (without saving) and the caller gets a retryable error.
    */
   async saveFenced(bytes: Uint8Array): Promise<void> {
-    const host = this.host;
-    const expected = this.version;
+    const host = this.#host;
+    const expected = this.#version;
     try {
-      this.version = await host.ctx.store.save(host.id, bytes, expected);
+      this.#version = await host.ctx.store.save(host.id, bytes, expected);
     } catch (err) {
       if (!(err instanceof StateConflictError)) throw err;
       host.stale = true;
@@ -196,7 +200,7 @@ export class PersistentState {
 
   /** A swap-out could not save: count it, and set when the next attempt may run. */
   saveFailed(err: unknown): void {
-    const host = this.host;
+    const host = this.#host;
     this.saveFailures++;
     this.saveRetryAt = host.ctx.clock.now() + retryDelay(SAVE_RETRY, this.saveFailures);
     host.ctx.report("save", host.idString, err);
@@ -212,7 +216,7 @@ export class PersistentState {
   }
 
   #encode(): Uint8Array {
-    const host = this.host;
+    const host = this.#host;
     const box = host.inbox?.snapshot();
     return encodeStateRecord({
       stateVersion: host.info.stateVersion,
@@ -225,9 +229,9 @@ export class PersistentState {
   /** Are these the bytes last loaded or written? (So there is nothing to write.) */
   #unchanged(bytes: Uint8Array): boolean {
     if (this.#savedBytes === PRISTINE) {
-      const { info } = this.host;
+      const { info } = this.#host;
       this.#savedBytes =
-        this.version === null
+        this.#version === null
           ? encodeStateRecord({ stateVersion: info.stateVersion, state: initialStateOf(info.cls) })
           : undefined;
     }
@@ -235,7 +239,7 @@ export class PersistentState {
   }
 
   async #writeBytes(bytes: Uint8Array): Promise<void> {
-    if (this.host.stale) throw new StaleActivationError(this.host.idString);
+    if (this.#host.stale) throw new StaleActivationError(this.#host.idString);
     if (this.#unchanged(bytes)) return;
     await this.saveFenced(bytes);
     this.#savedBytes = bytes;
@@ -248,7 +252,7 @@ export class PersistentState {
    * loudly, naming both versions.
    */
   #reportConflict(err: StateConflictError, expected: string | null): void {
-    const { ctx, idString, id, info } = this.host;
+    const { ctx, idString, id, info } = this.#host;
     ctx.report("conflict", idString, err);
     const lost = info.persistence !== "turn";
     const was = expected === null ? "expected no stored state" : `expected version ${expected}`;

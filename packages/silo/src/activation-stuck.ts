@@ -7,7 +7,7 @@
  * the overdue turn whose grace ends first.
  */
 import { StuckTurnError, type TimerHandle } from "@praas/core";
-import type { AbandonedActivation, ActivationContext, ActivationStatus } from "./activation.js";
+import type { AbandonedActivation, ActivationContext, ActivationStatus } from "./activation-context.js";
 import type { ActivationTurn } from "./activation-turns.js";
 import type { ActorTypeInfo } from "./registry.js";
 

@@ -14,7 +14,7 @@ import {
   type TimerHandle,
   type TimerOptions,
 } from "@praas/core";
-import type { ActivationContext, ActivationStatus } from "./activation.js";
+import type { ActivationContext, ActivationStatus } from "./activation-context.js";
 import type { ActivationTurn } from "./activation-turns.js";
 import type { OverdueWatcher } from "./call.js";
 import type { ActorTypeInfo } from "./registry.js";

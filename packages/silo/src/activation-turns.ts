@@ -18,7 +18,7 @@ import {
   SYSTEM_METHODS,
   type Turn,
 } from "@praas/core";
-import type { ActivationContext } from "./activation.js";
+import type { ActivationContext } from "./activation-context.js";
 import { outgoingChain } from "./activation-deadlock.js";
 import { deliverMessage, type InboxHost } from "./activation-inbox.js";
 import { type ReplyHost, refusal, settle, toCallerError } from "./activation-reply.js";

@@ -1,21 +1,50 @@
+/**
+ * The lifecycle of an activation — one in-memory copy of an actor on this
+ * silo — and nothing else: which status it is in, what happens to a call in
+ * each, and the transitions between them. The steps a call goes through live
+ * beside it, each in its own module: turn execution (activation-turns.ts),
+ * the reply (activation-reply.ts), state persistence (activation-state.ts),
+ * the inbox (activation-inbox.ts), timers (activation-timers.ts), what the
+ * actor sees (activation-facade.ts), deadlocks (activation-deadlock.ts) and
+ * stuck turns (activation-stuck.ts); the silo's side of the contract is
+ * activation-context.ts. As in Orleans, the lifecycle decides *whether* turns
+ * run and state is written; the parts decide *how*.
+ *
+ *   activating ──loaded, onActivate ran──▶ active ──deactivate(reason), abandon──▶ deactivating ──▶ deactivated
+ *       │                                   ▲                                         │                ▲
+ *       │                                   └──── swap-out save failed (not "stop") ──┘                │
+ *       └──────────────────────────── loading or onActivate failed ────────────────────────────────────┘
+ *
+ * - activating: calls wait; then run (active) or are refused with the error.
+ * - active: calls go to the mailbox (refused at once if they would deadlock).
+ * - deactivating: timers stop, `recv` waiters fail, running and queued turns
+ *   drain, then `onDeactivate` and a save (skipped for "stale", "delete",
+ *   "lost" or a stale copy). New calls wait and are routed afresh at the end;
+ *   a call made by one of its own draining turns still runs. A failed save
+ *   (not at "stop") returns it to active; `abandon` (stuck turn, or a stop's
+ *   drain deadline) cuts the wait short and never writes again.
+ * - deactivated: gone from the table; calls are routed afresh (a new activation).
+ * - stale is a flag, not a status: a conditional write found newer state, the
+ *   silo lost its membership, or it was abandoned. A stale activation answers
+ *   no call and writes nothing; a write conflict also starts its deactivation.
+ */
 import {
-  type ActorClass,
   type ActorId,
-  type CallOptions,
   type ChainLink,
   type Clock,
   constructActor,
-  type DeadlineQueue,
   describeError,
-  type LogLevel,
   type Mailbox,
-  type PraasError,
-  type ReminderSchedule,
-  type SendOptions,
   StaleActivationError,
-  type StateStore,
   TimeoutError,
 } from "@praas/core";
+import type {
+  AbandonedActivation,
+  ActivationContext,
+  ActivationStatus,
+  DeactivationOutcome,
+  DeactivationReason,
+} from "./activation-context.js";
 import { rejectIfDeadlock } from "./activation-deadlock.js";
 import { ActorFacade, toActorId } from "./activation-facade.js";
 import { toCallerError } from "./activation-reply.js";
@@ -26,86 +55,6 @@ import { type ActivationTurn, TurnRunner } from "./activation-turns.js";
 import { Call } from "./call.js";
 import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
-
-/**
- * The life of an activation:
- * activating → active → deactivating → deactivated, or activating → deactivated
- * when loading or `onActivate` fails. See docs/architecture.md for the diagram.
- */
-export type ActivationStatus = "activating" | "active" | "deactivating" | "deactivated";
-
-/**
- * Why an activation ended. "rebalance": another silo of the cluster owns it
- * now; "stale": a conditional write found newer state; "lost": this silo lost
- * its membership (dropped unsaved); "stuck": a turn outlived its deadline and
- * the activation was abandoned.
- */
-export type DeactivationReason =
-  | "idle"
-  | "stop"
-  | "request"
-  | "capacity"
-  | "stale"
-  | "delete"
-  | "rebalance"
-  | "lost"
-  | "stuck";
-
-/** How a deactivation ended: state stored (or already current), dropped unsaved, or abandoned with turns still running. */
-export type DeactivationOutcome = "saved" | "discarded" | "abandoned";
-
-/** An activation given up on while a turn was still running (stuck, or still busy when a stop's drain timed out). */
-export interface AbandonedActivation {
-  readonly actor: string;
-  /** Methods whose turns were still running ("(timer)" for a timer callback, "(saving)" when only its save was). */
-  readonly method: string;
-  /** Is what its callers were told stored? (see docs/architecture.md, "Stuck turns"). */
-  readonly saved: boolean;
-}
-
-/** What an activation needs from its silo. */
-export interface ActivationContext {
-  /** Undefined while the silo may serve (a cluster silo holds its membership lease); else the error to fail a call with. */
-  servingError(): PraasError | undefined;
-  readonly store: StateStore;
-  readonly clock: Clock;
-  nextTurnId(): number;
-  makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation): unknown;
-  /** Route a call again (after the activation it waited on went away). */
-  dispatch(call: Call): void;
-  /** The activation is gone: drop it from the table. */
-  release(a: Activation): void;
-  /** The activation is ready (for events and metrics). */
-  activated(a: Activation): void;
-  /** The activation ended (for events and metrics). */
-  deactivated(a: Activation, reason: DeactivationReason): void;
-  readonly deadlines: DeadlineQueue;
-  readonly callTimeoutMs: number;
-  /** Put a message in the inbox of `target` (routing it like a call). */
-  send(
-    from: Activation,
-    target: ActorId,
-    channel: string,
-    data: unknown,
-    options: SendOptions | undefined,
-  ): Promise<void>;
-  remind(a: Activation, name: string, schedule: ReminderSchedule): Promise<void>;
-  forget(a: Activation, name: string): Promise<void>;
-  emit(a: Activation, event: string, payload: unknown): void;
-  subscriberCount(a: Activation, event?: string): number;
-  /** Something failed that has no caller to tell (a `failure` event and a metric). */
-  report(kind: FailureKind, actor: string, error: unknown): void;
-  /** One line for the operator. */
-  log(level: LogLevel, message: string, actor: string, error?: unknown): void;
-  /** A turn still running this long after its call's deadline is stuck. */
-  readonly stuckTurnGraceMs: number;
-  /** An activation entered (+1) or left (−1) the "deactivating" status (capacity counts only the others). */
-  leaving(delta: 1 | -1): void;
-  /** A swap-out could not save: try again at `a.saveRetryAt` with `reason`. */
-  retryLater(a: Activation, reason: DeactivationReason): void;
-}
-
-export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
 
 /** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
 const ABANDONED: unique symbol = Symbol("abandoned");
@@ -233,8 +182,6 @@ export class Activation {
     if (waiting !== undefined) for (const call of waiting) this.accept(call);
   }
 
-  // ---- deactivation ----
-
   /**
    * Swap this activation out: stop its timers, let running and queued turns
    * finish, run `onDeactivate`, save the state, leave the table. Calls that
@@ -328,6 +275,11 @@ export class Activation {
     (this.#stuck ??= new StuckTurnWatch(this)).add(turn);
   }
 
+  /** The abandonment under way (stuck, or a stop's drain deadline), if any. */
+  get abandonment(): Promise<AbandonedActivation> | undefined {
+    return this.#abandoning;
+  }
+
   /**
    * Give up on this activation although turns are still running (a JavaScript
    * promise cannot be cancelled): with "deactivate" persistence its state is
@@ -337,11 +289,6 @@ export class Activation {
    * never writes again (a turn that resumes later changes only this orphan),
    * and queued calls go to a fresh activation.
    */
-  /** The abandonment under way (stuck, or a stop's drain deadline), if any. */
-  get abandonment(): Promise<AbandonedActivation> | undefined {
-    return this.#abandoning;
-  }
-
   abandon(reason: "stuck" | "stop", saveWithinMs = this.ctx.stuckTurnGraceMs): Promise<AbandonedActivation> {
     this.#abandoning ??= this.#abandon(reason, saveWithinMs);
     return this.#abandoning;
@@ -400,5 +347,13 @@ function withDeadline<T>(p: Promise<T>, ms: number, clock: Clock): Promise<T> {
   });
 }
 
-/** Kept for the silo, which imports them from here. */
+// The silo, the cluster and the package index import these from here.
+export type {
+  AbandonedActivation,
+  ActivationContext,
+  ActivationStatus,
+  DeactivationOutcome,
+  DeactivationReason,
+  FailureKind,
+} from "./activation-context.js";
 export { toActorId, toCallerError };
