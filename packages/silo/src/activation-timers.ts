@@ -31,9 +31,8 @@ export interface TimersHost extends OverdueWatcher {
 }
 
 /**
- * A volatile timer of an activation: the handle the actor holds, and the turn
- * each tick runs as. While an asynchronous callback runs it is also a deadline
- * entry (the silo's call timeout), so a callback that never settles is found.
+ * A volatile timer of an activation: the handle the actor holds, the turn each
+ * tick runs as, and (while an asynchronous callback runs) a deadline entry.
  */
 export class ActorTimer implements ActivationTurn, DeadlineEntry {
   readonly interleave: boolean;

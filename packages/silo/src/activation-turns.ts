@@ -7,7 +7,7 @@
  * "turn" persistence only once a write holding the turn's changes is durable
  * (the output gate). Kept apart from the lifecycle (which decides *whether*
  * turns may run) so the hot path reads in one place; it allocates nothing per
- * turn beyond the promise callbacks of an asynchronous method.
+ * turn beyond the promise callbacks of an asynchronous method or a turn commit.
  */
 import {
   type Actor,
@@ -79,13 +79,14 @@ export class TurnRunner {
   }
 
   /** A turn starts: it gets its id (for call chains) and is watched for running past its deadline. */
-  begin(turn: ActivationTurn): void {
+  #begin(turn: ActivationTurn): void {
     turn.turnId = this.#host.ctx.nextTurnId();
     turn.runningOn = this.#host;
     this.#running.push(turn);
   }
 
-  end(turn: ActivationTurn): void {
+  /** A turn is over. */
+  #end(turn: ActivationTurn): void {
     turn.runningOn = undefined;
     const turns = this.#running;
     // Almost always the only (hence last) turn: pop instead of a splice that allocates.
@@ -117,7 +118,7 @@ export class TurnRunner {
       return true;
     }
     if (call.method === SYSTEM_METHODS.deliver) return deliverMessage(host, call);
-    this.begin(call);
+    this.#begin(call);
     let result: unknown;
     try {
       const instance = this.instance as Actor<unknown>;
@@ -149,7 +150,7 @@ export class TurnRunner {
   #runTimer(timer: ActorTimer): boolean {
     const host = this.#host;
     if (timer.cancelled || host.stale) return true;
-    this.begin(timer);
+    this.#begin(timer);
     let result: unknown;
     try {
       result = timer.fn.call(this.instance);
@@ -172,7 +173,7 @@ export class TurnRunner {
   #finishTimer(timer: ActorTimer, err?: unknown): true {
     const host = this.#host;
     host.ctx.deadlines.remove(timer);
-    this.end(timer);
+    this.#end(timer);
     if (err !== undefined) host.ctx.report("timer", host.idString, err);
     timer.ticked();
     return true;
@@ -180,7 +181,7 @@ export class TurnRunner {
 
   /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */
   #finishCall(call: Call, ok: boolean, value: unknown): boolean {
-    this.end(call);
+    this.#end(call);
     const host = this.#host;
     const refused = refusal(host);
     if (refused !== undefined) {
