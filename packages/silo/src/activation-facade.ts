@@ -1,10 +1,11 @@
 /**
  * The actor facade: what `this` in an actor reaches through its host — its
  * state, id, references to other actors, timers, explicit saves, events,
- * `send`/`recv` and reminders. Only this surface is handed to actor code, so
- * an actor cannot reach its activation's lifecycle (deactivate, abandon, the
- * mailbox). The state is a plain field here because the actor reads and
- * writes it on every access; the state step reads it from here to store it.
+ * `send`/`recv` and reminders. Actor code is handed this surface (its
+ * activation stays in a private field), not the activation with its
+ * lifecycle (deactivate, abandon, the mailbox). The state is a plain field
+ * here because the actor reads and writes it on every access; the state step
+ * reads it from here to store it.
  */
 import {
   type ActorClass,

@@ -47,29 +47,33 @@ export class ActorTimer implements ActivationTurn, DeadlineEntry {
   dlNext: DeadlineEntry | undefined = undefined;
   dlList: DeadlineList | undefined = undefined;
 
+  /** Private: the actor holds this object as its handle, and must not reach its activation through it. */
+  readonly #activation: TimersHost;
+
   constructor(
-    readonly activation: TimersHost,
+    activation: TimersHost,
     readonly fn: () => unknown,
     readonly periodMs: number | undefined,
   ) {
+    this.#activation = activation;
     this.interleave = activation.info.reentrant;
   }
 
   cancel(): void {
     this.cancelled = true;
     this.handle?.cancel();
-    this.activation.timers?.delete(this);
+    this.#activation.timers?.delete(this);
   }
 
   /** Its asynchronous callback outlived the call timeout: it may be stuck. */
   expire(reason?: unknown): void {
-    if (reason === undefined) this.activation.overdue(this);
+    if (reason === undefined) this.#activation.overdue(this);
   }
 
   /** A tick's turn is over: arm the next tick, or end. */
   ticked(): void {
     if (this.periodMs === undefined) this.cancel();
-    else if (!this.cancelled) armTimer(this.activation, this, this.periodMs);
+    else if (!this.cancelled) armTimer(this.#activation, this, this.periodMs);
   }
 }
 
