@@ -1,250 +1,91 @@
+/**
+ * The lifecycle of an activation — one in-memory copy of an actor on this
+ * silo — and nothing else: which status it is in, what happens to a call in
+ * each, and the transitions between them. The steps a call goes through live
+ * beside it, each in its own module: turn execution (activation-turns.ts),
+ * the reply (activation-reply.ts), state persistence (activation-state.ts),
+ * the inbox (activation-inbox.ts), timers (activation-timers.ts), what the
+ * actor sees (activation-facade.ts), deadlocks (activation-deadlock.ts) and
+ * stuck turns (activation-stuck.ts); the silo's side of the contract is
+ * activation-context.ts. As in Orleans, the lifecycle decides *whether* turns
+ * run and state is written; the parts decide *how*.
+ *
+ *   activating ──loaded, onActivate ran──▶ active ──deactivate(reason), abandon──▶ deactivating ──▶ deactivated
+ *       │                                   ▲                                         │                ▲
+ *       │                                   └──── swap-out save failed (not "stop") ──┘                │
+ *       └──────────────────────────── loading or onActivate failed ────────────────────────────────────┘
+ *
+ * - activating: calls wait; then run (active) or are refused with the error.
+ * - active: calls go to the mailbox (refused at once if they would deadlock).
+ * - deactivating: timers stop, `recv` waiters fail, running and queued turns
+ *   drain, then `onDeactivate` and a save (skipped for "stale", "delete",
+ *   "lost" or a stale copy). New calls wait and are routed afresh at the end;
+ *   a call made by one of its own draining turns still runs. A failed save
+ *   (not at "stop") returns it to active; `abandon` (stuck turn, or a stop's
+ *   drain deadline) cuts the wait short and never writes again.
+ * - deactivated: gone from the table; calls are routed afresh (a new activation).
+ * - stale is a flag, not a status: a conditional write found newer state, the
+ *   silo lost its membership, or it was abandoned. A stale activation answers
+ *   no call and writes nothing; a write conflict also starts its deactivation.
+ */
 import {
-  type Actor,
-  type ActorClass,
-  type ActorHost,
   type ActorId,
-  assertEncodable,
-  type CallOptions,
   type ChainLink,
   type Clock,
-  commonLinks,
   constructActor,
-  DeactivatedError,
-  type DeadlineEntry,
-  type DeadlineList,
-  type DeadlineQueue,
-  DeadlockError,
-  decodeStateRecord,
-  describeCycle,
   describeError,
-  deserializeError,
-  EMPTY_CHAIN,
-  encodeStateRecord,
-  InvalidArgumentError,
-  type LogLevel,
-  Mailbox,
-  type PraasError,
-  type ReceivedMessage,
-  type RecvOptions,
-  type ReminderFiring,
-  type ReminderSchedule,
-  refTarget,
-  type SendOptions,
+  type Mailbox,
   StaleActivationError,
-  StateConflictError,
-  type StateStore,
-  StateVersionError,
-  StuckTurnError,
-  SYSTEM_METHODS,
-  serializeError,
   TimeoutError,
-  type TimerHandle,
-  type TimerOptions,
-  type Turn,
-  validateChannel,
 } from "@praas/core";
-import type { Call, OverdueWatcher } from "./call.js";
-import { checkMessage, Inbox } from "./inbox.js";
+import type {
+  AbandonedActivation,
+  ActivationContext,
+  ActivationStatus,
+  DeactivationOutcome,
+  DeactivationReason,
+} from "./activation-context.js";
+import { rejectIfDeadlock } from "./activation-deadlock.js";
+import { ActorFacade, toActorId } from "./activation-facade.js";
+import { toCallerError } from "./activation-reply.js";
+import { PersistentState } from "./activation-state.js";
+import { StuckTurnWatch } from "./activation-stuck.js";
+import { type ActorTimer, cancelTimers } from "./activation-timers.js";
+import { type ActivationTurn, TurnRunner } from "./activation-turns.js";
+import { Call } from "./call.js";
+import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
-import { traceRecv, traceTurn } from "./tracing.js";
-
-/**
- * The life of an activation:
- * activating → active → deactivating → deactivated, or activating → deactivated
- * when loading or `onActivate` fails. See docs/architecture.md for the diagram.
- */
-export type ActivationStatus = "activating" | "active" | "deactivating" | "deactivated";
-
-/**
- * Why an activation ended. "rebalance": another silo of the cluster owns it
- * now; "stale": a conditional write found newer state; "lost": this silo lost
- * its membership (dropped unsaved); "stuck": a turn outlived its deadline and
- * the activation was abandoned.
- */
-export type DeactivationReason =
-  | "idle"
-  | "stop"
-  | "request"
-  | "capacity"
-  | "stale"
-  | "delete"
-  | "rebalance"
-  | "lost"
-  | "stuck";
-
-/** How a deactivation ended: state stored (or already current), dropped unsaved, or abandoned with turns still running. */
-export type DeactivationOutcome = "saved" | "discarded" | "abandoned";
-
-/** An activation given up on while a turn was still running (stuck, or still busy when a stop's drain timed out). */
-export interface AbandonedActivation {
-  readonly actor: string;
-  /** Methods whose turns were still running ("(timer)" for a timer callback, "(saving)" when only its save was). */
-  readonly method: string;
-  /** Is what its callers were told stored? (see docs/architecture.md, "Stuck turns"). */
-  readonly saved: boolean;
-}
-
-/** What an activation needs from its silo. */
-export interface ActivationContext {
-  /** Undefined while the silo may serve (a cluster silo holds its membership lease); else the error to fail a call with. */
-  servingError(): PraasError | undefined;
-  readonly store: StateStore;
-  readonly clock: Clock;
-  nextTurnId(): number;
-  makeRef(cls: ActorClass, key: string, options: CallOptions | undefined, caller: Activation): unknown;
-  /** Route a call again (after the activation it waited on went away). */
-  dispatch(call: Call): void;
-  /** The activation is gone: drop it from the table. */
-  release(a: Activation): void;
-  /** The activation is ready (for events and metrics). */
-  activated(a: Activation): void;
-  /** The activation ended (for events and metrics). */
-  deactivated(a: Activation, reason: DeactivationReason): void;
-  readonly deadlines: DeadlineQueue;
-  readonly callTimeoutMs: number;
-  /** Put a message in the inbox of `target` (routing it like a call). */
-  send(
-    from: Activation,
-    target: ActorId,
-    channel: string,
-    data: unknown,
-    options: SendOptions | undefined,
-  ): Promise<void>;
-  remind(a: Activation, name: string, schedule: ReminderSchedule): Promise<void>;
-  forget(a: Activation, name: string): Promise<void>;
-  emit(a: Activation, event: string, payload: unknown): void;
-  subscriberCount(a: Activation, event?: string): number;
-  /** Something failed that has no caller to tell (a `failure` event and a metric). */
-  report(kind: FailureKind, actor: string, error: unknown): void;
-  /** One line for the operator. */
-  log(level: LogLevel, message: string, actor: string, error?: unknown): void;
-  /** A turn still running this long after its call's deadline is stuck. */
-  readonly stuckTurnGraceMs: number;
-  /** An activation entered (+1) or left (−1) the "deactivating" status (capacity counts only the others). */
-  leaving(delta: 1 | -1): void;
-  /** A swap-out could not save: try again at `a.saveRetryAt` with `reason`. */
-  retryLater(a: Activation, reason: DeactivationReason): void;
-}
-
-export type FailureKind = "activate" | "deactivate" | "save" | "timer" | "reminder" | "conflict" | "stuck";
-
-/** First pause before retrying a failed swap-out, and the longest. */
-const SAVE_RETRY_FIRST_MS = 1_000;
-const SAVE_RETRY_MAX_MS = 300_000;
-
-/** Turns of an activation: method calls and timer ticks. */
-interface ActivationTurn extends Turn {
-  turnId: number;
-  readonly chain: readonly ChainLink[];
-  /** For reports: the method (or "(timer)") this turn runs. */
-  readonly method: string;
-  /** Set while the turn runs. */
-  runningOn?: OverdueWatcher | undefined;
-}
-
-/** Turn an error into what the caller sees: always the serialized form, even in-process. */
-export function toCallerError(err: unknown): PraasError {
-  return deserializeError(serializeError(err));
-}
-
-const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Marks a never-stored activation whose initial-state digest has not been computed yet. */
-const PRISTINE: unique symbol = Symbol("pristine");
-
-/** Byte-for-byte equality (a memcmp: an order of magnitude faster than hashing both sides). */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
-}
-
-/**
- * A volatile timer of an activation. While an asynchronous callback runs it is
- * also a deadline entry (the silo's call timeout), so a callback that never
- * settles is found stuck like a method.
- */
-class ActorTimer implements ActivationTurn, DeadlineEntry {
-  readonly interleave: boolean;
-  readonly chain = EMPTY_CHAIN;
-  readonly method = "(timer)";
-  turnId = 0;
-  runningOn: OverdueWatcher | undefined = undefined;
-  handle: TimerHandle | undefined;
-  cancelled = false;
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
-
-  constructor(
-    readonly activation: Activation,
-    readonly fn: () => unknown,
-    readonly periodMs: number | undefined,
-  ) {
-    this.interleave = activation.info.reentrant;
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-    this.handle?.cancel();
-    this.activation.timers?.delete(this);
-  }
-
-  expire(reason?: unknown): void {
-    if (reason === undefined) this.activation.overdue(this);
-  }
-}
 
 /** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
 const ABANDONED: unique symbol = Symbol("abandoned");
 
-export class Activation implements ActorHost {
+export class Activation {
   #status: ActivationStatus = "activating";
-  state: unknown = undefined;
   readonly id: ActorId;
-  readonly mailbox: Mailbox<ActivationTurn>;
+  /** What the actor instance sees as its host (its state lives there). */
+  readonly facade: ActorFacade;
+  /** Its mailbox and running turns. */
+  readonly turns: TurnRunner;
+  readonly mailbox: Mailbox<Call | ActorTimer>;
   lastUsed = 0;
   lruPrev: Activation | undefined = undefined;
   lruNext: Activation | undefined = undefined;
-  /** Version token of what this activation loaded or last wrote; null while nothing is stored. */
-  version: string | null = null;
   /** True once a conditional write found newer state: this activation must never write again. */
   stale = false;
   timers: Set<ActorTimer> | undefined;
-  /** Failed swap-out attempts in a row, and when the next may run (clock ms). */
-  saveFailures = 0;
-  saveRetryAt = 0;
-  #instance: Actor<unknown> | undefined;
-  /**
-   * The record last loaded or written, to skip writes of unchanged state with a
-   * byte comparison. Decoded byte strings in the state are views of these bytes,
-   * so keeping them often costs no extra memory. `PRISTINE` for a never-stored
-   * actor: its initial state is only encoded if it is ever about to be written.
-   */
-  #savedBytes: Uint8Array | typeof PRISTINE | undefined;
   /** Calls that arrived while activating, or parked while deactivating. */
   #waiting: Call[] | undefined;
-  /** Turns now running (one, unless the type is reentrant or a method interleaves). */
-  #turns: ActivationTurn[] = [];
-  #saving: Promise<void> | undefined;
-  /** Writes queued or running. */
-  #writing = 0;
-  /** The turn commit waiting behind the write in progress: turns that end meanwhile join it. */
-  #nextCommit: Promise<void> | undefined;
-  /** The record as the last turn left it, encoded at its end: what the next turn commit writes. */
-  #boundary: Uint8Array | undefined;
-  #inbox: Inbox | undefined;
+  /** Its stored state and the writes of it. */
+  readonly persistence: PersistentState = new PersistentState(this);
+  /** Its inbox (PraaS send/recv), made on first use. */
+  inbox: Inbox | undefined = undefined;
   #deactivation: Promise<DeactivationOutcome> | undefined;
   #activation: Promise<void> | undefined;
   /** Set by `abandon()`: wakes a deactivation waiting on turns that may never finish. */
   #abandoned: { promise: Promise<typeof ABANDONED>; resolve: () => void } | undefined;
   #abandoning: Promise<AbandonedActivation> | undefined;
-  #stuckCheck: TimerHandle | undefined;
-  /** Turns still running past their deadline, and since when (clock ms). */
-  #overdue: Map<ActivationTurn, number> | undefined;
+  /** Made when a turn first runs past its deadline. */
+  #stuck: StuckTurnWatch | undefined;
 
   constructor(
     readonly idString: string,
@@ -253,13 +94,14 @@ export class Activation implements ActorHost {
     readonly ctx: ActivationContext,
   ) {
     this.id = { type: info.name, key };
-    this.mailbox = new Mailbox<ActivationTurn>((turn) =>
-      turn instanceof ActorTimer
-        ? this.#runTimer(turn)
-        : (turn as Call).trace === undefined
-          ? this.#runCall(turn as Call)
-          : this.#runTraced(turn as Call),
-    );
+    this.facade = new ActorFacade(this);
+    this.turns = new TurnRunner(this);
+    this.mailbox = this.turns.mailbox;
+  }
+
+  /** When a failed swap-out may be tried again (clock ms; see PersistentState.saveFailed). */
+  get saveRetryAt(): number {
+    return this.persistence.saveRetryAt;
   }
 
   get status(): ActivationStatus {
@@ -285,7 +127,7 @@ export class Activation implements ActorHost {
   accept(call: Call): void {
     switch (this.#status) {
       case "active":
-        if (!this.#deadlocks(call)) this.mailbox.post(call);
+        if (!rejectIfDeadlock(call, this.mailbox, this.idString)) this.mailbox.post(call);
         return;
       case "activating":
         (this.#waiting ??= []).push(call);
@@ -293,7 +135,7 @@ export class Activation implements ActorHost {
       case "deactivating":
         // A call made by a turn we are waiting for must run, or draining would wait on itself.
         if (call.chain.some((l) => l[0] === this.idString)) {
-          if (!this.#deadlocks(call)) this.mailbox.post(call);
+          if (!rejectIfDeadlock(call, this.mailbox, this.idString)) this.mailbox.post(call);
         } else (this.#waiting ??= []).push(call);
         return;
       case "deactivated":
@@ -302,486 +144,27 @@ export class Activation implements ActorHost {
     }
   }
 
-  // ---- ActorHost: what the actor instance calls ----
-
-  ref(cls: ActorClass, key: string, options?: CallOptions): unknown {
-    return this.ctx.makeRef(cls, key, options, this);
-  }
-
-  setTimer(fn: () => unknown, options: TimerOptions): TimerHandle {
-    if (typeof fn !== "function") throw new InvalidArgumentError("setTimer needs a callback function");
-    const { dueMs, periodMs } = options;
-    if (!(dueMs >= 0) || (periodMs !== undefined && !(periodMs > 0))) {
-      throw new InvalidArgumentError("setTimer needs dueMs ≥ 0 and, if given, periodMs > 0");
-    }
-    const timer = new ActorTimer(this, fn, periodMs);
-    if (this.status === "deactivating" || this.status === "deactivated") return timer;
-    (this.timers ??= new Set()).add(timer);
-    this.#armTimer(timer, dueMs);
-    return timer;
-  }
-
-  saveState(): Promise<void> {
-    return this.persist();
-  }
-
-  emit(event: string, payload: unknown): void {
-    this.ctx.emit(this, event, payload);
-  }
-
-  send(target: unknown, channel: string, data: unknown, options?: SendOptions): Promise<void> {
-    try {
-      return this.ctx.send(this, toActorId(target), validateChannel(channel), data, options);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  recv(channel: string, options?: RecvOptions): Promise<ReceivedMessage> {
-    try {
-      validateChannel(channel);
-      const from = options?.from === undefined ? undefined : senderString(options.from);
-      const timeoutMs = options?.timeoutMs ?? this.ctx.callTimeoutMs;
-      if (!(timeoutMs > 0)) throw new InvalidArgumentError("recv timeoutMs must be a positive number");
-      if (this.status === "deactivating" || this.status === "deactivated") {
-        throw new DeactivatedError(this.idString, "recv was called");
-      }
-      return traceRecv(this.id, channel, this.#inboxOrNew().recv(channel, from, timeoutMs));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
-  remind(name: string, schedule: ReminderSchedule): Promise<void> {
-    return this.ctx.remind(this, name, schedule);
-  }
-
-  forget(name: string): Promise<void> {
-    return this.ctx.forget(this, name);
-  }
-
   /** Messages waiting in the inbox (for tests and introspection). */
   get inboxSize(): number {
-    return this.#inbox?.size ?? 0;
+    return this.inbox?.size ?? 0;
   }
 
-  #inboxOrNew(): Inbox {
-    this.#inbox ??= new Inbox(this.ctx.deadlines);
-    return this.#inbox;
+  inboxOrNew(): Inbox {
+    this.inbox ??= new Inbox(this.ctx.deadlines);
+    return this.inbox;
   }
-
-  subscriberCount(event?: string): number {
-    return this.ctx.subscriberCount(this, event);
-  }
-
-  // ---- call chains and deadlocks ----
 
   /** The chain an outgoing call from this activation carries. */
   outgoingChain(): readonly ChainLink[] {
-    const turns = this.#turns;
-    if (turns.length === 1) {
-      const t = turns[0] as ActivationTurn;
-      return [...t.chain, [this.idString, t.turnId]];
-    }
-    if (turns.length === 0) return EMPTY_CHAIN;
-    // Several turns interleave and we cannot tell which one is calling: keep only
-    // the links they all share, so a deadlock is never reported falsely.
-    return commonLinks(turns.map((t) => t.chain));
-  }
-
-  /** Reject `call` with DeadlockError if it would wait on the turn that is waiting for it. */
-  #deadlocks(call: Call): boolean {
-    if (call.interleave || call.chain.length === 0) return false;
-    const current = this.mailbox.current;
-    if (current === undefined) return false;
-    for (const [actor, turn] of call.chain) {
-      if (actor === this.idString && turn === current.turnId) {
-        call.reject(new DeadlockError(describeCycle(call.chain, this.idString)));
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // ---- turns ----
-
-  /** A traced call's turn, under its span (tracing.ts). */
-  #runTraced(call: Call): boolean {
-    return traceTurn(call, () => this.#runCall(call));
-  }
-
-  /** Run a call as a turn. True when it finished synchronously; otherwise the mailbox hears `done` later. */
-  #runCall(call: Call): boolean {
-    if (call.done) return true; // its deadline passed while it waited
-    if (this.ctx.servingError() !== undefined) {
-      // Not run: the silo holds it until it may serve again (or refuses it, retryable).
-      this.ctx.dispatch(call);
-      return true;
-    }
-    if (this.stale) {
-      // Dropped (its silo lost its membership) or fenced out: its state may be old.
-      call.reject(new StaleActivationError(this.idString));
-      return true;
-    }
-    if (call.method === SYSTEM_METHODS.deliver) return this.#deliver(call);
-    call.turnId = this.ctx.nextTurnId();
-    call.runningOn = this;
-    this.#turns.push(call);
-    let result: unknown;
-    try {
-      if (call.method === SYSTEM_METHODS.remind) {
-        const [name, firing] = call.args as [string, ReminderFiring];
-        result = (this.#instance as Actor<unknown>).onReminder(name, firing);
-      } else {
-        const method = (this.#instance as unknown as Record<string, (...a: unknown[]) => unknown>)[call.method];
-        result = (method as (...a: unknown[]) => unknown).apply(this.#instance, call.args as unknown[]);
-      }
-    } catch (err) {
-      return this.#finishCall(call, false, err);
-    }
-    if (isThenable(result)) {
-      result.then(
-        (value) => {
-          if (this.#finishCall(call, true, value)) this.mailbox.done(call);
-        },
-        (err) => {
-          if (this.#finishCall(call, false, err)) this.mailbox.done(call);
-        },
-      );
-      return false;
-    }
-    return this.#finishCall(call, true, result);
-  }
-
-  /**
-   * Why this activation must not run or answer a call now: it is stale (its
-   * state is not the newest, so neither a read nor a write from it may be
-   * acknowledged), or the silo may not serve (no membership lease).
-   */
-  #refusal(): PraasError | undefined {
-    // Not serving first: a dropped activation (lost membership) is also stale, but the reason to give is the silo's.
-    const notServing = this.ctx.servingError();
-    if (notServing !== undefined) return toCallerError(notServing);
-    return this.stale ? new StaleActivationError(this.idString) : undefined;
-  }
-
-  /** Reply to a call whose method has returned (true: the turn is over for the mailbox). */
-  #finishCall(call: Call, ok: boolean, value: unknown): boolean {
-    this.#endTurn(call);
-    const refused = this.#refusal();
-    if (refused !== undefined) {
-      call.reject(refused);
-      return true;
-    }
-    if (this.info.persistence === "turn") {
-      // An output gate: the reply leaves only once a write holding this turn's changes is
-      // durable, so nothing acknowledged is lost; meanwhile the next turn runs, and turns that
-      // end while a write is in flight share the next one.
-      this.#commitTurn().then(
-        () => {
-          // Written under fencing; the reply still checks the lease (if it ran out meanwhile,
-          // another silo may already serve the key from older state: not acknowledged).
-          settle(call, ok, value, this);
-        },
-        (err) => call.reject(toCallerError(err)),
-      );
-      return true;
-    }
-    settle(call, ok, value, this);
-    return true;
-  }
-
-  #endTurn(turn: ActivationTurn | Call): void {
-    turn.runningOn = undefined;
-    const turns = this.#turns;
-    // Almost always the only (hence last) turn: pop instead of a splice that allocates.
-    if (turns[turns.length - 1] === turn) {
-      turns.pop();
-      return;
-    }
-    const i = turns.indexOf(turn);
-    if (i >= 0) turns.splice(i, 1);
-  }
-
-  /**
-   * A message arriving for the inbox. Runs at once, beside any turn (a turn may
-   * be waiting in `recv` for exactly this message). A durable message is
-   * written to the store before it is handed on or acknowledged.
-   */
-  #deliver(call: Call): boolean {
-    const [raw, durable] = call.args as [unknown, boolean | undefined];
-    let message: ReturnType<typeof checkMessage>;
-    try {
-      message = checkMessage(raw);
-    } catch (err) {
-      call.reject(err);
-      return true;
-    }
-    const inbox = this.#inboxOrNew();
-    if (durable !== true) {
-      inbox.deliver(message, false);
-      call.resolve(undefined);
-      return true;
-    }
-    if (inbox.seen(message.id)) {
-      call.resolve(undefined); // a resend of a message already stored: acknowledge, don't deliver twice
-      return true;
-    }
-    if (this.info.persistence === "none") {
-      call.reject(
-        new InvalidArgumentError(`durable send to ${this.idString}: its type keeps no state (persistence "none")`),
-      );
-      return true;
-    }
-    const snapshot = inbox.snapshot();
-    snapshot.messages.push(message);
-    snapshot.delivered.push(message.id);
-    this.#checkpointInbox(snapshot.messages, snapshot.delivered).then(
-      () => {
-        inbox.deliver(message, true);
-        call.resolve(undefined);
-        this.mailbox.done(call);
-      },
-      (err) => {
-        call.reject(toCallerError(err));
-        this.mailbox.done(call);
-      },
-    );
-    return false;
-  }
-
-  /**
-   * Store the inbox beside the last *stored* state (not the in-memory one, which
-   * a running turn may have half changed): read the record, replace its inbox,
-   * write it back conditionally. Serialized with the other writes.
-   */
-  #checkpointInbox(messages: readonly unknown[], delivered: readonly string[]): Promise<void> {
-    return this.#enqueue(async () => {
-      if (this.stale) throw new StaleActivationError(this.idString);
-      const { store } = this.ctx;
-      const stored = await store.load(this.id);
-      let stateVersion = this.info.stateVersion;
-      let state: unknown;
-      if (stored !== undefined) {
-        const record = decodeStateRecord(stored.data, store.describe(this.id));
-        stateVersion = record.stateVersion;
-        state = record.state;
-      } else {
-        state = typeof this.info.cls.initialState === "function" ? this.info.cls.initialState() : undefined;
-      }
-      await this.#saveFenced(encodeStateRecord({ stateVersion, state, inbox: messages, delivered }));
-      // The stored record no longer matches memory; the next persist writes the full state.
-      this.#savedBytes = undefined;
-    });
-  }
-
-  #armTimer(timer: ActorTimer, ms: number): void {
-    timer.handle = this.ctx.clock.setTimeout(() => {
-      if (timer.cancelled || this.status !== "active") return;
-      this.mailbox.post(timer);
-    }, ms);
-  }
-
-  #runTimer(timer: ActorTimer): boolean {
-    if (timer.cancelled || this.stale) return true;
-    timer.turnId = this.ctx.nextTurnId();
-    timer.runningOn = this;
-    this.#turns.push(timer);
-    const finish = (err?: unknown): true => {
-      this.ctx.deadlines.remove(timer);
-      this.#endTurn(timer);
-      if (err !== undefined) this.ctx.report("timer", this.idString, err);
-      if (timer.periodMs === undefined) timer.cancel();
-      else if (!timer.cancelled) this.#armTimer(timer, timer.periodMs);
-      return true;
-    };
-    let result: unknown;
-    try {
-      result = timer.fn.call(this.#instance);
-    } catch (err) {
-      return finish(err);
-    }
-    if (isThenable(result)) {
-      // A callback that never settles must be found, like a stuck method.
-      this.ctx.deadlines.add(timer, this.ctx.callTimeoutMs);
-      result.then(
-        () => this.mailbox.done(finish() && timer),
-        (err) => this.mailbox.done(finish(err ?? new Error("timer callback rejected")) && timer),
-      );
-      return false;
-    }
-    return finish();
-  }
-
-  // ---- state ----
-
-  #initialState(): unknown {
-    const cls = this.info.cls;
-    return typeof cls.initialState === "function" ? cls.initialState() : undefined;
-  }
-
-  /** Write the state (as it is when the write starts) if it changed since it was loaded or last written. */
-  persist(): Promise<void> {
-    if (this.info.persistence === "none") return Promise.resolve();
-    if (this.stale) return Promise.reject(new StaleActivationError(this.idString));
-    return this.#enqueue(() => this.#writeBytes(this.#encode()));
-  }
-
-  /**
-   * "turn" persistence: make the state as this turn left it durable. It is
-   * encoded now, at the turn boundary — never mid-way through a later turn —
-   * and written at once if no write is running; otherwise by the next write,
-   * which every turn ending meanwhile joins (one write per batch of turns,
-   * carrying the newest boundary). A turn that changed nothing still waits
-   * for writes in flight: it may have read what they hold.
-   */
-  #commitTurn(): Promise<void> {
-    try {
-      this.#boundary = this.#encode();
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (this.#nextCommit !== undefined) return this.#nextCommit;
-    if (this.#writing === 0 && this.#unchanged(this.#boundary)) return RESOLVED;
-    const commit = this.#enqueue(() => {
-      // Turns that end from now on wait for the write after this one.
-      this.#nextCommit = undefined;
-      return this.#writeBytes(this.#boundary as Uint8Array);
-    });
-    this.#nextCommit = commit;
-    return commit;
-  }
-
-  /** Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints. */
-  #enqueue(write: () => Promise<void>): Promise<void> {
-    this.#writing++;
-    const done = (): void => {
-      this.#writing--;
-    };
-    const p = (this.#saving ?? RESOLVED).then(write);
-    p.then(done, done);
-    this.#saving = p.catch(() => {});
-    return p;
-  }
-
-  #encode(): Uint8Array {
-    const box = this.#inbox?.snapshot();
-    return encodeStateRecord({
-      stateVersion: this.info.stateVersion,
-      state: this.state,
-      inbox: box?.messages,
-      delivered: box?.delivered,
-    });
-  }
-
-  /** Are these the bytes last loaded or written? (So there is nothing to write.) */
-  #unchanged(bytes: Uint8Array): boolean {
-    if (this.#savedBytes === PRISTINE) {
-      this.#savedBytes =
-        this.version === null
-          ? encodeStateRecord({ stateVersion: this.info.stateVersion, state: this.#initialState() })
-          : undefined;
-    }
-    return this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes);
-  }
-
-  async #writeBytes(bytes: Uint8Array): Promise<void> {
-    if (this.stale) throw new StaleActivationError(this.idString);
-    if (this.#unchanged(bytes)) return;
-    await this.#saveFenced(bytes);
-    this.#savedBytes = bytes;
-  }
-
-  /**
-   * The one conditional write of an activation: on the version it loaded or last
-   * wrote. A conflict means someone wrote newer state: this activation is a
-   * stale copy, so it goes (without saving) and the caller gets a retryable error.
-   */
-  async #saveFenced(bytes: Uint8Array): Promise<void> {
-    const expected = this.version;
-    try {
-      this.version = await this.ctx.store.save(this.id, bytes, expected);
-    } catch (err) {
-      if (!(err instanceof StateConflictError)) throw err;
-      this.stale = true;
-      void this.deactivate("stale");
-      this.#reportConflict(err, expected);
-      throw new StaleActivationError(this.idString);
-    }
-  }
-
-  /**
-   * A conditional write lost: someone else stored newer state. With "turn"
-   * persistence nothing acknowledged is lost (the caller gets the error); in
-   * the other modes the changes made here since the last save are — so say so
-   * loudly, naming both versions.
-   */
-  #reportConflict(err: StateConflictError, expected: string | null): void {
-    this.ctx.report("conflict", this.idString, err);
-    const lost = this.info.persistence !== "turn";
-    const was = expected === null ? "expected no stored state" : `expected version ${expected}`;
-    this.ctx.store.load(this.id).then(
-      (current) => {
-        const found = current === undefined ? "found none" : `found version ${current.version}`;
-        this.ctx.log(
-          lost ? "error" : "warn",
-          `${this.idString}: conflicting write (${was}, ${found}): another activation stored newer state; ` +
-            (lost
-              ? "this activation's changes since its last save are dropped"
-              : "the call was refused with STALE_ACTIVATION, nothing acknowledged is lost"),
-          this.idString,
-          err,
-        );
-      },
-      (loadErr) =>
-        this.ctx.log(
-          "error",
-          `${this.idString}: conflicting write (${was}); reading the current version failed: ${describeError(loadErr)}`,
-          this.idString,
-          err,
-        ),
-    );
-  }
-
-  async #load(): Promise<void> {
-    const { info } = this;
-    const cls = info.cls;
-    if (info.persistence !== "none") {
-      const stored = await this.ctx.store.load(this.id);
-      if (stored !== undefined) {
-        const record = decodeStateRecord(stored.data, this.ctx.store.describe(this.id));
-        if (record.stateVersion > info.stateVersion) {
-          throw new StateVersionError(this.idString, record.stateVersion, info.stateVersion);
-        }
-        let state = record.state;
-        if (record.stateVersion < info.stateVersion) {
-          if (typeof cls.migrateState !== "function") {
-            throw new StateVersionError(this.idString, record.stateVersion, info.stateVersion);
-          }
-          state = await cls.migrateState(state, record.stateVersion);
-        }
-        this.state = state;
-        this.version = stored.version;
-        this.#savedBytes = stored.data;
-        if (record.inbox !== undefined || record.delivered !== undefined) {
-          this.#inboxOrNew().restore(record.inbox ?? [], record.delivered ?? []);
-        }
-        return;
-      }
-    }
-    this.state = typeof cls.initialState === "function" ? cls.initialState() : undefined;
-    if (info.persistence !== "none") {
-      assertEncodable(this.state, `initial state of ${info.name}`);
-      // An untouched actor is never written; what "untouched" looks like is worked out lazily.
-      this.#savedBytes = PRISTINE;
-    }
+    return this.turns.outgoingChain();
   }
 
   async #activate(): Promise<void> {
     try {
-      await this.#load();
-      this.#instance = constructActor(this.info.cls as new () => Actor<unknown>, this);
-      await this.#instance.onActivate();
+      await this.persistence.load();
+      const instance = constructActor(this.info.cls, this.facade);
+      this.turns.instance = instance;
+      await instance.onActivate();
     } catch (err) {
       this.#setStatus("deactivated");
       this.ctx.release(this);
@@ -798,8 +181,6 @@ export class Activation implements ActorHost {
     this.#waiting = undefined;
     if (waiting !== undefined) for (const call of waiting) this.accept(call);
   }
-
-  // ---- deactivation ----
 
   /**
    * Swap this activation out: stop its timers, let running and queued turns
@@ -818,22 +199,21 @@ export class Activation implements ActorHost {
     if (this.#status === "activating") await this.start();
     if (this.#status === "deactivated") return "discarded";
     this.#setStatus("deactivating");
-    for (const t of this.timers ?? []) t.cancel();
-    this.timers = undefined;
+    cancelTimers(this);
     // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
-    this.#inbox?.failWaiters(this.idString);
+    this.inbox?.failWaiters(this.idString);
     if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
     let saveError: unknown;
     const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
     if (!discard) {
       try {
-        if ((await this.#unlessAbandoned(this.#instance?.onDeactivate())) === ABANDONED) return "abandoned";
+        if ((await this.#unlessAbandoned(this.turns.instance?.onDeactivate())) === ABANDONED) return "abandoned";
       } catch (err) {
         this.ctx.report("deactivate", this.idString, err);
         this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
       }
       try {
-        if ((await this.#unlessAbandoned(this.persist())) === ABANDONED) return "abandoned";
+        if ((await this.#unlessAbandoned(this.persistence.persist())) === ABANDONED) return "abandoned";
       } catch (err) {
         saveError = err;
       }
@@ -841,7 +221,8 @@ export class Activation implements ActorHost {
     }
     if (saveError !== undefined && !this.stale && reason !== "stop") {
       // Keep the state in memory rather than lose it; try again later.
-      this.#saveFailed(saveError, reason);
+      this.persistence.saveFailed(saveError);
+      if (reason !== "request") this.ctx.retryLater(this, reason);
       this.#setStatus("active");
       this.#deactivation = undefined;
       const parked = this.#waiting;
@@ -850,8 +231,12 @@ export class Activation implements ActorHost {
       if (reason === "request") throw saveError;
       return "discarded";
     }
-    if (saveError === undefined && this.saveFailures > 0) {
-      this.ctx.log("info", `${this.idString}: saved after ${this.saveFailures} failed attempt(s)`, this.idString);
+    if (saveError === undefined && this.persistence.saveFailures > 0) {
+      this.ctx.log(
+        "info",
+        `${this.idString}: saved after ${this.persistence.saveFailures} failed attempt(s)`,
+        this.idString,
+      );
     }
     if (reason === "delete") {
       // Delete before anyone waiting can activate afresh, so they start from nothing.
@@ -868,11 +253,10 @@ export class Activation implements ActorHost {
 
   /** Leave the table for good; calls parked meanwhile are routed afresh. */
   #end(reason: DeactivationReason): void {
-    this.#stuckCheck?.cancel();
-    this.#stuckCheck = undefined;
+    this.#stuck?.stop();
     this.#setStatus("deactivated");
     this.ctx.release(this);
-    this.#instance = undefined;
+    this.turns.instance = undefined;
     this.ctx.deactivated(this, reason);
     const parked = this.#waiting;
     this.#waiting = undefined;
@@ -885,66 +269,15 @@ export class Activation implements ActorHost {
     return Promise.race([p, this.#abandoned.promise]);
   }
 
-  #saveFailed(err: unknown, reason: DeactivationReason): void {
-    this.saveFailures++;
-    const pause = Math.min(SAVE_RETRY_MAX_MS, SAVE_RETRY_FIRST_MS * 2 ** (this.saveFailures - 1));
-    this.saveRetryAt = this.ctx.clock.now() + pause;
-    this.ctx.report("save", this.idString, err);
-    // One line per activation, not one per attempt: the state is safe in memory meanwhile.
-    if (this.saveFailures === 1) {
-      this.ctx.log(
-        "error",
-        `${this.idString}: swap-out failed, keeping it in memory and retrying with backoff: ${describeError(err)}`,
-        this.idString,
-        err,
-      );
-    }
-    if (reason !== "request") this.ctx.retryLater(this, reason);
-  }
-
-  // ---- stuck turns ----
-
-  /** A turn outlived its deadline: if it is still running after the grace period, it is stuck. */
+  /** A turn outlived its deadline (its call's, or the call timeout for a timer): watch it for being stuck. */
   overdue(turn: ActivationTurn): void {
     if (this.#status === "deactivated") return;
-    (this.#overdue ??= new Map()).set(turn, this.ctx.clock.now());
-    if (this.#stuckCheck === undefined) this.#armStuckCheck(this.ctx.stuckTurnGraceMs);
+    (this.#stuck ??= new StuckTurnWatch(this)).add(turn);
   }
 
-  /** One timer per activation, for the overdue turn whose grace ends first. */
-  #armStuckCheck(ms: number): void {
-    this.#stuckCheck = this.ctx.clock.setTimeout(() => this.#checkOverdue(), ms, true);
-  }
-
-  #checkOverdue(): void {
-    this.#stuckCheck = undefined;
-    const overdue = this.#overdue;
-    if (overdue === undefined || this.#status === "deactivated") return;
-    const grace = this.ctx.stuckTurnGraceMs;
-    const now = this.ctx.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const [turn, since] of overdue) {
-      if (!this.#turns.includes(turn)) overdue.delete(turn);
-      else if (now - since >= grace) {
-        this.#declareStuck(turn, grace);
-        return;
-      } else next = Math.min(next, since + grace);
-    }
-    if (next !== Number.POSITIVE_INFINITY) this.#armStuckCheck(next - now);
-  }
-
-  #declareStuck(turn: ActivationTurn, overrunMs: number): void {
-    const err = new StuckTurnError(this.idString, turn.method, overrunMs);
-    this.ctx.report("stuck", this.idString, err);
-    this.ctx.log(
-      "error",
-      `${err.message}; abandoning this activation` +
-        (this.info.persistence === "deactivate" ? " (its state is saved as it is now)" : "") +
-        " and serving the actor from a fresh one",
-      this.idString,
-      err,
-    );
-    void this.abandon("stuck");
+  /** The abandonment under way (stuck, or a stop's drain deadline), if any. */
+  get abandonment(): Promise<AbandonedActivation> | undefined {
+    return this.#abandoning;
   }
 
   /**
@@ -956,11 +289,6 @@ export class Activation implements ActorHost {
    * never writes again (a turn that resumes later changes only this orphan),
    * and queued calls go to a fresh activation.
    */
-  /** The abandonment under way (stuck, or a stop's drain deadline), if any. */
-  get abandonment(): Promise<AbandonedActivation> | undefined {
-    return this.#abandoning;
-  }
-
   abandon(reason: "stuck" | "stop", saveWithinMs = this.ctx.stuckTurnGraceMs): Promise<AbandonedActivation> {
     this.#abandoning ??= this.#abandon(reason, saveWithinMs);
     return this.#abandoning;
@@ -968,19 +296,18 @@ export class Activation implements ActorHost {
 
   async #abandon(reason: "stuck" | "stop", saveWithinMs: number): Promise<AbandonedActivation> {
     // No turn running: only its save was still in progress when the deadline came.
-    const method = [...new Set(this.#turns.map((t) => t.method))].join(", ") || "(saving)";
+    const method = [...new Set(this.turns.running.map((t) => t.method))].join(", ") || "(saving)";
     const report = (saved: boolean): AbandonedActivation => ({ actor: this.idString, method, saved });
     if (this.#status === "deactivated") return report(false);
     this.#setStatus("deactivating");
     (this.#abandoned ??= abandonSignal()).resolve();
-    for (const t of this.timers ?? []) t.cancel();
-    this.timers = undefined;
-    this.#inbox?.failWaiters(this.idString);
+    cancelTimers(this);
+    this.inbox?.failWaiters(this.idString);
     const queued = this.mailbox.drainQueued();
     let saved = !this.stale && this.info.persistence === "turn";
     if (this.info.persistence === "deactivate" && !this.stale) {
       try {
-        await withDeadline(this.persist(), saveWithinMs, this.ctx.clock);
+        await withDeadline(this.persistence.persist(), saveWithinMs, this.ctx.clock);
         saved = true;
       } catch (err) {
         this.ctx.report("save", this.idString, err);
@@ -990,7 +317,7 @@ export class Activation implements ActorHost {
     // The running turn may still resume: nothing it does may reach the store.
     this.stale = true;
     this.#end(reason);
-    for (const turn of queued) if (!(turn instanceof ActorTimer)) this.ctx.dispatch(turn as Call);
+    for (const turn of queued) if (turn instanceof Call) this.ctx.dispatch(turn);
     return report(saved);
   }
 }
@@ -1020,39 +347,13 @@ function withDeadline<T>(p: Promise<T>, ms: number, clock: Clock): Promise<T> {
   });
 }
 
-/** An actor reference, an ActorId or "Type/key", as an ActorId. */
-export function toActorId(target: unknown): ActorId {
-  const t = refTarget(target);
-  if (t !== undefined) return t.id;
-  if (typeof target === "object" && target !== null) {
-    const id = target as Partial<ActorId>;
-    if (typeof id.type === "string" && typeof id.key === "string") return { type: id.type, key: id.key };
-  }
-  throw new InvalidArgumentError("Expected an actor reference or { type, key }");
-}
-
-function senderString(from: unknown): string {
-  if (typeof from === "string") return from;
-  const id = toActorId(from);
-  return `${id.type}/${id.key}`;
-}
-
-function settle(call: Call, ok: boolean, value: unknown, a: Activation): void {
-  // The reply is where a read takes effect: without a lease, or from a stale copy, it must not leave.
-  const refused = a.ctx.servingError();
-  if (refused !== undefined || a.stale) {
-    call.reject(refused === undefined ? new StaleActivationError(a.idString) : toCallerError(refused));
-    return;
-  }
-  if (!ok) {
-    call.reject(toCallerError(value));
-    return;
-  }
-  try {
-    assertEncodable(value, `result of ${call.type}.${call.method}`);
-  } catch (err) {
-    call.reject(err);
-    return;
-  }
-  call.resolve(value);
-}
+// The silo, the cluster and the package index import these from here.
+export type {
+  AbandonedActivation,
+  ActivationContext,
+  ActivationStatus,
+  DeactivationOutcome,
+  DeactivationReason,
+  FailureKind,
+} from "./activation-context.js";
+export { toActorId, toCallerError };

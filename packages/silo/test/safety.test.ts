@@ -336,6 +336,26 @@ describe("state the codec cannot save", () => {
     expect(logs.filter((l) => l.message.includes("Unsaveable/u"))).toHaveLength(2);
     expect(await ref.add(0)).toBe(1);
   });
+
+  it("pauses exactly 1 s, 2 s, 4 s, … between swap-out attempts (no jitter)", async () => {
+    const clock = new ManualClock();
+    const { silo } = started(await testSilo([Unsaveable], { clock, idleCheckIntervalMs: 100, log: () => {} }));
+    const attemptsAt: number[] = [];
+    silo.on("failure", (f) => {
+      if (f.kind === "save") attemptsAt.push(clock.now());
+    });
+    const ref = silo.ref(Unsaveable, "u");
+    await ref.add(1);
+    await ref.poison();
+    for (let i = 0; i < 400; i++) await clock.advance(100); // 40 s of idle collection
+    const pauses = attemptsAt.slice(1).map((t, i) => t - (attemptsAt[i] as number));
+    expect(pauses.length).toBeGreaterThanOrEqual(4);
+    // An attempt runs at the first idle check once its pause has passed: within one check interval of it.
+    for (const [i, pause] of pauses.entries()) {
+      expect(pause).toBeGreaterThanOrEqual(1_000 * 2 ** i);
+      expect(pause).toBeLessThanOrEqual(1_000 * 2 ** i + 100);
+    }
+  });
 });
 
 describe("maxActivations", () => {

@@ -1,0 +1,281 @@
+/**
+ * The state step of an activation: loading its record (migrating an older
+ * `stateVersion`), and every write of it — the one fenced conditional save, the
+ * group commit of "turn" persistence, explicit saves, and the pause before a
+ * failed swap-out's save is tried again. Writes of one activation run one at a
+ * time, in order, so a later write never lands under an earlier one; a write
+ * that finds newer state marks the activation stale and sends it away. Kept
+ * apart from the lifecycle so "what is stored, and when" reads in one place
+ * (Orleans' grain storage plays this part).
+ */
+import {
+  type ActorClass,
+  type ActorId,
+  assertEncodable,
+  decodeStateRecord,
+  describeError,
+  encodeStateRecord,
+  type RetryPolicy,
+  retryDelay,
+  StaleActivationError,
+  StateConflictError,
+  StateVersionError,
+} from "@praas/core";
+import type { ActivationContext, DeactivationOutcome, DeactivationReason } from "./activation-context.js";
+import type { Inbox } from "./inbox.js";
+import type { ActorTypeInfo } from "./registry.js";
+
+/** What the state step needs from its activation. */
+export interface PersistentStateHost {
+  readonly id: ActorId;
+  readonly idString: string;
+  readonly info: ActorTypeInfo;
+  readonly ctx: Pick<ActivationContext, "store" | "clock" | "report" | "log">;
+  /** Holds the actor's state as its turns leave it (what is encoded), and where a load puts it. */
+  readonly facade: { state: unknown };
+  /** True once a conditional write found newer state: never write again. */
+  stale: boolean;
+  /** The inbox, if the activation has one: stored beside the state. */
+  readonly inbox: Inbox | undefined;
+  inboxOrNew(): Inbox;
+  deactivate(reason: DeactivationReason): Promise<DeactivationOutcome>;
+}
+
+/**
+ * Pauses before a failed swap-out is tried again: 1 s, doubling, at most 5 min
+ * (exact, no jitter: only this silo retries this save, there is no herd to spread).
+ */
+const SAVE_RETRY: RetryPolicy = { initialDelayMs: 1_000, maxDelayMs: 300_000, jitter: "none" };
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Marks a never-stored activation whose initial-state digest has not been computed yet. */
+const PRISTINE: unique symbol = Symbol("pristine");
+
+/** Byte-for-byte equality (a memcmp: an order of magnitude faster than hashing both sides). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
+
+/** A fresh actor's state: its class's `initialState()`, if it has one. */
+export function initialStateOf(cls: ActorClass): unknown {
+  return typeof cls.initialState === "function" ? cls.initialState() : undefined;
+}
+
+/** The stored state of one activation, and the queue of its writes. */
+export class PersistentState {
+  /** Version token of what this activation loaded or last wrote; null while nothing is stored. */
+  #version: string | null = null;
+  /** Failed swap-out attempts in a row, and when the next may run (clock ms). */
+  saveFailures = 0;
+  saveRetryAt = 0;
+  /**
+   * The record last loaded or written, to skip writes of unchanged state with a
+   * byte comparison. Decoded byte strings in the state are views of these bytes,
+   * so keeping them often costs no extra memory. `PRISTINE` for a never-stored
+   * actor: its initial state is only encoded if it is ever about to be written.
+   */
+  #savedBytes: Uint8Array | typeof PRISTINE | undefined;
+  /** The last write queued (its failure swallowed): the next one runs after it. */
+  #saving: Promise<void> | undefined;
+  /** Writes queued or running. */
+  #writing = 0;
+  /** The turn commit waiting behind the write in progress: turns that end meanwhile join it. */
+  #nextCommit: Promise<void> | undefined;
+  /** The record as the last turn left it, encoded at its end: what the next turn commit writes. */
+  #boundary: Uint8Array | undefined;
+
+  readonly #host: PersistentStateHost;
+
+  constructor(host: PersistentStateHost) {
+    this.#host = host;
+  }
+
+  /** Read the stored record into the host (migrating an older `stateVersion`), or start from the initial state. */
+  async load(): Promise<void> {
+    const host = this.#host;
+    const { info } = host;
+    const cls = info.cls;
+    if (info.persistence !== "none") {
+      const { store } = host.ctx;
+      const stored = await store.load(host.id);
+      if (stored !== undefined) {
+        const record = decodeStateRecord(stored.data, store.describe(host.id));
+        if (record.stateVersion > info.stateVersion) {
+          throw new StateVersionError(host.idString, record.stateVersion, info.stateVersion);
+        }
+        let state = record.state;
+        if (record.stateVersion < info.stateVersion) {
+          if (typeof cls.migrateState !== "function") {
+            throw new StateVersionError(host.idString, record.stateVersion, info.stateVersion);
+          }
+          state = await cls.migrateState(state, record.stateVersion);
+        }
+        host.facade.state = state;
+        this.#version = stored.version;
+        this.#savedBytes = stored.data;
+        if (record.inbox !== undefined || record.delivered !== undefined) {
+          host.inboxOrNew().restore(record.inbox ?? [], record.delivered ?? []);
+        }
+        return;
+      }
+    }
+    const state = initialStateOf(cls);
+    host.facade.state = state;
+    if (info.persistence !== "none") {
+      assertEncodable(state, `initial state of ${info.name}`);
+      // An untouched actor is never written; what "untouched" looks like is worked out lazily.
+      this.#savedBytes = PRISTINE;
+    }
+  }
+
+  /** Write the state (as it is when the write starts) if it changed since it was loaded or last written. */
+  persist(): Promise<void> {
+    const host = this.#host;
+    if (host.info.persistence === "none") return Promise.resolve();
+    if (host.stale) return Promise.reject(new StaleActivationError(host.idString));
+    return this.enqueue(() => this.#writeBytes(this.#encode()));
+  }
+
+  /**
+   * "turn" persistence: make the state as this turn left it durable. It is
+   * encoded now, at the turn boundary — never mid-way through a later turn —
+   * and written at once if no write is running; otherwise by the next write,
+   * which every turn ending meanwhile joins (one write per batch of turns,
+   * carrying the newest boundary). A turn that changed nothing still waits
+   * for writes in flight: it may have read what they hold.
+   */
+  commitTurn(): Promise<void> {
+    try {
+      this.#boundary = this.#encode();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.#nextCommit !== undefined) return this.#nextCommit;
+    if (this.#writing === 0 && this.#unchanged(this.#boundary)) return RESOLVED;
+    const commit = this.enqueue(() => {
+      // Turns that end from now on wait for the write after this one.
+      this.#nextCommit = undefined;
+      return this.#writeBytes(this.#boundary as Uint8Array);
+    });
+    this.#nextCommit = commit;
+    return commit;
+  }
+
+  /** Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints. */
+  enqueue(write: () => Promise<void>): Promise<void> {
+    this.#writing++;
+    const done = (): void => {
+      this.#writing--;
+    };
+    const p = (this.#saving ?? RESOLVED).then(write);
+    p.then(done, done);
+    this.#saving = p.catch(() => {});
+    return p;
+  }
+
+  /** The stored record was written from elsewhere than memory (an inbox checkpoint): the next persist writes in full. */
+  forgetSavedBytes(): void {
+    this.#savedBytes = undefined;
+  }
+
+  /**
+   * The one conditional write of an activation: on the version it loaded or last
+   * wrote. A conflict means someone wrote newer state: this activation is a
+   * stale copy, so it goes (without saving) and the caller gets a retryable error.
+   */
+  async saveFenced(bytes: Uint8Array): Promise<void> {
+    const host = this.#host;
+    const expected = this.#version;
+    try {
+      this.#version = await host.ctx.store.save(host.id, bytes, expected);
+    } catch (err) {
+      if (!(err instanceof StateConflictError)) throw err;
+      host.stale = true;
+      void host.deactivate("stale");
+      this.#reportConflict(err, expected);
+      throw new StaleActivationError(host.idString);
+    }
+  }
+
+  /** A swap-out could not save: count it, and set when the next attempt may run. */
+  saveFailed(err: unknown): void {
+    const host = this.#host;
+    this.saveFailures++;
+    this.saveRetryAt = host.ctx.clock.now() + retryDelay(SAVE_RETRY, this.saveFailures);
+    host.ctx.report("save", host.idString, err);
+    // One line per activation, not one per attempt: the state is safe in memory meanwhile.
+    if (this.saveFailures === 1) {
+      host.ctx.log(
+        "error",
+        `${host.idString}: swap-out failed, keeping it in memory and retrying with backoff: ${describeError(err)}`,
+        host.idString,
+        err,
+      );
+    }
+  }
+
+  #encode(): Uint8Array {
+    const host = this.#host;
+    const box = host.inbox?.snapshot();
+    return encodeStateRecord({
+      stateVersion: host.info.stateVersion,
+      state: host.facade.state,
+      inbox: box?.messages,
+      delivered: box?.delivered,
+    });
+  }
+
+  /** Are these the bytes last loaded or written? (So there is nothing to write.) */
+  #unchanged(bytes: Uint8Array): boolean {
+    if (this.#savedBytes === PRISTINE) {
+      const { info } = this.#host;
+      this.#savedBytes =
+        this.#version === null
+          ? encodeStateRecord({ stateVersion: info.stateVersion, state: initialStateOf(info.cls) })
+          : undefined;
+    }
+    return this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes);
+  }
+
+  async #writeBytes(bytes: Uint8Array): Promise<void> {
+    if (this.#host.stale) throw new StaleActivationError(this.#host.idString);
+    if (this.#unchanged(bytes)) return;
+    await this.saveFenced(bytes);
+    this.#savedBytes = bytes;
+  }
+
+  /**
+   * A conditional write lost: someone else stored newer state. With "turn"
+   * persistence nothing acknowledged is lost (the caller gets the error); in
+   * the other modes the changes made here since the last save are — so say so
+   * loudly, naming both versions.
+   */
+  #reportConflict(err: StateConflictError, expected: string | null): void {
+    const { ctx, idString, id, info } = this.#host;
+    ctx.report("conflict", idString, err);
+    const lost = info.persistence !== "turn";
+    const was = expected === null ? "expected no stored state" : `expected version ${expected}`;
+    ctx.store.load(id).then(
+      (current) => {
+        const found = current === undefined ? "found none" : `found version ${current.version}`;
+        ctx.log(
+          lost ? "error" : "warn",
+          `${idString}: conflicting write (${was}, ${found}): another activation stored newer state; ` +
+            (lost
+              ? "this activation's changes since its last save are dropped"
+              : "the call was refused with STALE_ACTIVATION, nothing acknowledged is lost"),
+          idString,
+          err,
+        );
+      },
+      (loadErr) =>
+        ctx.log(
+          "error",
+          `${idString}: conflicting write (${was}); reading the current version failed: ${describeError(loadErr)}`,
+          idString,
+          err,
+        ),
+    );
+  }
+}
