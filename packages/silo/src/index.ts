@@ -66,7 +66,6 @@ export * from "./gateway/index.js";
 export { LmdbReminderStore } from "./lmdb-reminder-store.js";
 export { LmdbStateStore } from "./lmdb-store.js";
 export { SILO_OPTIONS, type SiloOptions } from "./options.js";
-export { callableMethods } from "./registry.js";
 export {
   type ClusterSilo,
   type ClusterView,
