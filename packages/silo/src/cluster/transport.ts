@@ -21,6 +21,8 @@ import {
   type Clock,
   type LogFunction,
   type PraasError,
+  type RetryPolicy,
+  retryDelay,
   SiloUnavailableError,
   systemClock,
   type TimerHandle,
@@ -111,6 +113,14 @@ export class Transport implements ConnectionOwner {
   /** The TCP socket under each accepted connection (to take it out of the stranger pool). */
   readonly #sockets = new Map<PeerConnection, Socket>();
   readonly #strangers: StrangerPool<Socket>;
+  /**
+   * Redial pauses: doubling from backoffMs up to maxBackoffMs, "equal" jitter
+   * (never under half the cap) so silos that lost the same peer do not redial
+   * in lockstep.
+   */
+  readonly #redialPolicy: RetryPolicy;
+  /** The connector's random numbers when it has them: a seeded test cluster replays its redials. */
+  readonly #random: () => number;
   #http: Server | undefined;
   #server: WebSocketServer | undefined;
   #listener: { close(): Promise<void> } | undefined;
@@ -126,6 +136,9 @@ export class Transport implements ConnectionOwner {
     this.limits = options.limits;
     this.clock = options.clock;
     this.#strangers = new StrangerPool(MAX_STRANGERS, options.limits.handshakeTimeoutMs);
+    this.#redialPolicy = { initialDelayMs: options.backoffMs, maxDelayMs: options.maxBackoffMs, jitter: "equal" };
+    const connector = options.connector;
+    this.#random = connector?.random === undefined ? Math.random : () => connector.random?.() ?? Math.random();
   }
 
   /** A connection event, for `--log-level debug` (rare: dials, opens, closes). */
@@ -347,12 +360,9 @@ export class Transport implements ConnectionOwner {
       this.#dial(peerId, slot);
       return;
     }
-    const base = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** (slot.failures - 1));
-    // Jitter, so silos that lost the same peer do not redial in lockstep.
-    const connector = this.#options.connector;
-    const delay = base / 2 + (connector?.random?.() ?? Math.random()) * (base / 2);
+    const delay = retryDelay(this.#redialPolicy, slot.failures, this.#random);
     // In an in-process test cluster redials run on the silo's (simulated) clock, so a seed replays them.
-    const timers = connector === undefined ? systemClock : this.clock;
+    const timers = this.#options.connector === undefined ? systemClock : this.clock;
     slot.redial = timers.setTimeout(
       () => {
         slot.redial = undefined;
