@@ -34,7 +34,9 @@ import {
   type MembershipProvider,
   type MembershipTimings,
   type MembershipView,
+  type RetryPolicy,
   resolveMembershipTimings,
+  retryDelay,
   type SiloInfo,
   type SiloStatus,
   systemClock,
@@ -599,9 +601,11 @@ class RedisMembership implements MembershipProvider {
 /** Longest one connection attempt of the membership client may take (ioredis' default is 10 s). */
 const REDIAL_CONNECT_TIMEOUT_MS = 1_000;
 
-/** Reconnect quickly (a silo without Redis cannot renew its lease), at most every 500 ms. */
+/** Reconnect quickly (a silo without Redis cannot renew its lease): 50 ms, doubling, at most every 500 ms. */
+const RECONNECT: RetryPolicy = { initialDelayMs: 50, maxDelayMs: 500, jitter: "none" };
+
 function retryStrategy(attempt: number): number {
-  return Math.min(attempt * 50, 500);
+  return retryDelay(RECONNECT, attempt);
 }
 
 const STATUSES: ReadonlySet<string> = new Set<SiloStatus>(["active", "leaving", "dead"]);
