@@ -46,6 +46,7 @@ import {
   SILO_PROTOCOL_VERSION,
   SiloCloseCode,
 } from "./handshake.js";
+import { Keepalive } from "./keepalive.js";
 
 /** A call on its way to another silo, as the connection sees it. */
 export interface OutboundCall {
@@ -126,8 +127,7 @@ export class PeerConnection {
   #peerNonce: Uint8Array | undefined;
   #helloSeen = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #pinger: ReturnType<typeof setInterval> | undefined;
-  #alive = true;
+  readonly #keepalive: Keepalive;
   #queue: Envelope[] = [];
   #flushScheduled = false;
   #blocked = false;
@@ -149,8 +149,9 @@ export class PeerConnection {
     ws.on("close", (code: number, reason: Buffer) => this.#teardown(code, reason.toString()));
     // Errors are followed by "close"; listening keeps them from crashing the process.
     ws.on("error", () => {});
-    ws.on("pong", () => {
-      this.#alive = true;
+    this.#keepalive = new Keepalive(ws, owner.limits.pingIntervalMs, () => {
+      this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
+      this.#ws.terminate();
     });
     this.#timer = setTimeout(
       () => this.close(SiloCloseCode.HANDSHAKE_TIMEOUT, "handshake timeout"),
@@ -432,7 +433,7 @@ export class PeerConnection {
   // ---- receiving ----
 
   readonly #onMessage = (data: RawData, isBinary: boolean): void => {
-    this.#alive = true;
+    this.#keepalive.heard();
     const bytes = Array.isArray(data)
       ? Buffer.concat(data)
       : data instanceof ArrayBuffer
@@ -548,21 +549,7 @@ export class PeerConnection {
     this.#state = "open";
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const every = this.#owner.limits.pingIntervalMs;
-    this.#pinger = setInterval(() => {
-      if (!this.#alive) {
-        this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
-        this.#ws.terminate();
-        return;
-      }
-      this.#alive = false;
-      try {
-        this.#ws.ping();
-      } catch {
-        // Closing already; the close event tears down.
-      }
-    }, every);
-    this.#pinger.unref();
+    this.#keepalive.start();
     this.#owner.opened(this);
     if (this.#queue.length > 0 && !this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -633,7 +620,7 @@ export class PeerConnection {
     if (this.#state === "closed") return;
     this.#state = "closed";
     clearTimeout(this.#timer);
-    clearInterval(this.#pinger);
+    this.#keepalive.stop();
     const queuedIds = new Set<number>();
     for (const env of this.#queue) if (env[0] === CALL) queuedIds.add(env[1]);
     this.#queue = [];
