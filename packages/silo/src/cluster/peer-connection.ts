@@ -23,6 +23,7 @@ import {
 } from "@praas/core";
 import type { RawData, WebSocket } from "ws";
 import { newNonce, proof, verifyProof } from "./auth.js";
+import { ConnectionDrain } from "./connection-drain.js";
 import {
   addTrace,
   BYE,
@@ -115,8 +116,6 @@ export class PeerConnection {
   peerId: string | undefined;
   /** True when this silo opened the connection (the tie-break in transport.ts needs it). */
   readonly dialedBySelf: boolean;
-  /** The peer announced it is draining. */
-  byeReceived = false;
   /** Frames written and read on this connection (handshake excluded). */
   framesSent = 0;
   framesReceived = 0;
@@ -133,11 +132,7 @@ export class PeerConnection {
   #blocked = false;
   readonly #pending = new Map<number, OutboundCall>();
   #nextId = 1;
-  /** Calls received and not answered yet. */
-  #inbound = 0;
-  #byeAcked = false;
-  #quietWaiters: (() => void)[] = [];
-  #ackWaiters: (() => void)[] = [];
+  readonly #drain = new ConnectionDrain(this);
 
   private constructor(ws: WebSocket, owner: ConnectionOwner, dialedBySelf: boolean, peerId: string | undefined) {
     this.#ws = ws;
@@ -187,9 +182,9 @@ export class PeerConnection {
     return this.#pending.size;
   }
 
-  /** Calls received on this connection and not answered yet. */
-  get inboundCalls(): number {
-    return this.#inbound;
+  /** The peer announced it is draining. */
+  get byeReceived(): boolean {
+    return this.#drain.byeReceived;
   }
 
   /** Envelopes waiting to be written. */
@@ -228,13 +223,13 @@ export class PeerConnection {
 
   /** Answer call `id` with a value. */
   reply(id: number, value: unknown): void {
-    this.#answered();
+    this.#drain.answered();
     if (this.#state === "open") this.#enqueue([OK, id, value]);
   }
 
   /** Answer call `id` with an error; `notRun` promises that no actor ran it. */
   replyError(id: number, error: SerializedError, notRun: boolean): void {
-    this.#answered();
+    this.#drain.answered();
     if (this.#state === "open") this.#enqueue([ERR, id, error, notRun]);
   }
 
@@ -245,8 +240,7 @@ export class PeerConnection {
 
   /** Resolves once the peer acknowledged our bye (it routes nothing new here), or the connection closed. */
   whenByeAcked(): Promise<void> {
-    if (this.#byeAcked || this.#state === "closed") return Promise.resolve();
-    return new Promise((resolve) => this.#ackWaiters.push(resolve));
+    return this.#drain.whenByeAcked();
   }
 
   /**
@@ -254,8 +248,7 @@ export class PeerConnection {
    * way, or when the connection closes.
    */
   whenQuiet(): Promise<void> {
-    if (this.#isQuiet()) return Promise.resolve();
-    return new Promise((resolve) => this.#quietWaiters.push(resolve));
+    return this.#drain.whenQuiet();
   }
 
   /** Close with a code the peer sees; in-flight calls are lost, queued ones handed back. */
@@ -278,30 +271,6 @@ export class PeerConnection {
     }
     // A peer that never answers the close handshake must not hold the socket.
     setTimeout(() => this.#ws.terminate(), 2_000).unref();
-  }
-
-  #isQuiet(): boolean {
-    return (
-      this.#state === "closed" ||
-      (this.#byeAcked && this.#inbound === 0 && this.#pending.size === 0 && this.#queue.length === 0)
-    );
-  }
-
-  #checkQuiet(): void {
-    if (this.#ackWaiters.length > 0 && (this.#byeAcked || this.#state === "closed")) {
-      const waiters = this.#ackWaiters;
-      this.#ackWaiters = [];
-      for (const w of waiters) w();
-    }
-    if (this.#quietWaiters.length === 0 || !this.#isQuiet()) return;
-    const waiters = this.#quietWaiters;
-    this.#quietWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  #answered(): void {
-    if (this.#inbound > 0) this.#inbound--;
-    if (this.#inbound === 0) this.#checkQuiet();
   }
 
   #enqueue(envelope: Envelope): void {
@@ -340,7 +309,7 @@ export class PeerConnection {
         return;
       }
     }
-    if (this.#queue.length === 0) this.#checkQuiet();
+    if (this.#queue.length === 0) this.#drain.check();
   };
 
   #block(): void {
@@ -409,7 +378,7 @@ export class PeerConnection {
         const call = this.#pending.get(env[1]);
         this.#pending.delete(env[1]);
         call?.refused(new CodecError(`Call ${env[2]}/${env[3]}.${env[4]} ${problem}`));
-        this.#checkQuiet();
+        this.#drain.check();
         return undefined;
       }
       case OK:
@@ -582,7 +551,7 @@ export class PeerConnection {
       const env = parsed.envelope;
       switch (env[0]) {
         case CALL:
-          this.#inbound++;
+          this.#drain.callArrived();
           try {
             this.#owner.onCall(this, env);
           } catch (err) {
@@ -599,18 +568,17 @@ export class PeerConnection {
           this.#pending.delete(env[1]);
           if (env[0] === OK) call.replied(true, env[2], false);
           else call.replied(false, env[2], env[3]);
-          if (this.#pending.size === 0) this.#checkQuiet();
+          if (this.#pending.size === 0) this.#drain.check();
           break;
         }
         case BYE:
-          this.byeReceived = true;
+          this.#drain.byeReceived = true;
           this.#owner.onBye(this);
           // Envelopes travel in order: everything we sent before this ack reaches the peer first.
           this.#enqueue([BYE_ACK]);
           break;
         case BYE_ACK:
-          this.#byeAcked = true;
-          this.#checkQuiet();
+          this.#drain.acked();
           break;
       }
     }
@@ -628,12 +596,12 @@ export class PeerConnection {
     const lost: OutboundCall[] = [];
     for (const [id, call] of this.#pending) (queuedIds.has(id) ? unsent : lost).push(call);
     this.#pending.clear();
-    this.#inbound = 0;
+    this.#drain.closed();
     const error = new SiloUnavailableError(
       `Connection to silo ${this.peerId ?? "(unauthenticated)"} closed (${code}${reason ? ` ${reason}` : ""}) before the reply; the call may or may not have run`,
     );
     for (const call of lost) call.lost(error);
-    this.#checkQuiet();
+    this.#drain.check();
     this.#owner.closed(this, code, reason, unsent);
   }
 }
