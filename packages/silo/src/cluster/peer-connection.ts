@@ -48,6 +48,7 @@ import {
   SiloCloseCode,
 } from "./handshake.js";
 import { Keepalive } from "./keepalive.js";
+import { PendingCalls } from "./pending-calls.js";
 
 /** A call on its way to another silo, as the connection sees it. */
 export interface OutboundCall {
@@ -130,8 +131,7 @@ export class PeerConnection {
   #queue: Envelope[] = [];
   #flushScheduled = false;
   #blocked = false;
-  readonly #pending = new Map<number, OutboundCall>();
-  #nextId = 1;
+  readonly #pending = new PendingCalls();
   readonly #drain = new ConnectionDrain(this);
 
   private constructor(ws: WebSocket, owner: ConnectionOwner, dialedBySelf: boolean, peerId: string | undefined) {
@@ -204,8 +204,7 @@ export class PeerConnection {
     // Whole milliseconds keep the envelope small; never round a live call down to zero.
     const remaining = Math.ceil(call.deadline - this.#owner.clock.now());
     if (remaining <= 0) return; // its deadline fires locally
-    const id = this.#nextId++;
-    this.#pending.set(id, call);
+    const id = this.#pending.add(call);
     const envelope: CallEnvelope = [
       CALL,
       id,
@@ -375,8 +374,7 @@ export class PeerConnection {
     }
     switch (env[0]) {
       case CALL: {
-        const call = this.#pending.get(env[1]);
-        this.#pending.delete(env[1]);
+        const call = this.#pending.take(env[1]);
         call?.refused(new CodecError(`Call ${env[2]}/${env[3]}.${env[4]} ${problem}`));
         this.#drain.check();
         return undefined;
@@ -559,18 +557,10 @@ export class PeerConnection {
           }
           break;
         case OK:
-        case ERR: {
-          const call = this.#pending.get(env[1]);
-          if (call === undefined) {
-            this.#owner.dropped(this, "reply to no pending call");
-            break;
-          }
-          this.#pending.delete(env[1]);
-          if (env[0] === OK) call.replied(true, env[2], false);
-          else call.replied(false, env[2], env[3]);
-          if (this.#pending.size === 0) this.#drain.check();
+        case ERR:
+          if (!this.#pending.settle(env)) this.#owner.dropped(this, "reply to no pending call");
+          else if (this.#pending.size === 0) this.#drain.check();
           break;
-        }
         case BYE:
           this.#drain.byeReceived = true;
           this.#owner.onBye(this);
@@ -589,13 +579,8 @@ export class PeerConnection {
     this.#state = "closed";
     clearTimeout(this.#timer);
     this.#keepalive.stop();
-    const queuedIds = new Set<number>();
-    for (const env of this.#queue) if (env[0] === CALL) queuedIds.add(env[1]);
+    const { unsent, lost } = this.#pending.clear(this.#queue);
     this.#queue = [];
-    const unsent: OutboundCall[] = [];
-    const lost: OutboundCall[] = [];
-    for (const [id, call] of this.#pending) (queuedIds.has(id) ? unsent : lost).push(call);
-    this.#pending.clear();
     this.#drain.closed();
     const error = new SiloUnavailableError(
       `Connection to silo ${this.peerId ?? "(unauthenticated)"} closed (${code}${reason ? ` ${reason}` : ""}) before the reply; the call may or may not have run`,
