@@ -13,7 +13,6 @@
 import {
   type ChainLink,
   type Clock,
-  CodecError,
   InvalidArgumentError,
   type PraasError,
   type SerializedError,
@@ -24,19 +23,7 @@ import {
 import type { RawData, WebSocket } from "ws";
 import { newNonce, proof, verifyProof } from "./auth.js";
 import { ConnectionDrain } from "./connection-drain.js";
-import {
-  addTrace,
-  BYE,
-  BYE_ACK,
-  CALL,
-  type CallEnvelope,
-  decodeFrame,
-  type Envelope,
-  ERR,
-  encodeFrame,
-  OK,
-  parseEnvelope,
-} from "./frames.js";
+import { addTrace, BYE, BYE_ACK, CALL, type CallEnvelope, decodeFrame, ERR, OK, parseEnvelope } from "./frames.js";
 import {
   encodeAuth,
   encodeHello,
@@ -49,6 +36,7 @@ import {
 } from "./handshake.js";
 import { Keepalive } from "./keepalive.js";
 import { PendingCalls } from "./pending-calls.js";
+import { SendQueue } from "./send-queue.js";
 
 /** A call on its way to another silo, as the connection sees it. */
 export interface OutboundCall {
@@ -117,8 +105,7 @@ export class PeerConnection {
   peerId: string | undefined;
   /** True when this silo opened the connection (the tie-break in transport.ts needs it). */
   readonly dialedBySelf: boolean;
-  /** Frames written and read on this connection (handshake excluded). */
-  framesSent = 0;
+  /** Frames read on this connection (handshake excluded). */
   framesReceived = 0;
   #state: State = "handshake";
   readonly #ws: WebSocket;
@@ -128,9 +115,7 @@ export class PeerConnection {
   #helloSeen = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #keepalive: Keepalive;
-  #queue: Envelope[] = [];
-  #flushScheduled = false;
-  #blocked = false;
+  readonly #sender: SendQueue;
   readonly #pending = new PendingCalls();
   readonly #drain = new ConnectionDrain(this);
 
@@ -144,6 +129,13 @@ export class PeerConnection {
     ws.on("close", (code: number, reason: Buffer) => this.#teardown(code, reason.toString()));
     // Errors are followed by "close"; listening keeps them from crashing the process.
     ws.on("error", () => {});
+    this.#sender = new SendQueue(ws, owner.limits, {
+      unsendable: (id, error) => {
+        this.#pending.take(id)?.refused(error);
+        this.#drain.check();
+      },
+      emptied: () => this.#drain.check(),
+    });
     this.#keepalive = new Keepalive(ws, owner.limits.pingIntervalMs, () => {
       this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
       this.#ws.terminate();
@@ -189,7 +181,12 @@ export class PeerConnection {
 
   /** Envelopes waiting to be written. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#sender.length;
+  }
+
+  /** Frames written on this connection (handshake excluded). */
+  get framesSent(): number {
+    return this.#sender.framesSent;
   }
 
   // ---- sending ----
@@ -197,7 +194,7 @@ export class PeerConnection {
   /** Send a call; its answer (or its loss) is reported to `call`. Only on an open connection. */
   sendCall(call: OutboundCall): void {
     if (call.done) return;
-    if (this.#queue.length >= this.#owner.limits.maxQueued) {
+    if (this.#sender.length >= this.#owner.limits.maxQueued) {
       call.refused(new SiloUnavailableError(`Send queue to silo ${this.peerId} is full (backpressure); retry later`));
       return;
     }
@@ -217,24 +214,24 @@ export class PeerConnection {
       call.hops,
     ];
     if (call.trace !== undefined) addTrace(envelope, call.trace);
-    this.#enqueue(envelope);
+    this.#sender.push(envelope);
   }
 
   /** Answer call `id` with a value. */
   reply(id: number, value: unknown): void {
     this.#drain.answered();
-    if (this.#state === "open") this.#enqueue([OK, id, value]);
+    if (this.#state === "open") this.#sender.push([OK, id, value]);
   }
 
   /** Answer call `id` with an error; `notRun` promises that no actor ran it. */
   replyError(id: number, error: SerializedError, notRun: boolean): void {
     this.#drain.answered();
-    if (this.#state === "open") this.#enqueue([ERR, id, error, notRun]);
+    if (this.#state === "open") this.#sender.push([ERR, id, error, notRun]);
   }
 
   /** Tell the peer we are draining; it answers with byeAck once it has sent us its last call. */
   sendBye(): void {
-    if (this.#state === "open") this.#enqueue([BYE]);
+    if (this.#state === "open") this.#sender.push([BYE]);
   }
 
   /** Resolves once the peer acknowledged our bye (it routes nothing new here), or the connection closed. */
@@ -253,14 +250,7 @@ export class PeerConnection {
   /** Close with a code the peer sees; in-flight calls are lost, queued ones handed back. */
   close(code: number, reason: string): void {
     if (this.#state === "closed") return;
-    if (this.#state === "open" && this.#queue.length > 0) {
-      // Answers already computed still go out (the close frame follows them); calls stay unsent.
-      const answers = this.#queue.filter((e) => e[0] !== CALL);
-      if (answers.length > 0) {
-        this.#queue = this.#queue.filter((e) => e[0] === CALL);
-        this.#sendFrame(answers);
-      }
-    }
+    this.#sender.flushAnswers();
     this.#teardown(code, reason);
     try {
       this.#ws.close(code, reason);
@@ -270,123 +260,6 @@ export class PeerConnection {
     }
     // A peer that never answers the close handshake must not hold the socket.
     setTimeout(() => this.#ws.terminate(), 2_000).unref();
-  }
-
-  #enqueue(envelope: Envelope): void {
-    this.#queue.push(envelope);
-    if (this.#blocked) return;
-    if (this.#queue.length >= this.#owner.limits.maxEnvelopesPerFrame) {
-      // A full frame's worth: send it now, so only backpressure (never a burst) fills the queue.
-      this.#flush();
-      return;
-    }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      // Once per event-loop turn: everything queued by this turn's callbacks goes in one frame.
-      process.nextTick(this.#flush);
-    }
-  }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    if (this.#state !== "open" || this.#queue.length === 0) return;
-    if (this.#ws.bufferedAmount > this.#owner.limits.highWaterBytes) {
-      this.#block();
-      return;
-    }
-    const batch = this.#queue;
-    this.#queue = [];
-    const per = this.#owner.limits.maxEnvelopesPerFrame;
-    for (let i = 0; i < batch.length; i += per) {
-      const part = batch.length <= per ? batch : batch.slice(i, i + per);
-      this.#sendFrame(part);
-      if (this.#state !== "open") return;
-      if (this.#ws.bufferedAmount > this.#owner.limits.highWaterBytes && i + per < batch.length) {
-        // Keep the rest for when the socket has drained.
-        this.#queue = batch.slice(i + per).concat(this.#queue);
-        this.#block();
-        return;
-      }
-    }
-    if (this.#queue.length === 0) this.#drain.check();
-  };
-
-  #block(): void {
-    if (this.#blocked) return;
-    this.#blocked = true;
-    // The send callback of the last frame normally wakes us; this is the safety net.
-    const recheck = (): void => {
-      if (!this.#blocked || this.#state !== "open") return;
-      if (this.#ws.bufferedAmount <= this.#owner.limits.highWaterBytes) this.#unblock();
-      else setTimeout(recheck, 20).unref();
-    };
-    setTimeout(recheck, 20).unref();
-  }
-
-  #unblock(): void {
-    this.#blocked = false;
-    if (this.#queue.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
-    }
-  }
-
-  readonly #onSent = (err?: Error): void => {
-    if (err === undefined && this.#blocked && this.#ws.bufferedAmount <= this.#owner.limits.highWaterBytes) {
-      this.#unblock();
-    }
-  };
-
-  #sendFrame(envelopes: Envelope[]): void {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = encodeFrame(envelopes);
-    } catch {
-      bytes = undefined;
-    }
-    if (bytes !== undefined && bytes.length <= this.#owner.limits.maxFrameBytes) {
-      this.framesSent++;
-      this.#ws.send(bytes, this.#onSent);
-      return;
-    }
-    // One envelope spoils the frame (too big, or not encodable): send the others, answer for that one.
-    const good: Uint8Array[] = [];
-    for (const env of envelopes) {
-      const one = this.#encodeOne(env);
-      if (one !== undefined) good.push(one);
-    }
-    for (const frame of good) {
-      this.framesSent++;
-      this.#ws.send(frame, this.#onSent);
-    }
-  }
-
-  /** A one-envelope frame, or undefined after failing the envelope's call or replacing its reply. */
-  #encodeOne(env: Envelope): Uint8Array | undefined {
-    const limit = this.#owner.limits.maxFrameBytes;
-    let problem: string;
-    try {
-      const bytes = encodeFrame([env]);
-      if (bytes.length <= limit) return bytes;
-      problem = `is ${bytes.length} bytes, over the ${limit}-byte frame limit between silos`;
-    } catch (err) {
-      problem = `cannot be encoded: ${(err as Error).message}`;
-    }
-    switch (env[0]) {
-      case CALL: {
-        const call = this.#pending.take(env[1]);
-        call?.refused(new CodecError(`Call ${env[2]}/${env[3]}.${env[4]} ${problem}`));
-        this.#drain.check();
-        return undefined;
-      }
-      case OK:
-      case ERR: {
-        const error = serializeError(new CodecError(`Reply ${problem}`));
-        return encodeFrame([[ERR, env[1], error, false]]);
-      }
-      default:
-        return undefined;
-    }
   }
 
   #sendRaw(bytes: Uint8Array): void {
@@ -514,14 +387,12 @@ export class PeerConnection {
       return;
     }
     this.#state = "open";
+    // Nothing can be queued before this (replies need an open connection): the order is free.
+    this.#sender.start();
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#keepalive.start();
     this.#owner.opened(this);
-    if (this.#queue.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
-    }
   }
 
   #onFrame(bytes: Uint8Array): void {
@@ -537,7 +408,7 @@ export class PeerConnection {
       if (!parsed.ok) {
         this.#owner.dropped(this, parsed.problem);
         if (parsed.id !== undefined) {
-          this.#enqueue([
+          this.#sender.push([
             ERR,
             parsed.id,
             serializeError(new InvalidArgumentError(`Bad call: ${parsed.problem}`)),
@@ -565,7 +436,7 @@ export class PeerConnection {
           this.#drain.byeReceived = true;
           this.#owner.onBye(this);
           // Envelopes travel in order: everything we sent before this ack reaches the peer first.
-          this.#enqueue([BYE_ACK]);
+          this.#sender.push([BYE_ACK]);
           break;
         case BYE_ACK:
           this.#drain.acked();
@@ -579,8 +450,7 @@ export class PeerConnection {
     this.#state = "closed";
     clearTimeout(this.#timer);
     this.#keepalive.stop();
-    const { unsent, lost } = this.#pending.clear(this.#queue);
-    this.#queue = [];
+    const { unsent, lost } = this.#pending.clear(this.#sender.close());
     this.#drain.closed();
     const error = new SiloUnavailableError(
       `Connection to silo ${this.peerId ?? "(unauthenticated)"} closed (${code}${reason ? ` ${reason}` : ""}) before the reply; the call may or may not have run`,
