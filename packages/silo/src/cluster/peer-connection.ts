@@ -1,14 +1,18 @@
 /**
- * One WebSocket between two silos: the handshake that authenticates it, then
- * envelopes both ways. Outgoing envelopes are collected and sent as one frame
- * per event-loop turn; while the socket's send buffer is over the high-water
- * mark nothing more is written, and once the queue is full new calls fail
- * fast with a retryable error instead of growing memory without bound.
+ * One WebSocket between two silos, and the place where its parts meet: the
+ * handshake authenticates it (peer-handshake.ts), then envelopes travel both
+ * ways — out through the send queue, one frame per event-loop turn with
+ * backpressure (send-queue.ts); calls matched to their replies by request id
+ * (pending-calls.ts); a silent peer cut off (keepalive.ts); a draining peer
+ * waited for (connection-drain.ts). This module reads frames, dispatches
+ * their envelopes, and settles what was in flight when the connection ends.
  *
- * Request ids are per connection, so a reply can only travel back on the
- * connection its call arrived on; when a connection dies, every call sent on
- * it and not answered is "lost" (it may have run) and every call still queued
- * is handed back as never sent.
+ * Once the send queue holds `maxQueued` envelopes new calls fail fast with a
+ * retryable error instead of growing memory without bound. Request ids are
+ * per connection, so a reply can only travel back on the connection its call
+ * arrived on; when a connection dies, every call sent on it and not answered
+ * is "lost" (it may have run) and every call still queued is handed back as
+ * never sent.
  */
 import {
   type ChainLink,
@@ -21,20 +25,11 @@ import {
   type TraceCarrier,
 } from "@praas/core";
 import type { RawData, WebSocket } from "ws";
-import { newNonce, proof, verifyProof } from "./auth.js";
 import { ConnectionDrain } from "./connection-drain.js";
 import { addTrace, BYE, BYE_ACK, CALL, type CallEnvelope, decodeFrame, ERR, OK, parseEnvelope } from "./frames.js";
-import {
-  encodeAuth,
-  encodeHello,
-  encodeWelcome,
-  parseAuth,
-  parseHello,
-  parseWelcome,
-  SILO_PROTOCOL_VERSION,
-  SiloCloseCode,
-} from "./handshake.js";
+import { SiloCloseCode } from "./handshake.js";
 import { Keepalive } from "./keepalive.js";
+import { type Admission, PeerHandshake } from "./peer-handshake.js";
 import { PendingCalls } from "./pending-calls.js";
 import { SendQueue } from "./send-queue.js";
 
@@ -75,8 +70,6 @@ export interface ConnectionLimits {
   readonly handshakeTimeoutMs: number;
 }
 
-export type Admission = "accept" | { readonly code: number; readonly reason: string };
-
 /** What a connection needs from the transport that owns it. */
 export interface ConnectionOwner {
   readonly selfId: string;
@@ -98,7 +91,7 @@ export interface ConnectionOwner {
   dropped(conn: PeerConnection, problem: string): void;
 }
 
-type State = "handshake" | "admitting" | "open" | "closed";
+type State = "handshake" | "open" | "closed";
 
 export class PeerConnection {
   /** The other silo: known from the start when we dialled, after "auth" when it dialled us. */
@@ -110,10 +103,7 @@ export class PeerConnection {
   #state: State = "handshake";
   readonly #ws: WebSocket;
   readonly #owner: ConnectionOwner;
-  readonly #nonce = newNonce();
-  #peerNonce: Uint8Array | undefined;
-  #helloSeen = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #handshake: PeerHandshake;
   readonly #keepalive: Keepalive;
   readonly #sender: SendQueue;
   readonly #pending = new PendingCalls();
@@ -140,19 +130,13 @@ export class PeerConnection {
       this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
       this.#ws.terminate();
     });
-    this.#timer = setTimeout(
-      () => this.close(SiloCloseCode.HANDSHAKE_TIMEOUT, "handshake timeout"),
-      owner.limits.handshakeTimeoutMs,
-    );
-    this.#timer.unref();
+    this.#handshake = new PeerHandshake(this, ws, owner, () => this.#open());
   }
 
   /** Server side: a socket someone opened to our listener. We speak first. */
   static accept(ws: WebSocket, owner: ConnectionOwner): PeerConnection {
     const conn = new PeerConnection(ws, owner, false, undefined);
-    conn.#sendRaw(
-      encodeHello({ version: SILO_PROTOCOL_VERSION, cluster: owner.cluster, siloId: owner.selfId, nonce: conn.#nonce }),
-    );
+    conn.#handshake.sendHello();
     return conn;
   }
 
@@ -262,14 +246,6 @@ export class PeerConnection {
     setTimeout(() => this.#ws.terminate(), 2_000).unref();
   }
 
-  #sendRaw(bytes: Uint8Array): void {
-    try {
-      this.#ws.send(bytes);
-    } catch {
-      this.close(SiloCloseCode.GOING_AWAY, "send failed");
-    }
-  }
-
   // ---- receiving ----
 
   readonly #onMessage = (data: RawData, isBinary: boolean): void => {
@@ -285,112 +261,18 @@ export class PeerConnection {
         else this.#onFrame(bytes);
         return;
       case "handshake":
-        if (!isBinary) this.close(SiloCloseCode.PROTOCOL, "expected a binary handshake message");
-        else if (this.dialedBySelf) this.#clientStep(bytes);
-        else this.#serverStep(bytes);
-        return;
-      case "admitting":
-        // The client must wait for "welcome"; talking now breaks the protocol.
-        this.close(SiloCloseCode.PROTOCOL, "message before welcome");
+        this.#handshake.receive(bytes, isBinary);
         return;
       case "closed":
         return;
     }
   };
 
-  #serverStep(bytes: Uint8Array): void {
-    const auth = parseAuth(bytes);
-    if (auth === undefined) {
-      this.close(SiloCloseCode.PROTOCOL, "expected auth");
-      return;
-    }
-    const { secret, cluster, selfId } = this.#owner;
-    if (
-      auth.siloId === selfId ||
-      !verifyProof(auth.proof, secret, "client", this.#nonce, auth.siloId, selfId, cluster)
-    ) {
-      this.close(SiloCloseCode.AUTH_FAILED, "authentication failed");
-      return;
-    }
-    this.peerId = auth.siloId;
-    this.#peerNonce = auth.nonce;
-    this.#state = "admitting";
-    let decision: Admission | Promise<Admission>;
-    try {
-      decision = this.#owner.admit(this, auth.siloId);
-    } catch {
-      decision = { code: SiloCloseCode.UNKNOWN_PEER, reason: "admission failed" };
-    }
-    if (decision instanceof Promise) {
-      decision.then(
-        (d) => this.#admitted(d),
-        () => this.#admitted({ code: SiloCloseCode.UNKNOWN_PEER, reason: "admission failed" }),
-      );
-    } else this.#admitted(decision);
-  }
-
-  #admitted(decision: Admission): void {
-    if (this.#state !== "admitting") return; // closed meanwhile
-    if (decision !== "accept") {
-      this.close(decision.code, decision.reason);
-      return;
-    }
-    const { secret, cluster, selfId } = this.#owner;
-    const peerId = this.peerId as string;
-    this.#sendRaw(encodeWelcome(proof(secret, "server", this.#peerNonce as Uint8Array, selfId, peerId, cluster)));
-    this.#open();
-  }
-
-  #clientStep(bytes: Uint8Array): void {
-    const { secret, cluster, selfId } = this.#owner;
-    const peerId = this.peerId as string;
-    if (!this.#helloSeen) {
-      const hello = parseHello(bytes);
-      if (hello === undefined || hello.version !== SILO_PROTOCOL_VERSION) {
-        this.close(SiloCloseCode.PROTOCOL, "expected hello of a compatible silo");
-        return;
-      }
-      if (hello.cluster !== cluster) {
-        this.close(SiloCloseCode.AUTH_FAILED, "another cluster");
-        return;
-      }
-      if (hello.siloId !== peerId) {
-        // The address now belongs to another silo (a restart): the one we wanted is gone.
-        this.close(SiloCloseCode.UNKNOWN_PEER, "not the silo dialled");
-        return;
-      }
-      this.#helloSeen = true;
-      this.#sendRaw(
-        encodeAuth({
-          siloId: selfId,
-          proof: proof(secret, "client", hello.nonce, selfId, peerId, cluster),
-          nonce: this.#nonce,
-        }),
-      );
-      return;
-    }
-    const serverProof = parseWelcome(bytes);
-    if (
-      serverProof === undefined ||
-      !verifyProof(serverProof, secret, "server", this.#nonce, peerId, selfId, cluster)
-    ) {
-      this.close(SiloCloseCode.AUTH_FAILED, "server failed authentication");
-      return;
-    }
-    this.#open();
-  }
-
+  /** The handshake is done: envelopes both ways from now on. */
   #open(): void {
-    // Both sides proved the secret: frames up to the transport's limit from now on.
-    if (!setMaxPayload(this.#ws, this.#owner.limits.maxFrameBytes)) {
-      this.close(SiloCloseCode.PROTOCOL, "cannot raise the frame limit (unsupported ws version)");
-      return;
-    }
     this.#state = "open";
     // Nothing can be queued before this (replies need an open connection): the order is free.
     this.#sender.start();
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
     this.#keepalive.start();
     this.#owner.opened(this);
   }
@@ -448,7 +330,7 @@ export class PeerConnection {
   #teardown(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    clearTimeout(this.#timer);
+    this.#handshake.stop();
     this.#keepalive.stop();
     const { unsent, lost } = this.#pending.clear(this.#sender.close());
     this.#drain.closed();
@@ -459,17 +341,4 @@ export class PeerConnection {
     this.#drain.check();
     this.#owner.closed(this, code, reason, unsent);
   }
-}
-
-/**
- * Raise the largest message `ws` accepts. Connections start at the handshake
- * size so a stranger cannot make us buffer a big frame; ws has no public way to
- * change the limit of an open socket, but its receiver reads `_maxPayload`
- * for every frame header (ws 1.x to 8.x).
- */
-function setMaxPayload(ws: WebSocket, bytes: number): boolean {
-  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
-  if (receiver === undefined || typeof receiver._maxPayload !== "number") return false;
-  receiver._maxPayload = bytes;
-  return true;
 }

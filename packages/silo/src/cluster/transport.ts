@@ -31,13 +31,8 @@ import { WebSocket, WebSocketServer } from "ws";
 import type { SiloConnector } from "./config.js";
 import type { CallEnvelope } from "./frames.js";
 import { MAX_HANDSHAKE_BYTES, SiloCloseCode } from "./handshake.js";
-import {
-  type Admission,
-  type ConnectionLimits,
-  type ConnectionOwner,
-  type OutboundCall,
-  PeerConnection,
-} from "./peer-connection.js";
+import { type ConnectionLimits, type ConnectionOwner, type OutboundCall, PeerConnection } from "./peer-connection.js";
+import type { Admission } from "./peer-handshake.js";
 import { StrangerPool } from "./strangers.js";
 
 /**
