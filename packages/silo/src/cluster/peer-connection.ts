@@ -168,11 +168,6 @@ export class PeerConnection {
     return this.#sender.length;
   }
 
-  /** Frames written on this connection (handshake excluded). */
-  get framesSent(): number {
-    return this.#sender.framesSent;
-  }
-
   // ---- sending ----
 
   /** Send a call; its answer (or its loss) is reported to `call`. Only on an open connection. */

@@ -21,8 +21,6 @@ export interface SendQueueHost {
 }
 
 export class SendQueue {
-  /** Frames written (handshake excluded). */
-  framesSent = 0;
   readonly #ws: WebSocket;
   readonly #limits: ConnectionLimits;
   readonly #host: SendQueueHost;
@@ -146,7 +144,6 @@ export class SendQueue {
       bytes = undefined;
     }
     if (bytes !== undefined && bytes.length <= this.#limits.maxFrameBytes) {
-      this.framesSent++;
       this.#ws.send(bytes, this.#onSent);
       return;
     }
@@ -157,7 +154,6 @@ export class SendQueue {
       if (one !== undefined) good.push(one);
     }
     for (const frame of good) {
-      this.framesSent++;
       this.#ws.send(frame, this.#onSent);
     }
   }
