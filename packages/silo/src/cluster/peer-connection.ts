@@ -71,7 +71,7 @@ export interface ConnectionLimits {
 }
 
 /** What a connection needs from the transport that owns it. */
-export interface ConnectionOwner {
+export interface PeerConnectionHost {
   readonly selfId: string;
   readonly cluster: string;
   readonly secret: Uint8Array;
@@ -102,16 +102,16 @@ export class PeerConnection {
   framesReceived = 0;
   #state: State = "handshake";
   readonly #ws: WebSocket;
-  readonly #owner: ConnectionOwner;
+  readonly #host: PeerConnectionHost;
   readonly #handshake: PeerHandshake;
   readonly #keepalive: Keepalive;
   readonly #sender: SendQueue;
   readonly #pending = new PendingCalls();
   readonly #drain = new ConnectionDrain(this);
 
-  private constructor(ws: WebSocket, owner: ConnectionOwner, dialedBySelf: boolean, peerId: string | undefined) {
+  private constructor(ws: WebSocket, host: PeerConnectionHost, dialedBySelf: boolean, peerId: string | undefined) {
     this.#ws = ws;
-    this.#owner = owner;
+    this.#host = host;
     this.dialedBySelf = dialedBySelf;
     this.peerId = peerId;
     ws.binaryType = "nodebuffer";
@@ -119,30 +119,30 @@ export class PeerConnection {
     ws.on("close", (code: number, reason: Buffer) => this.#teardown(code, reason.toString()));
     // Errors are followed by "close"; listening keeps them from crashing the process.
     ws.on("error", () => {});
-    this.#sender = new SendQueue(ws, owner.limits, {
+    this.#sender = new SendQueue(ws, host.limits, {
       unsendable: (id, error) => {
         this.#pending.take(id)?.refused(error);
         this.#drain.check();
       },
       emptied: () => this.#drain.check(),
     });
-    this.#keepalive = new Keepalive(ws, owner.limits.pingIntervalMs, () => {
+    this.#keepalive = new Keepalive(ws, host.limits.pingIntervalMs, () => {
       this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
       this.#ws.terminate();
     });
-    this.#handshake = new PeerHandshake(this, ws, owner, () => this.#open());
+    this.#handshake = new PeerHandshake(this, ws, host, () => this.#open());
   }
 
   /** Server side: a socket someone opened to our listener. We speak first. */
-  static accept(ws: WebSocket, owner: ConnectionOwner): PeerConnection {
-    const conn = new PeerConnection(ws, owner, false, undefined);
+  static accept(ws: WebSocket, host: PeerConnectionHost): PeerConnection {
+    const conn = new PeerConnection(ws, host, false, undefined);
     conn.#handshake.sendHello();
     return conn;
   }
 
   /** Client side: a socket we are opening to `peerId`; it must answer as that silo. */
-  static dial(ws: WebSocket, owner: ConnectionOwner, peerId: string): PeerConnection {
-    return new PeerConnection(ws, owner, true, peerId);
+  static dial(ws: WebSocket, host: PeerConnectionHost, peerId: string): PeerConnection {
+    return new PeerConnection(ws, host, true, peerId);
   }
 
   get isOpen(): boolean {
@@ -173,12 +173,12 @@ export class PeerConnection {
   /** Send a call; its answer (or its loss) is reported to `call`. Only on an open connection. */
   sendCall(call: OutboundCall): void {
     if (call.done) return;
-    if (this.#sender.length >= this.#owner.limits.maxQueued) {
+    if (this.#sender.length >= this.#host.limits.maxQueued) {
       call.refused(new SiloUnavailableError(`Send queue to silo ${this.peerId} is full (backpressure); retry later`));
       return;
     }
     // Whole milliseconds keep the envelope small; never round a live call down to zero.
-    const remaining = Math.ceil(call.deadline - this.#owner.clock.now());
+    const remaining = Math.ceil(call.deadline - this.#host.clock.now());
     if (remaining <= 0) return; // its deadline fires locally
     const id = this.#pending.add(call);
     const envelope: CallEnvelope = [
@@ -252,7 +252,7 @@ export class PeerConnection {
         : (data as Buffer);
     switch (this.#state) {
       case "open":
-        if (!isBinary) this.#owner.dropped(this, "text message");
+        if (!isBinary) this.#host.dropped(this, "text message");
         else this.#onFrame(bytes);
         return;
       case "handshake":
@@ -269,21 +269,21 @@ export class PeerConnection {
     // Nothing can be queued before this (replies need an open connection): the order is free.
     this.#sender.start();
     this.#keepalive.start();
-    this.#owner.opened(this);
+    this.#host.opened(this);
   }
 
   #onFrame(bytes: Uint8Array): void {
     this.framesReceived++;
     const list = decodeFrame(bytes);
     if (list === undefined) {
-      this.#owner.dropped(this, "undecodable frame");
+      this.#host.dropped(this, "undecodable frame");
       return;
     }
     for (const raw of list) {
       if (this.#state !== "open") return;
       const parsed = parseEnvelope(raw);
       if (!parsed.ok) {
-        this.#owner.dropped(this, parsed.problem);
+        this.#host.dropped(this, parsed.problem);
         if (parsed.id !== undefined) {
           this.#sender.push([
             ERR,
@@ -299,19 +299,19 @@ export class PeerConnection {
         case CALL:
           this.#drain.callArrived();
           try {
-            this.#owner.onCall(this, env);
+            this.#host.onCall(this, env);
           } catch (err) {
             this.replyError(env[1], serializeError(err), true);
           }
           break;
         case OK:
         case ERR:
-          if (!this.#pending.settle(env)) this.#owner.dropped(this, "reply to no pending call");
+          if (!this.#pending.settle(env)) this.#host.dropped(this, "reply to no pending call");
           else if (this.#pending.size === 0) this.#drain.check();
           break;
         case BYE:
           this.#drain.byeReceived = true;
-          this.#owner.onBye(this);
+          this.#host.onBye(this);
           // Envelopes travel in order: everything we sent before this ack reaches the peer first.
           this.#sender.push([BYE_ACK]);
           break;
@@ -334,6 +334,6 @@ export class PeerConnection {
     );
     for (const call of lost) call.lost(error);
     this.#drain.check();
-    this.#owner.closed(this, code, reason, unsent);
+    this.#host.closed(this, code, reason, unsent);
   }
 }

@@ -19,13 +19,13 @@ import {
   SILO_PROTOCOL_VERSION,
   SiloCloseCode,
 } from "./handshake.js";
-import type { ConnectionOwner, PeerConnection } from "./peer-connection.js";
+import type { PeerConnection, PeerConnectionHost } from "./peer-connection.js";
 
 /** The server's answer to an authenticated client: take the connection, or close it with `code`. */
 export type Admission = "accept" | { readonly code: number; readonly reason: string };
 
 /** What the handshake needs from the transport. */
-export type HandshakeHost = Pick<ConnectionOwner, "selfId" | "cluster" | "secret" | "limits" | "admit">;
+export type HandshakeHost = Pick<PeerConnectionHost, "selfId" | "cluster" | "secret" | "limits" | "admit">;
 
 /**
  * Where the handshake stands: the client waits for "hello", then "welcome";
