@@ -30,6 +30,7 @@ import {
   InvalidArgumentError,
   type LogFunction,
   leaseMarginMs,
+  MembershipListeners,
   type MembershipProvider,
   type MembershipTimings,
   type MembershipView,
@@ -202,11 +203,9 @@ class RedisMembership implements MembershipProvider {
   readonly #connectTimeoutMs: number;
   readonly #log: LogFunction;
   readonly #onError: (error: unknown) => void;
-  readonly #onListenerError: (error: unknown) => void;
   /** Heartbeats as evidence that Redis is reachable (a partition shows no socket error). */
   readonly #health: HealthSource;
-  readonly #changeListeners = new Set<(view: MembershipView) => void>();
-  readonly #evictedListeners = new Set<(reason: string) => void>();
+  readonly #listeners: MembershipListeners;
   #subscriber: Redis | undefined;
   #state: State = "new";
   #self: string | undefined;
@@ -247,8 +246,9 @@ class RedisMembership implements MembershipProvider {
     this.#log = log;
     this.#onError =
       options.onError ?? ((e) => log("warn", `redis membership of cluster ${this.#cluster}: ${describeError(e)}`));
-    this.#onListenerError =
-      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`, { error: e }));
+    this.#listeners = new MembershipListeners(
+      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`, { error: e })),
+    );
     this.#health = healthSource(client, log);
     if (ownsClient) watchRedis(client, log);
   }
@@ -321,13 +321,11 @@ class RedisMembership implements MembershipProvider {
   }
 
   onChange(listener: (view: MembershipView) => void): () => void {
-    this.#changeListeners.add(listener);
-    return () => this.#changeListeners.delete(listener);
+    return this.#listeners.onChange(listener);
   }
 
   onEvicted(listener: (reason: string) => void): () => void {
-    this.#evictedListeners.add(listener);
-    return () => this.#evictedListeners.delete(listener);
+    return this.#listeners.onEvicted(listener);
   }
 
   async leave(): Promise<void> {
@@ -551,7 +549,7 @@ class RedisMembership implements MembershipProvider {
       this.#evict(me === undefined ? "gone" : "dead");
       return;
     }
-    for (const l of [...this.#changeListeners]) this.#call(() => l(view));
+    this.#listeners.changed(view);
   }
 
   #evict(why: "dead" | "gone"): void {
@@ -565,15 +563,7 @@ class RedisMembership implements MembershipProvider {
       why === "dead"
         ? `peers declared silo ${this.#self} dead (no heartbeat recorded for more than ${this.#timings.deadAfterMs} ms)`
         : `the membership entry of silo ${this.#self} is gone from Redis (Redis lost its data, or the entry was pruned)`;
-    for (const l of [...this.#evictedListeners]) this.#call(() => l(reason));
-  }
-
-  #call(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#onListenerError(error);
-    }
+    this.#listeners.evicted(reason);
   }
 
   async #read(): Promise<MembershipView> {
