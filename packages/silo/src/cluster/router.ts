@@ -35,7 +35,7 @@ import type { CallEnvelope } from "./frames.js";
 import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
 import type { Placement } from "./placement.js";
-import { RemoteRequest, type RequestRouter } from "./remote-request.js";
+import { RemoteRequest, type RemoteRequestHost } from "./remote-request.js";
 import { OutboundSiloRequest, SiloRequestNotHandledError, wrongSilo } from "./silo-request.js";
 
 /** What the router needs from the silo. */
@@ -66,7 +66,7 @@ const MAX_NOT_RUN_RESENDS = 10;
 /** Pause before a resend: 5 ms, doubling, at most 250 ms, no jitter (the call's own timing already varies). */
 const NOT_RUN_RESEND: RetryPolicy = { initialDelayMs: 5, maxDelayMs: 250, jitter: "none" };
 
-export class Router implements RequestRouter {
+export class Router implements RemoteRequestHost {
   readonly #host: RouterHost;
   readonly #placement: Placement;
   readonly #transport: RouterTransport;
