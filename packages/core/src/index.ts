@@ -14,6 +14,7 @@ export * from "./ids.js";
 export * from "./log.js";
 export * from "./mailbox.js";
 export * from "./membership.js";
+export * from "./membership-listeners.js";
 export * from "./memory-membership.js";
 export * from "./memory-store.js";
 export * from "./messages.js";

@@ -16,6 +16,7 @@ import {
   type SiloInfo,
   type SiloStatus,
 } from "./membership.js";
+import { MembershipListeners } from "./membership-listeners.js";
 
 export interface MembershipTimings {
   /** How often a silo heartbeats and checks its peers (default 500 ms). */
@@ -291,9 +292,7 @@ class MemoryMembership implements MembershipProvider {
   readonly #table: Table;
   readonly #timings: ResolvedTimings;
   readonly #margin: number;
-  readonly #onListenerError: (error: unknown) => void;
-  readonly #changeListeners = new Set<(view: MembershipView) => void>();
-  readonly #evictedListeners = new Set<(reason: string) => void>();
+  readonly #listeners: MembershipListeners;
   #state: ProviderState = "new";
   #self: string | undefined;
   #view: MembershipView | undefined;
@@ -308,7 +307,7 @@ class MemoryMembership implements MembershipProvider {
     this.#table = table;
     this.#timings = timings;
     this.#margin = leaseMarginMs(timings.deadAfterMs);
-    this.#onListenerError = onListenerError;
+    this.#listeners = new MembershipListeners(onListenerError);
   }
 
   get clock(): Clock {
@@ -360,13 +359,11 @@ class MemoryMembership implements MembershipProvider {
   }
 
   onChange(listener: (view: MembershipView) => void): () => void {
-    this.#changeListeners.add(listener);
-    return () => this.#changeListeners.delete(listener);
+    return this.#listeners.onChange(listener);
   }
 
   onEvicted(listener: (reason: string) => void): () => void {
-    this.#evictedListeners.add(listener);
-    return () => this.#evictedListeners.delete(listener);
+    return this.#listeners.onEvicted(listener);
   }
 
   async leave(): Promise<void> {
@@ -443,7 +440,7 @@ class MemoryMembership implements MembershipProvider {
       this.#evict(me === undefined ? "gone" : "dead");
       return;
     }
-    for (const l of [...this.#changeListeners]) this.#call(() => l(view));
+    this.#listeners.changed(view);
   }
 
   #evict(why: "dead" | "gone"): void {
@@ -454,15 +451,7 @@ class MemoryMembership implements MembershipProvider {
       why === "dead"
         ? `peers declared silo ${this.#self} dead (no heartbeat for more than ${this.#timings.deadAfterMs} ms)`
         : `the membership entry of silo ${this.#self} is gone (the membership store lost its data)`;
-    for (const l of [...this.#evictedListeners]) this.#call(() => l(reason));
-  }
-
-  #call(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#onListenerError(error);
-    }
+    this.#listeners.evicted(reason);
   }
 }
 

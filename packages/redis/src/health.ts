@@ -6,7 +6,7 @@
  * so does the membership heartbeat, which notices a partition that no socket
  * error reveals.
  */
-import { type LogFunction, PraasError } from "@praas/core";
+import { type LogFunction, PraasError, type RetryPolicy, retryDelay } from "@praas/core";
 import { Redis } from "ioredis";
 
 /** Redis could not be reached in time (at start: `praas start` exits 2). */
@@ -182,6 +182,9 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
   });
 }
 
+/** Reconnection pauses of the start-up probe: 100 ms, doubling, at most 1 s. */
+const PROBE_RECONNECT: RetryPolicy = { initialDelayMs: 100, maxDelayMs: 1_000, jitter: "none" };
+
 /**
  * Check that Redis answers at `url` within `timeoutMs`, retrying the
  * connection meanwhile (for start-up checks). Rejects with {@link RedisUnavailableError}.
@@ -192,7 +195,7 @@ export async function waitForRedis(url: string, options: { readonly timeoutMs: n
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    retryStrategy: (attempt) => retryDelay(PROBE_RECONNECT, attempt),
   });
   client.on("error", () => {
     // Counted by whenReachable; the outcome is its verdict.

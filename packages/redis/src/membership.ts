@@ -23,7 +23,6 @@
  * deadAfterMs. So until (our monotonic time when the last successful heartbeat
  * was sent) + deadAfterMs − margin, no peer can have declared us dead.
  */
-import { createHash } from "node:crypto";
 import {
   type Clock,
   checkJoiningSilo,
@@ -31,10 +30,13 @@ import {
   InvalidArgumentError,
   type LogFunction,
   leaseMarginMs,
+  MembershipListeners,
   type MembershipProvider,
   type MembershipTimings,
   type MembershipView,
+  type RetryPolicy,
   resolveMembershipTimings,
+  retryDelay,
   type SiloInfo,
   type SiloStatus,
   systemClock,
@@ -51,6 +53,7 @@ import {
   whenReachable,
   withTimeout,
 } from "./health.js";
+import { defineScript, type RunScript, type ScriptArg } from "./lua-script.js";
 
 export interface RedisMembershipOptions extends MembershipTimings {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://…`. The provider owns both connections it opens. */
@@ -167,19 +170,17 @@ const READ = `
 return {tonumber(redis.call('GET', KEYS[5]) or '0'), redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `;
 
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-const script = (lua: string): Script => ({ lua, sha: createHash("sha1").update(lua).digest("hex") });
+/** The scripts, by the name of the ioredis command each becomes ("praasMembership" + capitalised key). */
 const SCRIPTS = {
-  join: script(JOIN),
-  heartbeat: script(HEARTBEAT),
-  markLeaving: script(MARK_LEAVING),
-  remove: script(REMOVE),
-  read: script(READ),
+  join: JOIN,
+  heartbeat: HEARTBEAT,
+  markLeaving: MARK_LEAVING,
+  remove: REMOVE,
+  read: READ,
 } as const;
+type ScriptName = keyof typeof SCRIPTS;
+/** Every script gets the same five keys. */
+const KEY_COUNT = 5;
 
 type State = "new" | "joining" | "joined" | "left" | "evicted" | "closed";
 
@@ -193,6 +194,7 @@ class RedisMembership implements MembershipProvider {
   readonly #ownsClient: boolean;
   readonly #url: string | undefined;
   readonly #keys: readonly string[];
+  readonly #scripts: Record<ScriptName, RunScript>;
   readonly #channel: string;
   readonly #cluster: string;
   readonly #subscribe: boolean;
@@ -201,11 +203,9 @@ class RedisMembership implements MembershipProvider {
   readonly #connectTimeoutMs: number;
   readonly #log: LogFunction;
   readonly #onError: (error: unknown) => void;
-  readonly #onListenerError: (error: unknown) => void;
   /** Heartbeats as evidence that Redis is reachable (a partition shows no socket error). */
   readonly #health: HealthSource;
-  readonly #changeListeners = new Set<(view: MembershipView) => void>();
-  readonly #evictedListeners = new Set<(reason: string) => void>();
+  readonly #listeners: MembershipListeners;
   #subscriber: Redis | undefined;
   #state: State = "new";
   #self: string | undefined;
@@ -227,6 +227,12 @@ class RedisMembership implements MembershipProvider {
     const prefix = options.keyPrefix ?? "praas";
     const base = `${prefix}:{${options.cluster}}`;
     this.#keys = [`${base}:silos`, `${base}:status`, `${base}:hb`, `${base}:dead`, `${base}:version`];
+    const scripts: Partial<Record<ScriptName, RunScript>> = {};
+    for (const [name, lua] of Object.entries(SCRIPTS) as [ScriptName, string][]) {
+      const command = `praasMembership${name[0]?.toUpperCase()}${name.slice(1)}`;
+      scripts[name] = defineScript(client, command, lua, KEY_COUNT).run;
+    }
+    this.#scripts = scripts as Record<ScriptName, RunScript>;
     this.#channel = `${base}:changes`;
     this.#cluster = options.cluster;
     this.#client = client;
@@ -240,8 +246,9 @@ class RedisMembership implements MembershipProvider {
     this.#log = log;
     this.#onError =
       options.onError ?? ((e) => log("warn", `redis membership of cluster ${this.#cluster}: ${describeError(e)}`));
-    this.#onListenerError =
-      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`, { error: e }));
+    this.#listeners = new MembershipListeners(
+      options.onListenerError ?? ((e) => log("error", `membership listener failed: ${describeError(e)}`, { error: e })),
+    );
     this.#health = healthSource(client, log);
     if (ownsClient) watchRedis(client, log);
   }
@@ -269,7 +276,7 @@ class RedisMembership implements MembershipProvider {
         await withTimeout(this.#startSubscriber(), left(), noAnswer);
       const sentAt = this.clock.now();
       const reply = (await withTimeout(
-        this.#eval(SCRIPTS.join, [info.id, JSON.stringify(info), this.#channel]),
+        this.#eval("join", [info.id, JSON.stringify(info), this.#channel]),
         left(),
         noAnswer,
       )) as unknown[];
@@ -314,13 +321,11 @@ class RedisMembership implements MembershipProvider {
   }
 
   onChange(listener: (view: MembershipView) => void): () => void {
-    this.#changeListeners.add(listener);
-    return () => this.#changeListeners.delete(listener);
+    return this.#listeners.onChange(listener);
   }
 
   onEvicted(listener: (reason: string) => void): () => void {
-    this.#evictedListeners.add(listener);
-    return () => this.#evictedListeners.delete(listener);
+    return this.#listeners.onEvicted(listener);
   }
 
   async leave(): Promise<void> {
@@ -330,8 +335,8 @@ class RedisMembership implements MembershipProvider {
     await this.#stopBeating();
     // Two versions, as the interface says: peers first see it leaving (and
     // stop placing actors on it), then gone. Peers that poll may see only the second.
-    await this.#eval(SCRIPTS.markLeaving, [this.#self, this.#channel]);
-    await this.#eval(SCRIPTS.remove, [this.#self, this.#channel]);
+    await this.#eval("markLeaving", [this.#self, this.#channel]);
+    await this.#eval("remove", [this.#self, this.#channel]);
     await this.#stopSubscriber();
     try {
       this.#view = await this.#read();
@@ -442,7 +447,7 @@ class RedisMembership implements MembershipProvider {
       const { deadAfterMs, pruneAfterMs } = this.#timings;
       // A beat that takes longer than deadAfterMs renews nothing; give up on it so the next one can go.
       reply = (await withTimeout(
-        this.#eval(SCRIPTS.heartbeat, [id, deadAfterMs, pruneAfterMs, this.#channel]),
+        this.#eval("heartbeat", [id, deadAfterMs, pruneAfterMs, this.#channel]),
         deadAfterMs,
         () => {
           unanswered = true;
@@ -544,7 +549,7 @@ class RedisMembership implements MembershipProvider {
       this.#evict(me === undefined ? "gone" : "dead");
       return;
     }
-    for (const l of [...this.#changeListeners]) this.#call(() => l(view));
+    this.#listeners.changed(view);
   }
 
   #evict(why: "dead" | "gone"): void {
@@ -558,19 +563,11 @@ class RedisMembership implements MembershipProvider {
       why === "dead"
         ? `peers declared silo ${this.#self} dead (no heartbeat recorded for more than ${this.#timings.deadAfterMs} ms)`
         : `the membership entry of silo ${this.#self} is gone from Redis (Redis lost its data, or the entry was pruned)`;
-    for (const l of [...this.#evictedListeners]) this.#call(() => l(reason));
-  }
-
-  #call(fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#onListenerError(error);
-    }
+    this.#listeners.evicted(reason);
   }
 
   async #read(): Promise<MembershipView> {
-    const [version, flatSilos, flatStatus] = (await this.#eval(SCRIPTS.read, [])) as [number, string[], string[]];
+    const [version, flatSilos, flatStatus] = (await this.#eval("read", [])) as [number, string[], string[]];
     const status = new Map<string, string>();
     for (let i = 0; i + 1 < flatStatus.length; i += 2) status.set(flatStatus[i] as string, flatStatus[i + 1] as string);
     const silos: SiloInfo[] = [];
@@ -585,23 +582,20 @@ class RedisMembership implements MembershipProvider {
     return Object.freeze({ version: Number(version), silos: Object.freeze(silos) });
   }
 
-  /** EVALSHA, falling back to EVAL when the server does not know the script (first use, restart, SCRIPT FLUSH). */
-  async #eval(s: Script, args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.#client.evalsha(s.sha, this.#keys.length, ...this.#keys, ...args);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return this.#client.eval(s.lua, this.#keys.length, ...this.#keys, ...args);
-    }
+  /** Run one of the scripts on this cluster's keys (lua-script.ts: EVALSHA, or EVAL when the server lacks it). */
+  #eval(name: ScriptName, args: ScriptArg[]): Promise<unknown> {
+    return this.#scripts[name](...this.#keys, ...args);
   }
 }
 
 /** Longest one connection attempt of the membership client may take (ioredis' default is 10 s). */
 const REDIAL_CONNECT_TIMEOUT_MS = 1_000;
 
-/** Reconnect quickly (a silo without Redis cannot renew its lease), at most every 500 ms. */
+/** Reconnect quickly (a silo without Redis cannot renew its lease): 50 ms, doubling, at most every 500 ms. */
+const RECONNECT: RetryPolicy = { initialDelayMs: 50, maxDelayMs: 500, jitter: "none" };
+
 function retryStrategy(attempt: number): number {
-  return Math.min(attempt * 50, 500);
+  return retryDelay(RECONNECT, attempt);
 }
 
 const STATUSES: ReadonlySet<string> = new Set<SiloStatus>(["active", "leaving", "dead"]);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   type ActorId,
   CorruptStateError,
@@ -12,6 +12,7 @@ import {
 } from "@praas/core";
 import { Redis } from "ioredis";
 import { watchRedis } from "./health.js";
+import { defineScript, type LuaScript } from "./lua-script.js";
 
 /**
  * Actor state in Redis: one string key per actor, `<keyPrefix><Type>/<key>`,
@@ -124,19 +125,6 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash("sha1").update(lua).digest("hex") };
-}
-
-const switchScript = script(SWITCH);
-const deleteScript = script(DELETE_IF);
-const batchScript = script(BATCH_SAVE);
-
 /** One save waiting for its batch. */
 interface PendingSave {
   readonly id: ActorId;
@@ -154,7 +142,10 @@ export class RedisStateStore implements StateStore {
   readonly keyPrefix: string;
   readonly #client: Redis;
   readonly #owned: boolean;
-  #scriptsLoaded: Promise<void> | undefined;
+  /** The scripts, as ioredis commands on the client (lua-script.ts). */
+  readonly #switch: LuaScript;
+  readonly #deleteIf: LuaScript;
+  readonly #batchSave: LuaScript;
   readonly #batches = new GroupCommit<PendingSave>((batch) => this.#commit(batch), { maxBatch: 512 });
 
   constructor(options: RedisStateStoreOptions) {
@@ -185,6 +176,10 @@ export class RedisStateStore implements StateStore {
       watchRedis(this.#client, options.log ?? consoleLog);
       this.#owned = true;
     }
+    this.#switch = defineScript(this.#client, "praasStateSwitch", SWITCH, 2);
+    this.#deleteIf = defineScript(this.#client, "praasStateDeleteIf", DELETE_IF, 1);
+    // Its key count varies with the batch: given first.
+    this.#batchSave = defineScript(this.#client, "praasStateBatchSave", BATCH_SAVE);
   }
 
   /** The ioredis connection (for tests and diagnostics). */
@@ -251,15 +246,8 @@ export class RedisStateStore implements StateStore {
     const keys = batch.map((p) => p.key);
     const args: Buffer[] = [];
     for (const p of batch) args.push(p.expectedToken, p.value);
-    await this.#scripts();
-    let reply: unknown;
-    try {
-      reply = await this.#client.callBuffer("EVALSHA", [batchScript.sha, keys.length, ...keys, ...args]);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      this.#scriptsLoaded = undefined;
-      reply = await this.#client.callBuffer("EVAL", [BATCH_SAVE, keys.length, ...keys, ...args]);
-    }
+    // Buffer replies: a token found instead is 16 raw bytes.
+    const reply = await this.#batchSave.runBuffer(keys.length, ...keys, ...args);
     if (!Array.isArray(reply) || reply.length !== batch.length) {
       throw new Error(`Redis answered a batch of ${batch.length} saves with ${JSON.stringify(reply)}`);
     }
@@ -274,25 +262,14 @@ export class RedisStateStore implements StateStore {
     const expectedToken = expected === null ? "" : tokenOf(expected);
     // NUL cannot occur in actor keys (control characters are refused), so no actor's key can clash with this.
     const temp = `${key}\u0000tmp\u0000${token.toString("hex")}`;
-    await this.#scripts();
     // One round trip: both commands go out back to back on the one connection,
     // so the switch runs after the SET. (Not a pipeline: ioredis copies a
     // pipeline into one buffer, which costs a 10 MiB state another copy.)
-    const [, switched] = await Promise.all([
+    // (Should the server have lost the script, ioredis sends it again: the temporary key is still there.)
+    const [, result] = await Promise.all([
       this.#client.set(temp, value, "PX", TEMP_TTL_MS),
-      this.#client.evalsha(switchScript.sha, 2, key, temp, expectedToken).then(
-        (result) => [null, result] as const,
-        (err: unknown) => [err, undefined] as const,
-      ),
+      this.#switch.run(key, temp, expectedToken),
     ]);
-    let switchReply: readonly [unknown, unknown] = switched;
-    if (isNoScript(switchReply[0])) {
-      // The server lost its script cache (restart, SCRIPT FLUSH): the temporary key is still there.
-      this.#scriptsLoaded = undefined;
-      switchReply = [null, await this.#client.eval(switchScript.lua, 2, key, temp, expectedToken)];
-    }
-    if (switchReply[0]) throw switchReply[0];
-    const result = switchReply[1];
     if (result === 1) return token.toString("hex");
     if (result === 0) throw new StateConflictError(this.describe(id), expected);
     throw new Error(`The write to ${this.describe(id)} timed out between its two steps; nothing was written`);
@@ -304,16 +281,7 @@ export class RedisStateStore implements StateStore {
       await this.#client.del(key);
       return;
     }
-    const token = tokenOf(expected);
-    await this.#scripts();
-    let deleted: unknown;
-    try {
-      deleted = await this.#client.evalsha(deleteScript.sha, 1, key, token);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      this.#scriptsLoaded = undefined;
-      deleted = await this.#client.eval(deleteScript.lua, 1, key, token);
-    }
+    const deleted = await this.#deleteIf.run(key, tokenOf(expected));
     if (deleted !== 1) throw new StateConflictError(this.describe(id), expected);
   }
 
@@ -329,22 +297,6 @@ export class RedisStateStore implements StateStore {
     } catch {
       this.#client.disconnect();
     }
-  }
-
-  /** Load the scripts once, so EVALSHA normally finds them. */
-  #scripts(): Promise<void> {
-    this.#scriptsLoaded ??= Promise.all([
-      this.#client.script("LOAD", SWITCH),
-      this.#client.script("LOAD", DELETE_IF),
-      this.#client.script("LOAD", BATCH_SAVE),
-    ]).then(
-      () => undefined,
-      (err: unknown) => {
-        this.#scriptsLoaded = undefined;
-        throw err;
-      },
-    );
-    return this.#scriptsLoaded;
   }
 }
 
@@ -364,10 +316,6 @@ function foundVersion(result: unknown): string | null | undefined {
   if (!Buffer.isBuffer(result)) return undefined;
   if (result.length === 0) return null;
   return result.length === TOKEN_BYTES ? result.toString("hex") : undefined;
-}
-
-function isNoScript(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith("NOSCRIPT");
 }
 
 /** A Redis state store: `redisStateStore({ url: "redis://localhost:6379", keyPrefix: "app:" })`. */

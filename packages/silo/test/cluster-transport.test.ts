@@ -13,7 +13,7 @@ import { CALL, type CallEnvelope, decodeFrame, ERR, encodeFrame, OK } from "../s
 import { encodeAuth, encodeHello, parseHello, SiloCloseCode } from "../src/cluster/handshake.js";
 import type { ConnectionLimits, OutboundCall, PeerConnection } from "../src/cluster/peer-connection.js";
 import { StrangerPool } from "../src/cluster/strangers.js";
-import { SILO_PATH, Transport, type TransportHandler } from "../src/cluster/transport.js";
+import { SILO_PATH, Transport, type TransportHost } from "../src/cluster/transport.js";
 
 const secret = Buffer.from("test-secret-0123456789");
 const CLUSTER = "test";
@@ -45,7 +45,7 @@ interface Node {
 async function node(id: string, options: { answer?: boolean; limits?: Partial<ConnectionLimits> } = {}): Promise<Node> {
   const calls: Node["calls"] = [];
   const rerouted: OutboundCall[] = [];
-  const handler: TransportHandler = {
+  const handler: TransportHost = {
     isMember: (peer) => members.has(peer),
     waitForMember: async () => false,
     addressOf: (peer) => members.get(peer),

@@ -22,7 +22,14 @@
  * than `rejoinTimeoutMs`, it gives up: the silo stops and says so (`praas
  * start` then exits with code 3 so that a supervisor restarts it).
  */
-import { type MembershipView, PraasError, SiloUnavailableError, type TimerHandle } from "@praas/core";
+import {
+  type MembershipView,
+  PraasError,
+  type RetryPolicy,
+  retryDelay,
+  SiloUnavailableError,
+  type TimerHandle,
+} from "@praas/core";
 import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
 import type { ResolvedClusterOptions } from "./config.js";
@@ -55,7 +62,8 @@ export interface SelfStatus {
   readonly status: "active" | "joining" | "leaving" | "dead";
 }
 
-const MAX_REJOIN_BACKOFF_MS = 2_000;
+/** Pause between rejoin attempts: 100 ms, doubling, at most 2 s (a stop ends it early). */
+const REJOIN_BACKOFF: RetryPolicy = { initialDelayMs: 100, maxDelayMs: 2_000, jitter: "none" };
 /** Longest a call waits for the lease to come back, or for a rejoin, before it is refused. */
 export const PARK_LIMIT_MS = 3_000;
 /** Calls parked at most; beyond, new ones are refused at once. */
@@ -316,7 +324,7 @@ export class Cluster {
       } catch (err) {
         this.#lastError = err;
         if (this.#stopping || this.#gaveUp) return;
-        const pause = Math.min(MAX_REJOIN_BACKOFF_MS, 100 * 2 ** (attempt - 1));
+        const pause = retryDelay(REJOIN_BACKOFF, attempt);
         await new Promise<void>((resolve) => {
           const timer = clock.setTimeout(resolve, pause, true);
           this.#wake = () => {

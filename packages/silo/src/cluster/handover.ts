@@ -32,7 +32,15 @@
  * Calls for fresh activations wait here at most PARK_LIMIT_MS, then fail with
  * a retryable SiloUnavailableError marked "not run".
  */
-import { type ChainLink, type Clock, type PraasError, SiloUnavailableError, type TimerHandle } from "@praas/core";
+import {
+  type ChainLink,
+  type Clock,
+  type PraasError,
+  type RetryPolicy,
+  retryDelay,
+  SiloUnavailableError,
+  type TimerHandle,
+} from "@praas/core";
 import type { OutboundCall } from "./peer-connection.js";
 
 /** The reserved actor type of silo-to-silo control requests (never a user type: `#` cannot start an actor type name). */
@@ -42,9 +50,8 @@ export const RELEASED_METHOD = "released";
 
 /** How long one question may wait at the peer before it answers "not yet". */
 const QUESTION_TIMEOUT_MS = 2_000;
-/** Pause before asking again after a failed question (connection down, peer busy). */
-const RETRY_PAUSE_MS = 20;
-const MAX_RETRY_PAUSE_MS = 500;
+/** Pause before asking again after failed questions (connection down, peer busy): 20 ms, doubling, at most 500 ms. */
+const ASK_AGAIN: RetryPolicy = { initialDelayMs: 20, maxDelayMs: 500, jitter: "none" };
 /** Longest a call waits for a hand-over before it is refused as not run. */
 export const HANDOVER_WAIT_LIMIT_MS = 3_000;
 
@@ -167,7 +174,7 @@ export class HandoverGate {
           // Not answered (connection down, peer still handing over or draining): ask again shortly.
           const failures = answer === undefined ? (this.#failures.get(peerId) ?? 0) + 1 : 0;
           this.#failures.set(peerId, failures);
-          const pause = failures === 0 ? 0 : Math.min(MAX_RETRY_PAUSE_MS, RETRY_PAUSE_MS * 2 ** (failures - 1));
+          const pause = failures === 0 ? 0 : retryDelay(ASK_AGAIN, failures);
           this.#host.clock.setTimeout(() => this.#ask(peerId), pause, true);
         }
       }),

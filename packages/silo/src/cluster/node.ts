@@ -30,7 +30,6 @@ import {
   type MembershipProvider,
   type MembershipView,
   type PraasError,
-  type SiloInfo,
   SiloUnavailableError,
   serializeError,
   type TimerHandle,
@@ -51,7 +50,7 @@ import type { PeerConnection } from "./peer-connection.js";
 import { Placement } from "./placement.js";
 import { Router, type RouterHost } from "./router.js";
 import { OutboundSiloRequest } from "./silo-request.js";
-import { Transport, type TransportStats } from "./transport.js";
+import { Transport } from "./transport.js";
 
 export interface ClusterHost extends RouterHost {
   /** Activations in memory now. */
@@ -287,32 +286,9 @@ export class ClusterNode {
     return this.#view;
   }
 
-  /** Members of the ring now. */
-  get ringMembers(): readonly string[] {
-    return this.#placement.members;
-  }
-
-  get transportStats(): TransportStats {
-    return this.#transport.stats;
-  }
-
-  get openConnections(): number {
-    return this.#transport.openConnections;
-  }
-
-  /** Was this silo declared dead by its peers? */
-  get evicted(): boolean {
-    return this.#evicted;
-  }
-
   /** Does this silo own "Type/key" now? */
   owns(idString: string): boolean {
     return this.#placement.owns(idString);
-  }
-
-  /** Owner of "Type/key" on the current ring. */
-  ownerOf(idString: string): string | undefined {
-    return this.#placement.owner(idString);
   }
 
   /** Ask peer `siloId` a silo request (silo-request.ts); never routed elsewhere nor retried. */
@@ -552,11 +528,6 @@ export class ClusterNode {
     this.#refuse(`Silo ${this.selfId} is not serving: it lost its cluster membership (${reason}); send the call again`);
     this.#rebuild();
     this.#events.evicted(reason);
-  }
-
-  /** The silos of the current view, for `silo.clusterView()`. */
-  silos(): readonly SiloInfo[] {
-    return this.#view.silos;
   }
 }
 

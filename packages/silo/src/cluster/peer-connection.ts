@@ -1,19 +1,22 @@
 /**
- * One WebSocket between two silos: the handshake that authenticates it, then
- * envelopes both ways. Outgoing envelopes are collected and sent as one frame
- * per event-loop turn; while the socket's send buffer is over the high-water
- * mark nothing more is written, and once the queue is full new calls fail
- * fast with a retryable error instead of growing memory without bound.
+ * One WebSocket between two silos, and the place where its parts meet: the
+ * handshake authenticates it (peer-handshake.ts), then envelopes travel both
+ * ways — out through the send queue, one frame per event-loop turn with
+ * backpressure (send-queue.ts); calls matched to their replies by request id
+ * (pending-calls.ts); a silent peer cut off (keepalive.ts); a draining peer
+ * waited for (connection-drain.ts). This module reads frames, dispatches
+ * their envelopes, and settles what was in flight when the connection ends.
  *
- * Request ids are per connection, so a reply can only travel back on the
- * connection its call arrived on; when a connection dies, every call sent on
- * it and not answered is "lost" (it may have run) and every call still queued
- * is handed back as never sent.
+ * Once the send queue holds `maxQueued` envelopes new calls fail fast with a
+ * retryable error instead of growing memory without bound. Request ids are
+ * per connection, so a reply can only travel back on the connection its call
+ * arrived on; when a connection dies, every call sent on it and not answered
+ * is "lost" (it may have run) and every call still queued is handed back as
+ * never sent.
  */
 import {
   type ChainLink,
   type Clock,
-  CodecError,
   InvalidArgumentError,
   type PraasError,
   type SerializedError,
@@ -22,30 +25,13 @@ import {
   type TraceCarrier,
 } from "@praas/core";
 import type { RawData, WebSocket } from "ws";
-import { newNonce, proof, verifyProof } from "./auth.js";
-import {
-  addTrace,
-  BYE,
-  BYE_ACK,
-  CALL,
-  type CallEnvelope,
-  decodeFrame,
-  type Envelope,
-  ERR,
-  encodeFrame,
-  OK,
-  parseEnvelope,
-} from "./frames.js";
-import {
-  encodeAuth,
-  encodeHello,
-  encodeWelcome,
-  parseAuth,
-  parseHello,
-  parseWelcome,
-  SILO_PROTOCOL_VERSION,
-  SiloCloseCode,
-} from "./handshake.js";
+import { ConnectionDrain } from "./connection-drain.js";
+import { addTrace, BYE, BYE_ACK, CALL, type CallEnvelope, decodeFrame, ERR, OK, parseEnvelope } from "./frames.js";
+import { SiloCloseCode } from "./handshake.js";
+import { Keepalive } from "./keepalive.js";
+import { type Admission, PeerHandshake } from "./peer-handshake.js";
+import { PendingCalls } from "./pending-calls.js";
+import { SendQueue } from "./send-queue.js";
 
 /** A call on its way to another silo, as the connection sees it. */
 export interface OutboundCall {
@@ -84,10 +70,8 @@ export interface ConnectionLimits {
   readonly handshakeTimeoutMs: number;
 }
 
-export type Admission = "accept" | { readonly code: number; readonly reason: string };
-
 /** What a connection needs from the transport that owns it. */
-export interface ConnectionOwner {
+export interface PeerConnectionHost {
   readonly selfId: string;
   readonly cluster: string;
   readonly secret: Uint8Array;
@@ -107,41 +91,27 @@ export interface ConnectionOwner {
   dropped(conn: PeerConnection, problem: string): void;
 }
 
-type State = "handshake" | "admitting" | "open" | "closed";
+type State = "handshake" | "open" | "closed";
 
 export class PeerConnection {
   /** The other silo: known from the start when we dialled, after "auth" when it dialled us. */
   peerId: string | undefined;
   /** True when this silo opened the connection (the tie-break in transport.ts needs it). */
   readonly dialedBySelf: boolean;
-  /** The peer announced it is draining. */
-  byeReceived = false;
-  /** Frames written and read on this connection (handshake excluded). */
-  framesSent = 0;
+  /** Frames read on this connection (handshake excluded). */
   framesReceived = 0;
   #state: State = "handshake";
   readonly #ws: WebSocket;
-  readonly #owner: ConnectionOwner;
-  readonly #nonce = newNonce();
-  #peerNonce: Uint8Array | undefined;
-  #helloSeen = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #pinger: ReturnType<typeof setInterval> | undefined;
-  #alive = true;
-  #queue: Envelope[] = [];
-  #flushScheduled = false;
-  #blocked = false;
-  readonly #pending = new Map<number, OutboundCall>();
-  #nextId = 1;
-  /** Calls received and not answered yet. */
-  #inbound = 0;
-  #byeAcked = false;
-  #quietWaiters: (() => void)[] = [];
-  #ackWaiters: (() => void)[] = [];
+  readonly #host: PeerConnectionHost;
+  readonly #handshake: PeerHandshake;
+  readonly #keepalive: Keepalive;
+  readonly #sender: SendQueue;
+  readonly #pending = new PendingCalls();
+  readonly #drain = new ConnectionDrain(this);
 
-  private constructor(ws: WebSocket, owner: ConnectionOwner, dialedBySelf: boolean, peerId: string | undefined) {
+  private constructor(ws: WebSocket, host: PeerConnectionHost, dialedBySelf: boolean, peerId: string | undefined) {
     this.#ws = ws;
-    this.#owner = owner;
+    this.#host = host;
     this.dialedBySelf = dialedBySelf;
     this.peerId = peerId;
     ws.binaryType = "nodebuffer";
@@ -149,28 +119,30 @@ export class PeerConnection {
     ws.on("close", (code: number, reason: Buffer) => this.#teardown(code, reason.toString()));
     // Errors are followed by "close"; listening keeps them from crashing the process.
     ws.on("error", () => {});
-    ws.on("pong", () => {
-      this.#alive = true;
+    this.#sender = new SendQueue(ws, host.limits, {
+      unsendable: (id, error) => {
+        this.#pending.take(id)?.refused(error);
+        this.#drain.check();
+      },
+      emptied: () => this.#drain.check(),
     });
-    this.#timer = setTimeout(
-      () => this.close(SiloCloseCode.HANDSHAKE_TIMEOUT, "handshake timeout"),
-      owner.limits.handshakeTimeoutMs,
-    );
-    this.#timer.unref();
+    this.#keepalive = new Keepalive(ws, host.limits.pingIntervalMs, () => {
+      this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
+      this.#ws.terminate();
+    });
+    this.#handshake = new PeerHandshake(this, ws, host, () => this.#open());
   }
 
   /** Server side: a socket someone opened to our listener. We speak first. */
-  static accept(ws: WebSocket, owner: ConnectionOwner): PeerConnection {
-    const conn = new PeerConnection(ws, owner, false, undefined);
-    conn.#sendRaw(
-      encodeHello({ version: SILO_PROTOCOL_VERSION, cluster: owner.cluster, siloId: owner.selfId, nonce: conn.#nonce }),
-    );
+  static accept(ws: WebSocket, host: PeerConnectionHost): PeerConnection {
+    const conn = new PeerConnection(ws, host, false, undefined);
+    conn.#handshake.sendHello();
     return conn;
   }
 
   /** Client side: a socket we are opening to `peerId`; it must answer as that silo. */
-  static dial(ws: WebSocket, owner: ConnectionOwner, peerId: string): PeerConnection {
-    return new PeerConnection(ws, owner, true, peerId);
+  static dial(ws: WebSocket, host: PeerConnectionHost, peerId: string): PeerConnection {
+    return new PeerConnection(ws, host, true, peerId);
   }
 
   get isOpen(): boolean {
@@ -186,14 +158,14 @@ export class PeerConnection {
     return this.#pending.size;
   }
 
-  /** Calls received on this connection and not answered yet. */
-  get inboundCalls(): number {
-    return this.#inbound;
+  /** The peer announced it is draining. */
+  get byeReceived(): boolean {
+    return this.#drain.byeReceived;
   }
 
   /** Envelopes waiting to be written. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#sender.length;
   }
 
   // ---- sending ----
@@ -201,15 +173,14 @@ export class PeerConnection {
   /** Send a call; its answer (or its loss) is reported to `call`. Only on an open connection. */
   sendCall(call: OutboundCall): void {
     if (call.done) return;
-    if (this.#queue.length >= this.#owner.limits.maxQueued) {
+    if (this.#sender.length >= this.#host.limits.maxQueued) {
       call.refused(new SiloUnavailableError(`Send queue to silo ${this.peerId} is full (backpressure); retry later`));
       return;
     }
     // Whole milliseconds keep the envelope small; never round a live call down to zero.
-    const remaining = Math.ceil(call.deadline - this.#owner.clock.now());
+    const remaining = Math.ceil(call.deadline - this.#host.clock.now());
     if (remaining <= 0) return; // its deadline fires locally
-    const id = this.#nextId++;
-    this.#pending.set(id, call);
+    const id = this.#pending.add(call);
     const envelope: CallEnvelope = [
       CALL,
       id,
@@ -222,30 +193,29 @@ export class PeerConnection {
       call.hops,
     ];
     if (call.trace !== undefined) addTrace(envelope, call.trace);
-    this.#enqueue(envelope);
+    this.#sender.push(envelope);
   }
 
   /** Answer call `id` with a value. */
   reply(id: number, value: unknown): void {
-    this.#answered();
-    if (this.#state === "open") this.#enqueue([OK, id, value]);
+    this.#drain.answered();
+    if (this.#state === "open") this.#sender.push([OK, id, value]);
   }
 
   /** Answer call `id` with an error; `notRun` promises that no actor ran it. */
   replyError(id: number, error: SerializedError, notRun: boolean): void {
-    this.#answered();
-    if (this.#state === "open") this.#enqueue([ERR, id, error, notRun]);
+    this.#drain.answered();
+    if (this.#state === "open") this.#sender.push([ERR, id, error, notRun]);
   }
 
   /** Tell the peer we are draining; it answers with byeAck once it has sent us its last call. */
   sendBye(): void {
-    if (this.#state === "open") this.#enqueue([BYE]);
+    if (this.#state === "open") this.#sender.push([BYE]);
   }
 
   /** Resolves once the peer acknowledged our bye (it routes nothing new here), or the connection closed. */
   whenByeAcked(): Promise<void> {
-    if (this.#byeAcked || this.#state === "closed") return Promise.resolve();
-    return new Promise((resolve) => this.#ackWaiters.push(resolve));
+    return this.#drain.whenByeAcked();
   }
 
   /**
@@ -253,21 +223,13 @@ export class PeerConnection {
    * way, or when the connection closes.
    */
   whenQuiet(): Promise<void> {
-    if (this.#isQuiet()) return Promise.resolve();
-    return new Promise((resolve) => this.#quietWaiters.push(resolve));
+    return this.#drain.whenQuiet();
   }
 
   /** Close with a code the peer sees; in-flight calls are lost, queued ones handed back. */
   close(code: number, reason: string): void {
     if (this.#state === "closed") return;
-    if (this.#state === "open" && this.#queue.length > 0) {
-      // Answers already computed still go out (the close frame follows them); calls stay unsent.
-      const answers = this.#queue.filter((e) => e[0] !== CALL);
-      if (answers.length > 0) {
-        this.#queue = this.#queue.filter((e) => e[0] === CALL);
-        this.#sendFrame(answers);
-      }
-    }
+    this.#sender.flushAnswers();
     this.#teardown(code, reason);
     try {
       this.#ws.close(code, reason);
@@ -279,160 +241,10 @@ export class PeerConnection {
     setTimeout(() => this.#ws.terminate(), 2_000).unref();
   }
 
-  #isQuiet(): boolean {
-    return (
-      this.#state === "closed" ||
-      (this.#byeAcked && this.#inbound === 0 && this.#pending.size === 0 && this.#queue.length === 0)
-    );
-  }
-
-  #checkQuiet(): void {
-    if (this.#ackWaiters.length > 0 && (this.#byeAcked || this.#state === "closed")) {
-      const waiters = this.#ackWaiters;
-      this.#ackWaiters = [];
-      for (const w of waiters) w();
-    }
-    if (this.#quietWaiters.length === 0 || !this.#isQuiet()) return;
-    const waiters = this.#quietWaiters;
-    this.#quietWaiters = [];
-    for (const w of waiters) w();
-  }
-
-  #answered(): void {
-    if (this.#inbound > 0) this.#inbound--;
-    if (this.#inbound === 0) this.#checkQuiet();
-  }
-
-  #enqueue(envelope: Envelope): void {
-    this.#queue.push(envelope);
-    if (this.#blocked) return;
-    if (this.#queue.length >= this.#owner.limits.maxEnvelopesPerFrame) {
-      // A full frame's worth: send it now, so only backpressure (never a burst) fills the queue.
-      this.#flush();
-      return;
-    }
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      // Once per event-loop turn: everything queued by this turn's callbacks goes in one frame.
-      process.nextTick(this.#flush);
-    }
-  }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    if (this.#state !== "open" || this.#queue.length === 0) return;
-    if (this.#ws.bufferedAmount > this.#owner.limits.highWaterBytes) {
-      this.#block();
-      return;
-    }
-    const batch = this.#queue;
-    this.#queue = [];
-    const per = this.#owner.limits.maxEnvelopesPerFrame;
-    for (let i = 0; i < batch.length; i += per) {
-      const part = batch.length <= per ? batch : batch.slice(i, i + per);
-      this.#sendFrame(part);
-      if (this.#state !== "open") return;
-      if (this.#ws.bufferedAmount > this.#owner.limits.highWaterBytes && i + per < batch.length) {
-        // Keep the rest for when the socket has drained.
-        this.#queue = batch.slice(i + per).concat(this.#queue);
-        this.#block();
-        return;
-      }
-    }
-    if (this.#queue.length === 0) this.#checkQuiet();
-  };
-
-  #block(): void {
-    if (this.#blocked) return;
-    this.#blocked = true;
-    // The send callback of the last frame normally wakes us; this is the safety net.
-    const recheck = (): void => {
-      if (!this.#blocked || this.#state !== "open") return;
-      if (this.#ws.bufferedAmount <= this.#owner.limits.highWaterBytes) this.#unblock();
-      else setTimeout(recheck, 20).unref();
-    };
-    setTimeout(recheck, 20).unref();
-  }
-
-  #unblock(): void {
-    this.#blocked = false;
-    if (this.#queue.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
-    }
-  }
-
-  readonly #onSent = (err?: Error): void => {
-    if (err === undefined && this.#blocked && this.#ws.bufferedAmount <= this.#owner.limits.highWaterBytes) {
-      this.#unblock();
-    }
-  };
-
-  #sendFrame(envelopes: Envelope[]): void {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = encodeFrame(envelopes);
-    } catch {
-      bytes = undefined;
-    }
-    if (bytes !== undefined && bytes.length <= this.#owner.limits.maxFrameBytes) {
-      this.framesSent++;
-      this.#ws.send(bytes, this.#onSent);
-      return;
-    }
-    // One envelope spoils the frame (too big, or not encodable): send the others, answer for that one.
-    const good: Uint8Array[] = [];
-    for (const env of envelopes) {
-      const one = this.#encodeOne(env);
-      if (one !== undefined) good.push(one);
-    }
-    for (const frame of good) {
-      this.framesSent++;
-      this.#ws.send(frame, this.#onSent);
-    }
-  }
-
-  /** A one-envelope frame, or undefined after failing the envelope's call or replacing its reply. */
-  #encodeOne(env: Envelope): Uint8Array | undefined {
-    const limit = this.#owner.limits.maxFrameBytes;
-    let problem: string;
-    try {
-      const bytes = encodeFrame([env]);
-      if (bytes.length <= limit) return bytes;
-      problem = `is ${bytes.length} bytes, over the ${limit}-byte frame limit between silos`;
-    } catch (err) {
-      problem = `cannot be encoded: ${(err as Error).message}`;
-    }
-    switch (env[0]) {
-      case CALL: {
-        const call = this.#pending.get(env[1]);
-        this.#pending.delete(env[1]);
-        call?.refused(new CodecError(`Call ${env[2]}/${env[3]}.${env[4]} ${problem}`));
-        this.#checkQuiet();
-        return undefined;
-      }
-      case OK:
-      case ERR: {
-        const error = serializeError(new CodecError(`Reply ${problem}`));
-        return encodeFrame([[ERR, env[1], error, false]]);
-      }
-      default:
-        return undefined;
-    }
-  }
-
-  #sendRaw(bytes: Uint8Array): void {
-    try {
-      this.#ws.send(bytes);
-    } catch {
-      this.close(SiloCloseCode.GOING_AWAY, "send failed");
-    }
-  }
-
   // ---- receiving ----
 
   readonly #onMessage = (data: RawData, isBinary: boolean): void => {
-    this.#alive = true;
+    this.#keepalive.heard();
     const bytes = Array.isArray(data)
       ? Buffer.concat(data)
       : data instanceof ArrayBuffer
@@ -440,150 +252,40 @@ export class PeerConnection {
         : (data as Buffer);
     switch (this.#state) {
       case "open":
-        if (!isBinary) this.#owner.dropped(this, "text message");
+        if (!isBinary) this.#host.dropped(this, "text message");
         else this.#onFrame(bytes);
         return;
       case "handshake":
-        if (!isBinary) this.close(SiloCloseCode.PROTOCOL, "expected a binary handshake message");
-        else if (this.dialedBySelf) this.#clientStep(bytes);
-        else this.#serverStep(bytes);
-        return;
-      case "admitting":
-        // The client must wait for "welcome"; talking now breaks the protocol.
-        this.close(SiloCloseCode.PROTOCOL, "message before welcome");
+        this.#handshake.receive(bytes, isBinary);
         return;
       case "closed":
         return;
     }
   };
 
-  #serverStep(bytes: Uint8Array): void {
-    const auth = parseAuth(bytes);
-    if (auth === undefined) {
-      this.close(SiloCloseCode.PROTOCOL, "expected auth");
-      return;
-    }
-    const { secret, cluster, selfId } = this.#owner;
-    if (
-      auth.siloId === selfId ||
-      !verifyProof(auth.proof, secret, "client", this.#nonce, auth.siloId, selfId, cluster)
-    ) {
-      this.close(SiloCloseCode.AUTH_FAILED, "authentication failed");
-      return;
-    }
-    this.peerId = auth.siloId;
-    this.#peerNonce = auth.nonce;
-    this.#state = "admitting";
-    let decision: Admission | Promise<Admission>;
-    try {
-      decision = this.#owner.admit(this, auth.siloId);
-    } catch {
-      decision = { code: SiloCloseCode.UNKNOWN_PEER, reason: "admission failed" };
-    }
-    if (decision instanceof Promise) {
-      decision.then(
-        (d) => this.#admitted(d),
-        () => this.#admitted({ code: SiloCloseCode.UNKNOWN_PEER, reason: "admission failed" }),
-      );
-    } else this.#admitted(decision);
-  }
-
-  #admitted(decision: Admission): void {
-    if (this.#state !== "admitting") return; // closed meanwhile
-    if (decision !== "accept") {
-      this.close(decision.code, decision.reason);
-      return;
-    }
-    const { secret, cluster, selfId } = this.#owner;
-    const peerId = this.peerId as string;
-    this.#sendRaw(encodeWelcome(proof(secret, "server", this.#peerNonce as Uint8Array, selfId, peerId, cluster)));
-    this.#open();
-  }
-
-  #clientStep(bytes: Uint8Array): void {
-    const { secret, cluster, selfId } = this.#owner;
-    const peerId = this.peerId as string;
-    if (!this.#helloSeen) {
-      const hello = parseHello(bytes);
-      if (hello === undefined || hello.version !== SILO_PROTOCOL_VERSION) {
-        this.close(SiloCloseCode.PROTOCOL, "expected hello of a compatible silo");
-        return;
-      }
-      if (hello.cluster !== cluster) {
-        this.close(SiloCloseCode.AUTH_FAILED, "another cluster");
-        return;
-      }
-      if (hello.siloId !== peerId) {
-        // The address now belongs to another silo (a restart): the one we wanted is gone.
-        this.close(SiloCloseCode.UNKNOWN_PEER, "not the silo dialled");
-        return;
-      }
-      this.#helloSeen = true;
-      this.#sendRaw(
-        encodeAuth({
-          siloId: selfId,
-          proof: proof(secret, "client", hello.nonce, selfId, peerId, cluster),
-          nonce: this.#nonce,
-        }),
-      );
-      return;
-    }
-    const serverProof = parseWelcome(bytes);
-    if (
-      serverProof === undefined ||
-      !verifyProof(serverProof, secret, "server", this.#nonce, peerId, selfId, cluster)
-    ) {
-      this.close(SiloCloseCode.AUTH_FAILED, "server failed authentication");
-      return;
-    }
-    this.#open();
-  }
-
+  /** The handshake is done: envelopes both ways from now on. */
   #open(): void {
-    // Both sides proved the secret: frames up to the transport's limit from now on.
-    if (!setMaxPayload(this.#ws, this.#owner.limits.maxFrameBytes)) {
-      this.close(SiloCloseCode.PROTOCOL, "cannot raise the frame limit (unsupported ws version)");
-      return;
-    }
     this.#state = "open";
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const every = this.#owner.limits.pingIntervalMs;
-    this.#pinger = setInterval(() => {
-      if (!this.#alive) {
-        this.#teardown(SiloCloseCode.UNRESPONSIVE, "peer stopped answering pings");
-        this.#ws.terminate();
-        return;
-      }
-      this.#alive = false;
-      try {
-        this.#ws.ping();
-      } catch {
-        // Closing already; the close event tears down.
-      }
-    }, every);
-    this.#pinger.unref();
-    this.#owner.opened(this);
-    if (this.#queue.length > 0 && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flush);
-    }
+    // Nothing can be queued before this (replies need an open connection): the order is free.
+    this.#sender.start();
+    this.#keepalive.start();
+    this.#host.opened(this);
   }
 
   #onFrame(bytes: Uint8Array): void {
     this.framesReceived++;
     const list = decodeFrame(bytes);
     if (list === undefined) {
-      this.#owner.dropped(this, "undecodable frame");
+      this.#host.dropped(this, "undecodable frame");
       return;
     }
     for (const raw of list) {
       if (this.#state !== "open") return;
       const parsed = parseEnvelope(raw);
       if (!parsed.ok) {
-        this.#owner.dropped(this, parsed.problem);
+        this.#host.dropped(this, parsed.problem);
         if (parsed.id !== undefined) {
-          this.#enqueue([
+          this.#sender.push([
             ERR,
             parsed.id,
             serializeError(new InvalidArgumentError(`Bad call: ${parsed.problem}`)),
@@ -595,35 +297,26 @@ export class PeerConnection {
       const env = parsed.envelope;
       switch (env[0]) {
         case CALL:
-          this.#inbound++;
+          this.#drain.callArrived();
           try {
-            this.#owner.onCall(this, env);
+            this.#host.onCall(this, env);
           } catch (err) {
             this.replyError(env[1], serializeError(err), true);
           }
           break;
         case OK:
-        case ERR: {
-          const call = this.#pending.get(env[1]);
-          if (call === undefined) {
-            this.#owner.dropped(this, "reply to no pending call");
-            break;
-          }
-          this.#pending.delete(env[1]);
-          if (env[0] === OK) call.replied(true, env[2], false);
-          else call.replied(false, env[2], env[3]);
-          if (this.#pending.size === 0) this.#checkQuiet();
+        case ERR:
+          if (!this.#pending.settle(env)) this.#host.dropped(this, "reply to no pending call");
+          else if (this.#pending.size === 0) this.#drain.check();
           break;
-        }
         case BYE:
-          this.byeReceived = true;
-          this.#owner.onBye(this);
+          this.#drain.byeReceived = true;
+          this.#host.onBye(this);
           // Envelopes travel in order: everything we sent before this ack reaches the peer first.
-          this.#enqueue([BYE_ACK]);
+          this.#sender.push([BYE_ACK]);
           break;
         case BYE_ACK:
-          this.#byeAcked = true;
-          this.#checkQuiet();
+          this.#drain.acked();
           break;
       }
     }
@@ -632,34 +325,15 @@ export class PeerConnection {
   #teardown(code: number, reason: string): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    clearTimeout(this.#timer);
-    clearInterval(this.#pinger);
-    const queuedIds = new Set<number>();
-    for (const env of this.#queue) if (env[0] === CALL) queuedIds.add(env[1]);
-    this.#queue = [];
-    const unsent: OutboundCall[] = [];
-    const lost: OutboundCall[] = [];
-    for (const [id, call] of this.#pending) (queuedIds.has(id) ? unsent : lost).push(call);
-    this.#pending.clear();
-    this.#inbound = 0;
+    this.#handshake.stop();
+    this.#keepalive.stop();
+    const { unsent, lost } = this.#pending.clear(this.#sender.close());
+    this.#drain.closed();
     const error = new SiloUnavailableError(
       `Connection to silo ${this.peerId ?? "(unauthenticated)"} closed (${code}${reason ? ` ${reason}` : ""}) before the reply; the call may or may not have run`,
     );
     for (const call of lost) call.lost(error);
-    this.#checkQuiet();
-    this.#owner.closed(this, code, reason, unsent);
+    this.#drain.check();
+    this.#host.closed(this, code, reason, unsent);
   }
-}
-
-/**
- * Raise the largest message `ws` accepts. Connections start at the handshake
- * size so a stranger cannot make us buffer a big frame; ws has no public way to
- * change the limit of an open socket, but its receiver reads `_maxPayload`
- * for every frame header (ws 1.x to 8.x).
- */
-function setMaxPayload(ws: WebSocket, bytes: number): boolean {
-  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
-  if (receiver === undefined || typeof receiver._maxPayload !== "number") return false;
-  receiver._maxPayload = bytes;
-  return true;
 }

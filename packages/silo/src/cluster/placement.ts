@@ -9,15 +9,9 @@ import { activeSilos, HashRing, type MembershipView } from "@praas/core";
 export class Placement {
   readonly selfId: string;
   #ring = new HashRing([]);
-  #version = 0;
 
   constructor(selfId: string) {
     this.selfId = selfId;
-  }
-
-  /** Membership version the ring was built from. */
-  get version(): number {
-    return this.#version;
   }
 
   get members(): readonly string[] {
@@ -28,7 +22,6 @@ export class Placement {
     const members = activeSilos(view)
       .map((s) => s.id)
       .filter((id) => !excluded.has(id));
-    this.#version = view.version;
     // Merging only the changed silos' points gives the same ring as a fresh build, cheaper.
     this.#ring = this.#ring.withMembers(members);
   }

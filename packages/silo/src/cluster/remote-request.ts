@@ -14,8 +14,8 @@ import type { Call } from "../call.js";
 import { endHop, type HopTrace } from "../tracing.js";
 import type { OutboundCall } from "./peer-connection.js";
 
-/** What happens to a call that came back unrun or never left. */
-export interface RequestRouter {
+/** What a remote request needs from the router that sent it: what happens to a call that came back unrun. */
+export interface RemoteRequestHost {
   /** The owner refused it before any actor ran it: it may be sent again. */
   notRun(call: Call, error: PraasError): void;
 }
@@ -24,7 +24,7 @@ export class RemoteRequest implements OutboundCall {
   constructor(
     readonly call: Call,
     readonly hops: number,
-    readonly router: RequestRouter,
+    readonly host: RemoteRequestHost,
     /** This hop's span, when the call is traced. */
     readonly hop?: HopTrace,
   ) {}
@@ -62,7 +62,7 @@ export class RemoteRequest implements OutboundCall {
       return;
     }
     const error = deserializeError(value as SerializedError);
-    if (notRun) this.router.notRun(this.call, error);
+    if (notRun) this.host.notRun(this.call, error);
     else this.call.reject(error);
   }
 

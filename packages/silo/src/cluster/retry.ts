@@ -6,13 +6,25 @@
  * the call's original deadline. Without the option nothing that may have run
  * is ever sent again (at most once).
  */
-import type { Clock } from "@praas/core";
+import { type Clock, type RetryPolicy, retryDelay } from "@praas/core";
 
 /** Error codes that `retry: true` retries. */
 export const RETRIED_CODES: ReadonlySet<string> = new Set(["SILO_UNAVAILABLE", "STALE_ACTIVATION"]);
 
 /** Attempts in all, the first included. */
 export const MAX_ATTEMPTS = 4;
+
+/**
+ * Pauses give membership a moment to notice the dead silo: 50, 200, 800 ms.
+ * They grow fourfold per attempt, i.e. every other step of this doubling
+ * policy (see {@link pauseAfter}).
+ */
+const PAUSES: RetryPolicy = { initialDelayMs: 50, maxDelayMs: 800, jitter: "none" };
+
+/** The pause after `n` failed attempts: step 2n − 1 of {@link PAUSES}, so 50 · 4^(n−1) ms. */
+function pauseAfter(n: number): number {
+  return retryDelay(PAUSES, 2 * n - 1);
+}
 
 function code(err: unknown): unknown {
   return typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
@@ -29,8 +41,7 @@ export async function withRetry(
     try {
       return await attempt(Math.max(1, deadline - clock.now()));
     } catch (err) {
-      // Give membership a moment to notice the dead silo, growing with each attempt.
-      const pause = 50 * 4 ** (n - 1);
+      const pause = pauseAfter(n);
       if (n >= MAX_ATTEMPTS || !RETRIED_CODES.has(code(err) as string) || deadline - clock.now() <= pause) throw err;
       await new Promise<void>((resolve) => clock.setTimeout(resolve, pause));
     }

@@ -22,6 +22,8 @@ import {
   type Clock,
   type DeadlineQueue,
   type PraasError,
+  type RetryPolicy,
+  retryDelay,
   SiloUnavailableError,
   serializeError,
   TimeoutError,
@@ -33,7 +35,7 @@ import type { CallEnvelope } from "./frames.js";
 import { InboundCall } from "./inbound-call.js";
 import type { OutboundCall, PeerConnection } from "./peer-connection.js";
 import type { Placement } from "./placement.js";
-import { RemoteRequest, type RequestRouter } from "./remote-request.js";
+import { RemoteRequest, type RemoteRequestHost } from "./remote-request.js";
 import { OutboundSiloRequest, SiloRequestNotHandledError, wrongSilo } from "./silo-request.js";
 
 /** What the router needs from the silo. */
@@ -61,8 +63,10 @@ export interface RouterTransport {
 
 /** Resends of a call refused as not run, before giving up. */
 const MAX_NOT_RUN_RESENDS = 10;
+/** Pause before a resend: 5 ms, doubling, at most 250 ms, no jitter (the call's own timing already varies). */
+const NOT_RUN_RESEND: RetryPolicy = { initialDelayMs: 5, maxDelayMs: 250, jitter: "none" };
 
-export class Router implements RequestRouter {
+export class Router implements RemoteRequestHost {
   readonly #host: RouterHost;
   readonly #placement: Placement;
   readonly #transport: RouterTransport;
@@ -201,7 +205,7 @@ export class Router implements RequestRouter {
       return;
     }
     this.#resends.set(call, n);
-    this.#host.clock.setTimeout(() => this.#host.dispatch(call), Math.min(250, 5 * 2 ** (n - 1)), true);
+    this.#host.clock.setTimeout(() => this.#host.dispatch(call), retryDelay(NOT_RUN_RESEND, n), true);
   }
 
   /** A call that never left, whose peer is gone: the ring names its new owner. */

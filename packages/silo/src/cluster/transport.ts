@@ -21,6 +21,8 @@ import {
   type Clock,
   type LogFunction,
   type PraasError,
+  type RetryPolicy,
+  retryDelay,
   SiloUnavailableError,
   systemClock,
   type TimerHandle,
@@ -30,12 +32,12 @@ import type { SiloConnector } from "./config.js";
 import type { CallEnvelope } from "./frames.js";
 import { MAX_HANDSHAKE_BYTES, SiloCloseCode } from "./handshake.js";
 import {
-  type Admission,
   type ConnectionLimits,
-  type ConnectionOwner,
   type OutboundCall,
   PeerConnection,
+  type PeerConnectionHost,
 } from "./peer-connection.js";
+import type { Admission } from "./peer-handshake.js";
 import { StrangerPool } from "./strangers.js";
 
 /**
@@ -66,7 +68,7 @@ export interface TransportOptions {
 }
 
 /** What the transport needs from the cluster node around it. */
-export interface TransportHandler {
+export interface TransportHost {
   /** Is this silo in the membership view (active or leaving)? */
   isMember(siloId: string): boolean;
   /** Wait (at most `timeoutMs`) for a view that has `siloId`; true once it does. */
@@ -96,7 +98,7 @@ class PeerSlot {
   redial: TimerHandle | undefined;
 }
 
-export class Transport implements ConnectionOwner {
+export class Transport implements PeerConnectionHost {
   readonly selfId: string;
   readonly cluster: string;
   readonly secret: Uint8Array;
@@ -104,28 +106,39 @@ export class Transport implements ConnectionOwner {
   readonly clock: Clock;
   readonly stats: TransportStats = { dropped: 0, rejected: 0, dials: 0 };
   readonly #options: TransportOptions;
-  readonly #handler: TransportHandler;
+  readonly #host: TransportHost;
   readonly #slots = new Map<string, PeerSlot>();
   /** Every connection, in any state, so close() can end them all. */
   readonly #all = new Set<PeerConnection>();
   /** The TCP socket under each accepted connection (to take it out of the stranger pool). */
   readonly #sockets = new Map<PeerConnection, Socket>();
   readonly #strangers: StrangerPool<Socket>;
+  /**
+   * Redial pauses: doubling from backoffMs up to maxBackoffMs, "equal" jitter
+   * (never under half the cap) so silos that lost the same peer do not redial
+   * in lockstep.
+   */
+  readonly #redialPolicy: RetryPolicy;
+  /** The connector's random numbers when it has them: a seeded test cluster replays its redials. */
+  readonly #random: () => number;
   #http: Server | undefined;
   #server: WebSocketServer | undefined;
   #listener: { close(): Promise<void> } | undefined;
   #closed = false;
   #draining = false;
 
-  constructor(options: TransportOptions, handler: TransportHandler) {
+  constructor(options: TransportOptions, host: TransportHost) {
     this.#options = options;
-    this.#handler = handler;
+    this.#host = host;
     this.selfId = options.selfId;
     this.cluster = options.cluster;
     this.secret = options.secret;
     this.limits = options.limits;
     this.clock = options.clock;
     this.#strangers = new StrangerPool(MAX_STRANGERS, options.limits.handshakeTimeoutMs);
+    this.#redialPolicy = { initialDelayMs: options.backoffMs, maxDelayMs: options.maxBackoffMs, jitter: "equal" };
+    const connector = options.connector;
+    this.#random = connector?.random === undefined ? Math.random : () => connector.random?.() ?? Math.random();
   }
 
   /** A connection event, for `--log-level debug` (rare: dials, opens, closes). */
@@ -248,7 +261,7 @@ export class Transport implements ConnectionOwner {
     }
     const waiting = slot.waiting;
     slot.waiting = [];
-    for (const call of waiting) if (!call.done) this.#handler.reroute(call);
+    for (const call of waiting) if (!call.done) this.#host.reroute(call);
   }
 
   /** Silos we have a slot for (connected, dialling, or with calls waiting). */
@@ -347,12 +360,9 @@ export class Transport implements ConnectionOwner {
       this.#dial(peerId, slot);
       return;
     }
-    const base = Math.min(this.#options.maxBackoffMs, this.#options.backoffMs * 2 ** (slot.failures - 1));
-    // Jitter, so silos that lost the same peer do not redial in lockstep.
-    const connector = this.#options.connector;
-    const delay = base / 2 + (connector?.random?.() ?? Math.random()) * (base / 2);
+    const delay = retryDelay(this.#redialPolicy, slot.failures, this.#random);
     // In an in-process test cluster redials run on the silo's (simulated) clock, so a seed replays them.
-    const timers = connector === undefined ? systemClock : this.clock;
+    const timers = this.#options.connector === undefined ? systemClock : this.clock;
     slot.redial = timers.setTimeout(
       () => {
         slot.redial = undefined;
@@ -365,7 +375,7 @@ export class Transport implements ConnectionOwner {
   }
 
   #dial(peerId: string, slot: PeerSlot): void {
-    const address = this.#handler.addressOf(peerId);
+    const address = this.#host.addressOf(peerId);
     if (address === undefined) {
       this.#failWaiting(slot, new SiloUnavailableError(`Silo ${peerId} is not in the membership view`));
       return;
@@ -391,16 +401,16 @@ export class Transport implements ConnectionOwner {
     for (const call of waiting) call.refused(error);
   }
 
-  // ---- ConnectionOwner ----
+  // ---- PeerConnectionHost ----
 
   admit(conn: PeerConnection, peerId: string): Admission | Promise<Admission> {
     // It proved the secret: no longer a stranger (the handshake timer of the connection still runs).
     const socket = this.#sockets.get(conn);
     if (socket !== undefined) this.#strangers.trust(socket);
     if (this.#closed) return { code: SiloCloseCode.GOING_AWAY, reason: "silo stopping" };
-    if (this.#handler.isMember(peerId)) return this.#decide(conn, peerId);
+    if (this.#host.isMember(peerId)) return this.#decide(conn, peerId);
     // A silo that just joined may dial us before our view has it: wait a little for the view.
-    return this.#handler.waitForMember(peerId, this.limits.handshakeTimeoutMs / 2).then((known) => {
+    return this.#host.waitForMember(peerId, this.limits.handshakeTimeoutMs / 2).then((known) => {
       if (!known) return { code: SiloCloseCode.UNKNOWN_PEER, reason: "not a member of this cluster" };
       if (this.#closed) return { code: SiloCloseCode.GOING_AWAY, reason: "silo stopping" };
       return this.#decide(conn, peerId);
@@ -451,11 +461,11 @@ export class Transport implements ConnectionOwner {
   }
 
   onCall(conn: PeerConnection, call: CallEnvelope): void {
-    this.#handler.onCall(conn, call);
+    this.#host.onCall(conn, call);
   }
 
   onBye(conn: PeerConnection): void {
-    if (conn.peerId !== undefined) this.#handler.onPeerLeaving(conn.peerId);
+    if (conn.peerId !== undefined) this.#host.onPeerLeaving(conn.peerId);
   }
 
   closed(conn: PeerConnection, code: number, reason: string, unsent: OutboundCall[]): void {
@@ -478,7 +488,7 @@ export class Transport implements ConnectionOwner {
     const slot = this.#slots.get(peerId);
     if (slot === undefined) {
       // The peer is gone from membership: calls that never left go to the new owner.
-      for (const call of unsent) if (!call.done) this.#handler.reroute(call);
+      for (const call of unsent) if (!call.done) this.#host.reroute(call);
       return;
     }
     if (slot.conn === conn) slot.conn = undefined;
