@@ -7,7 +7,7 @@
  * from the store, and judges its history. Every loop is bounded by a count
  * from the profile and by the run's time budget.
  */
-import { DEFAULT_DEAD_AFTER_MS, DEFAULT_HEARTBEAT_MS } from "@praas/core";
+import { DEFAULT_DEAD_AFTER_MS, DEFAULT_HEARTBEAT_MS } from "@praas/core/internal";
 import { SOAK_IDLE_TIMEOUT_MS } from "./actors.js";
 import { type StoreKind, SystemUnderTest } from "./cluster.js";
 import { type CheckResult, checkHistory, type FinalObservation, History } from "./history.js";

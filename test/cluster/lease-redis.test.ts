@@ -3,7 +3,7 @@
  * through a TCP proxy the test freezes (a partition from Redis only: the
  * silos still see each other). Real Redis, real sockets, real time.
  */
-import { type ActorId, HashRing, MemoryStateStore, type PraasError, type StoredState } from "@praas/core";
+import { type ActorId, HashRing, MemoryStateStore, type PraasError, type StoredState } from "@praas/core/internal";
 import { redisMembership } from "@praas/redis";
 import { Actor, Silo } from "@praas/silo";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";

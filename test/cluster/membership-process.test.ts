@@ -4,7 +4,7 @@
  * membership with short timings, state in one shared folder ("turn"
  * persistence: every acknowledged increment is stored).
  */
-import { HashRing } from "@praas/core";
+import { HashRing } from "@praas/core/internal";
 import { type RedisTestServer, startRedisServer, startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-import { optionError, PraasError, parseActorId } from "@praas/core";
+import { optionError, PraasError, parseActorId } from "@praas/core/internal";
 import type { DestinationStream } from "pino";
 import { parseArgs } from "./args.js";
 import { resolveStartConfig } from "./config.js";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { DEFAULT_HEARTBEAT_MS, optionError } from "@praas/core";
+import { DEFAULT_HEARTBEAT_MS, optionError } from "@praas/core/internal";
 import { DEFAULT_LIMITS } from "@praas/silo";
 import { ConfigError } from "./errors.js";
 import {

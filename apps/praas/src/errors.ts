@@ -1,4 +1,4 @@
-import { type OptionError, PraasError } from "@praas/core";
+import { type OptionError, PraasError } from "@praas/core/internal";
 
 /**
  * Bad command line, environment or config file; the message names the culprit

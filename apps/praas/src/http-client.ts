@@ -1,4 +1,4 @@
-import { deserializeError, PraasError } from "@praas/core";
+import { deserializeError, PraasError } from "@praas/core/internal";
 
 /** A JSON request to a gateway's control plane; errors come back as PraasErrors with the gateway's code. */
 export async function controlRequest(

@@ -9,7 +9,7 @@
  */
 
 import { createRequire } from "node:module";
-import type { LogDetails, LogFunction, LogLevel } from "@praas/core";
+import type { LogDetails, LogFunction, LogLevel } from "@praas/core/internal";
 import { type DestinationStream, type Logger, pino } from "pino";
 
 /** The levels `--log-level` accepts: the runtime's four, plus "silent" (nothing at all). */

@@ -8,7 +8,7 @@
  * OTEL_EXPORTER_OTLP_HEADERS, OTEL_BSP_*, OTEL_TRACES_SAMPLER(_ARG),
  * OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
  */
-import type { LogFunction } from "@praas/core";
+import type { LogFunction } from "@praas/core/internal";
 
 type Env = Readonly<Record<string, string | undefined>>;
 

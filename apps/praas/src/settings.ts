@@ -15,7 +15,7 @@ import {
   type OptionSpec,
   Options,
   remindersKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { CLUSTER_OPTIONS, DEFAULT_LIMITS, type GatewayLimits, SILO_OPTIONS } from "@praas/silo";
 import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
 

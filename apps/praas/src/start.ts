@@ -7,7 +7,7 @@ import {
   OptionError,
   redactUrl,
   remindersKey as remindersHash,
-} from "@praas/core";
+} from "@praas/core/internal";
 import {
   RedisUnavailableError,
   redisMembership,

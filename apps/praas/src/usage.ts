@@ -3,7 +3,7 @@
  * from the settings' descriptions (settings.ts), so every flag is listed with
  * its default and none can be added without its help line.
  */
-import { defaultText } from "@praas/core";
+import { defaultText } from "@praas/core/internal";
 import { CLIENT_SETTINGS, envOf, flagOf, SETTINGS, type Setting, type SettingGroup } from "./settings.js";
 
 /** Where descriptions start, and where lines wrap. */

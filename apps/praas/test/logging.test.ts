@@ -1,4 +1,4 @@
-import { type LogLevel, logAtLeast } from "@praas/core";
+import { type LogLevel, logAtLeast } from "@praas/core/internal";
 import { Actor, MemoryStateStore, Silo } from "@praas/silo";
 import { afterEach, describe, expect, test } from "vitest";
 import { ConfigError, createLogger, type Io, resolveStartConfig, runCommand } from "../src/index.js";

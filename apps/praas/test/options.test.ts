@@ -1,4 +1,4 @@
-import { defaultText } from "@praas/core";
+import { defaultText } from "@praas/core/internal";
 import { describe, expect, test } from "vitest";
 import {
   ConfigError,

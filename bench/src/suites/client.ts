@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Worker } from "node:worker_threads";
 import { connect } from "@praas/client";
-import { encodeTrusted } from "@praas/core";
+import { encodeTrusted } from "@praas/core/internal";
 import { Actor, type Gateway, MemoryStateStore, Silo, startGateway } from "@praas/silo";
 import { WebSocket, WebSocketServer } from "ws";
 import { clockOverheadNs, interleavedRounds, percentile, ratio, singleOpSamples, summarize, warmUp } from "../stats.js";

@@ -9,7 +9,7 @@
  *
  * Timing happens inside the child, so IPC never enters a measured figure.
  */
-import { HashRing, MemoryStateStore, type StateStore } from "@praas/core";
+import { HashRing, MemoryStateStore, type StateStore } from "@praas/core/internal";
 import { redisMembership } from "@praas/redis";
 import { Actor, FileStateStore, Silo } from "@praas/silo";
 import { type RawData, WebSocket, WebSocketServer } from "ws";

@@ -11,7 +11,7 @@
  * in the suite process for Redis and S3), never across the IPC channel.
  */
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { HashRing } from "@praas/core";
+import { HashRing } from "@praas/core/internal";
 import { redisMembership } from "@praas/redis";
 import { Actor, MemoryStateStore, Silo } from "@praas/silo";
 import { type S3Endpoint, s3ClientConfig, startS3Server } from "@praas/testing";

@@ -10,7 +10,7 @@
  * id, one at a time) move, and what the ring costs every silo in memory and
  * time on each view change — up to 1000 silos.
  */
-import { DEFAULT_VIRTUAL_NODES, HashRing, hash32 } from "@praas/core";
+import { DEFAULT_VIRTUAL_NODES, HashRing, hash32 } from "@praas/core/internal";
 import { interleavedRounds, median, nowNs, opsPerSec, warmUp } from "../stats.js";
 import type { BenchContext, Row, Suite, SuiteResult, Table } from "../suite.js";
 

@@ -19,7 +19,7 @@ import {
   type ServerFrame,
   systemClock,
   TimeoutError,
-} from "@praas/core";
+} from "@praas/core/internal";
 
 /** What call tracking needs of the connection. */
 export interface CallLink {

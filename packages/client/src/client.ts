@@ -30,7 +30,7 @@ import {
   validateKey,
   validateTypeName,
   withTraceFields,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { CallTracker } from "./calls.js";
 import { type ClientState, Connection, type DataFrame } from "./connection.js";
 import { ClientClosedError } from "./errors.js";

@@ -15,7 +15,7 @@ import {
   type RetryPolicy,
   retryDelay,
   type ServerFrame,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { CallLink } from "./calls.js";
 import { ConnectionFailedError } from "./errors.js";
 import { parseServerFrame } from "./protocol.js";

@@ -1,5 +1,5 @@
 /** The errors only the client raises (the rest are @praas/core's, rebuilt from the gateway's frames). */
-import { PraasError, registerErrorClass } from "@praas/core";
+import { PraasError, registerErrorClass } from "@praas/core/internal";
 
 /** The first connection could not be made (refused, unreachable, timed out). */
 export class ConnectionFailedError extends PraasError {

@@ -11,7 +11,7 @@ export {
   ProtocolError,
   TimeoutError,
   UnauthenticatedError,
-} from "@praas/core";
+} from "@praas/core/internal";
 export { Client, type ClientEvents, connect } from "./client.js";
 export type { ClientState } from "./connection.js";
 export { ClientClosedError, ConnectionFailedError } from "./errors.js";

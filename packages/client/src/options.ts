@@ -2,7 +2,7 @@
  * What a user may set on a client (ClientOptions, ReconnectOptions, the
  * options of `send`), and the one place they are checked and defaulted.
  */
-import { consoleLog, InvalidArgumentError, type LogFunction, type SendOptions } from "@praas/core";
+import { consoleLog, InvalidArgumentError, type LogFunction, type SendOptions } from "@praas/core/internal";
 import type { ConnectionSettings } from "./connection.js";
 import type { SocketFactory, WebSocketConstructor } from "./websocket.js";
 

@@ -1,5 +1,5 @@
 /** Checks of the frames a gateway sends, before the client trusts their shape. */
-import { isSerializedError, type ServerFrame, type SubscribeResult } from "@praas/core";
+import { isSerializedError, type ServerFrame, type SubscribeResult } from "@praas/core/internal";
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

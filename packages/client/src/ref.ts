@@ -3,7 +3,13 @@
  * through the client (plus `on` for events), and the types of handles,
  * listeners and worker invocations.
  */
-import { type ActorMethodNames, type ActorRef, REF_TARGET, type RefTarget, type RemoteMethod } from "@praas/core";
+import {
+  type ActorMethodNames,
+  type ActorRef,
+  REF_TARGET,
+  type RefTarget,
+  type RemoteMethod,
+} from "@praas/core/internal";
 
 /** What a listener learns besides the payload. */
 export interface EventInfo {

@@ -16,7 +16,7 @@ import {
   type RefTarget,
   type ServerFrame,
   type SubscribeResult,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { isSubscribeResult } from "./protocol.js";
 import type { EventInfo, EventListener, Gap, OnOptions, Subscription } from "./ref.js";
 

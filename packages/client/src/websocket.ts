@@ -4,7 +4,7 @@
  * `ws` is loaded with a dynamic import that bundlers do not follow, so the
  * browser path never pulls in a Node-only module.
  */
-import { deserializeError, PraasError } from "@praas/core";
+import { deserializeError, PraasError } from "@praas/core/internal";
 
 /** The slice of the standard WebSocket API the client uses. */
 export interface WebSocketLike {

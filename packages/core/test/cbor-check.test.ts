@@ -10,7 +10,7 @@ import {
   MAX_DECODE_DEPTH,
   TRUSTED_DECODE_LIMITS,
   UNTRUSTED_DECODE_LIMITS,
-} from "@praas/core";
+} from "@praas/core/internal";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 

@@ -1,4 +1,4 @@
-import { CodecError, decode, decodeStateRecord, encode, encodeStateRecord, MAX_DEPTH } from "@praas/core";
+import { CodecError, decode, decodeStateRecord, encode, encodeStateRecord, MAX_DEPTH } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 describe("codec", () => {

@@ -1,4 +1,4 @@
-import { type Clock, type DeadlineEntry, DeadlineQueue, ManualClock, type TimerHandle } from "@praas/core";
+import { type Clock, type DeadlineEntry, DeadlineQueue, ManualClock, type TimerHandle } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 function entry(log: string[], name: string): DeadlineEntry {

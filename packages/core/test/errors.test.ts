@@ -8,7 +8,7 @@ import {
   StateConflictError,
   serializeError,
   TimeoutError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 describe("error serialization", () => {

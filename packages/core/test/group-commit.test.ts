@@ -1,4 +1,4 @@
-import { GroupCommit, type GroupItem } from "@praas/core";
+import { GroupCommit, type GroupItem } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 interface Write extends GroupItem {

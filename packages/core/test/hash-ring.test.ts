@@ -1,4 +1,10 @@
-import { DEFAULT_VIRTUAL_NODES, HashRing, hash32, InvalidArgumentError, type MembershipView } from "@praas/core";
+import {
+  DEFAULT_VIRTUAL_NODES,
+  HashRing,
+  hash32,
+  InvalidArgumentError,
+  type MembershipView,
+} from "@praas/core/internal";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 

@@ -6,7 +6,7 @@ import {
   quoteValue,
   validateKey,
   validateTypeName,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 /** The message of the error `fn` throws. */

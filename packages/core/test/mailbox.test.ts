@@ -1,4 +1,4 @@
-import { Deque, Mailbox, type Turn } from "@praas/core";
+import { Deque, Mailbox, type Turn } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 interface T extends Turn {

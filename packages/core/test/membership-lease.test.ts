@@ -4,7 +4,7 @@ import {
   type MembershipProvider,
   MemoryMembershipRegistry,
   memoryMembership,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 const HEARTBEAT = 500;

@@ -1,4 +1,4 @@
-import { MembershipListeners, type MembershipView } from "@praas/core";
+import { MembershipListeners, type MembershipView } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 const view = (version: number): MembershipView => ({ version, silos: [] });

@@ -8,7 +8,7 @@ import {
   MemoryMembershipRegistry,
   memoryMembership,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 const HEARTBEAT = 500;

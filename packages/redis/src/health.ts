@@ -6,7 +6,7 @@
  * so does the membership heartbeat, which notices a partition that no socket
  * error reveals.
  */
-import { type LogFunction, PraasError, type RetryPolicy, retryDelay } from "@praas/core";
+import { type LogFunction, PraasError, type RetryPolicy, retryDelay } from "@praas/core/internal";
 import { Redis } from "ioredis";
 
 /** Redis could not be reached in time (at start: `praas start` exits 2). */

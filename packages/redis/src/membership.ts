@@ -41,7 +41,7 @@ import {
   type SiloStatus,
   systemClock,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { Redis } from "ioredis";
 import {
   describeError,

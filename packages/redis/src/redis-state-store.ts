@@ -9,7 +9,7 @@ import {
   StateConflictError,
   type StateStore,
   type StoredState,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { Redis } from "ioredis";
 import { watchRedis } from "./health.js";
 import { defineScript, type LuaScript } from "./lua-script.js";

@@ -6,7 +6,7 @@
  */
 import { once } from "node:events";
 import { createServer } from "node:net";
-import { leaseMarginMs, type MembershipProvider } from "@praas/core";
+import { leaseMarginMs, type MembershipProvider } from "@praas/core/internal";
 import {
   type RedisMembershipOptions,
   RedisUnavailableError,

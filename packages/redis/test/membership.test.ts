@@ -1,4 +1,4 @@
-import { HashRing, InvalidArgumentError, type MembershipProvider, type MembershipView } from "@praas/core";
+import { HashRing, InvalidArgumentError, type MembershipProvider, type MembershipView } from "@praas/core/internal";
 import { type RedisMembershipOptions, redisMembership } from "@praas/redis";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { Redis } from "ioredis";

@@ -17,7 +17,7 @@ import type {
   ReminderSchedule,
   SendOptions,
   StateStore,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Activation } from "./activation.js";
 import type { Call } from "./call.js";
 

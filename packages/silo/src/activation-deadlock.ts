@@ -5,7 +5,7 @@
  * it is refused at once with DEADLOCK instead of timing out. Pure functions
  * over the running turns, so the check costs no allocation on the call path.
  */
-import { type ChainLink, commonLinks, DeadlockError, describeCycle, EMPTY_CHAIN } from "@praas/core";
+import { type ChainLink, commonLinks, DeadlockError, describeCycle, EMPTY_CHAIN } from "@praas/core/internal";
 import type { Call } from "./call.js";
 
 /** What a turn shows of itself to the chain logic. */

@@ -22,7 +22,7 @@ import {
   type TimerHandle,
   type TimerOptions,
   validateChannel,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Activation } from "./activation.js";
 import { startTimer } from "./activation-timers.js";
 import { traceRecv } from "./tracing.js";

@@ -13,7 +13,7 @@ import {
   type InboxMessage,
   InvalidArgumentError,
   StaleActivationError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { ActivationContext } from "./activation-context.js";
 import { toCallerError } from "./activation-reply.js";
 import { initialStateOf, type PersistentState } from "./activation-state.js";

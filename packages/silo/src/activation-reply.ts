@@ -7,7 +7,13 @@
  * Kept apart so every path that answers a call (a turn, an inbox delivery, a
  * turn commit) applies the same rules.
  */
-import { assertEncodable, deserializeError, type PraasError, StaleActivationError, serializeError } from "@praas/core";
+import {
+  assertEncodable,
+  deserializeError,
+  type PraasError,
+  StaleActivationError,
+  serializeError,
+} from "@praas/core/internal";
 import type { ActivationContext } from "./activation-context.js";
 import type { Call } from "./call.js";
 

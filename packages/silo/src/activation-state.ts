@@ -20,7 +20,7 @@ import {
   StaleActivationError,
   StateConflictError,
   StateVersionError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { ActivationContext, DeactivationOutcome, DeactivationReason } from "./activation-context.js";
 import type { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";

@@ -6,7 +6,7 @@
  * activation, made only when a turn first runs overdue, with one timer for
  * the overdue turn whose grace ends first.
  */
-import { StuckTurnError, type TimerHandle } from "@praas/core";
+import { StuckTurnError, type TimerHandle } from "@praas/core/internal";
 import type { AbandonedActivation, ActivationContext, ActivationStatus } from "./activation-context.js";
 import type { ActivationTurn } from "./activation-turns.js";
 import type { ActorTypeInfo } from "./registry.js";

@@ -13,7 +13,7 @@ import {
   InvalidArgumentError,
   type TimerHandle,
   type TimerOptions,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { ActivationContext, ActivationStatus } from "./activation-context.js";
 import type { ActivationTurn } from "./activation-turns.js";
 import type { OverdueWatcher } from "./call.js";

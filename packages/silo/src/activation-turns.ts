@@ -17,7 +17,7 @@ import {
   StaleActivationError,
   SYSTEM_METHODS,
   type Turn,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { ActivationContext } from "./activation-context.js";
 import { outgoingChain } from "./activation-deadlock.js";
 import { deliverMessage, type InboxHost } from "./activation-inbox.js";

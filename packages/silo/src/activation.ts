@@ -37,7 +37,7 @@ import {
   type Mailbox,
   StaleActivationError,
   TimeoutError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type {
   AbandonedActivation,
   ActivationContext,

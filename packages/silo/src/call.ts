@@ -5,7 +5,7 @@ import {
   type DeadlineQueue,
   TimeoutError,
   type Turn,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { CallTrace } from "./tracing.js";
 
 /** Told when a turn it runs outlives its call's deadline. */

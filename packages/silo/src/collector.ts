@@ -4,7 +4,7 @@
  * to save once their backoff has passed; on demand, the least recently used
  * beyond `maxActivations`.
  */
-import type { Clock, PraasError, TimerHandle } from "@praas/core";
+import type { Clock, PraasError, TimerHandle } from "@praas/core/internal";
 import type { Activation, DeactivationReason } from "./activation.js";
 import type { ActivationTable } from "./activation-table.js";
 

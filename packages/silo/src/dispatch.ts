@@ -22,7 +22,7 @@ import {
   SiloStoppedError,
   type StateStore,
   SYSTEM_METHODS,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { Activation, type ActivationContext, toCallerError } from "./activation.js";
 import type { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";

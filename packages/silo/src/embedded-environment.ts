@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { CorruptStateError, StateDirLockedError } from "@praas/core";
+import { CorruptStateError, StateDirLockedError } from "@praas/core/internal";
 import type * as Lmdb from "lmdb";
 import type { Database, RootDatabase } from "lmdb";
 import type { EmbeddedStoreOptions } from "./embedded-options.js";

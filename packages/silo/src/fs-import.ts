@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type ActorId, decode, InvalidArgumentError, isReminderRecord, reminderKey } from "@praas/core";
+import { type ActorId, decode, InvalidArgumentError, isReminderRecord, reminderKey } from "@praas/core/internal";
 import { type EmbeddedEnvironment, lmdbKey, STORE_FOLDER } from "./embedded-environment.js";
 import { FILE_STORE_LAYOUT, fileStoreName } from "./fs-store.js";
 

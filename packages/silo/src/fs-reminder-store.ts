@@ -10,7 +10,7 @@ import {
   type ReminderRecord,
   type ReminderStore,
   reminderKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { writeFileAtomic } from "./atomic-file.js";
 
 /**

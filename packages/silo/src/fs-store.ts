@@ -1,7 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, open, readFile, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { type ActorId, CorruptStateError, StateConflictError, type StateStore, type StoredState } from "@praas/core";
+import {
+  type ActorId,
+  CorruptStateError,
+  StateConflictError,
+  type StateStore,
+  type StoredState,
+} from "@praas/core/internal";
 import { writeFileAtomic } from "./atomic-file.js";
 
 /**

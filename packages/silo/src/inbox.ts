@@ -8,7 +8,7 @@ import {
   type ReceivedMessage,
   TimeoutError,
   validateChannel,
-} from "@praas/core";
+} from "@praas/core/internal";
 
 /** A `recv` waiting for a matching message; also a deadline queue entry. */
 class Waiter implements DeadlineEntry {

@@ -43,7 +43,7 @@ export {
   type ThreadSettings,
   TimeoutError,
   type TimerOptions,
-} from "@praas/core";
+} from "@praas/core/internal";
 export type {
   AbandonedActivation,
   ActivationStatus,

@@ -7,7 +7,7 @@ import {
   type ReminderRecord,
   type ReminderStore,
   reminderKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { type EmbeddedEnvironment, lmdbKey } from "./embedded-environment.js";
 
 /**

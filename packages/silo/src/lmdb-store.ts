@@ -1,4 +1,10 @@
-import { type ActorId, formatActorId, StateConflictError, type StateStore, type StoredState } from "@praas/core";
+import {
+  type ActorId,
+  formatActorId,
+  StateConflictError,
+  type StateStore,
+  type StoredState,
+} from "@praas/core/internal";
 import { EmbeddedEnvironment, lmdbKey, parseVersion, STORE_FOLDER } from "./embedded-environment.js";
 import type { EmbeddedStoreOptions } from "./embedded-options.js";
 import { adoptHashedFileState, type FileImportReport, forgetHashedFileState, importFileStore } from "./fs-import.js";

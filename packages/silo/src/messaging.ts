@@ -17,7 +17,7 @@ import {
   type SendOptions,
   validateChannel,
   validateKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { ActorRegistry } from "./registry.js";
 
 /** What messaging needs from its silo. */

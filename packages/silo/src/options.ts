@@ -14,7 +14,7 @@ import {
   readOption,
   type StateStore,
   systemClock,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { type ClusterOptions, type ResolvedClusterOptions, resolveClusterOptions } from "./cluster/config.js";
 import { LmdbStateStore } from "./lmdb-store.js";
 import { ActorRegistry } from "./registry.js";

@@ -5,7 +5,7 @@ import {
   InvalidArgumentError,
   type PersistenceMode,
   validateTypeName,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { type ThreadedType, threadedTypeOf } from "./worker-pool/settings.js";
 
 /** Everything the runtime needs to know about one actor type, checked once at start. */

@@ -11,7 +11,7 @@ import {
   reminderKey,
   retryDelay,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 
 /** What the reminder service needs from its silo. */
 export interface ReminderHost {

@@ -6,7 +6,7 @@
  * fails half way closes its scope and rethrows, so nothing it began is left
  * running.
  */
-import type { Clock } from "@praas/core";
+import type { Clock } from "@praas/core/internal";
 
 export type Cleanup = () => unknown;
 

@@ -34,7 +34,7 @@ import {
   type StateStore,
   SYSTEM_METHODS,
   validateKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import {
   type AbandonedActivation,
   type Activation,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { StateDirLockedError } from "@praas/core";
+import { StateDirLockedError } from "@praas/core/internal";
 
 /**
  * Who holds an embedded store's folder: one small JSON file per open handle in

@@ -1,4 +1,4 @@
-import { type ActorId, actorIdString, assertEncodable, InvalidArgumentError } from "@praas/core";
+import { type ActorId, actorIdString, assertEncodable, InvalidArgumentError } from "@praas/core/internal";
 
 /** Receives an actor's events. */
 export type ActorEventListener = (event: string, payload: unknown) => void;

@@ -27,7 +27,7 @@ import {
   startSpan,
   TRACE_ATTR,
   type TraceCarrier,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Call } from "./call.js";
 import { type CallEnvelope, traceOf } from "./cluster/frames.js";
 

@@ -16,7 +16,7 @@ import {
   type LogLevel,
   MethodNotFoundError,
   SYSTEM_METHODS,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Activation, ActivationContext, FailureKind } from "./activation.js";
 import type { ActivationTable } from "./activation-table.js";
 import type { SiloClusterHost } from "./cluster/cluster.js";

@@ -5,7 +5,7 @@
  */
 
 import { connect, type Socket } from "node:net";
-import { type ChainLink, decode, encodeTrusted, type PraasError, systemClock } from "@praas/core";
+import { type ChainLink, decode, encodeTrusted, type PraasError, systemClock } from "@praas/core/internal";
 import { afterEach, describe, expect, it } from "vitest";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { newNonce, proof } from "../src/cluster/auth.js";

@@ -1,4 +1,4 @@
-import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH, systemClock } from "@praas/core";
+import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH, systemClock } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 import { newNonce, proof, resolveSecret, verifyProof } from "../src/cluster/auth.js";
 import { resolveClusterOptions } from "../src/cluster/config.js";

@@ -2,7 +2,7 @@
  * Three (or more) silos in one process over real sockets: routing to the
  * owner, deadlocks across silos, failure of a silo, joins, graceful drain.
  */
-import { DeadlockError, HashRing, memoryMembership, type PraasError, SiloStoppedError } from "@praas/core";
+import { DeadlockError, HashRing, memoryMembership, type PraasError, SiloStoppedError } from "@praas/core/internal";
 import { Actor, type Silo } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";

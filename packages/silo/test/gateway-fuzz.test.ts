@@ -1,4 +1,4 @@
-import { encodeTrusted } from "@praas/core";
+import { encodeTrusted } from "@praas/core/internal";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { Peer, type Served, serve } from "./gateway-helpers.js";

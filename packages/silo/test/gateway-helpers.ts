@@ -3,7 +3,7 @@
  * and a raw WebSocket peer that speaks the wire protocol byte by byte (so the
  * tests see exactly what a client of any language would).
  */
-import { Actor, decode, encodeTrusted, MemoryStateStore, PraasError } from "@praas/core";
+import { Actor, decode, encodeTrusted, MemoryStateStore, PraasError } from "@praas/core/internal";
 import { Schema } from "effect";
 import { WebSocket } from "ws";
 import { type Gateway, type GatewayOptions, Silo } from "../src/index.js";

@@ -1,4 +1,4 @@
-import { CloseCode, MemoryStateStore } from "@praas/core";
+import { CloseCode, MemoryStateStore } from "@praas/core/internal";
 import { afterEach, describe, expect, test } from "vitest";
 import { type GatewayOptions, InsecureBindError, Silo, startGateway } from "../src/index.js";
 import { Counter, errorOf, gate, Peer, type Served, serve } from "./gateway-helpers.js";

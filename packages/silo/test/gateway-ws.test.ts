@@ -1,4 +1,4 @@
-import { CLIENT_PROTOCOL_VERSION, CloseCode, encodeTrusted } from "@praas/core";
+import { CLIENT_PROTOCOL_VERSION, CloseCode, encodeTrusted } from "@praas/core/internal";
 import { afterEach, describe, expect, test } from "vitest";
 import type { GatewayOptions } from "../src/index.js";
 import { errorOf, gate, Peer, running, type Served, serve } from "./gateway-helpers.js";

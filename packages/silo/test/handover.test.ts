@@ -3,7 +3,7 @@
  * silo that joins (or rejoins) does not serve a key — not even a read — while
  * the silo that owned it is still running a turn on it.
  */
-import { HashRing, memoryMembership } from "@praas/core";
+import { HashRing, memoryMembership } from "@praas/core/internal";
 import { Actor } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";

@@ -13,7 +13,7 @@ import {
   MemoryMembershipRegistry,
   memoryMembership,
   type PraasError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { Actor, type DeactivationReason, type Gateway, Silo, startGateway } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { PARK_LIMIT_MS } from "../src/cluster/cluster.js";

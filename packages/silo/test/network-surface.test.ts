@@ -3,7 +3,7 @@
  * place for every path (references, silo.call, HTTP, WebSocket, other silos),
  * and visible (GET /v1/types).
  */
-import { Actor, HashRing, MemoryStateStore, memoryMembership } from "@praas/core";
+import { Actor, HashRing, MemoryStateStore, memoryMembership } from "@praas/core/internal";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";
 import { type Gateway, Silo, startGateway } from "../src/index.js";

@@ -14,7 +14,7 @@ import {
   readTraceFields,
   startSpan,
   traceClient,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 import { CALL, decodeFrame, encodeFrame, parseEnvelope, traceOf } from "../src/cluster/frames.js";
 import { parseClientFrame } from "../src/gateway/ws-protocol.js";

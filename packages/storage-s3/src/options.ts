@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { InvalidArgumentError } from "@praas/core";
+import { InvalidArgumentError } from "@praas/core/internal";
 
 export interface S3StorageOptions {
   /** The bucket holding the state objects (it must exist). */

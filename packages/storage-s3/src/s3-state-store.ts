@@ -13,7 +13,7 @@ import {
   StateConflictError,
   type StateStore,
   type StoredState,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { decodeObject, encodeObject, S3_OBJECT_FORMAT } from "./object-format.js";
 import { resolveS3Options, type S3StorageOptions } from "./options.js";
 import { WriteWindow } from "./write-window.js";

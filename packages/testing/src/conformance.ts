@@ -7,7 +7,7 @@ import {
   encodeStateRecord,
   StateConflictError,
   type StateStore,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 
 /**

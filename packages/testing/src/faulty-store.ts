@@ -19,7 +19,7 @@ import {
   type ReminderStore,
   type StateStore,
   type StoredState,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Prng } from "./prng.js";
 
 /** A failure injected into a store call. */

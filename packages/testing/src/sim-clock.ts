@@ -9,7 +9,7 @@
  * (no message to deliver, no storage call in flight) — so a run's order of
  * events follows from its seed, not from how fast the machine is.
  */
-import type { Clock, TimerHandle } from "@praas/core";
+import type { Clock, TimerHandle } from "@praas/core/internal";
 
 interface SimTimer {
   readonly at: number;

@@ -41,7 +41,7 @@ import {
   refTarget,
   SiloUnavailableError,
   type StateStore,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { Silo, type SiloOptions } from "@praas/silo";
 import { FaultyStore, SharedReminders, type StoreFaults } from "./faulty-store.js";
 import { History } from "./history.js";

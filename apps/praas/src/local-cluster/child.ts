@@ -3,7 +3,7 @@
  * IPC channel, told what to run by its first message, and stopped by the
  * parent (or by SIGTERM, after which the parent starts a fresh one).
  */
-import { PraasError } from "@praas/core";
+import { PraasError } from "@praas/core/internal";
 import { exitCodeOf } from "../errors.js";
 import { createLogger, defaultLogFormat } from "../logger.js";
 import { type Otel, otelWanted, startOtel } from "../otel.js";

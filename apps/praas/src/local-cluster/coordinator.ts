@@ -6,7 +6,7 @@
  * longer than deadAfterMs (a stalled process: when it wakes it is told it was
  * evicted and rejoins under a new id, as with Redis).
  */
-import { type MembershipProvider, MemoryMembershipRegistry, memoryMembership, systemClock } from "@praas/core";
+import { type MembershipProvider, MemoryMembershipRegistry, memoryMembership, systemClock } from "@praas/core/internal";
 import type { LocalTimings, ToChild, ToParent } from "./protocol.js";
 
 /** One silo process as the coordinator sees it. */

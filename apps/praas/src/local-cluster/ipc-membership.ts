@@ -18,7 +18,7 @@ import {
   type SiloInfo,
   systemClock,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { LocalTimings, ToChild, ToParent } from "./protocol.js";
 
 /** The IPC channel as this module needs it (the child's `process`, or a test double). */

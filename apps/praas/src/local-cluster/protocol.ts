@@ -3,7 +3,7 @@
  * membership coordinator) and its silo processes, over Node's IPC channel.
  * The channel is private to the two processes, so nothing here is authenticated.
  */
-import type { MembershipView, SiloInfo } from "@praas/core";
+import type { MembershipView, SiloInfo } from "@praas/core/internal";
 import type { StartConfig } from "../config.js";
 
 /** How the parent judges its children (the defaults of the other membership providers). */

@@ -11,7 +11,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { DEFAULT_STATE_DIR } from "@praas/core";
+import { DEFAULT_STATE_DIR } from "@praas/core/internal";
 import type { Io } from "../cli.js";
 import type { StartConfig } from "../config.js";
 import { LocalCoordinator, type Member } from "./coordinator.js";

@@ -7,7 +7,7 @@
  * keeps a proof from being reused on another connection.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { InvalidArgumentError } from "@praas/core";
+import { InvalidArgumentError } from "@praas/core/internal";
 
 export const NONCE_BYTES = 32;
 export type Role = "client" | "server";

@@ -29,7 +29,7 @@ import {
   retryDelay,
   SiloUnavailableError,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
 import type { ResolvedClusterOptions } from "./config.js";

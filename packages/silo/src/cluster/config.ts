@@ -9,7 +9,7 @@ import {
   Options,
   readOption,
   showValue,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { WebSocket } from "ws";
 import { resolveSecret } from "./auth.js";
 import type { ConnectionLimits } from "./peer-connection.js";

@@ -28,7 +28,7 @@ import {
   MAX_NAME_LENGTH,
   type SerializedError,
   type TraceCarrier,
-} from "@praas/core";
+} from "@praas/core/internal";
 
 export const CALL = 0;
 export const OK = 1;

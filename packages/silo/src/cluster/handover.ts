@@ -40,7 +40,7 @@ import {
   retryDelay,
   SiloUnavailableError,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { OutboundCall } from "./peer-connection.js";
 
 /** The reserved actor type of silo-to-silo control requests (never a user type: `#` cannot start an actor type name). */

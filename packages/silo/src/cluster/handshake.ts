@@ -9,7 +9,7 @@
  * The server also checks that the client is a member of the cluster (auth.ts
  * has the proofs). Anything else before "welcome" closes the connection.
  */
-import { decode, encodeTrusted, MAX_NAME_LENGTH, UNTRUSTED_DECODE_LIMITS } from "@praas/core";
+import { decode, encodeTrusted, MAX_NAME_LENGTH, UNTRUSTED_DECODE_LIMITS } from "@praas/core/internal";
 import { NONCE_BYTES } from "./auth.js";
 
 /** Bumped when frames or the handshake change incompatibly. */

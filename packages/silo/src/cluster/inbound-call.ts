@@ -3,7 +3,7 @@
  * call; its answer goes back as a reply envelope on the connection it came
  * in on instead of through a promise someone awaits.
  */
-import { type ChainLink, type DeadlineQueue, serializeError } from "@praas/core";
+import { type ChainLink, type DeadlineQueue, serializeError } from "@praas/core/internal";
 import { Call, type CallObserver } from "../call.js";
 import type { PeerConnection } from "./peer-connection.js";
 

@@ -33,7 +33,7 @@ import {
   SiloUnavailableError,
   serializeError,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
 import { formatAddress, type ResolvedClusterOptions } from "./config.js";

@@ -23,7 +23,7 @@ import {
   SiloUnavailableError,
   serializeError,
   type TraceCarrier,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { RawData, WebSocket } from "ws";
 import { ConnectionDrain } from "./connection-drain.js";
 import { addTrace, BYE, BYE_ACK, CALL, type CallEnvelope, decodeFrame, ERR, OK, parseEnvelope } from "./frames.js";

@@ -4,7 +4,7 @@
  * are draining (before membership says so) and minus this silo while it
  * drains, so calls go where they will be served.
  */
-import { activeSilos, HashRing, type MembershipView } from "@praas/core";
+import { activeSilos, HashRing, type MembershipView } from "@praas/core/internal";
 
 export class Placement {
   readonly selfId: string;

@@ -9,7 +9,7 @@ import {
   type PraasError,
   type SerializedError,
   type TraceCarrier,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Call } from "../call.js";
 import { endHop, type HopTrace } from "../tracing.js";
 import type { OutboundCall } from "./peer-connection.js";

@@ -6,7 +6,7 @@
  * the call's original deadline. Without the option nothing that may have run
  * is ever sent again (at most once).
  */
-import { type Clock, type RetryPolicy, retryDelay } from "@praas/core";
+import { type Clock, type RetryPolicy, retryDelay } from "@praas/core/internal";
 
 /** Error codes that `retry: true` retries. */
 export const RETRIED_CODES: ReadonlySet<string> = new Set(["SILO_UNAVAILABLE", "STALE_ACTIVATION"]);

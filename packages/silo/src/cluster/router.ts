@@ -28,7 +28,7 @@ import {
   serializeError,
   TimeoutError,
   validateKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Call, CallObserver } from "../call.js";
 import { inCallContext, traceHop, traceInbound } from "../tracing.js";
 import type { CallEnvelope } from "./frames.js";

@@ -7,7 +7,7 @@
  * error. The queue only grows while the socket is blocked; the connection
  * refuses new calls once it holds `maxQueued`.
  */
-import { CodecError, type PraasError, serializeError } from "@praas/core";
+import { CodecError, type PraasError, serializeError } from "@praas/core/internal";
 import type { WebSocket } from "ws";
 import { CALL, type Envelope, ERR, encodeFrame, OK } from "./frames.js";
 import type { ConnectionLimits } from "./peer-connection.js";

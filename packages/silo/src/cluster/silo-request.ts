@@ -17,7 +17,7 @@ import {
   type SerializedError,
   SiloUnavailableError,
   TimeoutError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { SILO_TYPE } from "./handover.js";
 import type { OutboundCall } from "./peer-connection.js";
 

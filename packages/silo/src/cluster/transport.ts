@@ -26,7 +26,7 @@ import {
   SiloUnavailableError,
   systemClock,
   type TimerHandle,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { WebSocket, WebSocketServer } from "ws";
 import type { SiloConnector } from "./config.js";
 import type { CallEnvelope } from "./frames.js";

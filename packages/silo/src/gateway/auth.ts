@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { ForbiddenError, PraasError, UnauthenticatedError } from "@praas/core";
+import { ForbiddenError, PraasError, UnauthenticatedError } from "@praas/core/internal";
 
 /** Decides who is calling from the request (HTTP or WebSocket upgrade); `undefined` rejects it (401). */
 export type AuthenticateHook<P> = (request: IncomingMessage) => P | undefined | Promise<P | undefined>;

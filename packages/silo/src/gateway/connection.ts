@@ -18,7 +18,7 @@ import {
   type Span,
   type SubFrame,
   validateKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { WebSocket } from "ws";
 import type { Silo } from "../silo.js";
 import { traceGateway } from "../tracing.js";

@@ -1,4 +1,4 @@
-import { PraasError } from "@praas/core";
+import { PraasError } from "@praas/core/internal";
 
 /** No such HTTP route. */
 export class RouteNotFoundError extends PraasError {

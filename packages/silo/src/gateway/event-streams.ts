@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type ActorId, actorIdString, encodeTrusted } from "@praas/core";
+import { type ActorId, actorIdString, encodeTrusted } from "@praas/core/internal";
 import type { Silo } from "../silo.js";
 
 /** One recorded event, encoded once so every subscriber's frame is a few byte copies. */

@@ -10,7 +10,7 @@ import {
   SiloStoppedError,
   serializeError,
   validateKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Silo } from "../silo.js";
 import type { ClusterStats } from "../stats/cluster-stats.js";
 import type { Authenticator } from "./auth.js";

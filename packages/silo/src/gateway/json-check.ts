@@ -1,4 +1,4 @@
-import { type DecodeLimits, ProtocolError } from "@praas/core";
+import { type DecodeLimits, ProtocolError } from "@praas/core/internal";
 
 /**
  * The JSON twin of core's checkCbor, for HTTP request bodies: one pass over

@@ -1,4 +1,4 @@
-import { type DecodeLimits, InvalidArgumentError, MAX_BIGNUM_BYTES, MAX_DECODE_DEPTH } from "@praas/core";
+import { type DecodeLimits, InvalidArgumentError, MAX_BIGNUM_BYTES, MAX_DECODE_DEPTH } from "@praas/core/internal";
 
 /**
  * Resource limits of a gateway. Every queue and buffer a client can grow has one

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InvalidArgumentError, PraasError } from "@praas/core";
+import { InvalidArgumentError, PraasError } from "@praas/core/internal";
 import { type AuthenticateHook, type AuthorizeHook, isLoopback } from "./auth.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
 

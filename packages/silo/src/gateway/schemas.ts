@@ -1,4 +1,4 @@
-import { type ArgsSchema, InvalidArgumentError } from "@praas/core";
+import { type ArgsSchema, InvalidArgumentError } from "@praas/core/internal";
 import { Schema } from "effect";
 import type { Silo } from "../silo.js";
 

@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { CLIENT_PROTOCOL_VERSION, CloseCode, OverloadedError, SiloStoppedError, serializeError } from "@praas/core";
+import {
+  CLIENT_PROTOCOL_VERSION,
+  CloseCode,
+  OverloadedError,
+  SiloStoppedError,
+  serializeError,
+} from "@praas/core/internal";
 import { WebSocketServer } from "ws";
 import type { Silo } from "../silo.js";
 import { ClusterStats } from "../stats/cluster-stats.js";

@@ -5,7 +5,7 @@ import {
   type RefTarget,
   validateKey,
   validateTypeName,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { Silo } from "../silo.js";
 
 /**

@@ -11,7 +11,7 @@ import {
   type SerializedError,
   serializeError,
   type TraceCarrier,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { RecordedEvent } from "./event-streams.js";
 
 /** Longest method or event name accepted on the wire. */

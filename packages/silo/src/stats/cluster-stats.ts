@@ -5,7 +5,7 @@
  * GATHER_MS. A silo that does not answer is listed with the reason, and the
  * rest of the cluster is shown regardless.
  */
-import { type ActorId, describeError } from "@praas/core";
+import { type ActorId, describeError } from "@praas/core/internal";
 import type { Silo } from "../silo.js";
 import { type AggregateInput, aggregate, type SiloAnswer } from "./aggregate.js";
 import { ACTOR_REQUEST, SNAPSHOT_REQUEST } from "./collector.js";

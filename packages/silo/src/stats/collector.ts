@@ -18,7 +18,7 @@ import {
   InvalidArgumentError,
   isControlMethod,
   validateKey,
-} from "@praas/core";
+} from "@praas/core/internal";
 import { BUCKETS_S, type CallMetrics } from "../gateway/call-metrics.js";
 import type { Silo, SiloFailure } from "../silo.js";
 import {

@@ -1,4 +1,4 @@
-import { PraasError, registerErrorClass } from "@praas/core";
+import { PraasError, registerErrorClass } from "@praas/core/internal";
 
 /**
  * The worker thread running a call died (an uncaught exception outside the

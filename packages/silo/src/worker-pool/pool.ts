@@ -12,7 +12,7 @@ import {
   isSerializedError,
   SiloStoppedError,
   TimeoutError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { CallObserver } from "../call.js";
 import { WorkerCrashedError } from "./errors.js";
 import type { ReplyMessage, RunMessage } from "./protocol.js";

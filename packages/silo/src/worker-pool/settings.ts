@@ -1,6 +1,6 @@
 import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type ActorClass, InvalidArgumentError } from "@praas/core";
+import { type ActorClass, InvalidArgumentError } from "@praas/core/internal";
 
 /** A threaded type as the pool needs it: where a worker thread finds the class. */
 export interface ThreadedType {

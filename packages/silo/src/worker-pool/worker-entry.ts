@@ -16,7 +16,7 @@ import {
   InvalidArgumentError,
   PraasError,
   serializeError,
-} from "@praas/core";
+} from "@praas/core/internal";
 import type { ReplyMessage, RunMessage } from "./protocol.js";
 
 /** What a threaded actor may not do: everything that needs the silo, which lives on the event loop. */

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ActorTypeNotFoundError, InvalidArgumentError, MAX_NAME_LENGTH, validateKey } from "@praas/core";
+import { ActorTypeNotFoundError, InvalidArgumentError, MAX_NAME_LENGTH, validateKey } from "@praas/core/internal";
 import { MethodNotAllowedError, RouteNotFoundError } from "../errors.js";
 import type { HttpContext, Route } from "../http-routes.js";
 import { toJson } from "../json.js";
