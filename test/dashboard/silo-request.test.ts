@@ -7,7 +7,7 @@ import { memoryMembership } from "@praas/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../../packages/silo/src/cluster/frames.js";
 import { SILO_REQUEST_TYPE } from "../../packages/silo/src/cluster/silo-request.js";
-import { rawPeer, startCluster, type TestCluster, until } from "../../packages/silo/test/cluster-helpers.js";
+import { rawPeer, startCluster, type TestCluster } from "../../packages/silo/test/cluster-helpers.js";
 import { Counter } from "../../packages/silo/test/fixtures.js";
 
 let cluster: TestCluster | undefined;
@@ -41,7 +41,13 @@ describe("silo requests", () => {
     // On the wire, from a member driven by hand: the key names the silo asked.
     const fake = memoryMembership(cluster.registry);
     await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
-    await until(() => s0.clusterView().silos.length === 3, "the fake member in the view");
+    await expect
+      .poll(() => s0.clusterView().silos.length === 3, {
+        message: "the fake member in the view",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     const peer = await rawPeer(s0, "silo-fake");
     peer.send([[CALL, 1, SILO_REQUEST_TYPE, s0.siloId, "echo", ["wire"], 1000, [], 0]]);
     expect(await peer.reply(1)).toEqual([OK, 1, { from: s0.siloId, args: ["wire"] }]);

@@ -50,13 +50,6 @@ function silo(id: string) {
 }
 
 /** Wait (bounded, polling) for `check`. Real time: Redis heartbeats run on the system clock. */
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const end = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 function evicted(p: MembershipProvider): Promise<string> {
   return new Promise((resolve) => p.onEvicted(resolve));
@@ -73,18 +66,22 @@ describe("redisMembership leases and faults", () => {
     expect(p.leaseValidUntil()).toBeGreaterThanOrEqual(before + FAST.deadAfterMs - margin);
     expect(p.leaseValidUntil()).toBeLessThanOrEqual(p.clock.now() + FAST.deadAfterMs - margin);
     const first = p.leaseValidUntil();
-    await until(() => p.leaseValidUntil() > first, "a renewal");
+    await expect
+      .poll(() => p.leaseValidUntil() > first, { message: "a renewal", timeout: 15_000, interval: 10 })
+      .toBe(true);
     // A partition: no reset, no error event; only the heartbeat notices.
     proxy.freeze();
     const frozenAt = p.clock.now();
     const lease = p.leaseValidUntil();
     expect(lease).toBeLessThanOrEqual(frozenAt + FAST.deadAfterMs - margin);
-    await until(() => log.length > 0, "the outage line");
+    await expect.poll(() => log.length > 0, { message: "the outage line", timeout: 15_000, interval: 10 }).toBe(true);
     expect(p.clock.now()).toBeGreaterThan(lease);
     expect(p.leaseValidUntil()).toBe(lease);
     proxy.thaw();
-    await until(() => p.leaseValidUntil() > lease, "a renewal after the outage");
-    await until(() => log.length > 1, "the recovery line");
+    await expect
+      .poll(() => p.leaseValidUntil() > lease, { message: "a renewal after the outage", timeout: 15_000, interval: 10 })
+      .toBe(true);
+    await expect.poll(() => log.length > 1, { message: "the recovery line", timeout: 15_000, interval: 10 }).toBe(true);
     expect(log).toEqual([
       expect.stringMatching(/^warn Redis at 127\.0\.0\.1:\d+ is unreachable \(.*\); retrying$/),
       expect.stringMatching(/^info Redis at 127\.0\.0\.1:\d+ is reachable again \(after \d+\.\d s\)$/),
@@ -97,15 +94,23 @@ describe("redisMembership leases and faults", () => {
     const p = provider(cluster, { url: `redis://127.0.0.1:${proxy.port}`, log: (l, m) => log.push(`${l} ${m}`) });
     await p.join(silo("a"));
     const first = p.leaseValidUntil();
-    await until(() => p.leaseValidUntil() > first, "a renewal");
+    await expect
+      .poll(() => p.leaseValidUntil() > first, { message: "a renewal", timeout: 15_000, interval: 10 })
+      .toBe(true);
     proxy.freeze();
-    await until(() => log.length > 0, "the outage line");
+    await expect.poll(() => log.length > 0, { message: "the outage line", timeout: 15_000, interval: 10 }).toBe(true);
     const lease = p.leaseValidUntil();
     // The link is back, but the sockets open during the cut never carry another byte (as after TCP
     // gave up retransmitting into a dead link): only a connection opened after the cut gets through.
     proxy.thaw({ strand: true });
-    await until(() => p.leaseValidUntil() > lease, "a renewal over a new connection");
-    await until(() => log.length > 1, "the recovery line");
+    await expect
+      .poll(() => p.leaseValidUntil() > lease, {
+        message: "a renewal over a new connection",
+        timeout: 15_000,
+        interval: 10,
+      })
+      .toBe(true);
+    await expect.poll(() => log.length > 1, { message: "the recovery line", timeout: 15_000, interval: 10 }).toBe(true);
     expect(log[1]).toMatch(/^info Redis at 127\.0\.0\.1:\d+ is reachable again/);
   });
 
@@ -128,12 +133,16 @@ describe("redisMembership leases and faults", () => {
       expect(await state.load({ type: "T", key: "k" })).toBeUndefined();
       await reminders.list();
       proxy.refuse(true); // Redis down: every connection reset, reconnections refused
-      await until(() => log.length > 0, "the outage line");
+      await expect.poll(() => log.length > 0, { message: "the outage line", timeout: 15_000, interval: 10 }).toBe(true);
       // Several reconnection attempts of all four connections, over one lease period.
       await new Promise((r) => setTimeout(r, FAST.deadAfterMs));
       proxy.refuse(false);
-      await until(() => log.length > 1, "the recovery line");
-      await until(() => p.leaseValidUntil() > p.clock.now(), "a fresh lease");
+      await expect
+        .poll(() => log.length > 1, { message: "the recovery line", timeout: 15_000, interval: 10 })
+        .toBe(true);
+      await expect
+        .poll(() => p.leaseValidUntil() > p.clock.now(), { message: "a fresh lease", timeout: 15_000, interval: 10 })
+        .toBe(true);
       expect(await state.load({ type: "T", key: "k" })).toBeUndefined();
     } finally {
       for (const spy of spies) spy.mockRestore();
@@ -186,7 +195,13 @@ describe("redisMembership leases and faults", () => {
     expect(p.leaseValidUntil()).toBeGreaterThan(p.clock.now());
     // The new incarnation hears later changes (by pub/sub and by polling).
     await provider(cluster).join(silo("b"));
-    await until(() => p.view().silos.some((s) => s.id === "b"), "the rejoined silo to see a later join");
+    await expect
+      .poll(() => p.view().silos.some((s) => s.id === "b"), {
+        message: "the rejoined silo to see a later join",
+        timeout: 15_000,
+        interval: 10,
+      })
+      .toBe(true);
   });
 
   it("a silo declared dead rejoins at once under a new id; the old one stays dead", async () => {

@@ -100,15 +100,6 @@ export function hosts(silos: readonly Silo[], type: string, key: string): Silo[]
   return silos.filter((s) => s.isActive({ type, key }));
 }
 
-/** Wait (bounded) until `check` holds, polling on the event loop. */
-export async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /**
  * A hand-driven peer: a raw WebSocket that authenticates to `silo` as member
  * `as` (the test knows the secret) and then sends frames of the test's choosing.

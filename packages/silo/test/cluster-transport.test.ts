@@ -107,15 +107,6 @@ function testCall(args: unknown[] = [1], timeoutMs = 5_000): OutboundCall & { ou
   };
 }
 
-/** Wait (bounded) until `check` holds, polling on the event loop. */
-async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** A raw WebSocket to a node's listener, with its messages and close code. */
 async function raw(address: string): Promise<{
   ws: WebSocket;
@@ -178,7 +169,9 @@ async function upgradedSocket(address: string): Promise<{ socket: Socket; closeC
   socket.on("data", (d: Buffer) => {
     received = Buffer.concat([received, d]);
   });
-  await until(() => received.includes("\r\n\r\n"), "the 101 response");
+  await expect
+    .poll(() => received.includes("\r\n\r\n"), { message: "the 101 response", timeout: 5_000, interval: 5 })
+    .toBe(true);
   expect(received.toString("latin1")).toMatch(/^HTTP\/1\.1 101 /);
   // The close frame the server sends (opcode 8), if any, carries the code in its first two payload bytes.
   const closeCode = new Promise<number | undefined>((resolve) =>
@@ -234,7 +227,13 @@ describe("one connection per silo pair", () => {
       b.transport.send(a.id, fromB);
       expect(await fromA.outcome).toEqual({ ok: true, value: ["a"], how: "replied" });
       expect(await fromB.outcome).toEqual({ ok: true, value: ["b"], how: "replied" });
-      await until(() => a.transport.openConnections === 1 && b.transport.openConnections === 1, "one connection");
+      await expect
+        .poll(() => a.transport.openConnections === 1 && b.transport.openConnections === 1, {
+          message: "one connection",
+          timeout: 5_000,
+          interval: 5,
+        })
+        .toBe(true);
       const ca = a.transport.connection(b.id);
       const cb = b.transport.connection(a.id);
       expect(ca?.dialedBySelf).toBe(true); // "silo-a…" < "silo-b…"
@@ -291,7 +290,13 @@ describe("authentication", () => {
       stopped = true;
     });
     for (let i = 0; i < 100; i++) void hold(i % 2 === 0).catch(() => {});
-    await until(() => b.transport.strangers >= 100, "100 strangers to be connected");
+    await expect
+      .poll(() => b.transport.strangers >= 100, {
+        message: "100 strangers to be connected",
+        timeout: 5_000,
+        interval: 5,
+      })
+      .toBe(true);
     const c = testCall(["through"]);
     a.transport.send(b.id, c);
     expect(await c.outcome).toEqual({ ok: true, value: ["through"], how: "replied" });
@@ -334,7 +339,13 @@ describe("authentication", () => {
     const partial = await halfOpen(address);
     const upgraded = await raw(address);
     await Promise.all([silent.closed, partial.closed, upgraded.closed]);
-    await until(() => s.transport.strangers === 0, "the server to let go of the sockets");
+    await expect
+      .poll(() => s.transport.strangers === 0, {
+        message: "the server to let go of the sockets",
+        timeout: 5_000,
+        interval: 5,
+      })
+      .toBe(true);
   });
 
   it("refuses a stranger's frame beyond the handshake size from its header, before its body arrives", async () => {
@@ -348,7 +359,13 @@ describe("authentication", () => {
     header.writeBigUInt64BE(48n * 1024n * 1024n, 2);
     socket.socket.write(Buffer.concat([header, Buffer.alloc(1024)]));
     expect(await socket.closeCode).toBe(1009);
-    await until(() => s.transport.strangers === 0, "the server to let go of the socket");
+    await expect
+      .poll(() => s.transport.strangers === 0, {
+        message: "the server to let go of the socket",
+        timeout: 5_000,
+        interval: 5,
+      })
+      .toBe(true);
   });
 
   it("carries frames far beyond the handshake size once both sides proved the secret", async () => {
@@ -436,7 +453,9 @@ describe("bad input from an authenticated peer", () => {
     expect(bad?.[2]).toMatchObject({ code: "INVALID_ARGUMENT" });
     expect(bad?.[3]).toBe(true); // not run
     // The valid call in the same frame was served.
-    await until(() => s.calls.length === 1, "the valid call");
+    await expect
+      .poll(() => s.calls.length === 1, { message: "the valid call", timeout: 5_000, interval: 5 })
+      .toBe(true);
     expect(s.calls[0]?.env[5]).toEqual([42]);
     expect(s.transport.stats.dropped).toBeGreaterThanOrEqual(5);
     expect(r.ws.readyState).toBe(WebSocket.OPEN);
@@ -449,7 +468,9 @@ describe("when things go wrong", () => {
     const b = await node("silo-b", { answer: false });
     const c = testCall();
     a.transport.send(b.id, c);
-    await until(() => b.calls.length === 1, "the call to arrive");
+    await expect
+      .poll(() => b.calls.length === 1, { message: "the call to arrive", timeout: 5_000, interval: 5 })
+      .toBe(true);
     await b.transport.close();
     const out = (await c.outcome) as { ok: boolean; value: PraasError; how: string };
     expect(out.how).toBe("lost");
@@ -463,7 +484,9 @@ describe("when things go wrong", () => {
     members.set("silo-dead", "127.0.0.1:1"); // nothing listens there
     const c = testCall();
     a.transport.send("silo-dead", c);
-    await until(() => a.transport.stats.dials >= 3, "redials");
+    await expect
+      .poll(() => a.transport.stats.dials >= 3, { message: "redials", timeout: 5_000, interval: 5 })
+      .toBe(true);
     expect(c.done).toBe(false);
     a.transport.peerGone("silo-dead", false);
     expect(a.rerouted).toEqual([c]);
@@ -474,13 +497,15 @@ describe("when things go wrong", () => {
     const peer = await fakeServer("silo-b");
     const warm = testCall();
     a.transport.send("silo-b", warm);
-    await until(() => peer.frames > 0, "the connection");
+    await expect.poll(() => peer.frames > 0, { message: "the connection", timeout: 5_000, interval: 5 }).toBe(true);
     // The peer stops reading: its TCP window fills and a's socket buffer grows past the high-water mark.
     peer.socket?.pause();
     const big = new Uint8Array(64 * 1024);
     const calls = Array.from({ length: 400 }, () => testCall([big]));
     for (const c of calls) a.transport.send("silo-b", c);
-    await until(() => calls.some((c) => c.done), "a call refused by backpressure");
+    await expect
+      .poll(() => calls.some((c) => c.done), { message: "a call refused by backpressure", timeout: 5_000, interval: 5 })
+      .toBe(true);
     const refused = (await Promise.race(calls.filter((c) => c.done).map((c) => c.outcome))) as {
       ok: boolean;
       value: PraasError;

@@ -6,7 +6,7 @@ import { DeadlockError, HashRing, memoryMembership, type PraasError, SiloStopped
 import { Actor, type Silo } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";
-import { hosts, rawPeer, startCluster, type TestCluster, until } from "./cluster-helpers.js";
+import { hosts, rawPeer, startCluster, type TestCluster } from "./cluster-helpers.js";
 
 /** Every acknowledged increment is durable before the reply leaves ("turn" persistence). */
 class Counter extends Actor<{ value: number }> {
@@ -151,7 +151,9 @@ describe("failure of a silo", () => {
     Gate.close();
     const key = keysOwnedBy(cluster, "Gate", s2, 1)[0] as string;
     const inFlight = s0.ref(Gate, key).hold();
-    await until(() => Gate.runs === 1, "the call to start on its owner");
+    await expect
+      .poll(() => Gate.runs === 1, { message: "the call to start on its owner", timeout: 10_000, interval: 5 })
+      .toBe(true);
     const evicted = new Promise<void>((r) => s2.once("evicted", () => r()));
     cluster.registry.declareDead(s2.siloId);
     await evicted;
@@ -168,7 +170,7 @@ describe("failure of a silo", () => {
     Gate.close();
     const key = keysOwnedBy(cluster, "Gate", s2, 1)[0] as string;
     const call = s0.ref(Gate, key, { retry: true }).hold();
-    await until(() => Gate.runs === 1, "the first run");
+    await expect.poll(() => Gate.runs === 1, { message: "the first run", timeout: 10_000, interval: 5 }).toBe(true);
     cluster.registry.declareDead(s2.siloId);
     // The second run happens on the key's owner now (a survivor, or the evicted silo's next
     // incarnation); the first is still stuck on the dropped activation, which is out of every table.
@@ -203,7 +205,13 @@ describe("failure of a silo", () => {
     // A member that joined but never listens (it crashed before serving): its keys' calls wait.
     const ghost = memoryMembership(cluster.registry, timings);
     await ghost.join({ id: "silo-ghost", address: "127.0.0.1:1", startedAt: Date.now() });
-    await until(() => (s0.clusterView().silos.length ?? 0) === 3, "the ghost in the view");
+    await expect
+      .poll(() => (s0.clusterView().silos.length ?? 0) === 3, {
+        message: "the ghost in the view",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     const ring = HashRing.fromView(cluster.registry.view());
     const keys = Array.from({ length: 200 }, (_, i) => `g${i}`).filter(
       (k) => ring.owner(`Counter/${k}`) === "silo-ghost",
@@ -228,7 +236,13 @@ describe("membership changes", () => {
     const before = new Map(keys.map((k) => [k, hosts(c.silos, "Counter", k)[0]]));
     const joined = await c.add();
     // Hand-over is asynchronous: wait until every key is hosted by at most one silo and none is mid-move.
-    await until(() => keys.every((k) => hosts(c.silos, "Counter", k).length <= 1), "hand-over");
+    await expect
+      .poll(() => keys.every((k) => hosts(c.silos, "Counter", k).length <= 1), {
+        message: "hand-over",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     for (const k of keys) expect(await joined.ref(Counter, k).add(1)).toBe(8);
     const moved = keys.filter((k) => hosts(c.silos, "Counter", k)[0] !== before.get(k));
     // Every moved key went to the new silo, and about a third moved.
@@ -258,9 +272,21 @@ describe("membership changes", () => {
       }
     };
     const workers = Array.from({ length: 8 }, (_, w) => load(w));
-    await until(() => [...acked.values()].reduce((a, b) => a + b, 0) > 500, "load to run");
+    await expect
+      .poll(() => [...acked.values()].reduce((a, b) => a + b, 0) > 500, {
+        message: "load to run",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     await c.add();
-    await until(() => [...acked.values()].reduce((a, b) => a + b, 0) > 2_000, "load after the join");
+    await expect
+      .poll(() => [...acked.values()].reduce((a, b) => a + b, 0) > 2_000, {
+        message: "load after the join",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     stop = true;
     await Promise.all(workers);
     expect(errors).toEqual([]);
@@ -289,10 +315,22 @@ describe("graceful drain", () => {
       }
     };
     const workers = Array.from({ length: 8 }, (_, w) => load(w));
-    await until(() => s2.activationCount > 5 && [...acked.values()].reduce((a, b) => a + b, 0) > 500, "load on s2");
+    await expect
+      .poll(() => s2.activationCount > 5 && [...acked.values()].reduce((a, b) => a + b, 0) > 500, {
+        message: "load on s2",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     await s2.stop();
     const afterStop = [...acked.values()].reduce((a, b) => a + b, 0);
-    await until(() => [...acked.values()].reduce((a, b) => a + b, 0) > afterStop + 500, "load after the drain");
+    await expect
+      .poll(() => [...acked.values()].reduce((a, b) => a + b, 0) > afterStop + 500, {
+        message: "load after the drain",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     stop = true;
     await Promise.all(workers);
     expect(errors).toEqual([]);
@@ -327,7 +365,9 @@ describe("graceful drain", () => {
     for (const old of originals) {
       await c.add();
       const mark = total();
-      await until(() => total() > mark + 200, "load on the new silo");
+      await expect
+        .poll(() => total() > mark + 200, { message: "load on the new silo", timeout: 10_000, interval: 5 })
+        .toBe(true);
       stopping.add(old);
       await old.stop();
     }
@@ -348,7 +388,13 @@ describe("forwarding", () => {
     const fake = memoryMembership(c.registry);
     await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
     cleanup.push(() => fake.close());
-    await until(() => s0.clusterView().silos.length === 3, "the fake member in the view");
+    await expect
+      .poll(() => s0.clusterView().silos.length === 3, {
+        message: "the fake member in the view",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     const peer = await rawPeer(s0, "silo-fake");
     cleanup.push(() => peer.close());
     const ring = HashRing.fromView(c.registry.view());

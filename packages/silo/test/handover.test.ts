@@ -7,7 +7,7 @@ import { HashRing, memoryMembership } from "@praas/core/internal";
 import { Actor } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";
-import { rawPeer, startCluster, type TestCluster, until } from "./cluster-helpers.js";
+import { rawPeer, startCluster, type TestCluster } from "./cluster-helpers.js";
 
 /** `hold` changes the state, then waits for the test to let it finish. */
 class Held extends Actor<{ value: number }> {
@@ -56,10 +56,22 @@ describe("ownership hand-over", () => {
     // Turns in flight on silo A for many keys: about half will belong to the next silo.
     const keys = Array.from({ length: 32 }, (_, i) => `k${i}`);
     const holds = keys.map((k) => refA(k).hold());
-    await until(() => keys.every((k) => a.isActive({ type: "Held", key: k })), "turns running on A");
+    await expect
+      .poll(() => keys.every((k) => a.isActive({ type: "Held", key: k })), {
+        message: "turns running on A",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
 
     const b = await cluster.add();
-    await until(() => b.clusterView().silos.length === 2 && a.clusterView().silos.length === 2, "both see both");
+    await expect
+      .poll(() => b.clusterView().silos.length === 2 && a.clusterView().silos.length === 2, {
+        message: "both see both",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     const ring = new HashRing([a.siloId, b.siloId]);
     const moved = keys.filter((k) => ring.owner(`Held/${k}`) === b.siloId);
     expect(moved.length).toBeGreaterThan(0);
@@ -75,7 +87,9 @@ describe("ownership hand-over", () => {
     expect(await Promise.all(holds)).toEqual(keys.map(() => 1));
     // B read the state A stored at the end of its turn, never the state from before it.
     expect(await read).toBe(1);
-    await until(() => !a.isActive({ type: "Held", key }), "A let the key go");
+    await expect
+      .poll(() => !a.isActive({ type: "Held", key }), { message: "A let the key go", timeout: 10_000, interval: 5 })
+      .toBe(true);
     expect(b.isActive({ type: "Held", key })).toBe(true);
   });
 
@@ -91,15 +105,33 @@ describe("ownership hand-over", () => {
 
     // B is cut off from membership: peers declare it dead, and A takes its keys over at once.
     cluster.registry.partition(oldB);
-    await until(() => a.clusterView().silos.every((s) => s.id !== oldB || s.status === "dead"), "B declared dead");
+    await expect
+      .poll(() => a.clusterView().silos.every((s) => s.id !== oldB || s.status === "dead"), {
+        message: "B declared dead",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     // A now runs turns on B's former keys; they have not finished when B comes back.
     const holds = ofB.map((k) => a.ref(Held, k).hold());
-    await until(() => ofB.every((k) => a.isActive({ type: "Held", key: k })), "A hosts B's keys");
+    await expect
+      .poll(() => ofB.every((k) => a.isActive({ type: "Held", key: k })), {
+        message: "A hosts B's keys",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
 
     const rejoined = new Promise<string>((resolve) => b.once("rejoined", (id) => resolve(id)));
     cluster.registry.partition(oldB, false);
     const newB = await rejoined;
-    await until(() => a.clusterView().silos.some((s) => s.id === newB && s.status === "active"), "A sees new B");
+    await expect
+      .poll(() => a.clusterView().silos.some((s) => s.id === newB && s.status === "active"), {
+        message: "A sees new B",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     const ring2 = new HashRing([a.siloId, newB]);
     const key = ofB.find((k) => ring2.owner(`Held/${k}`) === newB);
     if (key === undefined) throw new Error("no key moved back to B");
@@ -124,7 +156,13 @@ describe("ownership hand-over", () => {
     expect(await a.ref(Held, key).hold()).toBe(1);
     // B is cut off: it stops serving when its lease ends, before A can declare it dead.
     cluster.registry.partition(b.siloId);
-    await until(() => a.clusterView().silos.every((s) => s.id !== b.siloId || s.status === "dead"), "B dead");
+    await expect
+      .poll(() => a.clusterView().silos.every((s) => s.id !== b.siloId || s.status === "dead"), {
+        message: "B dead",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     expect(await a.ref(Held, key).get()).toBe(1);
     expect(a.isActive({ type: "Held", key })).toBe(true);
   });
@@ -136,7 +174,13 @@ describe("ownership hand-over", () => {
     const fake = memoryMembership(cluster.registry);
     await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
     try {
-      await until(() => a.clusterView().silos.length === 2, "the fake member in the view");
+      await expect
+        .poll(() => a.clusterView().silos.length === 2, {
+          message: "the fake member in the view",
+          timeout: 10_000,
+          interval: 5,
+        })
+        .toBe(true);
       const peer = await rawPeer(a, "silo-fake");
       try {
         const version = cluster.registry.view().version;

@@ -7,7 +7,7 @@ import { Actor, HashRing, MemoryStateStore, memoryMembership } from "@praas/core
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";
 import { type Gateway, Silo, startGateway } from "../src/index.js";
-import { rawPeer, startCluster, type TestCluster, until } from "./cluster-helpers.js";
+import { rawPeer, startCluster, type TestCluster } from "./cluster-helpers.js";
 import { errorOf, Peer } from "./gateway-helpers.js";
 
 /** Every kind of method TypeScript and JavaScript have. */
@@ -136,7 +136,13 @@ describe("the methods callers can reach", () => {
     const fake = memoryMembership(cluster.registry);
     await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
     stops.push(() => fake.close());
-    await until(() => s0.clusterView().silos.length === 2, "the fake member in the view");
+    await expect
+      .poll(() => s0.clusterView().silos.length === 2, {
+        message: "the fake member in the view",
+        timeout: 10_000,
+        interval: 5,
+      })
+      .toBe(true);
     const ring = HashRing.fromView(cluster.registry.view());
     let key = "";
     for (let i = 0; key === ""; i++) if (ring.owner(`GuardedVault/k${i}`) === s0.siloId) key = `k${i}`;
