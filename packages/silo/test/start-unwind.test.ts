@@ -4,7 +4,7 @@
  * folder's lock. And the scope that does it runs its cleanups last-in first-out.
  */
 import { createServer } from "node:net";
-import { MemoryMembershipRegistry, MemoryReminderStore, memoryMembership } from "@praas/core";
+import { MemoryMembershipRegistry, MemoryReminderStore, MemoryStateStore, memoryMembership } from "@praas/core";
 import { Actor, type ReminderRecord, Silo } from "@praas/silo";
 import { freePort } from "@praas/testing";
 import { afterEach, describe, expect, it } from "vitest";
@@ -81,6 +81,41 @@ describe("Silo.start failing late", () => {
     );
     const next = await Silo.start({ actors: [Noop], stateDir: dir });
     await next.stop();
+  });
+});
+
+describe("Silo.stop", () => {
+  it("is bounded when the membership store stops answering: leave and close are given up on, and reported", async () => {
+    const registry = new MemoryMembershipRegistry();
+    const inner = memoryMembership(registry);
+    // A membership whose leave() and close() never settle (Redis frozen at the wrong moment).
+    const hung = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === "leave" || prop === "close") return () => new Promise<void>(() => {});
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const lines: string[] = [];
+    const silo = await Silo.start({
+      actors: [Noop],
+      storage: new MemoryStateStore(),
+      log: (_level, message) => lines.push(message),
+      cluster: {
+        drainTimeoutMs: 200,
+        name: "bounded",
+        membership: hung,
+        secret: "bounded-stop-secret",
+        listen: { host: "127.0.0.1", port: 0 },
+      },
+    });
+    expect(await silo.ref(Noop, "a").ping()).toBe("pong");
+    const failures: string[] = [];
+    silo.on("failure", (f) => failures.push(`${f.kind} ${String((f.error as Error).message)}`));
+    await silo.stop(); // hangs for ever without the bound
+    const said = [...lines, ...failures].join("\n");
+    expect(said).toMatch(/membership leave did not finish within 200 ms/);
+    expect(said).toMatch(/membership close did not finish within 200 ms/);
   });
 });
 

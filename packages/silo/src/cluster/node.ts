@@ -32,10 +32,12 @@ import {
   type PraasError,
   SiloUnavailableError,
   serializeError,
+  TimeoutError,
   type TimerHandle,
 } from "@praas/core/internal";
 import type { Activation } from "../activation.js";
 import type { Call } from "../call.js";
+import { settlesWithin } from "../scope.js";
 import { formatAddress, type ResolvedClusterOptions } from "./config.js";
 import type { CallEnvelope } from "./frames.js";
 import {
@@ -341,22 +343,30 @@ export class ClusterNode {
       if (!this.#evicted) {
         // Peers first take us off their rings (bye), then membership says so.
         await this.#transport.announceLeaving(this.#options.drainTimeoutMs);
-        try {
-          await this.#membership.leave();
-        } catch (err) {
-          this.#host.report("membership leave", err);
-        }
+        await this.#boundedStep("membership leave", this.#membership.leave());
         await this.#transport.drain(this.#options.drainTimeoutMs);
       }
     } finally {
       this.#router.closed = true;
       for (const u of this.#unsubscribe) u();
-      await this.#transport.close();
-      try {
-        await this.#membership.close();
-      } catch (err) {
-        this.#host.report("membership close", err);
+      await this.#boundedStep("transport close", this.#transport.close());
+      await this.#boundedStep("membership close", this.#membership.close());
+    }
+  }
+
+  /**
+   * One step of a stop, bounded by the drain timeout: a membership store or a
+   * socket that stopped answering must not hang `stop()`. A step that fails or
+   * runs late is reported and the stop goes on.
+   */
+  async #boundedStep(what: string, work: Promise<unknown>): Promise<void> {
+    const ms = this.#options.drainTimeoutMs;
+    try {
+      if (!(await settlesWithin(work, ms, this.#host.clock))) {
+        this.#host.report(what, new TimeoutError(`${what} did not finish within ${ms} ms; stopping without it`));
       }
+    } catch (err) {
+      this.#host.report(what, err);
     }
   }
 
