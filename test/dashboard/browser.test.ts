@@ -84,7 +84,10 @@ describe("dashboard in Chromium", () => {
         .toBeGreaterThanOrEqual(before + 40);
       await page.locator('#calls tr[data-call="Counter.add"]').waitFor();
       await expect
-        .poll(async () => Number(await text(page, '#calls tr[data-call="Counter.add"] td:nth-child(3)')))
+        // Thousands are written "1,234".
+        .poll(async () =>
+          Number((await text(page, '#calls tr[data-call="Counter.add"] td:nth-child(3)')).replace(/,/g, "")),
+        )
         .toBeGreaterThan(0);
       await expect
         .poll(() => text(page, '#calls tr[data-call="Counter.fail"] td:nth-child(8)'))

@@ -141,7 +141,7 @@ export type Everything = [
 
 /** A user's program: an actor, a silo on S3 storage, a client over WebSocket, a Redis store. */
 const MAIN = `
-import { quoteValue } from "@praas/core";
+import { retryDelay } from "@praas/core";
 import { Actor, Silo, startGateway } from "@praas/silo";
 import { connect } from "@praas/client";
 import { redisStateStore } from "@praas/redis";
@@ -190,6 +190,8 @@ const nothing = await store.load({ type: "Counter", key: "none" });
 await store.close();
 await redis.stop();
 
-if (!USAGE.startsWith("praas") || quoteValue("x") !== '"x"') throw new Error("unexpected exports");
+if (!USAGE.startsWith("praas") || retryDelay({ initialDelayMs: 10, maxDelayMs: 10, jitter: "none" }, 1) !== 10) {
+  throw new Error("unexpected exports");
+}
 console.log(\`counter \${total}, event \${seen}, \${stored === undefined ? "NOT saved" : "saved in S3"}, redis store \${nothing === undefined ? "ok" : "?"}\`);
 `;

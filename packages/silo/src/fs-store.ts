@@ -4,6 +4,8 @@ import { join } from "node:path";
 import {
   type ActorId,
   CorruptStateError,
+  type RetryPolicy,
+  retryDelay,
   StateConflictError,
   type StateStore,
   type StoredState,
@@ -125,7 +127,7 @@ export class FileStateStore implements StateStore {
         await unlink(lock).catch(() => {});
         continue;
       }
-      await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt)));
+      await new Promise((r) => setTimeout(r, retryDelay(LOCK_WAIT, attempt + 1)));
     }
   }
 }
@@ -138,6 +140,8 @@ const FILE_SUFFIX = ".praas";
 /** The file store's layout, for the embedded store's one-time import (fs-import.ts). */
 export const FILE_STORE_LAYOUT = { magic: MAGIC, headerBytes: HEADER, suffix: FILE_SUFFIX } as const;
 const inProcessLocks = new Map<string, Promise<void>>();
+/** Waiting for another process's lock file: 1 ms doubling to 50 ms, jittered so waiters do not poll in step. */
+const LOCK_WAIT: RetryPolicy = { initialDelayMs: 1, maxDelayMs: 50, jitter: "equal" };
 
 async function readVersion(file: string): Promise<string | null> {
   let handle: Awaited<ReturnType<typeof open>>;

@@ -13,6 +13,7 @@ import {
   type Clock,
   InvalidArgumentError,
   leaseMarginMs,
+  MembershipListeners,
   type MembershipProvider,
   type MembershipView,
   type SiloInfo,
@@ -34,8 +35,16 @@ export class IpcMembership implements MembershipProvider {
   readonly #channel: ParentChannel;
   readonly #timings: LocalTimings;
   readonly #margin: number;
-  readonly #changeListeners = new Set<(view: MembershipView) => void>();
-  readonly #evictedListeners = new Set<(reason: string) => void>();
+  /**
+   * A listener that throws does not keep the others from hearing; its error
+   * is rethrown on its own tick, so it still ends the silo process as an
+   * uncaught exception would (the listeners are the silo's own).
+   */
+  readonly #listeners = new MembershipListeners((error) =>
+    queueMicrotask(() => {
+      throw error;
+    }),
+  );
   /** Send time of each heartbeat not yet acknowledged, by sequence number. */
   readonly #beats = new Map<number, number>();
   #state: State = "new";
@@ -90,13 +99,11 @@ export class IpcMembership implements MembershipProvider {
   }
 
   onChange(listener: (view: MembershipView) => void): () => void {
-    this.#changeListeners.add(listener);
-    return () => this.#changeListeners.delete(listener);
+    return this.#listeners.onChange(listener);
   }
 
   onEvicted(listener: (reason: string) => void): () => void {
-    this.#evictedListeners.add(listener);
-    return () => this.#evictedListeners.delete(listener);
+    return this.#listeners.onEvicted(listener);
   }
 
   leaseValidUntil(): number {
@@ -178,13 +185,13 @@ export class IpcMembership implements MembershipProvider {
       this.#evict(`the coordinating praas process declared silo ${this.#self} ${me === undefined ? "gone" : "dead"}`);
       return;
     }
-    for (const l of [...this.#changeListeners]) l(view);
+    this.#listeners.changed(view);
   }
 
   #evict(reason: string): void {
     if (this.#state !== "joined") return;
     this.#stop("evicted");
-    for (const l of [...this.#evictedListeners]) l(reason);
+    this.#listeners.evicted(reason);
   }
 
   #stop(state: State): void {

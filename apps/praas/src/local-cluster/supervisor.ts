@@ -11,7 +11,7 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { DEFAULT_STATE_DIR } from "@praas/core/internal";
+import { DEFAULT_STATE_DIR, type RetryPolicy, retryDelay } from "@praas/core/internal";
 import type { Io } from "../cli.js";
 import type { StartConfig } from "../config.js";
 import { LocalCoordinator, type Member } from "./coordinator.js";
@@ -19,8 +19,11 @@ import type { LocalTimings, ToChild, ToParent } from "./protocol.js";
 
 /** The membership timings of the other providers' defaults: a hung silo is declared dead within 2.5 s. */
 const TIMINGS: LocalTimings = { heartbeatMs: 500, deadAfterMs: 2_000 };
-/** A silo that keeps dying is restarted after 250 ms, doubling up to this; the delay resets after a minute up. */
-const MAX_RESTART_DELAY_MS = 30_000;
+/**
+ * A silo that keeps dying is restarted after 250 ms, doubling up to 30 s (no jitter: one supervisor,
+ * nobody to collide with); the delay resets after a minute up.
+ */
+const RESTART: RetryPolicy = { initialDelayMs: 250, maxDelayMs: 30_000, jitter: "none" };
 const STABLE_AFTER_MS = 60_000;
 /**
  * A silo process silent this long is hung, not merely slow: killed, then
@@ -124,7 +127,7 @@ export function runLocalCluster(config: StartConfig, io: Io, count: number): Pro
       if (shuttingDown !== undefined) return;
       const upMs = Date.now() - slot.startedAt;
       slot.failures = upMs > STABLE_AFTER_MS ? 1 : slot.failures + 1;
-      const delay = Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** (slot.failures - 1));
+      const delay = retryDelay(RESTART, slot.failures);
       io.err(
         `praas: silo ${slot.index}${slot.ready ? ` (${slot.ready.siloId})` : ""} exited (${signal ?? `code ${code}`}); starting a new one in ${delay} ms`,
       );
