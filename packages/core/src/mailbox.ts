@@ -16,16 +16,25 @@ export interface Turn {
  * direct callback rather than a promise the mailbox chains on, which saves a
  * promise, a closure and a microtask hop on every asynchronous call.
  */
+export interface TurnExecutor<T extends Turn> {
+  execute(turn: T): boolean;
+}
+
+/**
+ * The executor is an object rather than a function so that its owner can be
+ * it: an activation's mailbox then costs no closure (nor its context) per
+ * activation, which matters at millions of idle activations.
+ */
 export class Mailbox<T extends Turn> {
-  readonly #execute: (turn: T) => boolean;
+  readonly #executor: TurnExecutor<T>;
   #queue: Deque<T> | undefined;
   /** The ordinary turn now running, if any. */
   #current: T | undefined;
   #running = 0;
   #idleWaiters: (() => void)[] | undefined;
 
-  constructor(execute: (turn: T) => boolean) {
-    this.#execute = execute;
+  constructor(executor: TurnExecutor<T>) {
+    this.#executor = executor;
   }
 
   /** The ordinary (non-interleaving) turn in progress. */
@@ -49,7 +58,7 @@ export class Mailbox<T extends Turn> {
   post(turn: T): void {
     if (turn.interleave) {
       this.#running++;
-      if (this.#execute(turn)) this.done(turn);
+      if (this.#executor.execute(turn)) this.done(turn);
       return;
     }
     if (this.#current === undefined && this.queued === 0) {
@@ -85,7 +94,7 @@ export class Mailbox<T extends Turn> {
   #start(turn: T): void {
     this.#current = turn;
     this.#running++;
-    if (this.#execute(turn)) this.done(turn);
+    if (this.#executor.execute(turn)) this.done(turn);
   }
 
   // A loop rather than recursion: a long queue of synchronous turns must not grow the stack.
@@ -97,7 +106,7 @@ export class Mailbox<T extends Turn> {
       if (turn === undefined) break;
       this.#current = turn;
       this.#running++;
-      if (!this.#execute(turn)) return;
+      if (!this.#executor.execute(turn)) return;
       this.#running--;
       this.#current = undefined;
     }

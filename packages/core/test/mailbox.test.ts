@@ -10,13 +10,15 @@ describe("Mailbox", () => {
   it("runs ordinary turns one at a time in arrival order", async () => {
     const log: string[] = [];
     const gates = new Map<string, () => void>();
-    const mb: Mailbox<T> = new Mailbox<T>((t) => {
-      log.push(`start ${t.name}`);
-      void new Promise<void>((r) => gates.set(t.name, r)).then(() => {
-        log.push(`end ${t.name}`);
-        mb.done(t);
-      });
-      return false;
+    const mb: Mailbox<T> = new Mailbox<T>({
+      execute: (t) => {
+        log.push(`start ${t.name}`);
+        void new Promise<void>((r) => gates.set(t.name, r)).then(() => {
+          log.push(`end ${t.name}`);
+          mb.done(t);
+        });
+        return false;
+      },
     });
     mb.post({ name: "a", interleave: false });
     mb.post({ name: "b", interleave: false });
@@ -32,11 +34,13 @@ describe("Mailbox", () => {
   it("starts interleaving turns at once, alongside an ordinary one", async () => {
     const log: string[] = [];
     let release!: () => void;
-    const mb: Mailbox<T> = new Mailbox<T>((t) => {
-      log.push(t.name);
-      if (t.name !== "slow") return true;
-      release = () => mb.done(t);
-      return false;
+    const mb: Mailbox<T> = new Mailbox<T>({
+      execute: (t) => {
+        log.push(t.name);
+        if (t.name !== "slow") return true;
+        release = () => mb.done(t);
+        return false;
+      },
     });
     mb.post({ name: "slow", interleave: false });
     mb.post({ name: "queued", interleave: false });
@@ -51,11 +55,13 @@ describe("Mailbox", () => {
   it("drains a long queue of synchronous turns without growing the stack", async () => {
     let ran = 0;
     let release!: () => void;
-    const mb: Mailbox<T> = new Mailbox<T>((t) => {
-      ran++;
-      if (t.name !== "first") return true;
-      release = () => mb.done(t);
-      return false;
+    const mb: Mailbox<T> = new Mailbox<T>({
+      execute: (t) => {
+        ran++;
+        if (t.name !== "first") return true;
+        release = () => mb.done(t);
+        return false;
+      },
     });
     mb.post({ name: "first", interleave: false });
     for (let i = 0; i < 200_000; i++) mb.post({ name: "sync", interleave: false });

@@ -59,13 +59,17 @@ export class TurnRunner {
 
   constructor(host: TurnsHost) {
     this.#host = host;
-    this.mailbox = new Mailbox<Call | ActorTimer>((turn) =>
-      turn instanceof ActorTimer
-        ? this.#runTimer(turn)
-        : turn.trace === undefined
-          ? this.#runCall(turn)
-          : this.#runTraced(turn),
-    );
+    // The runner is the mailbox's executor: no closure per activation.
+    this.mailbox = new Mailbox<Call | ActorTimer>(this);
+  }
+
+  /** Run one turn (the mailbox calls this); true when it finished synchronously. */
+  execute(turn: Call | ActorTimer): boolean {
+    return turn instanceof ActorTimer
+      ? this.#runTimer(turn)
+      : turn.trace === undefined
+        ? this.#runCall(turn)
+        : this.#runTraced(turn);
   }
 
   /** Turns now running. */

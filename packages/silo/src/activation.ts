@@ -58,6 +58,7 @@ import type { ActorTypeInfo } from "./registry.js";
 
 /** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
 const ABANDONED: unique symbol = Symbol("abandoned");
+const ACTIVATED: Promise<void> = Promise.resolve();
 
 export class Activation {
   #status: ActivationStatus = "activating";
@@ -173,8 +174,12 @@ export class Activation {
       const callerError = toCallerError(err);
       for (const call of waiting) call.reject(callerError);
       this.ctx.report("activate", this.idString, err);
+      this.#activation = ACTIVATED;
       return;
     }
+    // Done: later start() calls get a shared settled promise, so an idle activation
+    // does not keep one of its own (memory per activation counts at millions).
+    this.#activation = ACTIVATED;
     if (this.#status === "activating") this.#setStatus("active");
     this.ctx.activated(this);
     const waiting = this.#waiting;
