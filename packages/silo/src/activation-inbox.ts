@@ -14,7 +14,7 @@ import {
   InvalidArgumentError,
   StaleActivationError,
 } from "@praas/core/internal";
-import type { ActivationContext } from "./activation-context.js";
+import type { ActivationHost } from "./activation-host.js";
 import { toCallerError } from "./activation-reply.js";
 import { initialStateOf, type PersistentState } from "./activation-state.js";
 import type { Call } from "./call.js";
@@ -26,7 +26,7 @@ export interface InboxHost {
   readonly id: ActorId;
   readonly idString: string;
   readonly info: ActorTypeInfo;
-  readonly ctx: Pick<ActivationContext, "store">;
+  readonly ctx: Pick<ActivationHost, "store">;
   readonly stale: boolean;
   readonly persistence: PersistentState;
   /** Told when a delivery that waited for its checkpoint is over. */

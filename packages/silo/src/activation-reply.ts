@@ -14,7 +14,7 @@ import {
   StaleActivationError,
   serializeError,
 } from "@praas/core/internal";
-import type { ActivationContext } from "./activation-context.js";
+import type { ActivationHost } from "./activation-host.js";
 import type { Call } from "./call.js";
 
 /** What the reply step needs from its activation. */
@@ -22,7 +22,7 @@ export interface ReplyHost {
   readonly idString: string;
   /** True once a conditional write found newer state (or the silo dropped it): it may not answer. */
   readonly stale: boolean;
-  readonly ctx: Pick<ActivationContext, "servingError">;
+  readonly ctx: Pick<ActivationHost, "servingError">;
 }
 
 /** Turn an error into what the caller sees: always the serialized form, even in-process. */

@@ -21,7 +21,7 @@ import {
   StateConflictError,
   StateVersionError,
 } from "@praas/core/internal";
-import type { ActivationContext, DeactivationOutcome, DeactivationReason } from "./activation-context.js";
+import type { ActivationHost, DeactivationOutcome, DeactivationReason } from "./activation-host.js";
 import type { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
 
@@ -30,7 +30,7 @@ export interface PersistentStateHost {
   readonly id: ActorId;
   readonly idString: string;
   readonly info: ActorTypeInfo;
-  readonly ctx: Pick<ActivationContext, "store" | "clock" | "report" | "log">;
+  readonly ctx: Pick<ActivationHost, "store" | "clock" | "report" | "log">;
   /** Holds the actor's state as its turns leave it (what is encoded), and where a load puts it. */
   readonly facade: { state: unknown };
   /** True once a conditional write found newer state: never write again. */

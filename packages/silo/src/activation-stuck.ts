@@ -7,7 +7,7 @@
  * the overdue turn whose grace ends first.
  */
 import { StuckTurnError, type TimerHandle } from "@praas/core/internal";
-import type { AbandonedActivation, ActivationContext, ActivationStatus } from "./activation-context.js";
+import type { AbandonedActivation, ActivationHost, ActivationStatus } from "./activation-host.js";
 import type { ActivationTurn } from "./activation-turns.js";
 import type { ActorTypeInfo } from "./registry.js";
 
@@ -15,7 +15,7 @@ import type { ActorTypeInfo } from "./registry.js";
 export interface StuckTurnHost {
   readonly idString: string;
   readonly info: ActorTypeInfo;
-  readonly ctx: Pick<ActivationContext, "clock" | "stuckTurnGraceMs" | "report" | "log">;
+  readonly ctx: Pick<ActivationHost, "clock" | "stuckTurnGraceMs" | "report" | "log">;
   readonly status: ActivationStatus;
   readonly turns: { readonly running: readonly ActivationTurn[] };
   abandon(reason: "stuck"): Promise<AbandonedActivation>;

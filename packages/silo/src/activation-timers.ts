@@ -14,7 +14,7 @@ import {
   type TimerHandle,
   type TimerOptions,
 } from "@praas/core/internal";
-import type { ActivationContext, ActivationStatus } from "./activation-context.js";
+import type { ActivationHost, ActivationStatus } from "./activation-host.js";
 import type { ActivationTurn } from "./activation-turns.js";
 import type { OverdueWatcher } from "./call.js";
 import type { ActorTypeInfo } from "./registry.js";
@@ -22,7 +22,7 @@ import type { ActorTypeInfo } from "./registry.js";
 /** What timers need from their activation. */
 export interface TimersHost extends OverdueWatcher {
   readonly info: ActorTypeInfo;
-  readonly ctx: Pick<ActivationContext, "clock">;
+  readonly ctx: Pick<ActivationHost, "clock">;
   readonly status: ActivationStatus;
   /** Its armed timers, made on first use; cleared at deactivation. */
   timers: Set<ActorTimer> | undefined;

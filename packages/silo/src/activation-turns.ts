@@ -18,8 +18,8 @@ import {
   SYSTEM_METHODS,
   type Turn,
 } from "@praas/core/internal";
-import type { ActivationContext } from "./activation-context.js";
 import { outgoingChain } from "./activation-deadlock.js";
+import type { ActivationHost } from "./activation-host.js";
 import { deliverMessage, type InboxHost } from "./activation-inbox.js";
 import { type ReplyHost, refusal, settle, toCallerError } from "./activation-reply.js";
 import { ActorTimer } from "./activation-timers.js";
@@ -39,7 +39,7 @@ export interface ActivationTurn extends Turn {
 /** What turn execution needs from its activation. */
 export interface TurnsHost extends ReplyHost, InboxHost, OverdueWatcher {
   readonly ctx: Pick<
-    ActivationContext,
+    ActivationHost,
     "servingError" | "dispatch" | "nextTurnId" | "store" | "clock" | "deadlines" | "callTimeoutMs" | "report"
   >;
 }

@@ -7,7 +7,7 @@
  * the inbox (activation-inbox.ts), timers (activation-timers.ts), what the
  * actor sees (activation-facade.ts), deadlocks (activation-deadlock.ts) and
  * stuck turns (activation-stuck.ts); the silo's side of the contract is
- * activation-context.ts. As in Orleans, the lifecycle decides *whether* turns
+ * activation-host.ts. As in Orleans, the lifecycle decides *whether* turns
  * run and state is written; the parts decide *how*.
  *
  *   activating ──loaded, onActivate ran──▶ active ──deactivate(reason), abandon──▶ deactivating ──▶ deactivated
@@ -38,15 +38,15 @@ import {
   StaleActivationError,
   TimeoutError,
 } from "@praas/core/internal";
+import { rejectIfDeadlock } from "./activation-deadlock.js";
+import { ActorFacade, toActorId } from "./activation-facade.js";
 import type {
   AbandonedActivation,
-  ActivationContext,
+  ActivationHost,
   ActivationStatus,
   DeactivationOutcome,
   DeactivationReason,
-} from "./activation-context.js";
-import { rejectIfDeadlock } from "./activation-deadlock.js";
-import { ActorFacade, toActorId } from "./activation-facade.js";
+} from "./activation-host.js";
 import { toCallerError } from "./activation-reply.js";
 import { PersistentState } from "./activation-state.js";
 import { StuckTurnWatch } from "./activation-stuck.js";
@@ -92,7 +92,7 @@ export class Activation {
     readonly idString: string,
     readonly info: ActorTypeInfo,
     key: string,
-    readonly ctx: ActivationContext,
+    readonly ctx: ActivationHost,
   ) {
     this.id = { type: info.name, key };
     this.facade = new ActorFacade(this);
@@ -355,10 +355,10 @@ function withDeadline<T>(p: Promise<T>, ms: number, clock: Clock): Promise<T> {
 // The silo, the cluster and the package index import these from here.
 export type {
   AbandonedActivation,
-  ActivationContext,
+  ActivationHost,
   ActivationStatus,
   DeactivationOutcome,
   DeactivationReason,
   FailureKind,
-} from "./activation-context.js";
+} from "./activation-host.js";
 export { toActorId, toCallerError };

@@ -23,7 +23,7 @@ import {
   type StateStore,
   SYSTEM_METHODS,
 } from "@praas/core/internal";
-import { Activation, type ActivationContext, toCallerError } from "./activation.js";
+import { Activation, type ActivationHost, toCallerError } from "./activation.js";
 import type { ActivationTable } from "./activation-table.js";
 import { Call, type CallObserver } from "./call.js";
 import type { Cluster } from "./cluster/cluster.js";
@@ -44,7 +44,7 @@ export interface DispatcherHost {
   readonly stateless: StatelessPool;
   readonly collector: ActivationCollector;
   /** What every activation made here is given. */
-  readonly context: ActivationContext;
+  readonly context: ActivationHost;
   readonly clock: Clock;
   /** Deadline of a system call that names none. */
   readonly callTimeoutMs: number;
@@ -61,7 +61,7 @@ export class CallDispatcher {
   readonly #threads: WorkerPool;
   readonly #stateless: StatelessPool;
   readonly #collector: ActivationCollector;
-  readonly #context: ActivationContext;
+  readonly #context: ActivationHost;
   readonly #clock: Clock;
   readonly #callTimeoutMs: number;
   readonly #storage: StateStore;

@@ -38,7 +38,7 @@ import {
 import {
   type AbandonedActivation,
   type Activation,
-  type ActivationContext,
+  type ActivationHost,
   type DeactivationReason,
   type FailureKind,
   toActorId,
@@ -134,7 +134,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   readonly #registry: ActorRegistry;
   readonly #table = new ActivationTable();
   readonly #deadlines: DeadlineQueue;
-  readonly #context: ActivationContext;
+  readonly #context: ActivationHost;
   readonly #subscriptions = new Subscriptions();
   readonly #reminders: ReminderService;
   readonly #stateless = new StatelessPool();

@@ -17,7 +17,7 @@ import {
   MethodNotFoundError,
   SYSTEM_METHODS,
 } from "@praas/core/internal";
-import type { Activation, ActivationContext, FailureKind } from "./activation.js";
+import type { Activation, ActivationHost, FailureKind } from "./activation.js";
 import type { ActivationTable } from "./activation-table.js";
 import type { SiloClusterHost } from "./cluster/cluster.js";
 import type { SiloRequests } from "./cluster/silo-request.js";
@@ -58,7 +58,7 @@ export interface WiringHost {
 }
 
 /** What every activation of the silo is given. */
-export function activationContext(host: WiringHost): ActivationContext {
+export function activationContext(host: WiringHost): ActivationHost {
   const { options, events } = host;
   let turns = 0;
   return {

@@ -31,7 +31,7 @@ import { sendPermission, type TargetCache } from "./targets.js";
 import { errFrame, eventFrame, gapFrame, okFrame, parseClientFrame } from "./ws-protocol.js";
 
 /** What a connection needs from its gateway. */
-export interface ConnectionContext<P> {
+export interface ConnectionHost<P> {
   readonly silo: Silo;
   readonly limits: GatewayLimits;
   readonly auth: Authenticator<P>;
@@ -61,7 +61,7 @@ interface Subscription {
  */
 export class GatewayConnection<P> {
   readonly #ws: WebSocket;
-  readonly #ctx: ConnectionContext<P>;
+  readonly #ctx: ConnectionHost<P>;
   readonly #principal: P;
   readonly #bad: BadFrameCounter;
   readonly #decodeLimits: DecodeLimits;
@@ -80,7 +80,7 @@ export class GatewayConnection<P> {
   lastFrameAt = Date.now();
   alive = true;
 
-  constructor(ws: WebSocket, principal: P, ctx: ConnectionContext<P>) {
+  constructor(ws: WebSocket, principal: P, ctx: ConnectionHost<P>) {
     this.#ws = ws;
     this.#principal = principal;
     this.#ctx = ctx;

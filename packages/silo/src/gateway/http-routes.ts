@@ -24,7 +24,7 @@ import type { HttpFallback } from "./options.js";
 import type { ArgsValidator } from "./schemas.js";
 import { sendPermission, type TargetCache } from "./targets.js";
 
-export interface HttpContext<P> {
+export interface HttpRoutesHost<P> {
   readonly silo: Silo;
   readonly limits: GatewayLimits;
   readonly auth: Authenticator<P>;
@@ -43,14 +43,14 @@ export interface HttpContext<P> {
 export interface Route<P> {
   readonly name: string;
   readonly open?: boolean;
-  run(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse, principal: P): Promise<void>;
+  run(ctx: HttpRoutesHost<P>, req: IncomingMessage, res: ServerResponse, principal: P): Promise<void>;
 }
 
 /**
  * The HTTP control plane (docs/protocol.md): JSON in, JSON out, errors as
  * `{"error":{"code","message"}}` with a status that fits the code.
  */
-export function createHttpHandler<P>(ctx: HttpContext<P>): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHttpHandler<P>(ctx: HttpRoutesHost<P>): (req: IncomingMessage, res: ServerResponse) => void {
   const fail = (res: ServerResponse, err: unknown) => {
     if (!res.headersSent) sendError(res, err);
     else res.destroy();
@@ -163,11 +163,11 @@ function match<P>(method: string, url: string): Route<P> {
   throw new RouteNotFoundError(method, path);
 }
 
-async function healthz<P>(_ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function healthz<P>(_ctx: HttpRoutesHost<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   sendJson(res, 200, '{"status":"ok"}');
 }
 
-async function readyz<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function readyz<P>(ctx: HttpRoutesHost<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (ctx.draining()) {
     sendJson(res, 503, '{"status":"draining"}');
     return;
@@ -178,14 +178,14 @@ async function readyz<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: Server
   else sendJson(res, 200, '{"status":"ready"}');
 }
 
-async function metrics<P>(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function metrics<P>(ctx: HttpRoutesHost<P>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (ctx.metrics === undefined) throw new RouteNotFoundError(req.method ?? "GET", "/metrics");
   const text = await ctx.metrics.registry.metrics();
   res.writeHead(200, { "content-type": ctx.metrics.registry.contentType });
   res.end(text);
 }
 
-async function cluster<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function cluster<P>(ctx: HttpRoutesHost<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   sendJson(res, 200, toJson(ctx.silo.clusterView()));
 }
 
@@ -195,7 +195,7 @@ async function cluster<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: Serve
  * not, they are every public prototype method, TypeScript private and
  * protected ones included.
  */
-async function types<P>(ctx: HttpContext<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function types<P>(ctx: HttpRoutesHost<P>, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   sendJson(res, 200, toJson({ types: describeTypes(ctx.silo) }));
 }
 
@@ -220,14 +220,14 @@ export function describeTypes(silo: Silo): TypeDescription[] {
 }
 
 /** Check the type and key of an actor route and the principal's right to `what` on it. */
-async function admit<P>(ctx: HttpContext<P>, principal: P, id: ActorId, what: string): Promise<void> {
+async function admit<P>(ctx: HttpRoutesHost<P>, principal: P, id: ActorId, what: string): Promise<void> {
   if (ctx.silo.classOf(id.type) === undefined) throw new ActorTypeNotFoundError(id.type);
   validateKey(id.key);
   const pending = ctx.auth.authorize(principal, id.type, id.key, what);
   if (pending !== undefined) await pending;
 }
 
-async function status<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
+async function status<P>(ctx: HttpRoutesHost<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
   await admit(ctx, principal, id, "@status");
   let body: Record<string, unknown>;
   // Asks the owner in a cluster (without activating anything), so any silo answers the same.
@@ -238,20 +238,20 @@ async function status<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P,
   sendJson(res, 200, toJson(body));
 }
 
-async function deactivate<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
+async function deactivate<P>(ctx: HttpRoutesHost<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
   await admit(ctx, principal, id, "@deactivate");
   const wasActive = await ctx.silo.deactivate(id);
   sendJson(res, 200, toJson({ ...id, deactivated: wasActive }));
 }
 
-async function deleteState<P>(ctx: HttpContext<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
+async function deleteState<P>(ctx: HttpRoutesHost<P>, res: ServerResponse, principal: P, id: ActorId): Promise<void> {
   await admit(ctx, principal, id, "@deleteState");
   await ctx.silo.deleteState(id);
   sendJson(res, 200, toJson({ ...id, deleted: true }));
 }
 
 async function invoke<P>(
-  ctx: HttpContext<P>,
+  ctx: HttpRoutesHost<P>,
   req: IncomingMessage,
   res: ServerResponse,
   principal: P,
@@ -294,7 +294,7 @@ async function readJson(req: IncomingMessage, limits: GatewayLimits, empty: unkn
 
 /** `POST /v1/functions/:type/:method`: call a stateless worker type (authorized with key ""). */
 async function invokeFunction<P>(
-  ctx: HttpContext<P>,
+  ctx: HttpRoutesHost<P>,
   req: IncomingMessage,
   res: ServerResponse,
   principal: P,
@@ -322,7 +322,7 @@ async function invokeFunction<P>(
  * put a message in the actor's inbox (authorized as "@send:<channel>"). 204 once it is there.
  */
 async function sendMessage<P>(
-  ctx: HttpContext<P>,
+  ctx: HttpRoutesHost<P>,
   req: IncomingMessage,
   res: ServerResponse,
   principal: P,

@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ActorTypeNotFoundError, InvalidArgumentError, MAX_NAME_LENGTH, validateKey } from "@praas/core/internal";
 import { MethodNotAllowedError, RouteNotFoundError } from "../errors.js";
-import type { HttpContext, Route } from "../http-routes.js";
+import type { HttpRoutesHost, Route } from "../http-routes.js";
 import { toJson } from "../json.js";
 
 /** Rows of the silo table per page, at most. */
@@ -116,7 +116,7 @@ export function intParam(query: Map<string, string>, name: string, min: number, 
 }
 
 /** `GET /dashboard/api/cluster?page=&pageSize=`: the cluster, silos paged. */
-async function cluster<P>(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function cluster<P>(ctx: HttpRoutesHost<P>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const stats = ctx.dashboard;
   if (stats === undefined) throw new RouteNotFoundError("GET", "/dashboard/api/cluster");
   const query = queryOf(req.url ?? "", ["page", "pageSize"]);
@@ -126,7 +126,12 @@ async function cluster<P>(ctx: HttpContext<P>, req: IncomingMessage, res: Server
 }
 
 /** `GET /dashboard/api/actor?type=&key=`: the inspector (authorized as "@status" on the actor). */
-async function actor<P>(ctx: HttpContext<P>, req: IncomingMessage, res: ServerResponse, principal: P): Promise<void> {
+async function actor<P>(
+  ctx: HttpRoutesHost<P>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  principal: P,
+): Promise<void> {
   const stats = ctx.dashboard;
   if (stats === undefined) throw new RouteNotFoundError("GET", "/dashboard/api/actor");
   const query = queryOf(req.url ?? "", ["type", "key"]);

@@ -1,6 +1,6 @@
 /**
  * The contract between an activation and its silo: what an activation needs
- * from the silo (ActivationContext), and the words both use about an
+ * from the silo (ActivationHost), and the words both use about an
  * activation's life — its status, why and how it ended, what an abandonment
  * reports, what kinds of failure it reports. Kept apart from the lifecycle so
  * the silo's side can be read without the implementation (and the parts of an
@@ -54,7 +54,7 @@ export interface AbandonedActivation {
 }
 
 /** What an activation needs from its silo. */
-export interface ActivationContext {
+export interface ActivationHost {
   /** Undefined while the silo may serve (a cluster silo holds its membership lease); else the error to fail a call with. */
   servingError(): PraasError | undefined;
   readonly store: StateStore;
