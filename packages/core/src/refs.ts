@@ -13,7 +13,7 @@ export interface RefTarget {
 
 /** Sends a call to wherever the target lives (local mailbox, another silo, a gateway). */
 export interface Invoker {
-  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
+  invokeRef(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
 }
 
 /** Symbol under which a reference exposes its target (for the runtime and codecs). */
@@ -40,7 +40,7 @@ const handler: ProxyHandler<RefHolder> = {
     if (prop === "id") return holder.target.id;
     if (prop === holder.lastProp) return holder.lastFn;
     const { target, invoker } = holder;
-    const fn = (...args: unknown[]) => invoker.invoke(target, prop, args);
+    const fn = (...args: unknown[]) => invoker.invokeRef(target, prop, args);
     holder.lastProp = prop;
     holder.lastFn = fn;
     return fn;

@@ -354,7 +354,7 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
   call(type: string, key: string, method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
     try {
       const target = refTarget(this.refByName(type, key, options)) as RefTarget;
-      return this.invoke(target, method, [...args]);
+      return this.invokeRef(target, method, [...args]);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -573,20 +573,23 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     method: M,
     ...args: Parameters<RemoteMethod<T[M]>>
   ): ReturnType<RemoteMethod<T[M]>>;
-  /** Not for applications: the entry point of every call made through a reference (the `Invoker` seam). */
-  invoke(target: RefTarget, method: string, args: unknown[]): Promise<unknown>;
-  invoke(first: RefTarget | ActorClass, method: string, ...rest: unknown[]): Promise<unknown> {
-    if (typeof first === "function") {
-      const info = this.#registry.ofClass(first);
-      if (info === undefined) return Promise.reject(new ActorTypeNotFoundError(first.actorType ?? first.name));
-      if (!info.stateless) {
-        return Promise.reject(
-          new InvalidArgumentError(`${info.name} is not stateless: call it through a reference with a key`),
-        );
-      }
-      return this.#dispatcher.call(info, "", method, rest, EMPTY_CHAIN, this.#options.callTimeoutMs);
+  invoke(cls: ActorClass, method: string, ...args: unknown[]): Promise<unknown> {
+    const info = this.#registry.ofClass(cls);
+    if (info === undefined) return Promise.reject(new ActorTypeNotFoundError(cls.actorType ?? cls.name));
+    if (!info.stateless) {
+      return Promise.reject(
+        new InvalidArgumentError(`${info.name} is not stateless: call it through a reference with a key`),
+      );
     }
-    const target = first;
+    return this.#dispatcher.call(info, "", method, args, EMPTY_CHAIN, this.#options.callTimeoutMs);
+  }
+
+  /**
+   * Not for applications (use a reference): the entry point of every call
+   * made through a reference (the `Invoker` seam of `createRef`), and of the
+   * gateway's calls.
+   */
+  invokeRef(target: RefTarget, method: string, args: unknown[]): Promise<unknown> {
     const info = this.#registry.get(target.id.type);
     if (info === undefined) return Promise.reject(new ActorTypeNotFoundError(target.id.type));
     const caller = (target as SiloRefTarget).caller;
@@ -594,14 +597,13 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
     const timeoutMs = target.options?.timeoutMs ?? this.#options.callTimeoutMs;
     if (target.options?.retry === true) {
       // Opt-in: the caller says the call may run twice (see cluster/retry.ts).
-      const args = rest[0] as unknown[];
       return withRetry(
         (ms) => this.#dispatcher.call(info, target.id.key, method, args, chain, ms, target.idString),
         timeoutMs,
         this.#options.clock,
       );
     }
-    return this.#dispatcher.call(info, target.id.key, method, rest[0] as unknown[], chain, timeoutMs, target.idString);
+    return this.#dispatcher.call(info, target.id.key, method, args, chain, timeoutMs, target.idString);
   }
 
   /**

@@ -212,14 +212,14 @@ export class TestCluster {
     if (first === undefined) throw new SiloNotRunningError("The cluster has no silo");
     const target = refTarget(first.silo.ref(cls, key, callOptions)) as RefTarget;
     const invoker: Invoker = {
-      invoke: (t: RefTarget, method: string, args: unknown[]): Promise<unknown> => {
+      invokeRef: (t: RefTarget, method: string, args: unknown[]): Promise<unknown> => {
         let node: Node;
         try {
           node = this.#running(via === undefined ? this.#pickIndex() : via);
         } catch (err) {
           return Promise.reject(err);
         }
-        const work = node.silo.invoke(t, method, args);
+        const work = node.silo.invokeRef(t, method, args);
         return this.track(
           new Promise<unknown>((resolve, reject) => {
             node.calls.add(reject);

@@ -262,12 +262,12 @@ export class GatewayConnection<P> {
         // Unknown type: ACTOR_TYPE_NOT_FOUND; a keyed type: INVALID_ARGUMENT.
         const target = this.#ctx.targets.worker(silo, frame.type, frame.timeoutMs);
         const args = this.#ctx.validator.check(frame.type, frame.method, frame.args);
-        result = silo.invoke(target, frame.method, args as unknown[]);
+        result = silo.invokeRef(target, frame.method, args as unknown[]);
       } else {
         const args = this.#ctx.validator.check(frame.type, frame.method, frame.args);
         const target = this.#ctx.targets.get(frame.type, frame.key, frame.timeoutMs);
         // The silo checks the type, the method and the arguments' encodability.
-        result = silo.invoke(target, frame.method, args as unknown[]);
+        result = silo.invokeRef(target, frame.method, args as unknown[]);
       }
     } catch (err) {
       this.#finish(id, errFrame(id, err));

@@ -266,7 +266,7 @@ async function invoke<P>(
   try {
     const checked = ctx.validator.check(id.type, method, args);
     const target = ctx.targets.get(id.type, id.key, timeoutMs);
-    const value = await ctx.silo.invoke(target, method, checked as unknown[]);
+    const value = await ctx.silo.invokeRef(target, method, checked as unknown[]);
     sendJson(res, 200, toJson(value));
   } finally {
     ctx.callEnded();
@@ -310,7 +310,7 @@ async function invokeFunction<P>(
     // Unknown type: ACTOR_TYPE_NOT_FOUND (404); a keyed type: INVALID_ARGUMENT (400).
     const target = ctx.targets.worker(ctx.silo, type, timeoutMs);
     const checked = ctx.validator.check(type, method, args);
-    const value = await ctx.silo.invoke(target, method, checked as unknown[]);
+    const value = await ctx.silo.invokeRef(target, method, checked as unknown[]);
     sendJson(res, 200, toJson(value));
   } finally {
     ctx.callEnded();
