@@ -203,11 +203,11 @@ describe("praas start in a cluster with S3 storage", () => {
             PRAAS_CLUSTER_SECRET: "",
           },
         ),
-        /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required.*give --cluster-secret/,
+        /cluster\.secret is required.*give --cluster-secret/,
       ],
       [
         start(["--cluster", "c", "--redis-url", redisUrl(), "--token", "t0ken-t0ken"], { PRAAS_CLUSTER_SECRET: "" }),
-        /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required.*give --cluster-secret or \$PRAAS_CLUSTER_SECRET/,
+        /cluster\.secret is required.*give --cluster-secret or \$PRAAS_CLUSTER_SECRET/,
       ],
       [
         start(["--cluster", "c", "--redis-url", redisUrl(), "--cluster-secret", "short"]),

@@ -57,6 +57,7 @@ async function silo(): Promise<void> {
     cluster: {
       name: env.CLUSTER as string,
       membership: redisMembership({ url: env.REDIS_URL as string, cluster: env.CLUSTER as string, ...timings }),
+      secret: env.PRAAS_CLUSTER_SECRET,
     },
   });
   const active = (): string[] =>

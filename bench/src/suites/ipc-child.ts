@@ -63,6 +63,7 @@ async function silo(): Promise<void> {
     cluster: {
       name: env.CLUSTER as string,
       membership: redisMembership({ url: env.REDIS_URL as string, cluster: env.CLUSTER as string }),
+      secret: env.PRAAS_CLUSTER_SECRET,
     },
   });
   const active = (): string[] =>

@@ -6,7 +6,8 @@
 import { Silo } from "@praas/silo";
 import { Cart, Catalog, Counter } from "./actors.js";
 
-const silo = await Silo.start({ actors: [Counter, Cart, Catalog] });
+// The state folder: ./.praas-state unless $PRAAS_STATE_DIR names another (the library reads no environment).
+const silo = await Silo.start({ actors: [Counter, Cart, Catalog], stateDir: process.env.PRAAS_STATE_DIR });
 silo.on("activate", (id) => console.log(`  activated ${id.type}/${id.key}`));
 silo.on("deactivate", (id, reason) => console.log(`  swapped out ${id.type}/${id.key} (${reason})`));
 

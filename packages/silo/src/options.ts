@@ -29,7 +29,7 @@ export interface SiloOptions {
    * exclusively. The silo owns the store and closes it on `stop()`.
    */
   readonly storage?: StateStore;
-  /** Folder of the default embedded store (default: `$PRAAS_STATE_DIR` or `./.praas-state`, {@link DEFAULT_STATE_DIR}). */
+  /** Folder of the default embedded store (default: `./.praas-state` in the working directory, {@link DEFAULT_STATE_DIR}). */
   readonly stateDir?: string;
   /** Swap out activations idle this long (default 5 min; per type: `static idleTimeoutMs`). */
   readonly idleTimeoutMs?: number;
@@ -157,8 +157,8 @@ export function resolveSiloOptions(options: SiloOptions): ResolvedSiloOptions {
     throw new InvalidArgumentError("Silo.start needs an options object");
   if (!Array.isArray(options.actors))
     throw new OptionError("actors", options.actors, "Silo option actors must be an array of actor classes");
-  // $PRAAS_STATE_DIR stays a library default (documented, and used by programs that call Silo.start themselves).
-  const givenDir = options.stateDir ?? process.env.PRAAS_STATE_DIR;
+  // The library reads no environment variable: a program that wants $PRAAS_STATE_DIR passes it (praas start does).
+  const givenDir = options.stateDir;
   const stateDir =
     givenDir === undefined
       ? join(process.cwd(), DEFAULT_STATE_DIR)

@@ -67,23 +67,27 @@ describe("the cluster secret", () => {
       leaseValidUntil: () => 0,
       clock: systemClock,
     };
-    expect(() => resolveClusterOptions({ name: "c", membership: redisLike }, {})).toThrow(
-      /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required/,
+    expect(() => resolveClusterOptions({ name: "c", membership: redisLike })).toThrow(/cluster\.secret is required/);
+    expect(() => resolveClusterOptions({ name: "c", membership: redisLike, listen: { host: "127.0.0.1" } })).toThrow(
+      /is required/,
     );
-    expect(() =>
-      resolveClusterOptions({ name: "c", membership: redisLike, listen: { host: "127.0.0.1" } }, {}),
-    ).toThrow(/is required/);
-    const fromEnv = resolveClusterOptions(
-      { name: "c", membership: redisLike },
-      { PRAAS_CLUSTER_SECRET: "x".repeat(16) },
-    );
-    expect(Buffer.from(fromEnv.secret).toString()).toBe("x".repeat(16));
+    // The library reads no environment variable: $PRAAS_CLUSTER_SECRET is the CLI's.
+    const saved = process.env.PRAAS_CLUSTER_SECRET;
+    process.env.PRAAS_CLUSTER_SECRET = "x".repeat(16);
+    try {
+      expect(() => resolveClusterOptions({ name: "c", membership: redisLike })).toThrow(/is required/);
+    } finally {
+      if (saved === undefined) delete process.env.PRAAS_CLUSTER_SECRET;
+      else process.env.PRAAS_CLUSTER_SECRET = saved;
+    }
+    const given = resolveClusterOptions({ name: "c", membership: redisLike, secret: "x".repeat(16) });
+    expect(Buffer.from(given.secret).toString()).toBe("x".repeat(16));
   });
 
   it("each in-process registry has its own random secret, shared by its providers", () => {
     const one = new MemoryMembershipRegistry();
     const secretOf = (registry: MemoryMembershipRegistry) =>
-      Buffer.from(resolveClusterOptions({ name: "c", membership: memoryMembership(registry) }, {}).secret);
+      Buffer.from(resolveClusterOptions({ name: "c", membership: memoryMembership(registry) }).secret);
     expect(secretOf(one).length).toBe(32);
     expect(secretOf(one).equals(secretOf(one))).toBe(true);
     expect(secretOf(one).equals(secretOf(new MemoryMembershipRegistry()))).toBe(false);

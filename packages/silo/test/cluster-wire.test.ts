@@ -113,19 +113,12 @@ describe("authentication proofs", () => {
 
   it("requires a secret on every host, long enough, unless the membership is in-process", () => {
     // Loopback included: any local process can reach a silo port on 127.0.0.1.
-    expect(() => resolveSecret(undefined, undefined, undefined)).toThrow(InvalidArgumentError);
-    expect(() => resolveSecret(undefined, "", undefined)).toThrow(
-      /cluster\.secret \(or PRAAS_CLUSTER_SECRET\) is required/,
-    );
-    expect(() => resolveSecret("short", undefined, undefined)).toThrow(/at least 16/);
-    expect(Buffer.from(resolveSecret(undefined, "from-the-environment!", undefined)).toString()).toBe(
-      "from-the-environment!",
-    );
+    expect(() => resolveSecret(undefined, undefined)).toThrow(InvalidArgumentError);
+    expect(() => resolveSecret("", undefined)).toThrow(/cluster\.secret is required/);
+    expect(() => resolveSecret("short", undefined)).toThrow(/at least 16/);
     const local = new Uint8Array(32).fill(7);
-    expect(resolveSecret(undefined, undefined, local)).toBe(local);
-    expect(Buffer.from(resolveSecret("configured-secret-wins", undefined, local)).toString()).toBe(
-      "configured-secret-wins",
-    );
+    expect(resolveSecret(undefined, local)).toBe(local);
+    expect(Buffer.from(resolveSecret("configured-secret-wins", local)).toString()).toBe("configured-secret-wins");
   });
 });
 
@@ -156,7 +149,7 @@ describe("cluster options", () => {
   };
 
   it("fills in defaults", () => {
-    const o = resolveClusterOptions({ name: "shop", membership, secret: "s".repeat(16) }, {});
+    const o = resolveClusterOptions({ name: "shop", membership, secret: "s".repeat(16) });
     expect(o.host).toBe("127.0.0.1");
     expect(o.port).toBe(0);
     expect(o.maxHops).toBe(3);
@@ -175,7 +168,7 @@ describe("cluster options", () => {
     ["loopback without secret (membership outside this process)", { name: "x", membership }],
     ["negative maxHops", { name: "x", membership, maxHops: -1 }],
   ])("refuses %s", (_name, options) => {
-    expect(() => resolveClusterOptions(options as never, {})).toThrow(InvalidArgumentError);
+    expect(() => resolveClusterOptions(options as never)).toThrow(InvalidArgumentError);
   });
 });
 

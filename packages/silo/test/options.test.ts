@@ -31,7 +31,7 @@ function refused(f: () => unknown): OptionError {
 
 describe("cluster options: one description each", () => {
   it("the defaults filled in are the described ones", () => {
-    const o = resolveClusterOptions(base, {});
+    const o = resolveClusterOptions(base);
     expect(o.port).toBe(CLUSTER_OPTIONS["listen.port"].default);
     expect(o.backoffMs).toBe(CLUSTER_OPTIONS["transport.backoffMs"].default);
     expect(o.limits.maxFrameBytes).toBe(CLUSTER_OPTIONS["transport.maxFrameBytes"].default);
@@ -41,22 +41,22 @@ describe("cluster options: one description each", () => {
   });
 
   it("a bad value is an OptionError with the option's path and the value", () => {
-    const backoff = refused(() => resolveClusterOptions({ ...base, transport: { backoffMs: 0 } }, {}));
+    const backoff = refused(() => resolveClusterOptions({ ...base, transport: { backoffMs: 0 } }));
     expect(backoff.path).toBe("cluster.transport.backoffMs");
     expect(backoff.value).toBe(0);
     expect(backoff.message).toBe("cluster.transport.backoffMs must be an integer 1…60000, got 0");
-    const port = refused(() => resolveClusterOptions({ ...base, listen: { port: 70_000 } }, {}));
+    const port = refused(() => resolveClusterOptions({ ...base, listen: { port: 70_000 } }));
     expect(port.message).toBe("cluster.listen.port must be an integer 0…65535, got 70000");
-    const advertise = refused(() => resolveClusterOptions({ ...base, advertise: "nohostport" }, {}));
+    const advertise = refused(() => resolveClusterOptions({ ...base, advertise: "nohostport" }));
     expect(advertise.path).toBe("cluster.advertise");
     expect(advertise.message).toMatch(/^cluster\.advertise must be "host:port" \(port 1…65535\), got "nohostport"$/);
-    const max = refused(() => resolveClusterOptions({ ...base, transport: { backoffMs: 500, maxBackoffMs: 100 } }, {}));
+    const max = refused(() => resolveClusterOptions({ ...base, transport: { backoffMs: 500, maxBackoffMs: 100 } }));
     expect(max.path).toBe("cluster.transport.maxBackoffMs");
     expect(max.message).toMatch(/at least cluster\.transport\.backoffMs \(500\), got 100/);
   });
 
   it("a refused secret is an OptionError on cluster.secret that does not show the secret", () => {
-    const err = refused(() => resolveClusterOptions({ ...base, secret: "short-one" }, {}));
+    const err = refused(() => resolveClusterOptions({ ...base, secret: "short-one" }));
     expect(err.path).toBe("cluster.secret");
     expect(err.message).toMatch(/cluster\.secret must be a string of at least 16 characters/);
     expect(err.message).not.toContain("short-one");

@@ -58,22 +58,17 @@ function lengthPrefix(n: number): Uint8Array {
 }
 
 /**
- * The cluster secret as bytes: the option, else `PRAAS_CLUSTER_SECRET`, else
- * the secret of an in-process membership (`localSecret`, which nothing outside
+ * The cluster secret as bytes: the option, else the secret of an in-process membership (`localSecret`, which nothing outside
  * the process can know). Anything else is refused, loopback included: on one
  * machine every local process can reach the silo port, and a secret written in
  * the source would let any of them run calls past the gateway's token.
  */
-export function resolveSecret(
-  option: string | undefined,
-  env: string | undefined,
-  localSecret: Uint8Array | undefined,
-): Uint8Array {
-  const secret = option ?? (env === "" ? undefined : env);
+export function resolveSecret(option: string | undefined, localSecret: Uint8Array | undefined): Uint8Array {
+  const secret = option === "" ? undefined : option;
   if (secret === undefined) {
     if (localSecret !== undefined && localSecret.length >= 16) return localSecret;
     throw new InvalidArgumentError(
-      "cluster.secret (or PRAAS_CLUSTER_SECRET) is required: every silo of the cluster proves it before any call passes, and without it any process that can reach the silo port could run calls. Give the same random string of at least 16 characters to every silo (e.g. the output of `openssl rand -hex 32`)",
+      "cluster.secret is required: every silo of the cluster proves it before any call passes, and without it any process that can reach the silo port could run calls. Give the same random string of at least 16 characters to every silo (e.g. the output of `openssl rand -hex 32`)",
     );
   }
   if (typeof secret !== "string" || secret.length < 16) {

@@ -205,11 +205,11 @@ function isProvider(m: unknown): m is MembershipProvider {
 }
 
 /**
- * Check the cluster option and fill in defaults. `env` is where the secret
- * falls back to `PRAAS_CLUSTER_SECRET` (programs that start silos themselves
- * rely on it; `praas start` reads its own environment and passes the secret).
+ * Check the cluster option and fill in defaults. The library reads no
+ * environment variable: `praas start` reads `$PRAAS_CLUSTER_SECRET` and passes
+ * the secret, and so does a program that starts silos itself.
  */
-export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv = process.env): ResolvedClusterOptions {
+export function resolveClusterOptions(o: ClusterOptions): ResolvedClusterOptions {
   if (typeof o !== "object" || o === null) throw new OptionError("cluster", o, "Silo option cluster must be an object");
   if (typeof o.name !== "string" || o.name.length === 0 || o.name.length > 256) {
     throw new OptionError(
@@ -251,7 +251,7 @@ export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv 
     host,
     port,
     advertise,
-    secret: clusterSecret(o, env),
+    secret: clusterSecret(o),
     maxHops: read("maxHops", o.maxHops) as number,
     drainTimeoutMs: read("drainTimeoutMs", o.drainTimeoutMs) as number,
     rejoinTimeoutMs: read("rejoinTimeoutMs", o.rejoinTimeoutMs),
@@ -270,9 +270,9 @@ export function resolveClusterOptions(o: ClusterOptions, env: NodeJS.ProcessEnv 
 }
 
 /** The secret as bytes; a refused one is an OptionError on `cluster.secret` (front ends map it to their setting). */
-function clusterSecret(o: ClusterOptions, env: NodeJS.ProcessEnv): Uint8Array {
+function clusterSecret(o: ClusterOptions): Uint8Array {
   try {
-    return resolveSecret(o.secret, env.PRAAS_CLUSTER_SECRET, o.membership.localSecret?.());
+    return resolveSecret(o.secret, o.membership.localSecret?.());
   } catch (err) {
     if (err instanceof InvalidArgumentError && !(err instanceof OptionError)) {
       throw new OptionError("cluster.secret", o.secret === undefined ? undefined : "***", err.message);
