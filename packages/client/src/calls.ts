@@ -9,13 +9,12 @@
  */
 import {
   ConnectionLostError,
-  type DeadlineEntry,
-  type DeadlineList,
   DeadlineQueue,
   Deque,
   deserializeError,
   OverloadedError,
   PayloadTooLargeError,
+  QueuedDeadline,
   type ServerFrame,
   systemClock,
   TimeoutError,
@@ -35,11 +34,7 @@ export interface CallLink {
 }
 
 /** One call from send to answer; its own deadline-queue entry, so a call costs no timer of its own. */
-class PendingCall implements DeadlineEntry {
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
+class PendingCall extends QueuedDeadline {
   done = false;
   sent = false;
 
@@ -53,7 +48,9 @@ class PendingCall implements DeadlineEntry {
     readonly resolve: (value: unknown) => void,
     readonly reject: (error: unknown) => void,
     readonly onExpire: (pc: PendingCall) => void,
-  ) {}
+  ) {
+    super();
+  }
 
   expire(): void {
     this.onExpire(this);

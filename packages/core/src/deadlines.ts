@@ -13,6 +13,18 @@ export interface DeadlineEntry {
   expire(reason?: unknown): void;
 }
 
+/**
+ * The bookkeeping fields every deadline-queue entry carries (its links in its
+ * list), for entries that can extend a class; `expire` is theirs to write.
+ */
+export abstract class QueuedDeadline implements DeadlineEntry {
+  deadline = 0;
+  dlPrev: DeadlineEntry | undefined = undefined;
+  dlNext: DeadlineEntry | undefined = undefined;
+  dlList: DeadlineList | undefined = undefined;
+  abstract expire(reason?: unknown): void;
+}
+
 /** @internal Entries sharing one timeout length, hence already sorted by deadline. */
 export class DeadlineList {
   head: DeadlineEntry | undefined;

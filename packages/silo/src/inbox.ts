@@ -1,21 +1,16 @@
 import {
   DeactivatedError,
-  type DeadlineEntry,
-  type DeadlineList,
   type DeadlineQueue,
   type InboxMessage,
   InvalidArgumentError,
+  QueuedDeadline,
   type ReceivedMessage,
   TimeoutError,
   validateChannel,
 } from "@praas/core/internal";
 
 /** A `recv` waiting for a matching message; also a deadline queue entry. */
-class Waiter implements DeadlineEntry {
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
+class Waiter extends QueuedDeadline {
   done = false;
 
   constructor(
@@ -25,7 +20,9 @@ class Waiter implements DeadlineEntry {
     readonly resolve: (m: ReceivedMessage) => void,
     readonly reject: (e: unknown) => void,
     readonly inbox: Inbox,
-  ) {}
+  ) {
+    super();
+  }
 
   expire(reason?: unknown): void {
     if (this.done) return;

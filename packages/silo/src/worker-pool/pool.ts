@@ -2,14 +2,13 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import {
   type Clock,
-  type DeadlineEntry,
-  type DeadlineList,
   type DeadlineQueue,
   Deque,
   decode,
   deserializeError,
   encodeTrusted,
   isSerializedError,
+  QueuedDeadline,
   SiloStoppedError,
   TimeoutError,
 } from "@praas/core/internal";
@@ -61,11 +60,7 @@ export interface WorkerPoolOptions {
 }
 
 /** One call on its way through the pool. */
-class Job implements DeadlineEntry {
-  deadline = 0;
-  dlPrev: DeadlineEntry | undefined = undefined;
-  dlNext: DeadlineEntry | undefined = undefined;
-  dlList: DeadlineList | undefined = undefined;
+class Job extends QueuedDeadline {
   thread: Thread | undefined = undefined;
   done = false;
   readonly promise: Promise<unknown>;
@@ -82,6 +77,7 @@ class Job implements DeadlineEntry {
     readonly timeoutMs: number,
     readonly queuedAt: number,
   ) {
+    super();
     this.promise = new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
