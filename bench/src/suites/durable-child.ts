@@ -6,8 +6,12 @@
  *
  * Commands (IPC, from the suite): `drain` { n } — make n LazyCounter
  * activations with a change each, then time `silo.stop()` (what SIGTERM does
- * after the gateway closed: every activation saved), answer, exit.
+ * after the gateway closed: every activation saved), answer, exit. `floor`
+ * { n } — n raw lmdb-js durable puts in this process (its own folder), the
+ * floor the embedded store's "turn" latency is compared with: measured where
+ * the silo runs, since the same put costs more in a process serving sockets.
  */
+import { createRequire } from "node:module";
 import type { StateStore } from "@praas/core";
 import { RedisStateStore } from "@praas/redis";
 import { Actor, FileStateStore, LmdbStateStore, Silo, startGateway } from "@praas/silo";
@@ -66,7 +70,36 @@ const silo = await Silo.start({
 const gateway = await startGateway(silo, { port: 0, limits: { maxConnections: 10_000 } });
 process.send?.({ ready: true, wsUrl: gateway.wsUrl });
 
+type RawDb = { put(k: string, v: Buffer, version: number): Promise<boolean> & { flushed?: PromiseLike<unknown> } };
+let rawDb: RawDb | undefined;
+let rawVersion = 0;
+
+/** `n` raw durable puts as the embedded store makes them (resolved at commit, then flushed); ns each. */
+async function rawPuts(n: number): Promise<number[]> {
+  if (rawDb === undefined) {
+    const { open } = createRequire(import.meta.url)("lmdb") as {
+      open(o: object): { openDB(name: string, o: object): RawDb };
+    };
+    const root = open({ path: `${process.env.STATE_DIR}-floor`, noSubdir: false, separateFlushed: true });
+    rawDb = root.openDB("raw", { encoding: "binary", useVersions: true });
+  }
+  const bytes = Buffer.alloc(30, 1);
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    const written = rawDb.put("k", bytes, ++rawVersion);
+    await written;
+    await written.flushed;
+    samples.push(Number(process.hrtime.bigint() - t));
+  }
+  return samples;
+}
+
 process.on("message", async (m: { cmd: string; id: number; n?: number }) => {
+  if (m.cmd === "floor") {
+    process.send?.({ id: m.id, samples: await rawPuts(m.n ?? 100) });
+    return;
+  }
   if (m.cmd !== "drain") return;
   await gateway.close({ drainTimeoutMs: 1000 });
   const n = m.n ?? 10_000;
