@@ -1,13 +1,12 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { DEFAULT_HEARTBEAT_MS, optionError } from "@praas/core/internal";
-import { DEFAULT_LIMITS } from "@praas/silo";
+import { LIMIT_OPTIONS } from "@praas/silo";
 import { ConfigError } from "./errors.js";
 import {
   DEFAULTS,
   envOf,
   flagOf,
-  limitSpec,
   MAX_SECRET_FILE_BYTES,
   SETTINGS,
   type Setting,
@@ -66,9 +65,10 @@ function check(setting: Setting, raw: unknown, from: Source): unknown {
 
 function checkLimits(limits: Record<string, unknown>, from: Source): void {
   for (const [k, v] of Object.entries(limits)) {
-    if (!(k in DEFAULT_LIMITS)) {
+    const limitSpec = (LIMIT_OPTIONS as Record<string, (typeof LIMIT_OPTIONS)[keyof typeof LIMIT_OPTIONS]>)[k];
+    if (limitSpec === undefined) {
       throw new ConfigError(
-        `limits.${k} (${from.what}) is not a known limit; known: ${Object.keys(DEFAULT_LIMITS).join(", ")}`,
+        `limits.${k} (${from.what}) is not a known limit; known: ${Object.keys(LIMIT_OPTIONS).join(", ")}`,
         `${from.path}.${k}`,
       );
     }

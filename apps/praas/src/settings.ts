@@ -16,7 +16,7 @@ import {
   Options,
   remindersKey,
 } from "@praas/core/internal";
-import { CLUSTER_OPTIONS, DEFAULT_LIMITS, type GatewayLimits, SILO_OPTIONS } from "@praas/silo";
+import { CLUSTER_OPTIONS, DEFAULT_LIMITS, GATEWAY_OPTIONS, type GatewayLimits, SILO_OPTIONS } from "@praas/silo";
 import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
 
 /** Everything `praas start` needs, after merging defaults < config file < environment < flags. */
@@ -161,7 +161,6 @@ const limitsSpec: OptionSpec<Partial<GatewayLimits>> = {
   defaultText: "the gateway's",
   accept: (v) => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Partial<GatewayLimits>) : undefined),
 };
-export const limitSpec = Options.integer({ min: 1, doc: "a gateway limit" });
 
 const secretFile = (what: string) =>
   Options.text({
@@ -176,14 +175,14 @@ export const SETTINGS: readonly Setting[] = [
     group: "start",
     input: "string",
     arg: "<addr>",
-    spec: Options.text({ doc: "interface to listen on", default: "127.0.0.1" }),
+    spec: GATEWAY_OPTIONS.host,
   },
   {
     key: "port",
     group: "start",
     input: "number",
     arg: "<n>",
-    spec: Options.integer({ doc: "port; 0 picks a free one", min: 0, max: 65_535, default: 7070 }),
+    spec: GATEWAY_OPTIONS.port,
   },
   { key: "actors", group: "start", input: "list", paths: "modules", arg: "<module>", spec: modulesSpec },
   {
@@ -232,10 +231,7 @@ export const SETTINGS: readonly Setting[] = [
     group: "start",
     input: "string",
     arg: "<secret>",
-    spec: Options.text({
-      doc: "require this bearer token (prefer $PRAAS_TOKEN)",
-      defaultText: "none: loopback only",
-    }),
+    spec: { ...GATEWAY_OPTIONS.token, doc: "require this bearer token (prefer $PRAAS_TOKEN)" },
   },
   { key: "tokenFile", group: "start", input: "string", paths: "path", arg: "<path>", spec: secretFile("token") },
   {

@@ -107,7 +107,7 @@ describe("praas start configuration", () => {
       const c = resolve({ ...cluster, "token-file": token, "cluster-secret-file": secret });
       expect(c).toMatchObject({ token: "a-token-from-a-volume", clusterSecret: "a-cluster-secret-of-some-length" });
       expect(resolve({ actors: ["a"] }, { PRAAS_TOKEN_FILE: token }).token).toBe("a-token-from-a-volume");
-      expect(() => resolve({ actors: ["a"], "token-file": token, token: "t" })).toThrow(
+      expect(() => resolve({ actors: ["a"], "token-file": token, token: "t0ken-t0ken" })).toThrow(
         /tokenFile \(--token-file\) and token \(--token\) both give the token/,
       );
       expect(() => resolve({ actors: ["a"], "token-file": join(dir, "missing") })).toThrow(

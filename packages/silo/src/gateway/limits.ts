@@ -1,4 +1,12 @@
-import { type DecodeLimits, InvalidArgumentError, MAX_BIGNUM_BYTES, MAX_DECODE_DEPTH } from "@praas/core/internal";
+import {
+  type DecodeLimits,
+  MAX_BIGNUM_BYTES,
+  MAX_DECODE_DEPTH,
+  OptionError,
+  type OptionSpec,
+  Options,
+  readOption,
+} from "@praas/core/internal";
 
 /**
  * Resource limits of a gateway. Every queue and buffer a client can grow has one
@@ -66,47 +74,59 @@ export interface GatewayLimits {
   readonly replayRetentionMs: number;
 }
 
-export const DEFAULT_LIMITS: GatewayLimits = {
-  maxFrameBytes: 1024 * 1024,
-  maxBodyBytes: 1024 * 1024,
-  maxInFlightPerConnection: 256,
-  maxConnections: 10_000,
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  keepAliveTimeoutMs: 5_000,
-  maxFrameValues: 131_072,
-  maxFrameObjects: 32_768,
-  maxFrameNumericKeys: 1024,
-  maxFrameObjectKeys: 4096,
-  maxSubscriptionsPerConnection: 1000,
-  idleTimeoutMs: 300_000,
-  heartbeatMs: 30_000,
-  maxCallTimeoutMs: 300_000,
-  maxBufferedBytes: 16 * 1024 * 1024,
-  maxBadFrames: 100,
-  replayEvents: 256,
-  replayRetentionMs: 30_000,
+const limit = (doc: string, dflt: number): OptionSpec<number> => Options.integer({ min: 1, doc, default: dflt });
+
+/** Every gateway limit described once: its default, its check and its help (see GatewayLimits for each). */
+export const LIMIT_OPTIONS: { readonly [K in keyof GatewayLimits]: OptionSpec<number> } = {
+  maxFrameBytes: limit("largest WebSocket frame accepted, bytes", 1024 * 1024),
+  maxBodyBytes: limit("largest HTTP request body, bytes", 1024 * 1024),
+  maxInFlightPerConnection: limit("calls one WebSocket connection may have running", 256),
+  maxConnections: limit("open connections, HTTP and WebSocket together", 10_000),
+  headersTimeoutMs: limit("time for a request's headers, ms", 10_000),
+  requestTimeoutMs: limit("time for a whole request, ms", 30_000),
+  keepAliveTimeoutMs: limit("idle time of a keep-alive connection, ms", 5_000),
+  maxFrameValues: limit("values in one frame or request body", 131_072),
+  maxFrameObjects: limit("strings, arrays, maps and other objects in one frame or body", 32_768),
+  maxFrameNumericKeys: limit("numbers used as Map keys or Set items in one frame", 1024),
+  maxFrameObjectKeys: limit("distinct keys of plain objects in one frame or body", 4096),
+  maxSubscriptionsPerConnection: limit("subscriptions one connection may hold", 1000),
+  idleTimeoutMs: limit("close a connection with nothing going on after this long, ms", 300_000),
+  heartbeatMs: limit("ping every connection this often, ms", 30_000),
+  maxCallTimeoutMs: limit("upper bound of a call's deadline, ms", 300_000),
+  maxBufferedBytes: limit("bytes queued for one client before it is dropped as too slow", 16 * 1024 * 1024),
+  maxBadFrames: limit("malformed frames tolerated per connection within 10 s", 100),
+  replayEvents: limit("events each stream keeps for replay after a reconnect", 256),
+  replayRetentionMs: limit("how long a stream keeps recording after its last subscriber left, ms", 30_000),
 };
 
-/** Fill in defaults; a bad or unknown limit is an InvalidArgumentError naming it. */
+export const DEFAULT_LIMITS: GatewayLimits = Object.freeze(
+  Object.fromEntries(Object.entries(LIMIT_OPTIONS).map(([name, spec]) => [name, spec.default])),
+) as unknown as GatewayLimits;
+
+/** Fill in defaults; a bad or unknown limit is an OptionError naming it (`limits.<name>`). */
 export function resolveLimits(given: Partial<GatewayLimits> | undefined): GatewayLimits {
   if (given === undefined) return DEFAULT_LIMITS;
-  if (typeof given !== "object" || given === null) throw new InvalidArgumentError("Gateway limits must be an object");
+  if (typeof given !== "object" || given === null)
+    throw new OptionError("limits", given, "Gateway limits must be an object");
   const out: Record<string, number> = { ...DEFAULT_LIMITS };
   for (const [name, value] of Object.entries(given)) {
-    if (!(name in DEFAULT_LIMITS)) {
-      throw new InvalidArgumentError(
-        `Unknown gateway limit "${name}"; known: ${Object.keys(DEFAULT_LIMITS).join(", ")}`,
+    const spec = (LIMIT_OPTIONS as Record<string, OptionSpec<number>>)[name];
+    if (spec === undefined) {
+      throw new OptionError(
+        `limits.${name}`,
+        value,
+        `Unknown gateway limit "${name}"; known: ${Object.keys(LIMIT_OPTIONS).join(", ")}`,
       );
     }
-    if (value === undefined) continue;
-    if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
-      throw new InvalidArgumentError(`Gateway limit ${name} must be a positive integer, got ${JSON.stringify(value)}`);
-    }
-    out[name] = value;
+    const checked = readOption(spec, `limits.${name}`, value, `Gateway limit ${name}`);
+    if (checked !== undefined) out[name] = checked;
   }
   if ((out.headersTimeoutMs as number) > (out.requestTimeoutMs as number)) {
-    throw new InvalidArgumentError("Gateway limit headersTimeoutMs must not exceed requestTimeoutMs");
+    throw new OptionError(
+      "limits.headersTimeoutMs",
+      out.headersTimeoutMs,
+      "Gateway limit headersTimeoutMs must not exceed requestTimeoutMs",
+    );
   }
   return out as unknown as GatewayLimits;
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { InvalidArgumentError, PraasError } from "@praas/core/internal";
+import { InvalidArgumentError, type OptionSpec, Options, PraasError, readOption } from "@praas/core/internal";
 import { type AuthenticateHook, type AuthorizeHook, isLoopback } from "./auth.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
 
@@ -67,23 +67,48 @@ const KNOWN = new Set([
   "fallback",
 ]);
 
-/** Check every option; a bad one is an InvalidArgumentError naming it. */
+/**
+ * The gateway's plain-value options described once (default, check, help);
+ * `praas start` builds its --host, --port and --token from these. The hooks
+ * (authenticate, authorize, fallback) are functions and checked as such.
+ */
+export const GATEWAY_OPTIONS = {
+  host: Options.text({ doc: "interface to listen on", default: "127.0.0.1" }),
+  port: Options.integer({ doc: "port; 0 picks a free one", min: 0, max: 65_535, default: 7070 }),
+  token: {
+    expected: "a string of at least 8 characters",
+    doc: "require this bearer token",
+    default: undefined,
+    defaultText: "none: loopback only",
+    accept: (v: unknown) => (typeof v === "string" && v.length >= 8 ? v : undefined),
+    // A refused token is not echoed: it may be a real one, mistyped.
+    show: () => "(hidden)",
+  } satisfies OptionSpec<string>,
+  wsPath: {
+    expected: 'a path starting with "/"',
+    doc: "path of the WebSocket endpoint",
+    default: "/ws",
+    accept: (v: unknown) => (typeof v === "string" && v.startsWith("/") ? v : undefined),
+  } satisfies OptionSpec<string>,
+  metrics: Options.flag({ doc: "serve /metrics and record call metrics", default: true }),
+  insecure: Options.flag({ doc: "allow listening beyond loopback without authentication", default: false }),
+} as const;
+
+const read = <T>(spec: OptionSpec<T>, name: string, value: unknown): T | undefined =>
+  readOption(spec, name, value, `Gateway option ${name}`);
+
+/** Check every option; a bad one is an OptionError (an InvalidArgumentError) naming it. */
 export function resolveGatewayOptions<P>(options: GatewayOptions<P> | undefined): ResolvedGatewayOptions<P> {
   const o = options ?? {};
   if (typeof o !== "object" || o === null) throw new InvalidArgumentError("Gateway options must be an object");
   for (const name of Object.keys(o)) {
     if (!KNOWN.has(name)) throw new InvalidArgumentError(`Unknown gateway option "${name}"`);
   }
-  const host = o.host ?? "127.0.0.1";
-  if (typeof host !== "string" || host.length === 0)
-    throw new InvalidArgumentError("Gateway option host must be a string");
-  const port = o.port ?? 7070;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidArgumentError(`Gateway option port must be an integer 0…65535, got ${JSON.stringify(port)}`);
-  }
-  if (o.token !== undefined && (typeof o.token !== "string" || o.token.length < 8)) {
-    throw new InvalidArgumentError("Gateway option token must be a string of at least 8 characters");
-  }
+  const host = read(GATEWAY_OPTIONS.host, "host", o.host) as string;
+  const port = read(GATEWAY_OPTIONS.port, "port", o.port) as number;
+  const token = read(GATEWAY_OPTIONS.token, "token", o.token);
+  const insecure = read(GATEWAY_OPTIONS.insecure, "insecure", o.insecure) as boolean;
+  const metrics = read(GATEWAY_OPTIONS.metrics, "metrics", o.metrics) as boolean;
   if (o.token !== undefined && o.authenticate !== undefined) {
     throw new InvalidArgumentError(
       "Give either a token or an authenticate hook, not both (check the token in the hook)",
@@ -94,21 +119,18 @@ export function resolveGatewayOptions<P>(options: GatewayOptions<P> | undefined)
       throw new InvalidArgumentError(`Gateway option ${name} must be a function`);
     }
   }
-  const wsPath = o.wsPath ?? "/ws";
-  if (typeof wsPath !== "string" || !wsPath.startsWith("/")) {
-    throw new InvalidArgumentError('Gateway option wsPath must start with "/"');
-  }
-  if (!isLoopback(host) && o.token === undefined && o.authenticate === undefined && o.insecure !== true) {
+  const wsPath = read(GATEWAY_OPTIONS.wsPath, "wsPath", o.wsPath) as string;
+  if (!isLoopback(host) && token === undefined && o.authenticate === undefined && !insecure) {
     throw new InsecureBindError(host);
   }
   return {
     host,
     port,
-    token: o.token,
+    token,
     authenticate: o.authenticate,
     authorize: o.authorize,
     limits: resolveLimits(o.limits),
-    metrics: o.metrics ?? true,
+    metrics,
     wsPath,
     fallback: o.fallback,
   };
