@@ -17,6 +17,7 @@ import {
   remindersKey,
 } from "@praas/core/internal";
 import { CLUSTER_OPTIONS, DEFAULT_LIMITS, GATEWAY_OPTIONS, type GatewayLimits, SILO_OPTIONS } from "@praas/silo";
+import { S3_OPTIONS } from "@praas/storage-s3";
 import { type CliLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat } from "./logger.js";
 
 /** Everything `praas start` needs, after merging defaults < config file < environment < flags. */
@@ -128,6 +129,11 @@ function wholeNumber(doc: string, o: { min?: number; max?: number; default?: num
 /** A library option's description for a setting the CLI passes on unchanged when given: its default is the library's to apply. */
 function passedOn<T>(spec: OptionSpec<T>, o: { doc?: string; defaultText?: string } = {}): OptionSpec<T> {
   return { ...spec, doc: o.doc ?? spec.doc, default: undefined, defaultText: o.defaultText ?? defaultText(spec) };
+}
+
+/** An S3 store option as a `praas start` setting: the store's own description, marked "s3:" in the help. */
+function s3<T>(spec: OptionSpec<T>, more = ""): OptionSpec<T> {
+  return { ...spec, doc: `s3: ${spec.doc}${more}` };
 }
 
 /** A silo duration the CLI takes in whole milliseconds (the silo takes any positive number). */
@@ -368,37 +374,34 @@ export const SETTINGS: readonly Setting[] = [
     group: "storage",
     input: "string",
     arg: "<name>",
-    spec: Options.text({ doc: "s3: the bucket (required; it must exist)" }),
+    spec: s3(S3_OPTIONS.bucket),
   },
   {
     key: "s3Prefix",
     group: "storage",
     input: "string",
     arg: "<prefix>",
-    spec: Options.text({ doc: "s3: key prefix" }),
+    spec: s3(S3_OPTIONS.prefix),
   },
   {
     key: "s3Endpoint",
     group: "storage",
     input: "string",
     arg: "<url>",
-    spec: Options.url(["http:", "https:"], { doc: "s3: S3-compatible server (MinIO, R2, …)", defaultText: "AWS" }),
+    spec: s3(S3_OPTIONS.endpoint),
   },
   {
     key: "s3Region",
     group: "storage",
     input: "string",
     arg: "<region>",
-    spec: Options.text({ doc: "s3: region", defaultText: "AWS SDK chain, us-east-1 with an endpoint" }),
+    spec: s3(S3_OPTIONS.region),
   },
   {
     key: "s3PathStyle",
     group: "storage",
     input: "boolean",
-    spec: Options.flag({
-      doc: "s3: path-style URLs (MinIO and most local servers); credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)",
-      defaultText: "false",
-    }),
+    spec: s3(S3_OPTIONS.forcePathStyle, "; credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)"),
   },
   {
     key: "redisKeyPrefix",

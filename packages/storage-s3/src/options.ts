@@ -1,5 +1,5 @@
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { InvalidArgumentError } from "@praas/core/internal";
+import { InvalidArgumentError, type OptionSpec, Options, readOption } from "@praas/core/internal";
 
 export interface S3StorageOptions {
   /** The bucket holding the state objects (it must exist). */
@@ -36,35 +36,50 @@ export interface ResolvedS3Options {
 
 export const DEFAULT_WRITE_CONCURRENCY = 32;
 
-/** Validate `options`; every problem is an InvalidArgumentError that names the option. */
+/**
+ * The S3 store's plain-value options described once (default, check, help);
+ * `praas start` builds its --s3-* settings from these. `credentials` and
+ * `client` are objects and checked as such.
+ */
+export const S3_OPTIONS = {
+  bucket: {
+    expected: "a bucket name (letters, digits, . _ -; 2–255 chars)",
+    doc: "the bucket (required; it must exist)",
+    default: undefined,
+    accept: (v: unknown) => (typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(v) ? v : undefined),
+  } satisfies OptionSpec<string>,
+  prefix: {
+    expected: "a string",
+    doc: "key prefix (a missing trailing / is added)",
+    default: undefined,
+    accept: (v: unknown) => (typeof v === "string" ? v : undefined),
+  } satisfies OptionSpec<string>,
+  endpoint: Options.url(["http:", "https:"], { doc: "S3-compatible server (MinIO, R2, …)", defaultText: "AWS" }),
+  region: Options.text({ doc: "region", defaultText: "AWS SDK chain, us-east-1 with an endpoint" }),
+  forcePathStyle: Options.flag({ doc: "path-style URLs (MinIO and most local servers)", defaultText: "false" }),
+  writeConcurrency: Options.integer({
+    doc: "writes of different actors in flight at once",
+    min: 1,
+    max: 1024,
+    default: DEFAULT_WRITE_CONCURRENCY,
+  }),
+} as const;
+
+const read = <T>(spec: OptionSpec<T>, name: string, value: unknown): T | undefined =>
+  readOption(spec, name, value, `S3 option ${name}`);
+
+/** Validate `options`; every problem is an InvalidArgumentError (an OptionError for plain values) that names the option. */
 export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
   if (typeof options !== "object" || options === null) {
     throw new InvalidArgumentError("S3 storage needs an options object with at least { bucket }");
   }
-  const { bucket, prefix, endpoint, region, forcePathStyle, credentials, client } = options;
-  const writeConcurrency = options.writeConcurrency ?? DEFAULT_WRITE_CONCURRENCY;
-  if (!Number.isInteger(writeConcurrency) || writeConcurrency < 1 || writeConcurrency > 1024) {
-    throw new InvalidArgumentError(
-      `S3 option writeConcurrency must be an integer from 1 to 1024, got ${JSON.stringify(options.writeConcurrency)}`,
-    );
-  }
-  if (typeof bucket !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]{1,254}$/.test(bucket)) {
-    throw new InvalidArgumentError(
-      `S3 option bucket must be a bucket name (letters, digits, . _ -; 2–255 chars), got ${JSON.stringify(bucket)}`,
-    );
-  }
-  if (prefix !== undefined && typeof prefix !== "string") {
-    throw new InvalidArgumentError(`S3 option prefix must be a string, got ${typeof prefix}`);
-  }
-  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
-    throw new InvalidArgumentError(`S3 option endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
-  }
-  if (region !== undefined && (typeof region !== "string" || region.length === 0)) {
-    throw new InvalidArgumentError(`S3 option region must be a non-empty string, got ${JSON.stringify(region)}`);
-  }
-  if (forcePathStyle !== undefined && typeof forcePathStyle !== "boolean") {
-    throw new InvalidArgumentError("S3 option forcePathStyle must be true or false");
-  }
+  const { credentials, client } = options;
+  const writeConcurrency = read(S3_OPTIONS.writeConcurrency, "writeConcurrency", options.writeConcurrency) as number;
+  const bucket = read(S3_OPTIONS.bucket, "bucket", options.bucket ?? "") as string;
+  const prefix = read(S3_OPTIONS.prefix, "prefix", options.prefix);
+  const endpoint = read(S3_OPTIONS.endpoint, "endpoint", options.endpoint);
+  const region = read(S3_OPTIONS.region, "region", options.region);
+  const forcePathStyle = read(S3_OPTIONS.forcePathStyle, "forcePathStyle", options.forcePathStyle);
   if (credentials !== undefined && !isCredentials(credentials)) {
     throw new InvalidArgumentError(
       "S3 option credentials must be { accessKeyId, secretAccessKey, sessionToken? } or a credential provider function",
@@ -99,16 +114,6 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
   // Sockets for every write of the window plus reads beside them (the SDK's default pool is 50).
   config.requestHandler = { httpAgent: { maxSockets: writeConcurrency + 32, keepAlive: true } };
   return { bucket, prefix: normalizedPrefix, client: new S3Client(config), ownsClient: true, writeConcurrency };
-}
-
-function isHttpUrl(value: unknown): boolean {
-  if (typeof value !== "string") return false;
-  try {
-    const u = new URL(value);
-    return u.protocol === "http:" || u.protocol === "https:";
-  } catch {
-    return false;
-  }
 }
 
 function isCredentials(value: unknown): boolean {
