@@ -2,7 +2,14 @@
  * What a user may set on a client (ClientOptions, ReconnectOptions, the
  * options of `send`), and the one place they are checked and defaulted.
  */
-import { consoleLog, InvalidArgumentError, type LogFunction, type SendOptions } from "@praas/core/internal";
+import {
+  consoleLog,
+  type LogFunction,
+  type OptionSpec,
+  Options,
+  readOption,
+  type SendOptions,
+} from "@praas/core/internal";
 import type { ConnectionSettings } from "./connection.js";
 import type { SocketFactory, WebSocketConstructor } from "./websocket.js";
 
@@ -71,20 +78,50 @@ export interface ResolvedOptions {
   readonly connection: ConnectionSettings;
 }
 
-/** Check and default a client's options; throws InvalidArgumentError naming the first bad one. */
+/**
+ * The client's plain-value options described once (default, check, help), as
+ * the silo's and the CLI's are (core's option descriptions).
+ */
+export const CLIENT_OPTIONS = {
+  timeoutMs: Options.positiveNumber({ doc: "deadline of every call, ms", defaultText: "the silo's call timeout" }),
+  connectTimeoutMs: Options.positiveNumber({ doc: "how long the first connection may take, ms", default: 10_000 }),
+  deadAfterSilenceMs: Options.positiveNumber({
+    doc: "a call timing out on a connection silent this long drops it, ms",
+    default: 10_000,
+  }),
+  maxQueuedCalls: Options.positiveNumber({ doc: "calls that may wait for a connection or room", default: 1000 }),
+  "reconnect.initialDelayMs": Options.positiveNumber({
+    doc: "upper bound of the first reconnect pause, ms",
+    default: 100,
+  }),
+  "reconnect.maxDelayMs": Options.positiveNumber({ doc: "upper bound of any reconnect pause, ms", default: 5000 }),
+  "reconnect.maxAttempts": {
+    expected: "a positive number (Infinity: never give up)",
+    doc: "reconnect attempts in a row before giving up",
+    default: Number.POSITIVE_INFINITY,
+    defaultText: "never give up",
+    accept: (v: unknown) => (typeof v === "number" && v > 0 ? v : undefined),
+  } satisfies OptionSpec<number>,
+} as const;
+
+function read(name: keyof typeof CLIENT_OPTIONS, value: unknown): number | undefined {
+  return readOption(CLIENT_OPTIONS[name], name, value, `Client option ${name}`);
+}
+
+/** Check and default a client's options; throws an OptionError (an InvalidArgumentError) naming the first bad one. */
 export function resolveOptions(url: string, options: ClientOptions, factory: SocketFactory): ResolvedOptions {
-  const timeoutMs = options.timeoutMs === undefined ? undefined : positive("timeoutMs", options.timeoutMs, 0);
-  const connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs, 10_000);
-  const deadAfterSilenceMs = positive("deadAfterSilenceMs", options.deadAfterSilenceMs, 10_000);
-  const maxQueuedCalls = positive("maxQueuedCalls", options.maxQueuedCalls, 1000);
+  const timeoutMs = read("timeoutMs", options.timeoutMs);
+  const connectTimeoutMs = read("connectTimeoutMs", options.connectTimeoutMs) as number;
+  const deadAfterSilenceMs = read("deadAfterSilenceMs", options.deadAfterSilenceMs) as number;
+  const maxQueuedCalls = read("maxQueuedCalls", options.maxQueuedCalls) as number;
   const r = options.reconnect;
   const reconnect =
     r === false
       ? false
       : {
-          initialDelayMs: positive("reconnect.initialDelayMs", r?.initialDelayMs, 100),
-          maxDelayMs: positive("reconnect.maxDelayMs", r?.maxDelayMs, 5000),
-          maxAttempts: positive("reconnect.maxAttempts", r?.maxAttempts, Number.POSITIVE_INFINITY),
+          initialDelayMs: read("reconnect.initialDelayMs", r?.initialDelayMs) as number,
+          maxDelayMs: read("reconnect.maxDelayMs", r?.maxDelayMs) as number,
+          maxAttempts: read("reconnect.maxAttempts", r?.maxAttempts) as number,
         };
   return {
     timeoutMs,
@@ -92,12 +129,4 @@ export function resolveOptions(url: string, options: ClientOptions, factory: Soc
     log: options.log ?? consoleLog,
     connection: { url, token: options.token, factory, connectTimeoutMs, deadAfterSilenceMs, reconnect },
   };
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new InvalidArgumentError(`Client option ${name} must be a positive number, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }
