@@ -1,13 +1,7 @@
-/**
- * Requests addressed to a silo rather than an actor, on the wire: a peer's
- * request is answered by the handler when it names this silo, refused when it
- * names another incarnation or a method nobody handles, and never runs a turn.
- */
-import { memoryMembership } from "@praas/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../../packages/silo/src/cluster/frames.js";
 import { SILO_REQUEST_TYPE } from "../../packages/silo/src/cluster/silo-request.js";
-import { rawPeer, startCluster, type TestCluster } from "../../packages/silo/test/cluster-helpers.js";
+import { joinFakeMember, rawPeer, startCluster, type TestCluster } from "../../packages/silo/test/cluster-helpers.js";
 import { Counter } from "../../packages/silo/test/fixtures.js";
 
 let cluster: TestCluster | undefined;
@@ -39,15 +33,7 @@ describe("silo requests", () => {
     await expect(s0.askSilo(s0.siloId, "echo", [3], 2000)).resolves.toMatchObject({ args: [3] });
 
     // On the wire, from a member driven by hand: the key names the silo asked.
-    const fake = memoryMembership(cluster.registry);
-    await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
-    await expect
-      .poll(() => s0.clusterView().silos.length === 3, {
-        message: "the fake member in the view",
-        timeout: 10_000,
-        interval: 5,
-      })
-      .toBe(true);
+    const fake = await joinFakeMember(cluster.registry, s0);
     const peer = await rawPeer(s0, "silo-fake");
     peer.send([[CALL, 1, SILO_REQUEST_TYPE, s0.siloId, "echo", ["wire"], 1000, [], 0]]);
     expect(await peer.reply(1)).toEqual([OK, 1, { from: s0.siloId, args: ["wire"] }]);

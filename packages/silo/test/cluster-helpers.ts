@@ -5,14 +5,17 @@
 import {
   type ActorId,
   decode,
+  type MembershipProvider,
   type MembershipTimings,
   MemoryMembershipRegistry,
   MemoryStateStore,
   memoryMembership,
   type StateStore,
   type StoredState,
+  systemClock,
 } from "@praas/core";
 import { type ActorClass, Silo, type SiloOptions } from "@praas/silo";
+import { expect } from "vitest";
 import { type RawData, WebSocket } from "ws";
 import { newNonce, proof } from "../src/cluster/auth.js";
 import type { ClusterOptions } from "../src/cluster/config.js";
@@ -98,6 +101,39 @@ export async function startCluster(
 /** The silos on which `Type/key` is in memory now. */
 export function hosts(silos: readonly Silo[], type: string, key: string): Silo[] {
   return silos.filter((s) => s.isActive({ type, key }));
+}
+
+/** A membership provider that answers everything at once and never changes (for option checks). */
+export function stubMembership(): MembershipProvider {
+  return {
+    join: async () => ({ version: 1, silos: [] }),
+    view: () => ({ version: 1, silos: [] }),
+    onChange: () => () => {},
+    onEvicted: () => () => {},
+    leaseValidUntil: () => Number.POSITIVE_INFINITY,
+    clock: systemClock,
+    leave: async () => {},
+    close: async () => {},
+  };
+}
+
+/**
+ * A member "silo-fake" joins `registry` by hand (it never listens) and `silo`
+ * sees it: a test then drives it with {@link rawPeer}. Close the returned
+ * provider when done.
+ */
+export async function joinFakeMember(registry: MemoryMembershipRegistry, silo: Silo): Promise<MembershipProvider> {
+  const before = silo.clusterView().silos.length;
+  const fake = memoryMembership(registry);
+  await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
+  await expect
+    .poll(() => silo.clusterView().silos.length === before + 1, {
+      message: "the fake member in the view",
+      timeout: 10_000,
+      interval: 5,
+    })
+    .toBe(true);
+  return fake;
 }
 
 /**

@@ -1,9 +1,10 @@
-import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH, systemClock } from "@praas/core/internal";
+import { encodeTrusted, InvalidArgumentError, MAX_CHAIN_LENGTH } from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 import { newNonce, proof, resolveSecret, verifyProof } from "../src/cluster/auth.js";
 import { resolveClusterOptions } from "../src/cluster/config.js";
 import { BYE, CALL, decodeFrame, ERR, encodeFrame, OK, parseEnvelope } from "../src/cluster/frames.js";
 import { encodeAuth, encodeHello, parseAuth, parseHello, parseWelcome } from "../src/cluster/handshake.js";
+import { stubMembership } from "./cluster-helpers.js";
 
 const secret = Buffer.from("0123456789abcdef0123456789abcdef");
 
@@ -137,16 +138,7 @@ describe("handshake messages", () => {
 });
 
 describe("cluster options", () => {
-  const membership = {
-    join: async () => ({ version: 1, silos: [] }),
-    view: () => ({ version: 1, silos: [] }),
-    onChange: () => () => {},
-    onEvicted: () => () => {},
-    leaseValidUntil: () => Number.POSITIVE_INFINITY,
-    clock: systemClock,
-    leave: async () => {},
-    close: async () => {},
-  };
+  const membership = stubMembership();
 
   it("fills in defaults", () => {
     const o = resolveClusterOptions({ name: "shop", membership, secret: "s".repeat(16) });

@@ -6,7 +6,7 @@ import { DeadlockError, HashRing, memoryMembership, type PraasError, SiloStopped
 import { Actor, type Silo } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { CALL, ERR, OK } from "../src/cluster/frames.js";
-import { hosts, rawPeer, startCluster, type TestCluster } from "./cluster-helpers.js";
+import { hosts, joinFakeMember, rawPeer, startCluster, type TestCluster } from "./cluster-helpers.js";
 
 /** Every acknowledged increment is durable before the reply leaves ("turn" persistence). */
 class Counter extends Actor<{ value: number }> {
@@ -385,16 +385,8 @@ describe("forwarding", () => {
     const c = cluster;
     const [s0, s1] = c.silos as [Silo, Silo];
     // A member driven by hand: it joins membership and connects to s0.
-    const fake = memoryMembership(c.registry);
-    await fake.join({ id: "silo-fake", address: "127.0.0.1:1", startedAt: Date.now() });
+    const fake = await joinFakeMember(c.registry, s0);
     cleanup.push(() => fake.close());
-    await expect
-      .poll(() => s0.clusterView().silos.length === 3, {
-        message: "the fake member in the view",
-        timeout: 10_000,
-        interval: 5,
-      })
-      .toBe(true);
     const peer = await rawPeer(s0, "silo-fake");
     cleanup.push(() => peer.close());
     const ring = HashRing.fromView(c.registry.view());

@@ -1,19 +1,11 @@
-import { InvalidArgumentError, MemoryStateStore, OptionError, systemClock } from "@praas/core";
+import { InvalidArgumentError, MemoryStateStore, OptionError } from "@praas/core";
 import { describe, expect, it } from "vitest";
 import { CLUSTER_OPTIONS, resolveClusterOptions } from "../src/cluster/config.js";
 import { resolveSiloOptions, SILO_OPTIONS } from "../src/options.js";
+import { stubMembership } from "./cluster-helpers.js";
 import { Counter } from "./fixtures.js";
 
-const membership = {
-  join: async () => ({ version: 1, silos: [] }),
-  view: () => ({ version: 1, silos: [] }),
-  onChange: () => () => {},
-  onEvicted: () => () => {},
-  leaseValidUntil: () => Number.POSITIVE_INFINITY,
-  clock: systemClock,
-  leave: async () => {},
-  close: async () => {},
-};
+const membership = stubMembership();
 const base = { name: "shop", membership, secret: "s".repeat(16) };
 
 /** The OptionError `f` throws. */
