@@ -16,6 +16,8 @@ export interface RetryPolicy {
   readonly initialDelayMs: number;
   /** Upper bound of any pause, ms. */
   readonly maxDelayMs: number;
+  /** How much the pause grows per failed try (default 2: doubling). */
+  readonly multiplier?: number;
   /** Give up after this many tries in all (the first one included); default: no limit but the deadline. */
   readonly maxAttempts?: number;
   /**
@@ -42,11 +44,12 @@ export function isRetryable(err: unknown): boolean {
 
 /**
  * The pause before try `attempt + 1`, after `attempt` (1, 2, …) tries failed:
- * exponential from `initialDelayMs`, capped by `maxDelayMs`, jittered.
+ * exponential from `initialDelayMs` (× `multiplier` per try), capped by
+ * `maxDelayMs`, jittered.
  */
 export function retryDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
   const exponent = Math.min(30, Math.max(0, attempt - 1));
-  const cap = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** exponent);
+  const cap = Math.min(policy.maxDelayMs, policy.initialDelayMs * (policy.multiplier ?? 2) ** exponent);
   switch (policy.jitter ?? "full") {
     case "none":
       return cap;

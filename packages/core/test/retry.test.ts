@@ -10,6 +10,9 @@ describe("retryDelay", () => {
     const policy = { initialDelayMs: 10, maxDelayMs: 100, jitter: "none" as const };
     expect([1, 2, 3, 4, 5, 40].map((n) => retryDelay(policy, n))).toEqual([10, 20, 40, 80, 100, 100]);
     expect(retryDelay({ ...policy, jitter: "full" }, 3, () => 0.5)).toBe(20);
+    expect([1, 2, 3, 4].map((n) => retryDelay({ ...policy, multiplier: 4, maxDelayMs: 800 }, n))).toEqual([
+      10, 40, 160, 640,
+    ]);
     expect(retryDelay({ ...policy, jitter: "equal" }, 3, () => 0)).toBe(20);
     expect(retryDelay({ ...policy, jitter: "equal" }, 3, () => 0.999)).toBeCloseTo(39.98);
   });

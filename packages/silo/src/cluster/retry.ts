@@ -6,44 +6,41 @@
  * the call's original deadline. Without the option nothing that may have run
  * is ever sent again (at most once).
  */
-import { type Clock, type RetryPolicy, retryDelay } from "@praas/core/internal";
+import { type Clock, type RetryPolicy, retry } from "@praas/core/internal";
 
-/** Error codes that `retry: true` retries. */
+/**
+ * Error codes that `retry: true` retries: the ones that leave it unknown
+ * whether the call ran, which only the caller's opt-in makes safe to resend
+ * (calls that surely did not run are resent by the router without asking).
+ */
 export const RETRIED_CODES: ReadonlySet<string> = new Set(["SILO_UNAVAILABLE", "STALE_ACTIVATION"]);
 
 /** Attempts in all, the first included. */
 export const MAX_ATTEMPTS = 4;
 
-/**
- * Pauses give membership a moment to notice the dead silo: 50, 200, 800 ms.
- * They grow fourfold per attempt, i.e. every other step of this doubling
- * policy (see {@link pauseAfter}).
- */
-const PAUSES: RetryPolicy = { initialDelayMs: 50, maxDelayMs: 800, jitter: "none" };
-
-/** The pause after `n` failed attempts: step 2n − 1 of {@link PAUSES}, so 50 · 4^(n−1) ms. */
-function pauseAfter(n: number): number {
-  return retryDelay(PAUSES, 2 * n - 1);
-}
+/** Pauses give membership a moment to notice the dead silo: 50, 200, 800 ms. */
+const PAUSES: RetryPolicy = {
+  initialDelayMs: 50,
+  multiplier: 4,
+  maxDelayMs: 800,
+  jitter: "none",
+  maxAttempts: MAX_ATTEMPTS,
+};
 
 function code(err: unknown): unknown {
   return typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
 }
 
 /** Run `attempt(timeoutMs)` until it succeeds, fails for good, or the deadline leaves no room. */
-export async function withRetry(
+export function withRetry(
   attempt: (timeoutMs: number) => Promise<unknown>,
   timeoutMs: number,
   clock: Clock,
 ): Promise<unknown> {
-  const deadline = clock.now() + timeoutMs;
-  for (let n = 1; ; n++) {
-    try {
-      return await attempt(Math.max(1, deadline - clock.now()));
-    } catch (err) {
-      const pause = pauseAfter(n);
-      if (n >= MAX_ATTEMPTS || !RETRIED_CODES.has(code(err) as string) || deadline - clock.now() <= pause) throw err;
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, pause));
-    }
-  }
+  return retry((_n, remainingMs) => attempt(Math.max(1, remainingMs)), {
+    policy: PAUSES,
+    deadline: clock.now() + timeoutMs,
+    clock,
+    retryable: (err) => RETRIED_CODES.has(code(err) as string),
+  });
 }
