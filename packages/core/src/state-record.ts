@@ -1,4 +1,4 @@
-import { decode, encode } from "./codec.js";
+import { assertEncodable, decode, encodeKept } from "./codec.js";
 import { CorruptStateError } from "./errors.js";
 
 /**
@@ -18,11 +18,18 @@ export interface StateRecord {
 export const STATE_RECORD_FORMAT = 1;
 const MARKER = "praas";
 
-export function encodeStateRecord(record: StateRecord): Uint8Array {
+/**
+ * The stored bytes of `record`, safe to keep (the runtime keeps the last
+ * record it wrote, to skip unchanged writes). `sizeHint`, the length of the
+ * actor's previous record, lets a large state be encoded straight into a
+ * buffer of its size.
+ */
+export function encodeStateRecord(record: StateRecord, sizeHint?: number): Uint8Array {
   const out: Record<string, unknown> = { [MARKER]: STATE_RECORD_FORMAT, v: record.stateVersion, s: record.state };
   if (record.inbox !== undefined && record.inbox.length > 0) out.m = record.inbox;
   if (record.delivered !== undefined && record.delivered.length > 0) out.x = record.delivered;
-  return encode(out);
+  assertEncodable(out, "value");
+  return encodeKept(out, sizeHint);
 }
 
 /** Decode and check a stored record; anything unexpected is a {@link CorruptStateError} naming `location`. */

@@ -1,4 +1,12 @@
-import { CodecError, decode, decodeStateRecord, encode, encodeStateRecord, MAX_DEPTH } from "@praas/core/internal";
+import {
+  CodecError,
+  decode,
+  decodeStateRecord,
+  encode,
+  encodeKept,
+  encodeStateRecord,
+  MAX_DEPTH,
+} from "@praas/core/internal";
 import { describe, expect, it } from "vitest";
 
 describe("codec", () => {
@@ -69,5 +77,29 @@ describe("codec", () => {
     expect(() => decodeStateRecord(new Uint8Array([0xff, 0xfe, 0x00]), "f")).toThrow(/unreadable/);
     expect(() => decodeStateRecord(encode({ praas: 99, v: 1, s: 1 }), "f")).toThrow(/format 99 is not supported/);
     expect(() => decodeStateRecord(encode({ praas: 1, v: 0, s: 1 }), "f")).toThrow(/state version/);
+  });
+
+  it("gives kept encodings memory of their own: a small state record pins no shared buffer", () => {
+    // Encodings share one buffer; a record kept as a view of it would keep the whole buffer alive.
+    const others = [encode({ frame: 1 }), encode("x".repeat(100))];
+    const record = encodeStateRecord({ stateVersion: 1, state: { n: 1, s: "y".repeat(1000) } });
+    expect(record.buffer.byteLength).toBe(record.byteLength);
+    expect(decodeStateRecord(record, "here").state).toEqual({ n: 1, s: "y".repeat(1000) });
+    // The copy is independent of later encodings into the shared buffer.
+    const before = Uint8Array.from(record);
+    for (let i = 0; i < 100; i++) encode({ filler: i, pad: "z".repeat(200) });
+    expect(Array.from(record)).toEqual(Array.from(before));
+    expect(others[0]?.buffer).toBe(others[1]?.buffer); // (what the copy avoids: views of one buffer)
+    // A large one is not copied (megabytes), but nothing else is written into its buffer afterwards.
+    const big = encodeKept({ data: new Uint8Array(256 * 1024) });
+    expect(encode({ after: 1 }).buffer).not.toBe(big.buffer);
+    expect(encode({ after: 2 }).buffer.byteLength).toBeLessThanOrEqual(8192);
+    // With the size of its last encoding as a hint, it lands in a buffer of about its own size.
+    const again = encodeKept({ data: new Uint8Array(256 * 1024) }, big.byteLength);
+    expect(again.buffer.byteLength).toBeLessThanOrEqual(big.byteLength + 4096);
+    expect(Array.from(again.subarray(0, 16))).toEqual(Array.from(big.subarray(0, 16)));
+    // A wrong hint costs nothing but the buffer: the value still encodes, small and copied.
+    const small = encodeKept({ n: 1 }, 1 << 20);
+    expect(small.buffer.byteLength).toBe(small.byteLength);
   });
 });

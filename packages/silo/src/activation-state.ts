@@ -218,12 +218,16 @@ export class PersistentState {
   #encode(): Uint8Array {
     const host = this.#host;
     const box = host.inbox?.snapshot();
-    return encodeStateRecord({
-      stateVersion: host.info.stateVersion,
-      state: host.facade.state,
-      inbox: box?.messages,
-      delivered: box?.delivered,
-    });
+    const last = this.#savedBytes;
+    return encodeStateRecord(
+      {
+        stateVersion: host.info.stateVersion,
+        state: host.facade.state,
+        inbox: box?.messages,
+        delivered: box?.delivered,
+      },
+      last instanceof Uint8Array ? last.byteLength : 0,
+    );
   }
 
   /** Are these the bytes last loaded or written? (So there is nothing to write.) */

@@ -44,7 +44,7 @@ export interface TurnsHost extends ReplyHost, InboxHost, OverdueWatcher {
   >;
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 

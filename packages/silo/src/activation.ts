@@ -51,7 +51,7 @@ import { toCallerError } from "./activation-reply.js";
 import { PersistentState } from "./activation-state.js";
 import { StuckTurnWatch } from "./activation-stuck.js";
 import { type ActorTimer, cancelTimers } from "./activation-timers.js";
-import { type ActivationTurn, TurnRunner } from "./activation-turns.js";
+import { type ActivationTurn, isThenable, TurnRunner } from "./activation-turns.js";
 import { Call } from "./call.js";
 import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
@@ -207,12 +207,17 @@ export class Activation {
     cancelTimers(this);
     // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
     this.inbox?.failWaiters(this.idString);
-    if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
+    // Each wait below is skipped when there is nothing to wait for: a swap-out is a hot path
+    // (idle collection, maxActivations, drains), and every await is a promise hop.
+    if (!this.mailbox.idle && (await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) {
+      return "abandoned";
+    }
     let saveError: unknown;
     const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
     if (!discard) {
       try {
-        if ((await this.#unlessAbandoned(this.turns.instance?.onDeactivate())) === ABANDONED) return "abandoned";
+        const hook = this.turns.instance?.onDeactivate();
+        if (isThenable(hook) && (await this.#unlessAbandoned(hook)) === ABANDONED) return "abandoned";
       } catch (err) {
         this.ctx.report("deactivate", this.idString, err);
         this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
@@ -222,7 +227,9 @@ export class Activation {
       } catch (err) {
         saveError = err;
       }
-      if ((await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) return "abandoned";
+      if (!this.mailbox.idle && (await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) {
+        return "abandoned";
+      }
     }
     if (saveError !== undefined && !this.stale && reason !== "stop") {
       // Keep the state in memory rather than lose it; try again later.
