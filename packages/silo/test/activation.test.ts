@@ -63,6 +63,32 @@ describe("virtual activation", () => {
     await silo.stop();
   });
 
+  it("saves what a synchronous onDeactivate leaves, and saves even when it throws", async () => {
+    class SyncHook extends Actor<{ n: number; closed: boolean }> {
+      static initialState() {
+        return { n: 0, closed: false };
+      }
+      override onDeactivate(): void {
+        this.state.closed = true;
+        if (this.key === "throws") throw new Error("hook failed");
+      }
+      add(n: number): { n: number; closed: boolean } {
+        this.state.n += n;
+        return { ...this.state };
+      }
+    }
+    const { silo } = await testSilo([SyncHook]);
+    for (const key of ["plain", "throws"]) {
+      const ref = silo.ref(SyncHook, key);
+      await ref.add(1);
+      await silo.deactivate(ref);
+      expect(silo.isActive(ref)).toBe(false);
+      // The fresh activation reads what the swap-out wrote: the turn's change and the hook's.
+      expect(await ref.add(1)).toEqual({ n: 2, closed: true });
+    }
+    await silo.stop();
+  });
+
   it("serves calls that arrive while the actor is deactivating, on a fresh activation", async () => {
     const gate = deferred();
     const inHook = deferred();
