@@ -1,6 +1,6 @@
 /**
  * The silo process of the `durable` suite: one silo with a WebSocket gateway
- * on a free port, state in the store named by STORE (lmdb | fs | redis | s3),
+ * on a free port, state in the store named by STORE (memory | lmdb | log-sketch | fs | redis | s3),
  * hosting two counters that differ only in persistence: `TurnCounter` ("turn":
  * the reply leaves once the write is durable) and `LazyCounter` ("deactivate"),
  * and `RawPutCounter`, whose call makes one raw LMDB durable put (the baseline).
@@ -12,10 +12,11 @@
  * folder): the disk's commit when lmdb-js's threads are kept busy.
  */
 import { createRequire } from "node:module";
-import type { StateStore } from "@praas/core";
+import { MemoryStateStore, type StateStore } from "@praas/core";
 import { RedisStateStore } from "@praas/redis";
 import { Actor, FileStateStore, LmdbStateStore, Silo, startGateway } from "@praas/silo";
 import { S3StateStore } from "@praas/storage-s3";
+import { LogSketchStore } from "./durable-log-sketch.js";
 
 class TurnCounter extends Actor<{ n: number }> {
   static readonly persistence = "turn";
@@ -61,8 +62,12 @@ class RawPutCounter extends Actor<{ n: number }> {
 
 function store(env: NodeJS.ProcessEnv): StateStore {
   switch (env.STORE) {
+    case "memory":
+      return new MemoryStateStore();
     case "lmdb":
       return new LmdbStateStore(env.STATE_DIR as string);
+    case "log-sketch":
+      return new LogSketchStore(env.STATE_DIR as string);
     case "fs":
       return new FileStateStore(env.STATE_DIR as string);
     case "redis":

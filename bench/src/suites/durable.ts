@@ -11,9 +11,12 @@
  *   "turn" each waits for its own write, so this is bounded by the commit latency.
  * - drain: n changed "deactivate" activations, then `silo.stop()` (SIGTERM's work).
  *
- * Stores: the embedded store (LMDB, the default), the file store (one file per
- * actor, the old default: the baseline), Redis and S3 (local redis-server and
- * s3rver, started here).
+ * Stores: the memory store (no I/O: what "turn" costs the framework alone),
+ * the embedded store (LMDB, the default), the file store (one file per actor,
+ * the old default: the baseline), Redis and S3 (local redis-server and s3rver,
+ * started here). And a what-if that is not a store (durable-log-sketch.ts):
+ * the write path of a log in front of LMDB that needs one flush per commit
+ * where LMDB needs two, to show what such a log would buy.
  */
 import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -47,7 +50,11 @@ interface Counter {
 }
 
 const STORES = [
+  // No disk and no network: what the output gate and the turn commit cost on their own.
+  { name: "memory (no I/O)", store: "memory" },
   { name: "embedded (LMDB)", store: "lmdb" },
+  // A what-if, not a store (durable-log-sketch.ts): LMDB behind a log that needs one flush per commit.
+  { name: "what-if: one-flush log before LMDB", store: "log-sketch" },
   { name: "file store (old default)", store: "fs" },
   { name: "redis", store: "redis" },
   { name: "s3", store: "s3" },
@@ -300,6 +307,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
           `The disk in this run: a raw 100-byte write + fdatasync ${Number(summary.raw_fdatasync_p50_us).toFixed(0)} µs p50; a raw lmdb-js durable put ${Number(summary.raw_lmdb_put_p50_us).toFixed(0)} µs p50 in a loop in the bench's idle process (one LMDB commit: data pages fsync'd, then the meta page written with O_DSYNC — two flushes).`,
           '"raw-put call" (embedded store only): a call through the same client to an actor whose method makes one raw lmdb-js durable put in a folder of its own and answers once it is flushed — the "turn" path with the framework\'s write replaced by the bare write. "turn − raw-put call" is what the framework adds to a durable write; the rest of "turn − deactivate" is the disk and lmdb-js waking its writer and flush threads after the round trip. "raw put in a loop" is the same put back to back in the silo\'s process, where those threads never go idle: cheaper, and not reachable from a call.',
           `The target (+${TARGET.embeddedOneExtraUs} µs over "deactivate") includes the disk's commit: it cannot be met where one LMDB commit alone costs more.`,
+          "\"what-if: one-flush log before LMDB\" is not a store (no replay on open, so not crash-safe; bench only): a save is acknowledged once its batch is appended to a pre-written file opened with O_DSYNC — one flush — and LMDB gets the writes every 20 ms off the reply's path. It shows what replacing LMDB's two flushes per commit by one would buy on this disk.",
         ],
       },
       {
@@ -308,6 +316,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         notes: [
           `${c.loadRounds} interleaved rounds × ${c.loadMs} ms per variant; median of rounds.`,
           "Group commit: writes that arrive while a commit is in flight share the next one (LMDB transaction, one Redis script call; S3 writes run side by side in a bounded window).",
+          'memory (no I/O): the same calls with a store that answers at once. Its "turn ÷ deactivate" is what the turn commit and the output gate cost in CPU; a store\'s ratio below it is what waiting for that store costs.',
           'One actor: 64 callers on one counter. Its turns run one at a time; with "turn" the output gate lets the next turn run while a write is in flight and holds the replies until a write with their changes is durable, so turns that end meanwhile share one write.',
         ],
       },
@@ -326,6 +335,6 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
 export const durable: Suite = {
   name: "durable",
   description:
-    'persistence "turn" vs "deactivate" per store (embedded LMDB, old file store, Redis, S3) through the WebSocket client from another process; drain of 10,000 changed activations',
+    'persistence "turn" vs "deactivate" per store (memory, embedded LMDB, old file store, Redis, S3) through the WebSocket client from another process; drain of 10,000 changed activations',
   run,
 };
