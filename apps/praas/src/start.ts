@@ -271,6 +271,12 @@ export function banner(running: Running, config: StartConfig): string {
     ...callableLines(silo),
   ];
   const imported = silo.store instanceof LmdbStateStore ? silo.store.imported : undefined;
+  const replayed = silo.store instanceof LmdbStateStore ? silo.store.replayed : 0;
+  if (replayed > 0) {
+    lines.push(
+      `  recovered  ${replayed} acknowledged write(s) from the commit log (the last run did not stop cleanly)`,
+    );
+  }
   if (imported !== undefined) {
     const skipped = imported.skipped.length > 0 ? `; ${imported.skipped.length} unreadable file(s) left alone` : "";
     lines.push(

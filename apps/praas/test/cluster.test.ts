@@ -182,7 +182,10 @@ describe("praas start in a cluster with S3 storage", () => {
         start(["--storage", "dynamo"]),
         /storage \(--storage\) must be one of lmdb, fs, s3, redis, memory, got "dynamo"/,
       ],
-      [start(["--s3-bucket", "some-bucket"]), /s3Bucket \(--s3-bucket\) only applies to --storage s3, but storage is lmdb/],
+      [
+        start(["--s3-bucket", "some-bucket"]),
+        /s3Bucket \(--s3-bucket\) only applies to --storage s3, but storage is lmdb/,
+      ],
       [
         start(["--storage", "memory", "--state-dir", dir]),
         /stateDir \(--state-dir\) only applies to --storage lmdb or fs/,

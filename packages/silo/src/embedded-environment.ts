@@ -7,6 +7,7 @@ import type * as Lmdb from "lmdb";
 import type { Database, RootDatabase } from "lmdb";
 import type { EmbeddedStoreOptions } from "./embedded-options.js";
 import { claimFolder, type OpenMode, type OwnerToken, releaseFolder } from "./state-dir-lock.js";
+import { LOG_FILE, readLog } from "./state-log.js";
 
 /**
  * The embedded store's one LMDB environment in a state folder, shared by the
@@ -119,7 +120,14 @@ export class EmbeddedEnvironment {
           );
         }
         const owner = claimFolder(join(this.path, "owners"), stateDir, mode);
-        this.#takeEpoch();
+        try {
+          this.#takeEpoch();
+          // In the claim's transaction: no other process can be writing the log now.
+          this.#replayLog();
+        } catch (err) {
+          releaseFolder(owner);
+          throw err;
+        }
         return owner;
       });
     } catch (err) {
@@ -181,6 +189,32 @@ export class EmbeddedEnvironment {
     if (flushed !== undefined) await flushed;
     return result;
   }
+
+  /**
+   * Put into LMDB what the commit log holds (writes acknowledged by an
+   * earlier run that may not have reached LMDB before it ended), in the
+   * order they were made, inside the claim's transaction. A record applies only over
+   * older state: LMDB may already hold it or newer (versions only grow). The
+   * log's generation is noted in the same transaction, so a replayed log is
+   * never replayed again, even while its records are still in the file.
+   */
+  #replayLog(): void {
+    const { records, generation } = readLog(join(this.path, LOG_FILE));
+    if (records.length === 0 || this.meta.get("replayedLog") === generation) return;
+    for (const r of records) {
+      const current = this.state.getEntry(r.key)?.version;
+      if (r.value === null) {
+        if (current !== undefined && current < r.version) this.state.removeSync(r.key);
+      } else if (current === undefined || current < r.version) {
+        this.state.putSync(r.key, Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength), r.version);
+      }
+    }
+    this.meta.putSync("replayedLog", generation);
+    this.replayed = records.length;
+  }
+
+  /** Records of the commit log put into LMDB on open (0: none were waiting). */
+  replayed = 0;
 
   /** A version no write in this folder has had or will have. */
   nextVersion(): number {

@@ -1,0 +1,209 @@
+import {
+  closeSync,
+  constants,
+  fdatasyncSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  write,
+  writeSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { crc32 } from "node:zlib";
+
+/**
+ * The embedded store's commit log: what makes a durable write one flush
+ * instead of LMDB's two (its data pages, then its meta page).
+ *
+ * A batch of writes is appended with one `O_DSYNC` write to a file written in
+ * full when it was created, so an append only overwrites allocated blocks and
+ * the flush carries no file-size change. Once it returns, the writes in it are
+ * durable: the store acknowledges them and hands them to LMDB later, off the
+ * caller's path. When the file is full the log starts again at its beginning
+ * under a new generation — the store first makes LMDB hold (durably)
+ * everything the file holds.
+ *
+ * Record layout (little-endian), written back to back from offset 0:
+ *
+ * | bytes | field |
+ * |---|---|
+ * | 4 | record length, header included |
+ * | 4 | CRC-32 of everything after this field |
+ * | 8 | generation (float64; unique across runs: the store takes it from its version counter) |
+ * | 8 | version (float64: LMDB's) |
+ * | 2 | key length |
+ * | 2 | flags (1: a deletion; no value) |
+ * | … | key (UTF-8), then the value |
+ *
+ * Reading stops at the first record that is not whole, does not match its
+ * CRC, or belongs to another generation than the first record's: what lies
+ * beyond is a torn append (never acknowledged) or an older pass over the file
+ * (already in LMDB).
+ */
+export interface LogRecord {
+  readonly key: string;
+  readonly version: number;
+  /** The stored bytes; null for a deletion. */
+  readonly value: Uint8Array | null;
+}
+
+const HEADER_BYTES = 28;
+const DELETED = 1;
+
+/** Where the log lives in the embedded store's folder. */
+export const LOG_FILE = "commit.log";
+
+export class StateLog {
+  /** The file's size: how much the log holds before it starts again at its beginning. */
+  readonly capacity: number;
+  readonly #fd: number;
+  #generation: number;
+  #offset = 0;
+
+  /**
+   * Open the log for appending, creating (and writing in full) a file of
+   * `capacity` bytes if there is none of that size. `generation` must differ
+   * from every generation the file has ever held (a fresh store version does).
+   */
+  constructor(path: string, capacity: number, generation: number) {
+    this.#generation = generation;
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      // Only the part past what the file has is written: what an earlier run
+      // left is kept until this generation overwrites it (the store replayed
+      // it into LMDB on open, and waits for that to be on disk first).
+      const size = fstatSync(fd).size;
+      this.capacity = Math.max(size, capacity);
+      if (size < this.capacity) {
+        const zeros = Buffer.alloc(Math.min(this.capacity - size, 1 << 20));
+        for (let at = size; at < this.capacity; at += zeros.length) {
+          writeSync(fd, zeros, 0, Math.min(zeros.length, this.capacity - at), at);
+        }
+        fdatasyncSync(fd);
+      }
+      // A new file must survive a power loss too: its folder's entry for it is flushed.
+      if (size === 0) syncFolder(dirname(path));
+    } finally {
+      closeSync(fd);
+    }
+    this.#fd = openSync(path, constants.O_WRONLY | constants.O_DSYNC);
+  }
+
+  /** Bytes a record of this key and value takes in the log. */
+  static recordBytes(key: string, valueBytes: number): number {
+    return HEADER_BYTES + Buffer.byteLength(key) + valueBytes;
+  }
+
+  /** Room left before the log must start again. */
+  get free(): number {
+    return this.capacity - this.#offset;
+  }
+
+  /**
+   * Start again at the beginning under `generation` (new, like the
+   * constructor's). Only once LMDB durably holds everything appended so far:
+   * the records are overwritten.
+   */
+  restart(generation: number): void {
+    this.#generation = generation;
+    this.#offset = 0;
+  }
+
+  /** Append `records` with one durable write (they must fit: see {@link free}). Resolves once they are on disk. */
+  append(records: readonly LogRecord[]): Promise<void> {
+    let size = 0;
+    const keys = records.map((r) => Buffer.from(r.key));
+    for (const [i, r] of records.entries()) size += HEADER_BYTES + (keys[i]?.length ?? 0) + (r.value?.length ?? 0);
+    if (size > this.free) return Promise.reject(new Error(`commit log: ${size} bytes do not fit in ${this.free}`));
+    const out = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const [i, r] of records.entries()) {
+      const key = keys[i] as Buffer;
+      const start = at;
+      const length = HEADER_BYTES + key.length + (r.value?.length ?? 0);
+      out.writeUInt32LE(length, at);
+      out.writeDoubleLE(this.#generation, at + 8);
+      out.writeDoubleLE(r.version, at + 16);
+      out.writeUInt16LE(key.length, at + 24);
+      out.writeUInt16LE(r.value === null ? DELETED : 0, at + 26);
+      at += HEADER_BYTES;
+      at += key.copy(out, at);
+      if (r.value !== null) {
+        out.set(r.value, at);
+        at += r.value.length;
+      }
+      out.writeUInt32LE(crc32(out.subarray(start + 8, at)), start + 4);
+    }
+    const position = this.#offset;
+    this.#offset += size;
+    return new Promise((resolve, reject) => {
+      write(this.#fd, out, 0, size, position, (err) => (err === null ? resolve() : reject(err)));
+    });
+  }
+
+  /** Make the log empty on disk (once LMDB durably holds all it held): the next open has nothing to read. */
+  clear(): void {
+    writeSync(this.#fd, Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0);
+    this.#offset = 0;
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
+}
+
+function syncFolder(folder: string): void {
+  const fd = openSync(folder, constants.O_RDONLY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The records of the log at `path` (none if there is no file), in the order
+ * they were appended, and their generation. Linear in the file's size; stops at the first record
+ * that is not whole and valid, or is of another generation than the first.
+ */
+export function readLog(path: string): { records: LogRecord[]; generation: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { records: [], generation: 0 };
+    throw err;
+  }
+  const records: LogRecord[] = [];
+  let generation = 0;
+  try {
+    const size = fstatSync(fd).size;
+    const header = Buffer.alloc(HEADER_BYTES);
+    let at = 0;
+    for (;;) {
+      if (readSync(fd, header, 0, HEADER_BYTES, at) !== HEADER_BYTES) break;
+      const length = header.readUInt32LE(0);
+      const gen = header.readDoubleLE(8);
+      const keyLength = header.readUInt16LE(24);
+      // A length that runs past the file is garbage, not a record: never allocate by it.
+      if (length < HEADER_BYTES || length > size - at || keyLength > length - HEADER_BYTES) break;
+      if (records.length === 0) generation = gen;
+      else if (gen !== generation) break;
+      const body = Buffer.allocUnsafe(length);
+      if (readSync(fd, body, 0, length, at) !== length) break;
+      if (crc32(body.subarray(8)) !== body.readUInt32LE(4)) break;
+      const flags = body.readUInt16LE(26);
+      const keyEnd = HEADER_BYTES + keyLength;
+      records.push({
+        key: body.toString("utf8", HEADER_BYTES, keyEnd),
+        version: body.readDoubleLE(16),
+        value: flags & DELETED ? null : new Uint8Array(body.subarray(keyEnd)),
+      });
+      at += length;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { records, generation };
+}
