@@ -20,8 +20,13 @@ const LOG_BYTES = 4 * 1024 * 1024;
 const LOG_RECORD_MAX = 16 * 1024;
 /** Writes per log append; with LOG_RECORD_MAX this keeps one append well under LOG_BYTES. */
 const LOG_BATCH = 128;
-/** How long logged writes wait before they go to LMDB (in one transaction); a full log sends them at once. */
-const APPLY_AFTER_MS = 10;
+/**
+ * How long logged writes wait before they go to LMDB (in one transaction); a
+ * full log sends them at once. Each LMDB commit costs the disk two flushes
+ * that compete with the log's, so fewer, larger ones; the wait also bounds
+ * how many versions of a hot key are kept in memory (one: the newest).
+ */
+const APPLY_AFTER_MS = 50;
 
 /**
  * The newest write of a key that LMDB does not hold yet: what loads and
@@ -53,7 +58,7 @@ interface LogItem extends GroupItem {
  * memory and appended to the commit log (state-log.ts); writes that arrive
  * while an append is in flight share the next one (group commit). Once the
  * append is on disk — one flush — the write is acknowledged; LMDB gets the
- * logged writes a few milliseconds later in one transaction, off the
+ * logged writes some 50 ms later in one transaction, off the
  * caller's path, and on the next open whatever the log holds that LMDB does
  * not is put back first. Records above LOG_RECORD_MAX, and every write of a
  * folder opened `shared`, go straight to LMDB as a conditional put checked by
