@@ -3,7 +3,9 @@
  * wait and go together in the next one, so under load a store pays one round
  * trip (or one fsync) per batch rather than per write, and when idle a write
  * goes out at the end of the event-loop turn it was issued in (with every
- * other write of that turn).
+ * other write of that turn) — or, with `start: "microtask"`, as soon as the
+ * code that issued it yields (with every write that code issued), which saves
+ * an event-loop phase where the commit itself is the wait (a local flush).
  *
  * `commit` receives the batch and must settle every item in it (each item
  * carries its own resolve/reject); a commit that throws rejects the items it
@@ -17,14 +19,19 @@ export interface GroupItem {
 export class GroupCommit<T extends GroupItem> {
   readonly #commit: (batch: T[]) => Promise<void>;
   readonly #maxBatch: number;
+  readonly #startSoon: (start: () => void) => void;
   #queue: T[] = [];
   #running = false;
   #scheduled = false;
   #idle: (() => void)[] = [];
 
-  constructor(commit: (batch: T[]) => Promise<void>, options?: { maxBatch?: number }) {
+  constructor(
+    commit: (batch: T[]) => Promise<void>,
+    options?: { maxBatch?: number; start?: "end of turn" | "microtask" },
+  ) {
     this.#commit = commit;
     this.#maxBatch = options?.maxBatch ?? 1024;
+    this.#startSoon = options?.start === "microtask" ? queueMicrotask : setImmediate;
   }
 
   /** Queue `item`; it is committed with the next batch. */
@@ -32,8 +39,8 @@ export class GroupCommit<T extends GroupItem> {
     this.#queue.push(item);
     if (this.#running || this.#scheduled) return;
     this.#scheduled = true;
-    // After I/O callbacks of this loop turn: every write they issue joins the batch.
-    setImmediate(() => {
+    // By default after the I/O callbacks of this loop turn: every write they issue joins the batch.
+    this.#startSoon(() => {
       this.#scheduled = false;
       void this.#drain();
     });

@@ -91,3 +91,23 @@ describe("GroupCommit", () => {
     expect(sizes).toEqual([4, 4, 2]);
   });
 });
+
+describe("GroupCommit, start: microtask", () => {
+  it("starts a commit once the code that issued the writes yields, with all of them, before the event loop moves on", async () => {
+    const batches: number[][] = [];
+    const group = new GroupCommit<Write>(
+      async (batch) => {
+        batches.push(batch.map((w) => w.n));
+        for (const w of batch) w.resolve("ok");
+      },
+      { start: "microtask" },
+    );
+    const add = (n: number) => new Promise<string>((resolve, reject) => group.add({ n, resolve, reject }));
+    const writes = [add(1), add(2)];
+    expect(batches).toEqual([]);
+    await Promise.resolve();
+    // Started in a microtask: no I/O or timer phase has run.
+    expect(batches).toEqual([[1, 2]]);
+    await Promise.all(writes);
+  });
+});
