@@ -1,22 +1,21 @@
 /**
  * The silo process of the `durable` suite: one silo with a WebSocket gateway
- * on a free port, state in the store named by STORE (memory | lmdb | log-sketch | fs | redis | s3),
+ * on a free port, state in the store named by STORE (memory | lmdb | fs | redis | s3),
  * hosting two counters that differ only in persistence: `TurnCounter` ("turn":
  * the reply leaves once the write is durable) and `LazyCounter` ("deactivate"),
- * and `RawPutCounter`, whose call makes one raw LMDB durable put (the baseline).
+ * and `RawPutCounter`, whose call makes the embedded store's bare durable
+ * write by hand: one O_DSYNC append to a file written in full up front (the baseline).
  *
  * Commands (IPC, from the suite): `drain` { n } — make n LazyCounter
  * activations with a change each, then time `silo.stop()` (what SIGTERM does
  * after the gateway closed: every activation saved), answer, exit. `floor`
- * { n } — n raw lmdb-js durable puts in a loop in this process (its own
- * folder): the disk's commit when lmdb-js's threads are kept busy.
+ * { n } — n of those bare appends in a loop in this process.
  */
-import { createRequire } from "node:module";
+import { closeSync, fdatasyncSync, constants as fsConstants, openSync, write, writeFileSync } from "node:fs";
 import { MemoryStateStore, type StateStore } from "@praas/core";
 import { RedisStateStore } from "@praas/redis";
 import { Actor, FileStateStore, LmdbStateStore, Silo, startGateway } from "@praas/silo";
 import { S3StateStore } from "@praas/storage-s3";
-import { LogSketchStore } from "./durable-log-sketch.js";
 
 class TurnCounter extends Actor<{ n: number }> {
   static readonly persistence = "turn";
@@ -40,14 +39,12 @@ class LazyCounter extends Actor<{ n: number }> {
 }
 
 /**
- * The baseline of the embedded store's "turn" latency: a call that makes one
- * raw lmdb-js durable put (its own folder; resolved at commit, then flushed,
- * as the store writes) and answers once it is on disk. It is reached like
- * TurnCounter — same client, socket and wake-ups, the put issued at the same
- * point of the call — so "turn" minus this is what the framework adds to a
- * durable write, and nothing else. (A loop of raw puts is cheaper: it keeps
- * lmdb-js's writer and flush threads awake, which a put after a network round
- * trip does not find.)
+ * The baseline of the embedded store's "turn" latency: a call that makes, by
+ * hand, the one durable write the store's commit log makes for it — one
+ * O_DSYNC append to a file written in full up front (its own file), through
+ * libuv's thread pool as the log does — and answers once it is on disk. It
+ * is reached like TurnCounter (same client, socket and wake-ups), so "turn"
+ * minus this is what the framework adds to a durable write, and nothing else.
  */
 class RawPutCounter extends Actor<{ n: number }> {
   static initialState() {
@@ -66,8 +63,6 @@ function store(env: NodeJS.ProcessEnv): StateStore {
       return new MemoryStateStore();
     case "lmdb":
       return new LmdbStateStore(env.STATE_DIR as string);
-    case "log-sketch":
-      return new LogSketchStore(env.STATE_DIR as string);
     case "fs":
       return new FileStateStore(env.STATE_DIR as string);
     case "redis":
@@ -96,27 +91,31 @@ const silo = await Silo.start({
 const gateway = await startGateway(silo, { port: 0, limits: { maxConnections: 10_000 } });
 process.send?.({ ready: true, wsUrl: gateway.wsUrl });
 
-type RawDb = { put(k: string, v: Buffer, version: number): Promise<boolean> & { flushed?: PromiseLike<unknown> } };
-let rawDb: RawDb | undefined;
-let rawVersion = 0;
+const RAW_FILE_BYTES = 4 * 1024 * 1024;
+const RAW_BYTES = Buffer.alloc(100, 1);
+let rawFd: number | undefined;
+let rawOffset = 0;
 
-const RAW_BYTES = Buffer.alloc(30, 1);
-
-/** One raw durable put as the embedded store makes it (resolved at commit, then flushed). */
+/** One bare durable append, as the embedded store's commit log makes it. */
 async function rawPut(): Promise<void> {
-  if (rawDb === undefined) {
-    const { open } = createRequire(import.meta.url)("lmdb") as {
-      open(o: object): { openDB(name: string, o: object): RawDb };
-    };
-    const root = open({ path: `${process.env.STATE_DIR}-floor`, noSubdir: false, separateFlushed: true });
-    rawDb = root.openDB("raw", { encoding: "binary", useVersions: true });
+  if (rawFd === undefined) {
+    const file = `${process.env.STATE_DIR}-raw.log`;
+    writeFileSync(file, Buffer.alloc(RAW_FILE_BYTES));
+    const fd = openSync(file, "r+");
+    fdatasyncSync(fd);
+    closeSync(fd);
+    rawFd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_DSYNC);
   }
-  const written = rawDb.put("k", RAW_BYTES, ++rawVersion);
-  await written;
-  await written.flushed;
+  const fd = rawFd;
+  if (rawOffset + RAW_BYTES.length > RAW_FILE_BYTES) rawOffset = 0;
+  const position = rawOffset;
+  rawOffset += RAW_BYTES.length;
+  await new Promise<void>((resolve, reject) =>
+    write(fd, RAW_BYTES, 0, RAW_BYTES.length, position, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
-/** `n` raw durable puts in a loop; ns each. */
+/** `n` bare appends in a loop; ns each. */
 async function rawPuts(n: number): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {

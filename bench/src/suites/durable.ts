@@ -14,9 +14,7 @@
  * Stores: the memory store (no I/O: what "turn" costs the framework alone),
  * the embedded store (LMDB, the default), the file store (one file per actor,
  * the old default: the baseline), Redis and S3 (local redis-server and s3rver,
- * started here). And a what-if that is not a store (durable-log-sketch.ts):
- * the write path of a log in front of LMDB that needs one flush per commit
- * where LMDB needs two, to show what such a log would buy.
+ * started here).
  */
 import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -53,8 +51,6 @@ const STORES = [
   // No disk and no network: what the output gate and the turn commit cost on their own.
   { name: "memory (no I/O)", store: "memory" },
   { name: "embedded (LMDB)", store: "lmdb" },
-  // A what-if, not a store (durable-log-sketch.ts): LMDB behind a log that needs one flush per commit.
-  { name: "what-if: one-flush log before LMDB", store: "log-sketch" },
   { name: "file store (old default)", store: "fs" },
   { name: "redis", store: "redis" },
   { name: "s3", store: "s3" },
@@ -174,11 +170,11 @@ async function measureStore(ctx: BenchContext, c: Counts, name: string, env: Rec
 const us = (ns: number): number => ns / 1000;
 
 /**
- * The disk's own floor for a durable write, measured in this run in the same
- * folder: a raw 100-byte write + fdatasync, and a raw lmdb-js durable put (one
- * LMDB commit: data pages and meta page each fsync'd). The embedded store's
- * "turn" latency cannot go below the second; what it adds beyond it is the
- * framework's.
+ * The disk's own figures for a durable write, measured in this run in the
+ * same folder: a raw 100-byte write + fdatasync (one flush: what the embedded
+ * store's commit log pays per commit), and a raw lmdb-js durable put (one
+ * LMDB commit: data pages, then meta page — two flushes; what a write that
+ * goes straight to LMDB pays).
  */
 async function diskFloor(dir: string, n: number): Promise<{ fsyncNs: number; lmdbPutNs: number }> {
   const file = join(dir, "floor.bin");
@@ -250,10 +246,10 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         "deactivate p50 µs": us(percentile(lazy, 50)),
         "deactivate p99 µs": us(percentile(lazy, 99)),
         "turn − deactivate p50 µs": extraUs,
-        "raw-put call p50 µs": s.store === "lmdb" ? us(percentile(sortedCopy(f.oneRaw), 50)) : "",
-        "turn − raw-put call p50 µs":
+        "raw-append call p50 µs": s.store === "lmdb" ? us(percentile(sortedCopy(f.oneRaw), 50)) : "",
+        "turn − raw-append call p50 µs":
           s.store === "lmdb" ? us(percentile(turn, 50) - percentile(sortedCopy(f.oneRaw), 50)) : "",
-        "raw put in a loop p50 µs": s.store === "lmdb" ? us(percentile(sortedCopy(f.oneFloor), 50)) : "",
+        "raw append in a loop p50 µs": s.store === "lmdb" ? us(percentile(sortedCopy(f.oneFloor), 50)) : "",
         target:
           s.store === "lmdb"
             ? `≤ +${TARGET.embeddedOneExtraUs} µs: ${extraUs <= TARGET.embeddedOneExtraUs ? "met" : "NOT met"}`
@@ -284,9 +280,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       if (s.store === "lmdb") {
         const loop = us(percentile(sortedCopy(f.oneFloor), 50));
         const rawCall = us(percentile(sortedCopy(f.oneRaw), 50));
-        summary.raw_lmdb_put_in_silo_p50_us = Number(loop.toFixed(0));
-        summary.lmdb_raw_put_call_p50_us = Number(rawCall.toFixed(0));
-        summary.lmdb_raw_put_call_extra_p50_us = Number((rawCall - us(percentile(lazy, 50))).toFixed(0));
+        summary.raw_append_in_silo_p50_us = Number(loop.toFixed(0));
+        summary.lmdb_raw_append_call_p50_us = Number(rawCall.toFixed(0));
+        summary.lmdb_raw_append_call_extra_p50_us = Number((rawCall - us(percentile(lazy, 50))).toFixed(0));
         summary.lmdb_one_framework_us = Number((us(percentile(turn, 50)) - rawCall).toFixed(0));
       }
       summary[`${s.store}_many_turn_per_s`] = Math.round(median(f.manyTurn));
@@ -304,10 +300,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         notes: [
           `${c.rounds} interleaved rounds × ${c.seq} sequential add(1) per variant; latencies pooled.`,
           '"turn": the reply leaves once the write is durable (fsync\'d for the embedded and file stores, acknowledged by Redis / S3). "deactivate": written at swap-out only.',
-          `The disk in this run: a raw 100-byte write + fdatasync ${Number(summary.raw_fdatasync_p50_us).toFixed(0)} µs p50; a raw lmdb-js durable put ${Number(summary.raw_lmdb_put_p50_us).toFixed(0)} µs p50 in a loop in the bench's idle process (one LMDB commit: data pages fsync'd, then the meta page written with O_DSYNC — two flushes).`,
-          '"raw-put call" (embedded store only): a call through the same client to an actor whose method makes one raw lmdb-js durable put in a folder of its own and answers once it is flushed — the "turn" path with the framework\'s write replaced by the bare write. "turn − raw-put call" is what the framework adds to a durable write; the rest of "turn − deactivate" is the disk and lmdb-js waking its writer and flush threads after the round trip. "raw put in a loop" is the same put back to back in the silo\'s process, where those threads never go idle: cheaper, and not reachable from a call.',
-          `The target (+${TARGET.embeddedOneExtraUs} µs over "deactivate") includes the disk's commit: it cannot be met where one LMDB commit alone costs more.`,
-          "\"what-if: one-flush log before LMDB\" is not a store (no replay on open, so not crash-safe; bench only): a save is acknowledged once its batch is appended to a pre-written file opened with O_DSYNC — one flush — and LMDB gets the writes every 20 ms off the reply's path. It shows what replacing LMDB's two flushes per commit by one would buy on this disk.",
+          `The disk in this run: a raw 100-byte write + fdatasync ${Number(summary.raw_fdatasync_p50_us).toFixed(0)} µs p50 (one flush: what the embedded store's commit log pays per commit); a raw lmdb-js durable put ${Number(summary.raw_lmdb_put_p50_us).toFixed(0)} µs p50 (one LMDB commit: data pages fsync'd, then the meta page written with O_DSYNC — two flushes; what a write too large for the log pays). Both in a loop in the bench's idle process.`,
+          '"raw-append call" (embedded store only): a call through the same client to an actor whose method makes by hand the one durable write the store\'s commit log makes — a 100-byte O_DSYNC append to a file written in full up front, through libuv\'s thread pool — and answers once it is on disk: the "turn" path with the framework\'s write replaced by the bare write. "turn − raw-append call" is what the framework adds to a durable write; the rest of "turn − deactivate" is the disk, reached after a network round trip. "raw append in a loop" is the same append back to back in the silo\'s process.',
+          `The target (+${TARGET.embeddedOneExtraUs} µs over "deactivate") includes the disk's commit: it cannot be met where the bare durable write alone ("raw-append call" − "deactivate") costs more.`,
         ],
       },
       {
