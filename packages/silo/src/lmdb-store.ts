@@ -40,8 +40,8 @@ interface Pending {
   logged: boolean;
   /** Written straight to LMDB (a large record): its own write takes it there. */
   readonly direct: boolean;
-  /** The pending write this one replaced, put back if this one fails. */
-  readonly previous: Pending | undefined;
+  /** The pending write this one replaced, put back if this one fails; dropped once this one is logged. */
+  previous: Pending | undefined;
 }
 
 interface LogItem extends GroupItem {
@@ -281,15 +281,19 @@ export class LmdbStateStore implements StateStore {
       await log.append(records);
     } catch (err) {
       for (const { key, entry } of batch) {
-        if (this.#pending.get(key) === entry) {
-          if (entry.previous === undefined) this.#pending.delete(key);
-          else this.#pending.set(key, entry.previous);
-        }
+        if (this.#pending.get(key) !== entry) continue;
+        // Back to the newest write of the key that is in the log (an older one of this batch failed too).
+        let previous = entry.previous;
+        while (previous !== undefined && !previous.logged) previous = previous.previous;
+        if (previous === undefined) this.#pending.delete(key);
+        else this.#pending.set(key, previous);
       }
       throw err;
     }
     for (const item of batch) {
       item.entry.logged = true;
+      // Nothing to fall back to any more: a hot key must not keep a chain of its old versions.
+      item.entry.previous = undefined;
       item.resolve(String(item.entry.version));
     }
     this.#scheduleApply(APPLY_AFTER_MS);
