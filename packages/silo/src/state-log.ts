@@ -1,6 +1,7 @@
 import {
   closeSync,
   constants,
+  fdatasync,
   fdatasyncSync,
   fstatSync,
   fsyncSync,
@@ -49,6 +50,12 @@ export interface LogRecord {
 }
 
 const HEADER_BYTES = 28;
+/**
+ * Where the platform has O_DSYNC (Linux, macOS) a write returns once it is on
+ * disk: one syscall. Elsewhere (Windows) each append is a write and then an
+ * fdatasync.
+ */
+const DSYNC: number | undefined = constants.O_DSYNC;
 const DELETED = 1;
 
 /** Where the log lives in the embedded store's folder. */
@@ -87,7 +94,7 @@ export class StateLog {
     } finally {
       closeSync(fd);
     }
-    this.#fd = openSync(path, constants.O_WRONLY | constants.O_DSYNC);
+    this.#fd = openSync(path, constants.O_WRONLY | (DSYNC ?? 0));
   }
 
   /** Bytes a record of this key and value takes in the log. */
@@ -137,14 +144,20 @@ export class StateLog {
     }
     const position = this.#offset;
     this.#offset += size;
+    const fd = this.#fd;
     return new Promise((resolve, reject) => {
-      write(this.#fd, out, 0, size, position, (err) => (err === null ? resolve() : reject(err)));
+      write(fd, out, 0, size, position, (err) => {
+        if (err !== null) reject(err);
+        else if (DSYNC !== undefined) resolve();
+        else fdatasync(fd, (syncErr) => (syncErr === null ? resolve() : reject(syncErr)));
+      });
     });
   }
 
   /** Make the log empty on disk (once LMDB durably holds all it held): the next open has nothing to read. */
   clear(): void {
     writeSync(this.#fd, Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0);
+    if (DSYNC === undefined) fdatasyncSync(this.#fd);
     this.#offset = 0;
   }
 
