@@ -412,6 +412,23 @@ describe("embedded store: the commit log", () => {
     expect(Buffer.from((await reopened.load(id("k8")))?.data ?? []).toString()).toBe(expected("k", 8, 100));
   });
 
+  it("replays the log of a dead exclusive holder when the folder is next opened shared, once", async () => {
+    const dir = await folder();
+    await writeAndDie(dir, "k", 20, 100);
+    const first = openStore(dir, true);
+    expect(first.replayed).toBe(20);
+    const second = await storeProcess(dir, "shared");
+    expect(await second.ask({ cmd: "replayed" })).toEqual({ ok: true, replayed: 0 });
+    expect(await second.ask({ cmd: "load", key: "k3" })).toMatchObject({ ok: true, text: expected("k", 3, 100) });
+    // Shared folders write LMDB directly: a deletion there must not be undone by the old log either.
+    await first.delete(id("k4"));
+    expect(await second.ask({ cmd: "close" })).toEqual({ ok: true });
+    await first.close();
+    const reopened = openStore(dir);
+    expect(reopened.replayed).toBe(0);
+    expect(await reopened.load(id("k4"))).toBeUndefined();
+  });
+
   it("keeps every acknowledged write when the log fills up and starts again, many times over", async () => {
     const dir = await folder();
     // 600 records of 15 KiB: about 9 MiB through a 4 MiB log, in batches.
