@@ -362,10 +362,16 @@ describe("embedded store: moving from the file store", () => {
 
 describe("embedded store: the commit log", () => {
   /** Open the folder in another process, make `n` writes of `bytes` each, and kill it (SIGKILL) the moment they are acknowledged. */
-  async function writeAndDie(dir: string, prefix: string, n: number, bytes: number): Promise<string[]> {
+  async function writeAndDie(
+    dir: string,
+    prefix: string,
+    n: number,
+    bytes: number,
+    reminders = false,
+  ): Promise<string[]> {
     const writer = await storeProcess(dir, "exclusive");
     expect(writer.opened).toMatchObject({ ok: true });
-    const answer = await writer.ask({ cmd: "saveMany", prefix, n, bytes, freeze: true });
+    const answer = await writer.ask({ cmd: "saveMany", prefix, n, bytes, freeze: true, reminders });
     expect(answer.ok).toBe(true);
     writer.child.kill("SIGKILL");
     await writer.exited;
@@ -390,6 +396,30 @@ describe("embedded store: the commit log", () => {
     // Fencing holds across the replay: the acknowledged version is current, "absent" is not.
     await expect(store.save(id("k0"), text("again"), null)).rejects.toBeInstanceOf(StateConflictError);
     expect(await store.save(id("k0"), text("next"), versions[0] as string)).not.toBe(versions[0]);
+  });
+
+  it("keeps reminders registered just before a kill -9 the same way: they share the log with the state", async () => {
+    const dir = await folder();
+    await writeAndDie(dir, "k", 40, 50, true);
+    const store = openStore(dir);
+    // 40 state writes and 40 reminders, all acknowledged from the log alone.
+    expect(store.replayed).toBe(80);
+    const reminders = store.reminderStore();
+    cleanups.push(() => reminders.close());
+    const listed = await reminders.list();
+    expect(listed.map((r) => r.actor.key).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `k${i}`).sort());
+    expect(await reminders.get(id("k5"), "r")).toMatchObject({ dueAt: 1e15 + 5 });
+    // A deletion through the log hides it at once and for good.
+    await reminders.delete(id("k5"), "r");
+    expect(await reminders.get(id("k5"), "r")).toBeUndefined();
+    expect((await reminders.list()).length).toBe(39);
+    await reminders.close();
+    await store.close();
+    const reopened = openStore(dir);
+    const again = reopened.reminderStore();
+    cleanups.push(() => again.close());
+    expect(await again.get(id("k5"), "r")).toBeUndefined();
+    expect((await again.list()).length).toBe(39);
   });
 
   it("replays a log once: a process that dies right after replaying leaves nothing to replay again", async () => {

@@ -6,24 +6,26 @@ import { CorruptStateError, StateDirLockedError } from "@praas/core/internal";
 import type * as Lmdb from "lmdb";
 import type { Database, RootDatabase } from "lmdb";
 import type { EmbeddedStoreOptions } from "./embedded-options.js";
+import { LoggedWrites } from "./embedded-writes.js";
 import { claimFolder, type OpenMode, type OwnerToken, releaseFolder } from "./state-dir-lock.js";
 import { LOG_FILE, readLog } from "./state-log.js";
 
 /**
  * The embedded store's one LMDB environment in a state folder, shared by the
- * state store and the reminder store of that folder, so their writes commit in
- * the same transactions.
+ * state store and the reminder store of that folder, and, where this process
+ * has the folder to itself, their commit log (embedded-writes.ts), through
+ * which both write, in the same appends.
  *
  * Layout (private to this module; do not rely on it): `<stateDir>/store.lmdb/`
- * holds LMDB's `data.mdb` and `lock.mdb`, and `owners/` with one file per
- * process that has the folder open (see state-dir-lock.ts). The name cannot
- * clash with the file store's `<Type>/` folders (type names never contain a
- * raw "." there: it is percent-encoded).
+ * holds LMDB's `data.mdb` and `lock.mdb`, the commit log `commit.log`, and
+ * `owners/` with one file per process that has the folder open (see
+ * state-dir-lock.ts). The name cannot clash with the file store's `<Type>/`
+ * folders (type names never contain a raw "." there: it is percent-encoded).
  *
- * Group commit is LMDB's (lmdb-js): every write issued in one event-loop turn
- * goes into one transaction; writes issued while a commit is being flushed go
- * into the next. Every write of the stores goes through `durable`, which
- * resolves once its transaction is on disk (fsync'd), so an acknowledged write
+ * Writes that go straight to LMDB (a shared folder, a large state, the
+ * log's own transfers to LMDB) use lmdb-js's group commit: every write issued
+ * in one event-loop turn goes into one transaction, and `durable` resolves
+ * once its transaction is on disk (fsync'd), so an acknowledged write
  * survives a process crash and a power loss.
  */
 export const STORE_FOLDER = "store.lmdb";
@@ -130,10 +132,29 @@ export class EmbeddedEnvironment {
         }
         return owner;
       });
+      try {
+        // Where this process alone has the folder, writes go through the commit log.
+        this.writes = mode === "exclusive" ? new LoggedWrites(this, join(this.path, LOG_FILE)) : undefined;
+      } catch (err) {
+        releaseFolder(this.#owner);
+        throw err;
+      }
     } catch (err) {
       void this.root.close().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * @internal The commit log's write path (embedded-writes.ts), shared by the
+   * state and reminder stores of this folder; undefined where the folder is
+   * `shared` (their writes then go straight to LMDB).
+   */
+  readonly writes: LoggedWrites | undefined;
+
+  /** @internal Resolves once LMDB's last write is on disk. */
+  get flushed(): PromiseLike<unknown> {
+    return this.root.flushed;
   }
 
   /** One more handle on this environment (a reminder store beside the state store, a shared open). */
@@ -149,6 +170,7 @@ export class EmbeddedEnvironment {
     if (--this.#refs > 0) return Promise.resolve();
     this.#closed = (async () => {
       try {
+        await this.writes?.close();
         await this.root.flushed;
       } finally {
         if (openHere.get(this.stateDir) === this) openHere.delete(this.stateDir);
@@ -169,6 +191,8 @@ export class EmbeddedEnvironment {
     if (this.#closed !== undefined) return;
     if (--this.#refs > 0) return; // another handle in this process still uses it
     if (openHere.get(this.stateDir) === this) openHere.delete(this.stateDir);
+    // Nothing was written through it: keep the file as it is (it may hold a replay not yet flushed).
+    this.writes?.dispose();
     releaseFolder(this.#owner);
     this.#closed = this.root.close().catch(() => {});
   }
@@ -202,6 +226,13 @@ export class EmbeddedEnvironment {
     const { records, generation } = readLog(join(this.path, LOG_FILE));
     if (records.length === 0 || this.meta.get("replayedLog") === generation) return;
     for (const r of records) {
+      if (r.table === "reminders") {
+        // No versions in that table: every reminder write goes through the log, so the
+        // records, in order, end where the last acknowledged one left the key.
+        if (r.value === null) this.reminders.removeSync(r.key);
+        else this.reminders.putSync(r.key, Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength));
+        continue;
+      }
       const current = this.state.getEntry(r.key)?.version;
       if (r.value === null) {
         if (current !== undefined && current < r.version) this.state.removeSync(r.key);

@@ -12,9 +12,11 @@ import { type EmbeddedEnvironment, lmdbKey } from "./embedded-environment.js";
 
 /**
  * Durable reminders of the embedded default: a table of CBOR records in the
- * state folder's LMDB environment, beside the actor state, so a reminder
- * change and the state write of the same turn commit in one transaction.
- * Get it from the state store: `lmdbStore.reminderStore()`.
+ * state folder's LMDB environment, beside the actor state. Where the folder
+ * is this process's alone, a reminder change goes through the same commit log
+ * as the state writes (embedded-writes.ts), in the same appends: durable after
+ * one flush, in LMDB a little later, and put back on the next open if it never
+ * got there. Get it from the state store: `lmdbStore.reminderStore()`.
  */
 export class LmdbReminderStore implements ReminderStore {
   readonly kind = "lmdb";
@@ -29,22 +31,38 @@ export class LmdbReminderStore implements ReminderStore {
 
   async put(reminder: ReminderRecord): Promise<void> {
     const key = lmdbKey(reminderKey(reminder.actor, reminder.name));
-    await this.#env.durable(this.#env.reminders.put(key, Buffer.from(encode(reminder))));
+    const bytes = encode(reminder);
+    const log = this.#env.writes;
+    // Always through the log where there is one: a reminder record is a few KiB at most (names
+    // and keys are bounded), and its table has no versions, so a replay relies on every write
+    // of it being in the log, in order.
+    if (log !== undefined) await log.write("reminders", key, new Uint8Array(bytes), 0);
+    else await this.#env.durable(this.#env.reminders.put(key, Buffer.from(bytes)));
   }
 
   async delete(actor: ActorId, name: string): Promise<void> {
-    await this.#env.durable(this.#env.reminders.remove(lmdbKey(reminderKey(actor, name))));
+    const key = lmdbKey(reminderKey(actor, name));
+    const log = this.#env.writes;
+    if (log !== undefined) await log.write("reminders", key, null, 0);
+    else await this.#env.durable(this.#env.reminders.remove(key));
   }
 
   async get(actor: ActorId, name: string): Promise<ReminderRecord | undefined> {
     const key = lmdbKey(reminderKey(actor, name));
+    const pending = this.#env.writes?.pending("reminders", key);
+    if (pending !== undefined) return pending.value === null ? undefined : this.#decode(key, pending.value);
     const bytes = this.#env.reminders.get(key);
     return bytes === undefined ? undefined : this.#decode(key, bytes);
   }
 
   async list(): Promise<ReminderRecord[]> {
+    const pending = this.#env.writes?.pendingOf("reminders");
     const out: ReminderRecord[] = [];
-    for (const { key, value } of this.#env.reminders.getRange()) out.push(this.#decode(key, value));
+    for (const { key, value } of this.#env.reminders.getRange()) {
+      if (pending?.has(key) !== true) out.push(this.#decode(key, value));
+    }
+    // Writes LMDB does not hold yet: the newest state of their keys.
+    for (const [key, p] of pending ?? []) if (p.value !== null) out.push(this.#decode(key, p.value));
     return out;
   }
 

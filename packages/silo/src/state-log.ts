@@ -34,7 +34,7 @@ import { crc32 } from "node:zlib";
  * | 8 | generation (float64; unique across runs: the store takes it from its version counter) |
  * | 8 | version (float64: LMDB's) |
  * | 2 | key length |
- * | 2 | flags (1: a deletion; no value) |
+ * | 2 | flags (1: a deletion, no value; 2: a reminder, not actor state) |
  * | … | key (UTF-8), then the value |
  *
  * Reading stops at the first record that is not whole, does not match its
@@ -42,7 +42,11 @@ import { crc32 } from "node:zlib";
  * beyond is a torn append (never acknowledged) or an older pass over the file
  * (already in LMDB).
  */
+/** The LMDB table a record belongs to. */
+export type LogTable = "state" | "reminders";
+
 export interface LogRecord {
+  readonly table: LogTable;
   readonly key: string;
   readonly version: number;
   /** The stored bytes; null for a deletion. */
@@ -57,6 +61,7 @@ const HEADER_BYTES = 28;
  */
 const DSYNC: number | undefined = constants.O_DSYNC;
 const DELETED = 1;
+const REMINDER = 2;
 
 /** Where the log lives in the embedded store's folder. */
 export const LOG_FILE = "commit.log";
@@ -138,7 +143,7 @@ export class StateLog {
       out.writeDoubleLE(this.#generation, at + 8);
       out.writeDoubleLE(r.version, at + 16);
       out.writeUInt16LE(key.length, at + 24);
-      out.writeUInt16LE(r.value === null ? DELETED : 0, at + 26);
+      out.writeUInt16LE((r.value === null ? DELETED : 0) | (r.table === "reminders" ? REMINDER : 0), at + 26);
       at += HEADER_BYTES;
       at += key.copy(out, at);
       if (r.value !== null) {
@@ -214,6 +219,7 @@ export function readLog(path: string): { records: LogRecord[]; generation: numbe
       const flags = body.readUInt16LE(26);
       const keyEnd = HEADER_BYTES + keyLength;
       records.push({
+        table: flags & REMINDER ? "reminders" : "state",
         key: body.toString("utf8", HEADER_BYTES, keyEnd),
         version: body.readDoubleLE(16),
         value: flags & DELETED ? null : new Uint8Array(body.subarray(keyEnd)),

@@ -13,7 +13,8 @@ function logPath(): string {
   dirs.push(dir);
   return join(dir, "commit.log");
 }
-const rec = (key: string, version: number, text: string | null): LogRecord => ({
+const rec = (key: string, version: number, text: string | null, table: LogRecord["table"] = "state"): LogRecord => ({
+  table,
   key,
   version,
   value: text === null ? null : new TextEncoder().encode(text),
@@ -24,11 +25,21 @@ describe("commit log", () => {
     const path = logPath();
     const log = new StateLog(path, 64 * 1024, 7);
     await log.append([rec("T/a", 1, "one"), rec("T/é", 2, "")]);
-    await log.append([rec("T/a", 3, null)]);
+    await log.append([
+      rec("T/a", 3, null),
+      rec("T/a\u0000r", 0, "remind", "reminders"),
+      rec("T/a\u0000r", 0, null, "reminders"),
+    ]);
     log.close();
     const { records, generation } = readLog(path);
     expect(generation).toBe(7);
-    expect(records).toEqual([rec("T/a", 1, "one"), rec("T/é", 2, ""), rec("T/a", 3, null)]);
+    expect(records).toEqual([
+      rec("T/a", 1, "one"),
+      rec("T/é", 2, ""),
+      rec("T/a", 3, null),
+      rec("T/a\u0000r", 0, "remind", "reminders"),
+      rec("T/a\u0000r", 0, null, "reminders"),
+    ]);
   });
 
   it("after starting again, reads only the new generation, not the older records past it", async () => {
