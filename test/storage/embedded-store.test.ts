@@ -94,6 +94,10 @@ async function storeProcess(dir: string, mode: "exclusive" | "shared"): Promise<
 
 const id = (key: string): ActorId => ({ type: "T", key });
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+async function loadText(store: LmdbStateStore, key: string): Promise<{ text: string; version: string } | undefined> {
+  const s = await store.load(id(key));
+  return s && { text: Buffer.from(s.data).toString(), version: s.version };
+}
 
 beforeAll(() => {
   if (!existsSync(BUILT)) throw new Error("These tests run the built packages in child processes: run `npx tsc -b`");
@@ -495,6 +499,83 @@ describe("embedded store: the commit log", () => {
     expect(store.replayed).toBe(9);
     expect(await store.load(id("k9"))).toBeUndefined();
     expect(Buffer.from((await store.load(id("k8")))?.data ?? []).toString()).toBe(expected("k", 8, 100));
+  });
+
+  it("refuses a write whose append fails and undoes it; acknowledged writes before and after the failure survive a kill -9", async () => {
+    const dir = await folder();
+    const writer = await storeProcess(dir, "exclusive");
+    expect(writer.opened).toMatchObject({ ok: true });
+    const one = await writer.ask({ cmd: "save", key: "a", text: "one", expected: null });
+    expect(one.ok).toBe(true);
+    const v1 = one.version as string;
+    // Nothing in between is handed to LMDB: the process freezes when the last write is acknowledged.
+    const { results } = await writer.ask({
+      cmd: "steps",
+      freeze: true,
+      steps: [
+        { cmd: "failDisk" },
+        { cmd: "save", key: "a", text: "two", expected: v1 },
+        { cmd: "save", key: "c", text: "c1", expected: null },
+        { cmd: "load", key: "a" },
+        { cmd: "load", key: "c" },
+        { cmd: "save", key: "a", text: "two", expected: v1 },
+        { cmd: "healDisk" },
+        { cmd: "save", key: "a", text: "three", expected: v1 },
+        { cmd: "save", key: "c", text: "c1", expected: null },
+      ],
+    });
+    const r = results as Answer[];
+    expect(r[0]).toEqual({ ok: true });
+    // The failing disk's error reaches the writer; what it tried to write is gone at once.
+    expect(r[1]).toMatchObject({ ok: false, code: "ENOSPC" });
+    expect(r[2]).toMatchObject({ ok: false, code: "ENOSPC" });
+    expect(r[3]).toEqual({ ok: true, text: "one", version: v1 });
+    expect(r[4]).toEqual({ ok: true });
+    expect(r[5]).toMatchObject({ ok: false, code: "ENOSPC" });
+    // Once the disk writes again, the version acknowledged before the failure is still the current one.
+    expect(r[7]).toMatchObject({ ok: true });
+    expect(r[8]).toMatchObject({ ok: true });
+    writer.child.kill("SIGKILL");
+    await writer.exited;
+
+    // The failed appends left no hole in the log: the writes after them are replayed.
+    const store = openStore(dir);
+    expect(store.replayed).toBeGreaterThanOrEqual(2);
+    expect(await loadText(store, "a")).toEqual({ text: "three", version: r[7]?.version });
+    expect(await loadText(store, "c")).toEqual({ text: "c1", version: r[8]?.version });
+  });
+
+  it("keeps an acknowledged write when the append that makes the log start again fails", async () => {
+    const dir = await folder();
+    const writer = await storeProcess(dir, "exclusive");
+    expect(writer.opened).toMatchObject({ ok: true });
+    // 272 appends of 15 KiB leave less than 15,000 bytes of the 4 MiB log: the write of
+    // "big" below makes it start again, and that append fails. "k" = "small" was acknowledged
+    // just before, and the failed write of "big" hid it from the log's restart.
+    const { results } = await writer.ask({
+      cmd: "steps",
+      freeze: true,
+      steps: [
+        { cmd: "fill", prefix: "f", n: 272, bytes: 15 * 1024 },
+        { cmd: "save", key: "k", text: "small", expected: null },
+        { cmd: "failDisk" },
+        { cmd: "save", key: "k", text: "x".repeat(15_000), expected: { step: 1 } },
+        { cmd: "healDisk" },
+        // Written over the start of the log under its new generation: the old records are gone.
+        { cmd: "save", key: "after", text: "after", expected: null },
+      ],
+    });
+    const r = results as Answer[];
+    expect(r[1]).toMatchObject({ ok: true });
+    expect(r[3]).toMatchObject({ ok: false, code: "ENOSPC" });
+    expect(r[5]).toMatchObject({ ok: true });
+    writer.child.kill("SIGKILL");
+    await writer.exited;
+
+    const store = openStore(dir);
+    expect(await loadText(store, "k")).toEqual({ text: "small", version: r[1]?.version });
+    expect(await loadText(store, "after")).toEqual({ text: "after", version: r[5]?.version });
+    expect((await store.load(id("f271")))?.data.byteLength).toBe(15 * 1024);
   });
 
   it("serves the newest write before LMDB has it: loads, conditions and deletions see it", async () => {

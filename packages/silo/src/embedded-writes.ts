@@ -142,7 +142,13 @@ export class LoggedWrites {
     while (this.#applying !== undefined) await this.#applying.catch(() => {});
     const batch: [LogTable, string, Pending][] = [];
     for (const table of ["state", "reminders"] as const) {
-      for (const [key, p] of this.#pending[table]) if (p.logged) batch.push([table, key, p]);
+      for (const [key, newest] of this.#pending[table]) {
+        // The key's newest write in the log, even behind writes still in flight: when the log
+        // starts again, what it held must be in LMDB, whether or not those later writes succeed.
+        let p: Pending | undefined = newest;
+        while (p !== undefined && !p.logged) p = p.previous;
+        if (p !== undefined) batch.push([table, key, p]);
+      }
     }
     if (batch.length === 0) return;
     let last: Promise<boolean> | undefined;
@@ -221,6 +227,8 @@ export class LoggedWrites {
         if (previous === undefined) pending.delete(key);
         else pending.set(key, previous);
       }
+      // A logged write put back may be one LMDB does not hold yet.
+      this.#scheduleApply(APPLY_AFTER_MS);
       throw err;
     }
     for (const item of batch) {

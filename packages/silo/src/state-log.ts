@@ -162,11 +162,18 @@ export class StateLog {
     const position = this.#offset;
     this.#offset += size;
     const fd = this.#fd;
+    // A failed append gives its place back: the next one is written there. Left as a
+    // hole, it would end the log on replay before the acknowledged appends after it.
+    // (Appends never overlap: the caller waits for each.)
+    const failed = (err: Error, reject: (err: Error) => void): void => {
+      if (this.#offset === position + size) this.#offset = position;
+      reject(err);
+    };
     return new Promise((resolve, reject) => {
       write(fd, out, 0, size, position, (err) => {
-        if (err !== null) reject(err);
+        if (err !== null) failed(err, reject);
         else if (DSYNC !== undefined) resolve();
-        else fdatasync(fd, (syncErr) => (syncErr === null ? resolve() : reject(syncErr)));
+        else fdatasync(fd, (syncErr) => (syncErr === null ? resolve() : failed(syncErr, reject)));
       });
     });
   }
