@@ -23,7 +23,8 @@ export interface StateStore {
   /**
    * Write `data` if the stored version is still `expected` (`null`: only if
    * nothing is stored). Returns the new version. Throws `StateConflictError`
-   * when the condition does not hold.
+   * when the condition does not hold. `data` must not change until the
+   * returned promise settles (a store may read it until then, not after).
    */
   save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string>;
   /**

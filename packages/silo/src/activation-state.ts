@@ -134,7 +134,9 @@ export class PersistentState {
     const host = this.#host;
     if (host.info.persistence === "none") return Promise.resolve();
     if (host.stale) return Promise.reject(new StaleActivationError(host.idString));
-    return this.enqueue(() => this.#writeBytes(this.#encode()));
+    // With no write queued it starts now: a swap-out waits for its write, and a promise hop
+    // (right after an idle wait: a cold one) is that much more before the store sees it.
+    return this.enqueue(() => this.#writeBytes(this.#encode()), this.#writing === 0);
   }
 
   /**
@@ -162,13 +164,25 @@ export class PersistentState {
     return commit;
   }
 
-  /** Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints. */
-  enqueue(write: () => Promise<void>): Promise<void> {
+  /**
+   * Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints.
+   * `now`: no write is queued or running, so `write` starts before this returns rather than a
+   * microtask later. Not for a turn commit: `commitTurn` relies on its write starting only after
+   * it has set `#nextCommit`.
+   */
+  enqueue(write: () => Promise<void>, now = false): Promise<void> {
     this.#writing++;
     const done = (): void => {
       this.#writing--;
     };
-    const p = (this.#saving ?? RESOLVED).then(write);
+    let p: Promise<void>;
+    if (now) {
+      try {
+        p = write();
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+    } else p = (this.#saving ?? RESOLVED).then(write);
     p.then(done, done);
     this.#saving = p.catch(() => {});
     return p;
@@ -184,11 +198,13 @@ export class PersistentState {
    * wrote. A conflict means someone wrote newer state: this activation is a
    * stale copy, so it goes (without saving) and the caller gets a retryable error.
    */
-  async saveFenced(bytes: Uint8Array): Promise<void> {
+  async saveFenced(bytes: Uint8Array, keepBytes = false): Promise<void> {
     const host = this.#host;
     const expected = this.#version;
     try {
       this.#version = await host.ctx.store.save(host.id, bytes, expected);
+      // What later writes compare with (only the runtime's own records: not an inbox checkpoint's).
+      if (keepBytes) this.#savedBytes = bytes;
     } catch (err) {
       if (!(err instanceof StateConflictError)) throw err;
       host.stale = true;
@@ -242,11 +258,10 @@ export class PersistentState {
     return this.#savedBytes !== undefined && sameBytes(bytes, this.#savedBytes);
   }
 
-  async #writeBytes(bytes: Uint8Array): Promise<void> {
-    if (this.#host.stale) throw new StaleActivationError(this.#host.idString);
-    if (this.#unchanged(bytes)) return;
-    await this.saveFenced(bytes);
-    this.#savedBytes = bytes;
+  #writeBytes(bytes: Uint8Array): Promise<void> {
+    if (this.#host.stale) return Promise.reject(new StaleActivationError(this.#host.idString));
+    if (this.#unchanged(bytes)) return RESOLVED;
+    return this.saveFenced(bytes, true);
   }
 
   /**

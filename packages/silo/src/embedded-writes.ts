@@ -23,8 +23,11 @@ const APPLY_AFTER_MS = 50;
 export interface Pending {
   /** The state's version (LMDB's); 0 for a reminder (that table has none). */
   readonly version: number;
-  /** The stored bytes (a copy of the caller's); null for a deletion. */
-  readonly value: Uint8Array | null;
+  /**
+   * The stored bytes; null for a deletion. The caller's until the append, then
+   * a view of them in the log record the append wrote (no copy of its own).
+   */
+  value: Uint8Array | null;
   /** In the log on disk: acknowledged, and may go to LMDB. */
   logged: boolean;
   /** Written straight to LMDB (a large record): its own write takes it there. */
@@ -33,10 +36,15 @@ export interface Pending {
   previous: Pending | undefined;
 }
 
-interface LogItem extends GroupItem {
-  readonly table: LogTable;
-  readonly key: string;
+/** A write waiting for its append: the record the log writes, and whom to tell. */
+interface LogItem extends GroupItem, LogRecord {
   readonly entry: Pending;
+  /** What the write resolves with once it is on disk. */
+  readonly result: string;
+}
+
+function keepStoredValue(item: LogItem, stored: Uint8Array): void {
+  item.entry.value = stored;
 }
 
 /** The LMDB tables the log writes into. */
@@ -105,14 +113,17 @@ export class LoggedWrites {
   }
 
   /**
-   * Write `value` (null: delete) through the log; resolves once it is on disk.
+   * Write `value` (null: delete; not to be changed until this settles) through the log; resolves with `result` once
+   * it is on disk (the caller's answer, so it need not wait again to make it).
    * The caller checked any condition: from here on this is the key's newest state.
    */
-  write(table: LogTable, key: string, value: Uint8Array | null, version: number): Promise<void> {
+  write(table: LogTable, key: string, value: Uint8Array | null, version: number, result = ""): Promise<string> {
     const pending = this.#pending[table];
     const entry: Pending = { version, value, logged: false, direct: false, previous: pending.get(key) };
     pending.set(key, entry);
-    return new Promise((resolve, reject) => this.#appends.add({ table, key, entry, resolve: () => resolve(), reject }));
+    return new Promise((resolve, reject) =>
+      this.#appends.add({ table, key, version, value, entry, result, resolve, reject }),
+    );
   }
 
   /**
@@ -198,14 +209,11 @@ export class LoggedWrites {
   /** One append of a batch of writes: the one flush their callers wait for. */
   async #append(batch: LogItem[]): Promise<void> {
     const log = this.#log;
-    const records: LogRecord[] = batch.map(({ table, key, entry }) => ({
-      table,
-      key,
-      version: entry.version,
-      value: entry.value,
-    }));
     let bytes = 0;
-    for (const r of records) bytes += StateLog.recordBytes(r.key, r.value?.byteLength ?? 0);
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as LogItem;
+      bytes += StateLog.recordBytes(item.key, item.value === null ? 0 : item.value.byteLength);
+    }
     try {
       if (this.#replayFlushed !== undefined) {
         await this.#replayFlushed;
@@ -216,7 +224,8 @@ export class LoggedWrites {
         await this.applyAll();
         log.restart(this.#tables.nextVersion());
       }
-      await log.append(records);
+      // The entries keep the copy in the record, not the caller's bytes (the caller may reuse them once answered).
+      await log.append(batch, keepStoredValue);
     } catch (err) {
       for (const { table, key, entry } of batch) {
         const pending = this.#pending[table];
@@ -231,11 +240,12 @@ export class LoggedWrites {
       this.#scheduleApply(APPLY_AFTER_MS);
       throw err;
     }
-    for (const item of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as LogItem;
       item.entry.logged = true;
       // Nothing to fall back to any more: a hot key must not keep a chain of its old versions.
       item.entry.previous = undefined;
-      item.resolve("");
+      item.resolve(item.result);
     }
     this.#scheduleApply(APPLY_AFTER_MS);
   }

@@ -127,8 +127,12 @@ export class StateLog {
     this.#offset = 0;
   }
 
-  /** Append `records` with one durable write (they must fit: see {@link free}). Resolves once they are on disk. */
-  append(records: readonly LogRecord[]): Promise<void> {
+  /**
+   * Append `records` with one durable write (they must fit: see {@link free}).
+   * Resolves once they are on disk. `stored` is shown each value's copy in the
+   * record, which never changes: the caller may keep it instead of the original.
+   */
+  append<R extends LogRecord>(records: readonly R[], stored?: (record: R, value: Uint8Array) => void): Promise<void> {
     // Indexed loops and the key written straight into the record: this runs on every
     // acknowledgement, usually cold (right after a wait for the disk).
     const keyBytes = new Array<number>(records.length);
@@ -143,7 +147,7 @@ export class StateLog {
     const out = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < records.length; i++) {
-      const r = records[i] as LogRecord;
+      const r = records[i] as R;
       const k = keyBytes[i] as number;
       const start = at;
       out.writeUInt32LE(HEADER_BYTES + k + (r.value === null ? 0 : r.value.length), at);
@@ -155,6 +159,7 @@ export class StateLog {
       at += out.write(r.key, at, k, "utf8");
       if (r.value !== null) {
         out.set(r.value, at);
+        stored?.(r, out.subarray(at, at + r.value.length));
         at += r.value.length;
       }
       out.writeUInt32LE(crc32(out.subarray(start + 8, at)), start + 4);
