@@ -92,6 +92,19 @@ describe("checkCounterLinearizable", () => {
     expect(checkCounterLinearizable(h.ops).get("k")?.verdict).toBe("violation");
   });
 
+  it("decides many unanswered adds of the same amount within a small budget, both ways", () => {
+    type CounterOp = LinOp<{ kind: "add"; n: number } | { kind: "read" }, number>;
+    // 30 adds of 1 that failed at their callers (each may have been applied, or not), then a read.
+    const history = (seen: number): CounterOp[] => [
+      ...Array.from({ length: 30 }, (_, i): CounterOp => ({ input: { kind: "add", n: 1 }, start: i, end: undefined })),
+      { input: { kind: "read" }, start: 100, end: 101, output: seen },
+    ];
+    expect(checkLinearizable(history(17), counterModel(), { maxSteps: 5_000 }).verdict).toBe("linearizable");
+    // 31 cannot be: only 30 were sent. Proving it means ruling out every subset of them, 2^30
+    // without treating unanswered twins as interchangeable; with it, one per count.
+    expect(checkLinearizable(history(31), counterModel(), { maxSteps: 5_000 }).verdict).toBe("violation");
+  });
+
   it("counter model replays adds and reads", () => {
     const m = counterModel();
     expect(m.step(0, { kind: "add", n: 2 }, 2)).toBe(2);
