@@ -15,6 +15,13 @@ class WatchedStore implements StateStore {
     this.kind = inner.kind;
   }
 
+  #failure: Error | undefined;
+
+  /** The next save fails with `err` (a store outage, a full disk) without reaching the store. */
+  failNext(err: Error): void {
+    this.#failure = err;
+  }
+
   /** Hold every save until the returned function is called; `started` resolves when one is waiting. */
   hold(): { started: Promise<void>; release: () => void } {
     let release!: () => void;
@@ -43,6 +50,9 @@ class WatchedStore implements StateStore {
       this.#saveStarted?.();
       await gate;
     }
+    const failure = this.#failure;
+    this.#failure = undefined;
+    if (failure !== undefined) throw failure;
     return this.inner.save(id, data, expected);
   }
   delete(id: ActorId, expected?: string): Promise<void> {
@@ -168,6 +178,26 @@ describe.each(providers)("persistence modes ($name)", (provider) => {
     expect(await ref.deposit(1)).toBe(101);
   });
 
+  it('"turn": a write that fails resets the activation: replies that could have seen its change fail, the next call starts from what is stored', async () => {
+    const { silo, scope, store } = await start();
+    const ref = silo.ref(TurnAccount, "f");
+    const id = { type: "TurnAccount", key: "f" };
+    await ref.deposit(1);
+    const held = store.hold();
+    store.failNext(new Error("disk full"));
+    const first = ref.deposit(10).catch((e: unknown) => e);
+    await held.started;
+    // These run on the state the failing write holds (balance 11) while it is in flight.
+    const after = [ref.deposit(1), ref.balance()].map((p) => p.catch((e: unknown) => e));
+    held.release();
+    expect(await first).toBeInstanceOf(Error);
+    for (const r of await Promise.all(after)) expect(r).toMatchObject({ code: "STALE_ACTIVATION" });
+    // Nothing acknowledged is lost and nothing refused was stored; a fresh activation goes on from there.
+    expect(await storedState(scope, id)).toEqual({ balance: 1 });
+    expect(await ref.deposit(1)).toBe(2);
+    expect(await storedState(scope, id)).toEqual({ balance: 2 });
+  });
+
   it("does not rewrite unchanged state (reads, no-op turns, swap-out after a load)", async () => {
     const { silo, store } = await start();
     const turn = silo.ref(TurnAccount, "u");
@@ -244,8 +274,11 @@ describe.each(providers.filter((p) => p.name === "redis" || p.name === "s3"))(
       // With the connection gone, a changing call is not acknowledged…
       await expect(ref.deposit(1)).rejects.toThrow();
       expect(await storedState(scope, { type: "TurnAccount", key: "d" })).toEqual({ balance: 42 });
-      // …and the silo says so when it cannot save at stop.
-      await expect(silo.stop()).rejects.toBeInstanceOf(AggregateError);
+      // …and its change is not kept for a later write: the activation was reset, so a stop has
+      // nothing left to save (what was acknowledged is stored).
+      expect(silo.isActive(ref)).toBe(false);
+      expect(await silo.stop()).toMatchObject({ failed: [] });
+      expect(await storedState(scope, { type: "TurnAccount", key: "d" })).toEqual({ balance: 42 });
     });
 
     it('"deactivate": the same cut loses the value (it was never written)', async () => {

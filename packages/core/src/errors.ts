@@ -116,12 +116,20 @@ export class StateDirLockedError extends PraasError {
   }
 }
 
-/** This activation lost a fencing race: another activation wrote newer state. Retry the call. */
+/**
+ * This activation was dropped without writing again: it lost a fencing race
+ * (another activation wrote newer state), or a "turn" write of its state
+ * failed and it was reset. Retry the call (on a fresh activation).
+ */
 export class StaleActivationError extends PraasError {
   constructor(actor: string) {
-    super("STALE_ACTIVATION", `Activation of ${actor} was stale (newer state exists); it was deactivated, retry`, {
-      retryable: true,
-    });
+    super(
+      "STALE_ACTIVATION",
+      `Activation of ${actor} was stale (newer state exists, or a write of its state failed); it was deactivated, retry`,
+      {
+        retryable: true,
+      },
+    );
   }
 }
 

@@ -159,9 +159,35 @@ export class PersistentState {
       // Turns that end from now on wait for the write after this one.
       this.#nextCommit = undefined;
       return this.#writeBytes(this.#boundary as Uint8Array);
+    }).catch((err: unknown) => {
+      this.#turnWriteFailed(err);
+      throw err;
     });
     this.#nextCommit = commit;
     return commit;
+  }
+
+  /**
+   * A turn's write failed (the store is down, the disk full): the state in
+   * memory holds changes whose callers are told they failed, and turns that
+   * ran since may have seen them. Written later, those changes would become
+   * durable after all; answered, a reply would be computed from them. So the
+   * activation is reset, as Durable Objects do: it never writes or answers
+   * again (calls waiting on it fail with the retryable STALE_ACTIVATION), and
+   * the next call loads what the store holds. A conflict has done this already.
+   */
+  #turnWriteFailed(err: unknown): void {
+    const host = this.#host;
+    if (host.stale) return;
+    host.stale = true;
+    void host.deactivate("stale");
+    host.ctx.report("save", host.idString, err);
+    host.ctx.log(
+      "error",
+      `${host.idString}: a turn's write failed, so the activation is reset (the changes made since its last durable write are dropped, calls waiting on them fail with STALE_ACTIVATION, the next call loads the stored state): ${describeError(err)}`,
+      host.idString,
+      err,
+    );
   }
 
   /**
