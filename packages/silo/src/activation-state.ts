@@ -155,15 +155,18 @@ export class PersistentState {
     }
     if (this.#nextCommit !== undefined) return this.#nextCommit;
     if (this.#writing === 0 && this.#unchanged(this.#boundary)) return RESOLVED;
+    let started = false;
+    // With no write queued or running it starts at once (a promise hop less before the flush).
     const commit = this.enqueue(() => {
+      started = true;
       // Turns that end from now on wait for the write after this one.
       this.#nextCommit = undefined;
       return this.#writeBytes(this.#boundary as Uint8Array);
-    }).catch((err: unknown) => {
-      this.#turnWriteFailed(err);
-      throw err;
-    });
-    this.#nextCommit = commit;
+    }, this.#writing === 0);
+    // Still waiting to start: turns that end meanwhile join it.
+    if (!started) this.#nextCommit = commit;
+    // Beside the callers' chain, not on it (no hop added to a reply), and before their handlers run.
+    commit.catch((err: unknown) => this.#turnWriteFailed(err));
     return commit;
   }
 
@@ -193,8 +196,7 @@ export class PersistentState {
   /**
    * Writes of an activation run one at a time, in order: turn commits, saves, inbox checkpoints.
    * `now`: no write is queued or running, so `write` starts before this returns rather than a
-   * microtask later. Not for a turn commit: `commitTurn` relies on its write starting only after
-   * it has set `#nextCommit`.
+   * microtask later.
    */
   enqueue(write: () => Promise<void>, now = false): Promise<void> {
     this.#writing++;
