@@ -545,6 +545,46 @@ describe("embedded store: the commit log", () => {
     expect(await loadText(store, "c")).toEqual({ text: "c1", version: r[8]?.version });
   });
 
+  it("never replays a failed append, even one the disk wrote before it reported the error", async () => {
+    const dir = await folder();
+    const writer = await storeProcess(dir, "exclusive");
+    expect(writer.opened).toMatchObject({ ok: true });
+    const { results } = await writer.ask({
+      cmd: "steps",
+      freeze: true,
+      steps: [
+        { cmd: "save", key: "a", text: "one", expected: null },
+        { cmd: "failDisk" },
+        { cmd: "save", key: "b", text: "bad", expected: null },
+        // What that failed append could have left on disk: its records, whole, where it was to go.
+        {
+          cmd: "plant",
+          records: [
+            { key: "b", text: "bad", version: 9e15 },
+            { key: "z", text: "zombie", version: 9e15 + 1 },
+          ],
+        },
+        { cmd: "healDisk" },
+        // A record the size of the planted "b": written where the failed append was, it would
+        // leave the planted "z" whole right after it.
+        { cmd: "save", key: "c", text: "new", expected: null },
+      ],
+    });
+    const r = results as Answer[];
+    expect(r[0]).toMatchObject({ ok: true });
+    expect(r[2]).toMatchObject({ ok: false, code: "ENOSPC" });
+    expect(r[3]).toEqual({ ok: true });
+    expect(r[5]).toMatchObject({ ok: true });
+    writer.child.kill("SIGKILL");
+    await writer.exited;
+
+    const store = openStore(dir);
+    expect(await loadText(store, "a")).toEqual({ text: "one", version: r[0]?.version });
+    expect(await loadText(store, "c")).toEqual({ text: "new", version: r[5]?.version });
+    expect(await store.load(id("b"))).toBeUndefined();
+    expect(await store.load(id("z"))).toBeUndefined();
+  });
+
   it("keeps an acknowledged write when the append that makes the log start again fails", async () => {
     const dir = await folder();
     const writer = await storeProcess(dir, "exclusive");

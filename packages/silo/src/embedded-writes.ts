@@ -80,6 +80,12 @@ export class LoggedWrites {
   #applying: Promise<void> | undefined;
   #applyTimer: NodeJS.Timeout | undefined;
   #applyFailures = 0;
+  /**
+   * An append failed: the next one starts the log again (under a new generation) first. The disk
+   * may have written some of the failed records before it reported the error; past the place the
+   * next append would overwrite, they would be replayed after a crash, though never acknowledged.
+   */
+  #restartFirst = false;
   #closed = false;
 
   constructor(tables: LoggedTables, logPath: string) {
@@ -219,14 +225,16 @@ export class LoggedWrites {
         await this.#replayFlushed;
         this.#replayFlushed = undefined;
       }
-      if (bytes > log.free) {
+      if (this.#restartFirst || bytes > log.free) {
         // The log starts again at its beginning: LMDB must durably hold what it holds first.
         await this.applyAll();
         log.restart(this.#tables.nextVersion());
+        this.#restartFirst = false;
       }
       // The entries keep the copy in the record, not the caller's bytes (the caller may reuse them once answered).
       await log.append(batch, keepStoredValue);
     } catch (err) {
+      this.#restartFirst = true;
       for (const { table, key, entry } of batch) {
         const pending = this.#pending[table];
         if (pending.get(key) !== entry) continue;
