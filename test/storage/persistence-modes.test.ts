@@ -1,5 +1,5 @@
-import { type ActorId, encodeStateRecord, type StateStore, type StoredState } from "@praas/core";
-import { ManualClock, Silo } from "@praas/silo";
+import { type ActorId, encodeStateRecord, MemoryStateStore, type StateStore, type StoredState } from "@praas/core";
+import { ManualClock, RESET_LOG_WINDOW_MS, Silo } from "@praas/silo";
 import { afterEach, describe, expect, it } from "vitest";
 import { Account, TurnAccount, VolatileAccount } from "./actors.js";
 import { providers, rejection, type StoreScope, storedState } from "./providers.js";
@@ -16,6 +16,8 @@ class WatchedStore implements StateStore {
   }
 
   #failure: Error | undefined;
+  /** While set, every save fails with it (an outage). */
+  outage: Error | undefined;
 
   /** The next save fails with `err` (a store outage, a full disk) without reaching the store. */
   failNext(err: Error): void {
@@ -50,7 +52,7 @@ class WatchedStore implements StateStore {
       this.#saveStarted?.();
       await gate;
     }
-    const failure = this.#failure;
+    const failure = this.#failure ?? this.outage;
     this.#failure = undefined;
     if (failure !== undefined) throw failure;
     return this.inner.save(id, data, expected);
@@ -231,6 +233,52 @@ describe.each(providers)("persistence modes ($name)", (provider) => {
     await silo.stop();
     expect(store.saves).toBe(0);
     expect(await storedState(scope, id)).toBeUndefined();
+  });
+});
+
+describe('"turn" resets in a store outage', () => {
+  it("are logged once, then summed up once per window while they go on, and reported one by one", async () => {
+    const store = new WatchedStore(new MemoryStateStore());
+    const clock = new ManualClock();
+    const lines: string[] = [];
+    const failures: string[] = [];
+    const silo = await Silo.start({
+      actors: [TurnAccount],
+      storage: store,
+      clock,
+      log: (level, message) => {
+        if (level === "error") lines.push(message);
+      },
+    });
+    silo.on("failure", (f) => failures.push(`${f.kind} ${f.actor}`));
+    try {
+      const refs = Array.from({ length: 20 }, (_, i) => silo.ref(TurnAccount, `o${i}`));
+      store.outage = new Error("store down");
+      for (const r of await Promise.all(refs.map((ref) => ref.deposit(1).catch((e: unknown) => e)))) {
+        expect(r).toBeInstanceOf(Error);
+      }
+      expect(failures.filter((f) => f.startsWith("save ")).length).toBe(20);
+      expect(lines.length).toBe(1);
+      expect(lines[0]).toMatch(/^TurnAccount\/o0: a turn's write failed, so the activation is reset .*store down$/);
+      await clock.advance(RESET_LOG_WINDOW_MS);
+      expect(lines.length).toBe(2);
+      expect(lines[1]).toMatch(/^19 more activation\(s\) reset after failed writes in the last 10 s .*store down$/);
+      // Still down: the next burst is summed up a window later, not logged line by line.
+      await Promise.all(refs.slice(0, 5).map((ref) => ref.deposit(1).catch(() => {})));
+      expect(lines.length).toBe(2);
+      await clock.advance(RESET_LOG_WINDOW_MS);
+      expect(lines[2]).toMatch(/^5 more activation\(s\) reset/);
+      // A quiet window, then a new outage starts with a line of its own.
+      await clock.advance(2 * RESET_LOG_WINDOW_MS);
+      expect(lines.length).toBe(3);
+      await refs[7]?.deposit(1).catch(() => {});
+      expect(lines.length).toBe(4);
+      expect(lines[3]).toMatch(/^TurnAccount\/o7: a turn's write failed/);
+      store.outage = undefined;
+      expect(await refs[7]?.deposit(1)).toBe(1);
+    } finally {
+      await silo.stop();
+    }
   });
 });
 

@@ -24,6 +24,7 @@ import {
 import type { ActivationHost, DeactivationOutcome, DeactivationReason } from "./activation-host.js";
 import type { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
+import { logReset } from "./reset-log.js";
 
 /** What the state step needs from its activation. */
 export interface PersistentStateHost {
@@ -185,12 +186,8 @@ export class PersistentState {
     host.stale = true;
     void host.deactivate("stale");
     host.ctx.report("save", host.idString, err);
-    host.ctx.log(
-      "error",
-      `${host.idString}: a turn's write failed, so the activation is reset (the changes made since its last durable write are dropped, calls waiting on them fail with STALE_ACTIVATION, the next call loads the stored state): ${describeError(err)}`,
-      host.idString,
-      err,
-    );
+    // One line for a burst (a store outage resets every "turn" actor that writes).
+    logReset(host.ctx, host.idString, err);
   }
 
   /**

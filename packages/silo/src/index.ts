@@ -66,6 +66,7 @@ export * from "./gateway/index.js";
 export { LmdbReminderStore } from "./lmdb-reminder-store.js";
 export { LmdbStateStore } from "./lmdb-store.js";
 export { SILO_OPTIONS, type SiloOptions } from "./options.js";
+export { RESET_LOG_WINDOW_MS } from "./reset-log.js";
 export {
   type ClusterSilo,
   type ClusterView,
