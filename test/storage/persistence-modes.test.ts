@@ -262,7 +262,9 @@ describe('"turn" resets in a store outage', () => {
       expect(lines[0]).toMatch(/^TurnAccount\/o0: a turn's write failed, so the activation is reset .*store down$/);
       await clock.advance(RESET_LOG_WINDOW_MS);
       expect(lines.length).toBe(2);
-      expect(lines[1]).toMatch(/^19 more activation\(s\) reset after failed writes in the last 10 s .*store down$/);
+      expect(lines[1]).toMatch(
+        /^19 more activation\(s\) reset in the last 10 s .*a turn's write failed: .*store down$/,
+      );
       // Still down: the next burst is summed up a window later, not logged line by line.
       await Promise.all(refs.slice(0, 5).map((ref) => ref.deposit(1).catch(() => {})));
       expect(lines.length).toBe(2);

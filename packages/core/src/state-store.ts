@@ -32,6 +32,16 @@ export interface StateStore {
    * matches (`StateConflictError` otherwise). Deleting nothing is not an error.
    */
   delete(id: ActorId, expected?: string): Promise<void>;
+  /**
+   * Optional, for stores reached over a network: fail every write in flight
+   * now and close the connections that carry them, so that no byte of them
+   * reaches the server later. A cluster silo calls it when its membership
+   * lease runs out, since another silo may then take over its keys: a write
+   * held up in the network and delivered after that silo loaded the state
+   * would pass its conditional check and leave the new owner serving older
+   * state than the store holds.
+   */
+  abandonWrites?(): void;
   /** Where `id` is kept, for error messages (a file path, an S3 URL, a Redis key). */
   describe(id: ActorId): string;
   /** Release connections and handles. */

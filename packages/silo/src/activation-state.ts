@@ -167,27 +167,35 @@ export class PersistentState {
     // Still waiting to start: turns that end meanwhile join it.
     if (!started) this.#nextCommit = commit;
     // Beside the callers' chain, not on it (no hop added to a reply), and before their handlers run.
-    commit.catch((err: unknown) => this.#turnWriteFailed(err));
+    commit.catch((err: unknown) => this.reset(err, "write failed"));
     return commit;
   }
 
   /**
-   * A turn's write failed (the store is down, the disk full): the state in
-   * memory holds changes whose callers are told they failed, and turns that
-   * ran since may have seen them. Written later, those changes would become
-   * durable after all; answered, a reply would be computed from them. So the
-   * activation is reset, as Durable Objects do: it never writes or answers
-   * again (calls waiting on it fail with the retryable STALE_ACTIVATION), and
-   * the next call loads what the store holds. A conflict has done this already.
+   * Drop this activation's changes since its last durable write ("turn"
+   * persistence), as Durable Objects reset an object. When a turn's write
+   * fails (the store is down, the disk full), or a turn ends while the silo
+   * is not serving, its caller is told the call failed — yet the state in
+   * memory holds its changes, and turns that ran since may have seen them.
+   * Written later, those changes would become durable after all; answered, a
+   * reply would be computed from them. So the activation never writes or
+   * answers again (calls waiting on it fail with the retryable
+   * STALE_ACTIVATION), and the next call loads what the store holds. A
+   * conflict has done this already.
    */
-  #turnWriteFailed(err: unknown): void {
+  reset(err: unknown, cause: "write failed" | "not serving"): void {
     const host = this.#host;
     if (host.stale) return;
     host.stale = true;
     void host.deactivate("stale");
-    host.ctx.report("save", host.idString, err);
+    if (cause === "write failed") host.ctx.report("save", host.idString, err);
     // One line for a burst (a store outage resets every "turn" actor that writes).
-    logReset(host.ctx, host.idString, err);
+    logReset(
+      host.ctx,
+      host.idString,
+      cause === "write failed" ? "a turn's write failed" : "a turn ended while the silo was not serving",
+      err,
+    );
   }
 
   /**

@@ -190,6 +190,8 @@ export class TurnRunner {
     const refused = refusal(host);
     if (refused !== undefined) {
       call.reject(refused);
+      // Its changes were refused to its caller: no later write may store them.
+      if (host.info.persistence === "turn") host.persistence.reset(refused, "not serving");
       return true;
     }
     if (host.info.persistence === "turn") {

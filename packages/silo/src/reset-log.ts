@@ -5,7 +5,8 @@
  * happened. The first reset after a quiet spell is logged in full; the ones
  * that follow within RESET_LOG_WINDOW_MS are counted and summed up in one
  * line when the window closes, window after window while they go on. Every
- * reset is still reported on its own as a `failure` event (kind "save").
+ * reset after a failed write is still reported on its own as a `failure`
+ * event (kind "save").
  */
 import { type Clock, describeError, type LogLevel, type TimerHandle } from "@praas/core/internal";
 
@@ -23,7 +24,7 @@ const WHAT =
 class ResetLog {
   #quietFrom = Number.NEGATIVE_INFINITY;
   #counted = 0;
-  #last: { actor: string; error: unknown } | undefined;
+  #last: { actor: string; cause: string; error: unknown } | undefined;
   #timer: TimerHandle | undefined;
   readonly #host: ResetLogHost;
 
@@ -31,12 +32,12 @@ class ResetLog {
     this.#host = host;
   }
 
-  reset(actor: string, error: unknown): void {
+  reset(actor: string, cause: string, error: unknown): void {
     const now = this.#host.clock.now();
     if (now >= this.#quietFrom && this.#timer === undefined) {
       this.#host.log(
         "error",
-        `${actor}: a turn's write failed, so the activation is reset (${WHAT}): ${describeError(error)}`,
+        `${actor}: ${cause}, so the activation is reset (${WHAT}): ${describeError(error)}`,
         actor,
         error,
       );
@@ -44,7 +45,7 @@ class ResetLog {
       return;
     }
     this.#counted++;
-    this.#last = { actor, error };
+    this.#last = { actor, cause, error };
     this.#timer ??= this.#host.clock.setTimeout(() => this.#summarize(), this.#quietFrom - now, true);
   }
 
@@ -54,7 +55,7 @@ class ResetLog {
     if (this.#counted === 0 || last === undefined) return;
     this.#host.log(
       "error",
-      `${this.#counted} more activation(s) reset after failed writes in the last ${RESET_LOG_WINDOW_MS / 1000} s (${WHAT}); the last: ${last.actor}: ${describeError(last.error)}`,
+      `${this.#counted} more activation(s) reset in the last ${RESET_LOG_WINDOW_MS / 1000} s (${WHAT}); the last: ${last.actor}: ${last.cause}: ${describeError(last.error)}`,
       last.actor,
       last.error,
     );
@@ -67,9 +68,9 @@ class ResetLog {
 
 const logs = new WeakMap<ResetLogHost, ResetLog>();
 
-/** Log that `actor` was reset after a failed write (coalesced per silo, see above). */
-export function logReset(host: ResetLogHost, actor: string, error: unknown): void {
+/** Log that `actor` was reset, and why (coalesced per silo, see above). */
+export function logReset(host: ResetLogHost, actor: string, cause: string, error: unknown): void {
   let log = logs.get(host);
   if (log === undefined) logs.set(host, (log = new ResetLog(host)));
-  log.reset(actor, error);
+  log.reset(actor, cause, error);
 }

@@ -27,6 +27,7 @@ import type { Messaging } from "./messaging.js";
 import type { ResolvedSiloOptions } from "./options.js";
 import type { ActorRegistry } from "./registry.js";
 import type { ReminderHost, ReminderService } from "./reminders.js";
+import { servingStore } from "./serving-store.js";
 import type { SiloEvents } from "./silo.js";
 import type { Subscriptions } from "./subscriptions.js";
 import { tracedStore, traceReminder } from "./tracing.js";
@@ -64,7 +65,14 @@ export function activationContext(host: WiringHost): ActivationHost {
   return {
     // An embedded single silo always serves: no lookup at all on its hot path.
     servingError: options.cluster === undefined ? alwaysServing : () => host.dispatcher.cluster?.servingError(),
-    store: tracedStore(options.storage, () => host.siloId),
+    // In a cluster no write leaves while the silo is not serving (serving-store.ts).
+    store:
+      options.cluster === undefined
+        ? tracedStore(options.storage, () => host.siloId)
+        : servingStore(
+            tracedStore(options.storage, () => host.siloId),
+            () => host.dispatcher.cluster?.servingError(),
+          ),
     clock: options.clock,
     nextTurnId: () => ++turns,
     makeRef: (cls, key, refOptions, caller) => host.makeRef(cls, key, refOptions, caller),
@@ -126,6 +134,7 @@ export function clusterHost(host: WiringHost): SiloClusterHost {
     rejoined: (siloId, previousId) => {
       if (events.listenerCount("rejoined") > 0) events.emit("rejoined", siloId, previousId);
     },
+    leaseLost: () => host.options.storage.abandonWrites?.(),
     gaveUp: (error) => {
       if (events.listenerCount("membershipLost") > 0) events.emit("membershipLost", error);
       host.stop().catch((err) => host.fail("deactivate", host.siloId, err));

@@ -69,6 +69,22 @@ class Gate extends Actor<{ value: number }> {
   }
 }
 
+/** "deactivate" persistence: a turn that waits for the test, then saves explicitly. */
+class LateSaver extends Actor<{ value: number }> {
+  static open: () => void = () => {};
+  static initialState() {
+    return { value: 0 };
+  }
+  async holdThenSave(): Promise<string> {
+    await new Promise<void>((resolve) => {
+      LateSaver.open = resolve;
+    });
+    this.state.value++;
+    await this.saveState();
+    return "saved";
+  }
+}
+
 interface Member {
   readonly silo: Silo;
   readonly membership: MembershipProvider;
@@ -101,7 +117,7 @@ async function start(size: number): Promise<World> {
     const log: string[] = [];
     const membership = memoryMembership(registry, timings);
     const silo = await Silo.start({
-      actors: [Tally, Scratch, Gate],
+      actors: [Tally, Scratch, Gate, LateSaver],
       clock,
       storage: store,
       idleTimeoutMs: 600_000,
@@ -187,6 +203,37 @@ describe("the membership lease", () => {
     expect(await b.silo.ref(Tally, key).add(1)).toBe(7);
     expect(lines(b, /lease renewed .* serving again/)).toHaveLength(1);
     expect(lines(b, /lease expired/)).toHaveLength(1);
+  });
+
+  it('writes nothing once its lease ran out: writes in flight are abandoned, a save is refused, a "turn" activation whose turn ends then is reset', async () => {
+    const w = await start(2);
+    const [, b] = w.members as [Member, Member];
+    let abandoned = 0;
+    (w.store as { abandonWrites?: () => void }).abandonWrites = () => abandoned++;
+    const gateKey = keyOwnedBy(w, "Gate", b.silo);
+    const saverKey = keyOwnedBy(w, "LateSaver", b.silo);
+    // Two turns running when the lease runs out.
+    const held = failure(b.silo.ref(Gate, gateKey).hold());
+    const saving = failure(b.silo.ref(LateSaver, saverKey).holdThenSave());
+    await w.clock.advance(1);
+    w.registry.partition(b.silo.siloId);
+    await w.clock.advance(b.membership.leaseValidUntil() - w.clock.now());
+    expect(b.silo.servingError()?.code).toBe("SILO_UNAVAILABLE");
+    expect(abandoned).toBe(1);
+    Gate.open();
+    LateSaver.open();
+    expect((await held).code).toBe("SILO_UNAVAILABLE");
+    expect((await saving).code).toBe("SILO_UNAVAILABLE");
+    // Neither change reached the store: a peer may already have loaded these keys.
+    expect(await storedValue(w, "Gate", gateKey)).toBeUndefined();
+    expect(await storedValue(w, "LateSaver", saverKey)).toBeUndefined();
+    // Healed before the detection bound: serving again. The "turn" activation was reset, so the
+    // refused turn's change is gone rather than written by the next turn.
+    w.registry.partition(b.silo.siloId, false);
+    await w.clock.advance(HEARTBEAT);
+    expect(b.silo.servingError()).toBeUndefined();
+    expect(await b.silo.ref(Gate, gateKey).add(1)).toBe(1);
+    expect(await storedValue(w, "Gate", gateKey)).toBe(1);
   });
 
   it("refuses (retryable) the calls that waited longer than the park limit for a lease that did not come back", async () => {

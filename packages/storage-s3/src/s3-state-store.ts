@@ -10,6 +10,7 @@ import {
   type ActorId,
   CorruptStateError,
   InvalidArgumentError,
+  PraasError,
   StateConflictError,
   type StateStore,
   type StoredState,
@@ -37,6 +38,8 @@ export class S3StateStore implements StateStore {
   readonly #client: S3Client;
   readonly #ownsClient: boolean;
   readonly #writes: WriteWindow;
+  /** Writes accepted and not settled (queued in the window or in flight): what `abandonWrites` fails. */
+  readonly #pending = new Set<AbortController>();
 
   constructor(options: S3StorageOptions) {
     const resolved = resolveS3Options(options);
@@ -110,8 +113,9 @@ export class S3StateStore implements StateStore {
     });
     let etag: string | undefined;
     try {
-      etag = (await this.#writes.run(() => this.#client.send(command))).ETag;
+      etag = (await this.#write(id, (abortSignal) => this.#client.send(command, { abortSignal }))).ETag;
     } catch (err) {
+      if (err instanceof WriteAbandonedError) throw err;
       const status = statusOf(err);
       // 412: the precondition failed; 409: a concurrent conditional write won;
       // 404: If-Match named an object that no longer exists.
@@ -131,16 +135,18 @@ export class S3StateStore implements StateStore {
   async delete(id: ActorId, expected?: string): Promise<void> {
     const Key = this.keyOf(id);
     try {
-      await this.#writes.run(() =>
+      await this.#write(id, (abortSignal) =>
         this.#client.send(
           new DeleteObjectCommand({
             Bucket: this.bucket,
             Key,
             ...(expected === undefined ? {} : { IfMatch: expected }),
           }),
+          { abortSignal },
         ),
       );
     } catch (err) {
+      if (err instanceof WriteAbandonedError) throw err;
       if (isMissingKey(err)) return; // already gone
       const status = statusOf(err);
       if (status !== 412 && status !== 409) throw err;
@@ -154,6 +160,34 @@ export class S3StateStore implements StateStore {
     if (this.#ownsClient) this.#client.destroy();
   }
 
+  /**
+   * Fail every write not settled yet — queued or in flight — and close the
+   * connections of those in flight (the SDK destroys a request's socket when
+   * it is aborted, and makes no further attempts), so that none of them can
+   * reach S3 later. See `StateStore.abandonWrites`.
+   */
+  abandonWrites(): void {
+    for (const ac of this.#pending) ac.abort();
+    this.#pending.clear();
+  }
+
+  /** A write through the window that `abandonWrites` can fail. */
+  async #write<T>(id: ActorId, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    this.#pending.add(ac);
+    try {
+      return await this.#writes.run(() => {
+        if (ac.signal.aborted) throw new WriteAbandonedError(this.describe(id));
+        return send(ac.signal);
+      });
+    } catch (err) {
+      if (ac.signal.aborted) throw new WriteAbandonedError(this.describe(id));
+      throw err;
+    } finally {
+      this.#pending.delete(ac);
+    }
+  }
+
   async #exists(Key: string): Promise<boolean> {
     try {
       await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
@@ -162,6 +196,21 @@ export class S3StateStore implements StateStore {
       if (isMissingKey(err)) return false;
       throw err;
     }
+  }
+}
+
+/**
+ * A write given up before S3 answered (`abandonWrites`: the silo lost its
+ * membership lease). It may or may not have reached S3 before that, and it
+ * will not after.
+ */
+export class WriteAbandonedError extends PraasError {
+  constructor(location: string) {
+    super(
+      "STORE_WRITE_ABANDONED",
+      `The write to ${location} was abandoned (the silo stopped serving: another silo may take over its actors), so that it cannot land later; it may or may not have been stored before`,
+      { retryable: true },
+    );
   }
 }
 

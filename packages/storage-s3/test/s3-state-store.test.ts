@@ -1,6 +1,6 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, type StateStore } from "@praas/core";
-import { S3_OBJECT_FORMAT, S3StateStore, s3Storage } from "@praas/storage-s3";
+import { S3_OBJECT_FORMAT, S3StateStore, s3Storage, WriteAbandonedError } from "@praas/storage-s3";
 import { s3ClientConfig } from "@praas/testing";
 import { describeStateStoreConformance } from "@praas/testing/conformance";
 import { freshBucket, s3Server, uniqueName } from "@praas/testing/vitest";
@@ -97,6 +97,30 @@ describe("S3StateStore", () => {
       expect(store.writesInFlight).toBe(0);
       for (let i = 0; i < 12; i++)
         expect([...((await store.load({ type: "W", key: `k${i}` }))?.data ?? [])]).toEqual([i]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("abandons the writes not settled yet: they fail at once, a queued one is never sent, and the store goes on", async () => {
+    const store = new S3StateStore({ ...storeOptions(uniqueName("abandon")), writeConcurrency: 1 });
+    try {
+      const v0 = await store.save({ type: "A", key: "sent" }, new Uint8Array([0]), null);
+      const inFlight = store.save({ type: "A", key: "sent" }, new Uint8Array(4 << 20).fill(1), v0);
+      const queued = store.save({ type: "A", key: "queued" }, new Uint8Array([2]), null);
+      expect(store.writesInFlight).toBe(1);
+      store.abandonWrites();
+      await expect(inFlight).rejects.toBeInstanceOf(WriteAbandonedError);
+      await expect(queued).rejects.toMatchObject({ code: "STORE_WRITE_ABANDONED", retryable: true });
+      expect(store.writesInFlight).toBe(0);
+      // The queued write never went out; the one in flight was cut before S3 answered.
+      expect(await store.load({ type: "A", key: "queued" })).toBeUndefined();
+      const sent = await store.load({ type: "A", key: "sent" });
+      expect(sent?.version).toBe(v0);
+      // Later writes are not affected.
+      const v1 = await store.save({ type: "A", key: "sent" }, new Uint8Array([3]), v0);
+      expect([...((await store.load({ type: "A", key: "sent" }))?.data ?? [])]).toEqual([3]);
+      expect(v1).not.toBe(v0);
     } finally {
       await store.close();
     }

@@ -44,6 +44,11 @@ export interface SiloClusterHost extends ClusterHost {
   forget(a: Activation): void;
   /** A new incarnation joined and serves. */
   rejoined(siloId: string, previousId: string): void;
+  /**
+   * The lease ran out: peers may take over this silo's keys from now on, so
+   * store writes in flight must be abandoned (none may land later).
+   */
+  leaseLost(): void;
   /** Not back in the cluster within rejoinTimeoutMs: the silo must stop. */
   gaveUp(error: MembershipLostError): void;
 }
@@ -259,7 +264,10 @@ export class Cluster {
           this.#stopWatchdog();
           // Not from here: the renewal may be noticed in the middle of routing another call.
           queueMicrotask(() => this.#releaseParked());
-        } else this.#startWatchdog(`its membership lease expired and was not renewed`);
+        } else {
+          this.#host.leaseLost();
+          this.#startWatchdog(`its membership lease expired and was not renewed`);
+        }
       },
     };
   }
