@@ -10,7 +10,9 @@
  * marked as retrying resend a call that failed with a retryable error
  * themselves — as a new call in the history, so the checker sees every attempt.
  */
-import { type Client, connect } from "@praas/client";
+import { type NetConnectOpts, connect as netConnect, type Socket } from "node:net";
+import { type Client, connect, type WebSocketConstructor } from "@praas/client";
+import WebSocket from "ws";
 import type { History } from "./history.js";
 import { getJson, sleep } from "./processes.js";
 
@@ -65,6 +67,8 @@ export interface GatewayTarget {
 export class Gateway {
   #client: Client | undefined;
   #connecting: Promise<void> | undefined;
+  /** The TCP connections its client made (see `renew`). */
+  readonly #sockets = new Set<Socket>();
 
   /** `token`: the gateway's bearer token, if it needs one. */
   constructor(
@@ -87,11 +91,37 @@ export class Gateway {
       connectTimeoutMs: 5_000,
       reconnect: { initialDelayMs: 50, maxDelayMs: 500 },
       maxQueuedCalls: 10_000,
+      WebSocket: trackedWebSocket(this.#sockets),
       ...(this.token === undefined ? {} : { token: this.token }),
-    }).then((c) => {
-      this.#client = c;
-    });
+    }).then(
+      (c) => {
+        this.#client = c;
+      },
+      (err: unknown) => {
+        this.#connecting = undefined;
+        throw err;
+      },
+    );
     return this.#connecting;
+  }
+
+  /**
+   * Reset this gateway's connections and connect afresh. A reset (TCP RST)
+   * drops what a connection still holds to send; a plain close would not:
+   * after a network cut, a call that timed out at its caller can sit in the
+   * kernel's send queue and be delivered, and run, seconds after the cut
+   * heals. Done when the load stops, so that nothing it sent can still arrive
+   * while the final values are read.
+   */
+  async renew(): Promise<void> {
+    const old = this.#client;
+    this.#client = undefined;
+    this.#connecting = undefined;
+    const closing = old?.close().catch(() => {});
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+    this.#sockets.clear();
+    await closing;
+    await this.connect();
   }
 
   /**
@@ -105,6 +135,25 @@ export class Gateway {
   async close(): Promise<void> {
     await this.#client?.close();
   }
+}
+
+/** A `ws` WebSocket whose TCP connections are kept in `sockets` (while open), for `Gateway.renew`. */
+function trackedWebSocket(sockets: Set<Socket>): WebSocketConstructor {
+  return class extends WebSocket {
+    constructor(url: string) {
+      const options: WebSocket.ClientOptions = {
+        perMessageDeflate: false,
+        // ws's own choice, netConnect, through our hands (its type also admits a TLS connect).
+        createConnection: ((opts: NetConnectOpts) => {
+          const socket = netConnect(opts);
+          sockets.add(socket);
+          socket.once("close", () => sockets.delete(socket));
+          return socket;
+        }) as WebSocket.ClientOptions["createConnection"],
+      };
+      super(url, options);
+    }
+  } as unknown as WebSocketConstructor;
 }
 
 /** Probe every slot's /readyz every `everyMs` (a load balancer's health check). */

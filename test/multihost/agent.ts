@@ -251,6 +251,9 @@ const handlers: { [C in keyof Commands]: Handler<C> } = {
     if (l === undefined) return { logical: { calls: 0, failed: 0, retried: 0 } };
     await l.stop();
     load = undefined;
+    // Nothing the load sent may still arrive once it stopped (a call stuck behind a healed cut
+    // would run during the final reads): fresh connections for what follows.
+    await Promise.allSettled(gateways.map((g) => g.renew()));
     return { logical: { ...l.logical } };
   },
 

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { InvalidArgumentError, type OptionSpec, Options, readOption } from "@praas/core/internal";
 
@@ -32,6 +34,8 @@ export interface ResolvedS3Options {
   /** True when the store built the client and must destroy it on close. */
   readonly ownsClient: boolean;
   readonly writeConcurrency: number;
+  /** The socket pools of a client the store built (none for a client given to it). */
+  readonly agents: readonly HttpAgent[];
 }
 
 export const DEFAULT_WRITE_CONCURRENCY = 32;
@@ -98,7 +102,7 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
         `S3 option client cannot be combined with ${clash.join(", ")}: configure the client`,
       );
     }
-    return { bucket, prefix: normalizedPrefix, client, ownsClient: false, writeConcurrency };
+    return { bucket, prefix: normalizedPrefix, client, ownsClient: false, writeConcurrency, agents: [] };
   }
   const config: S3ClientConfig = {
     // Checksums only where an operation requires them: with the SDK defaults
@@ -112,8 +116,19 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
   if (forcePathStyle !== undefined) config.forcePathStyle = forcePathStyle;
   if (credentials !== undefined) config.credentials = credentials;
   // Sockets for every write of the window plus reads beside them (the SDK's default pool is 50).
-  config.requestHandler = { httpAgent: { maxSockets: writeConcurrency + 32, keepAlive: true } };
-  return { bucket, prefix: normalizedPrefix, client: new S3Client(config), ownsClient: true, writeConcurrency };
+  // The store keeps the pools, so that abandonWrites can reset the sockets of writes in flight.
+  const pool = { maxSockets: writeConcurrency + 32, keepAlive: true };
+  const httpAgent = new HttpAgent(pool);
+  const httpsAgent = new HttpsAgent(pool);
+  config.requestHandler = { httpAgent, httpsAgent };
+  return {
+    bucket,
+    prefix: normalizedPrefix,
+    client: new S3Client(config),
+    ownsClient: true,
+    writeConcurrency,
+    agents: [httpAgent, httpsAgent],
+  };
 }
 
 function isCredentials(value: unknown): boolean {

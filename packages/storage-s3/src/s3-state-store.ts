@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import type { Agent } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -38,6 +40,7 @@ export class S3StateStore implements StateStore {
   readonly #client: S3Client;
   readonly #ownsClient: boolean;
   readonly #writes: WriteWindow;
+  readonly #agents: readonly Agent[];
   /** Writes accepted and not settled (queued in the window or in flight): what `abandonWrites` fails. */
   readonly #pending = new Set<AbortController>();
 
@@ -48,6 +51,7 @@ export class S3StateStore implements StateStore {
     this.#client = resolved.client;
     this.#ownsClient = resolved.ownsClient;
     this.#writes = new WriteWindow(resolved.writeConcurrency);
+    this.#agents = resolved.agents;
   }
 
   /** Writes in flight now (at most `writeConcurrency`). */
@@ -161,12 +165,20 @@ export class S3StateStore implements StateStore {
   }
 
   /**
-   * Fail every write not settled yet — queued or in flight — and close the
-   * connections of those in flight (the SDK destroys a request's socket when
-   * it is aborted, and makes no further attempts), so that none of them can
-   * reach S3 later. See `StateStore.abandonWrites`.
+   * Fail every write not settled yet — queued or in flight — so that none of
+   * them can reach S3 later (see `StateStore.abandonWrites`). The sockets of
+   * requests in flight are reset (TCP RST): a plain close would still let the
+   * kernel deliver the bytes it holds for them once the network is back,
+   * which is the very write to stop. Their requests are aborted (the SDK
+   * makes no further attempts). With a client of your own, whose sockets the
+   * store cannot reach, only the abort is done.
    */
   abandonWrites(): void {
+    for (const agent of this.#agents) {
+      for (const sockets of Object.values(agent.sockets)) {
+        for (const socket of sockets ?? []) resetSocket(socket);
+      }
+    }
     for (const ac of this.#pending) ac.abort();
     this.#pending.clear();
   }
@@ -212,6 +224,20 @@ export class WriteAbandonedError extends PraasError {
       { retryable: true },
     );
   }
+}
+
+/** Close a socket with a TCP RST, dropping what it still holds to send; a plain close where that is not possible. */
+function resetSocket(socket: Duplex): void {
+  const s = socket as Duplex & { resetAndDestroy?: () => unknown };
+  try {
+    if (typeof s.resetAndDestroy === "function") {
+      s.resetAndDestroy();
+      return;
+    }
+  } catch {
+    // A socket without a TCP handle (TLS over something else): closed below.
+  }
+  socket.destroy();
 }
 
 /** HTTP status of an SDK error, if it carries one. */
