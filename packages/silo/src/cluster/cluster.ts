@@ -273,6 +273,9 @@ export class Cluster {
   }
 
   #evicted(node: ClusterNode, reason: string): void {
+    // Usually done when the lease ran out; here too, in case the eviction is heard first (a
+    // process resumed after a freeze longer than the lease sees both at once).
+    this.#host.leaseLost();
     const dropped = this.#drop();
     // Calls from peers cannot wait for the new incarnation: their connections end with this one.
     const refusal = new SiloUnavailableError(`Silo ${node.selfId} lost its cluster membership (${reason})`);
