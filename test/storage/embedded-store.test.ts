@@ -365,7 +365,21 @@ describe("embedded store: moving from the file store", () => {
 });
 
 describe("embedded store: the commit log", () => {
-  /** Open the folder in another process, make `n` writes of `bytes` each, and kill it (SIGKILL) the moment they are acknowledged. */
+  /**
+   * Open the folder in another process, give it one command that ends frozen (its event loop
+   * blocked from its answer on: nothing it has not done by then happens), and kill it (SIGKILL).
+   */
+  async function askAndDie(dir: string, command: Record<string, unknown>): Promise<Answer> {
+    const writer = await storeProcess(dir, "exclusive");
+    expect(writer.opened).toMatchObject({ ok: true });
+    const answer = await writer.ask({ ...command, freeze: true });
+    expect(answer.ok).toBe(true);
+    writer.child.kill("SIGKILL");
+    await writer.exited;
+    return answer;
+  }
+
+  /** Make `n` writes of `bytes` each, and die the moment they are acknowledged. */
   async function writeAndDie(
     dir: string,
     prefix: string,
@@ -373,13 +387,12 @@ describe("embedded store: the commit log", () => {
     bytes: number,
     reminders = false,
   ): Promise<string[]> {
-    const writer = await storeProcess(dir, "exclusive");
-    expect(writer.opened).toMatchObject({ ok: true });
-    const answer = await writer.ask({ cmd: "saveMany", prefix, n, bytes, freeze: true, reminders });
-    expect(answer.ok).toBe(true);
-    writer.child.kill("SIGKILL");
-    await writer.exited;
-    return answer.versions as string[];
+    return (await askAndDie(dir, { cmd: "saveMany", prefix, n, bytes, reminders })).versions as string[];
+  }
+
+  /** Run `steps` (see the fixture) one after the other, and die the moment the last is over: their answers. */
+  async function stepsAndDie(dir: string, steps: Record<string, unknown>[]): Promise<Answer[]> {
+    return (await askAndDie(dir, { cmd: "steps", steps })).results as Answer[];
   }
 
   const expected = (prefix: string, i: number, bytes: number): string =>
@@ -503,80 +516,62 @@ describe("embedded store: the commit log", () => {
 
   it("refuses a write whose append fails and undoes it; acknowledged writes before and after the failure survive a kill -9", async () => {
     const dir = await folder();
-    const writer = await storeProcess(dir, "exclusive");
-    expect(writer.opened).toMatchObject({ ok: true });
-    const one = await writer.ask({ cmd: "save", key: "a", text: "one", expected: null });
-    expect(one.ok).toBe(true);
-    const v1 = one.version as string;
     // Nothing in between is handed to LMDB: the process freezes when the last write is acknowledged.
-    const { results } = await writer.ask({
-      cmd: "steps",
-      freeze: true,
-      steps: [
-        { cmd: "failDisk" },
-        { cmd: "save", key: "a", text: "two", expected: v1 },
-        { cmd: "save", key: "c", text: "c1", expected: null },
-        { cmd: "load", key: "a" },
-        { cmd: "load", key: "c" },
-        { cmd: "save", key: "a", text: "two", expected: v1 },
-        { cmd: "healDisk" },
-        { cmd: "save", key: "a", text: "three", expected: v1 },
-        { cmd: "save", key: "c", text: "c1", expected: null },
-      ],
-    });
-    const r = results as Answer[];
-    expect(r[0]).toEqual({ ok: true });
+    const r = await stepsAndDie(dir, [
+      { cmd: "save", key: "a", text: "one", expected: null },
+      { cmd: "failDisk" },
+      { cmd: "save", key: "a", text: "two", expected: { step: 0 } },
+      { cmd: "save", key: "c", text: "c1", expected: null },
+      { cmd: "load", key: "a" },
+      { cmd: "load", key: "c" },
+      { cmd: "save", key: "a", text: "two", expected: { step: 0 } },
+      { cmd: "healDisk" },
+      { cmd: "save", key: "a", text: "three", expected: { step: 0 } },
+      { cmd: "save", key: "c", text: "c1", expected: null },
+    ]);
+    expect(r[0]).toMatchObject({ ok: true });
+    const v1 = r[0]?.version;
+    expect(r[1]).toEqual({ ok: true });
     // The failing disk's error reaches the writer; what it tried to write is gone at once.
-    expect(r[1]).toMatchObject({ ok: false, code: "ENOSPC" });
     expect(r[2]).toMatchObject({ ok: false, code: "ENOSPC" });
-    expect(r[3]).toEqual({ ok: true, text: "one", version: v1 });
-    expect(r[4]).toEqual({ ok: true });
-    expect(r[5]).toMatchObject({ ok: false, code: "ENOSPC" });
+    expect(r[3]).toMatchObject({ ok: false, code: "ENOSPC" });
+    expect(r[4]).toEqual({ ok: true, text: "one", version: v1 });
+    expect(r[5]).toEqual({ ok: true });
+    expect(r[6]).toMatchObject({ ok: false, code: "ENOSPC" });
     // Once the disk writes again, the version acknowledged before the failure is still the current one.
-    expect(r[7]).toMatchObject({ ok: true });
     expect(r[8]).toMatchObject({ ok: true });
-    writer.child.kill("SIGKILL");
-    await writer.exited;
+    expect(r[9]).toMatchObject({ ok: true });
 
     // The failed appends left no hole in the log: the writes after them are replayed.
     const store = openStore(dir);
     expect(store.replayed).toBeGreaterThanOrEqual(2);
-    expect(await loadText(store, "a")).toEqual({ text: "three", version: r[7]?.version });
-    expect(await loadText(store, "c")).toEqual({ text: "c1", version: r[8]?.version });
+    expect(await loadText(store, "a")).toEqual({ text: "three", version: r[8]?.version });
+    expect(await loadText(store, "c")).toEqual({ text: "c1", version: r[9]?.version });
   });
 
   it("never replays a failed append, even one the disk wrote before it reported the error", async () => {
     const dir = await folder();
-    const writer = await storeProcess(dir, "exclusive");
-    expect(writer.opened).toMatchObject({ ok: true });
-    const { results } = await writer.ask({
-      cmd: "steps",
-      freeze: true,
-      steps: [
-        { cmd: "save", key: "a", text: "one", expected: null },
-        { cmd: "failDisk" },
-        { cmd: "save", key: "b", text: "bad", expected: null },
-        // What that failed append could have left on disk: its records, whole, where it was to go.
-        {
-          cmd: "plant",
-          records: [
-            { key: "b", text: "bad", version: 9e15 },
-            { key: "z", text: "zombie", version: 9e15 + 1 },
-          ],
-        },
-        { cmd: "healDisk" },
-        // A record the size of the planted "b": written where the failed append was, it would
-        // leave the planted "z" whole right after it.
-        { cmd: "save", key: "c", text: "new", expected: null },
-      ],
-    });
-    const r = results as Answer[];
+    const r = await stepsAndDie(dir, [
+      { cmd: "save", key: "a", text: "one", expected: null },
+      { cmd: "failDisk" },
+      { cmd: "save", key: "b", text: "bad", expected: null },
+      // What that failed append could have left on disk: its records, whole, where it was to go.
+      {
+        cmd: "plant",
+        records: [
+          { key: "b", text: "bad", version: 9e15 },
+          { key: "z", text: "zombie", version: 9e15 + 1 },
+        ],
+      },
+      { cmd: "healDisk" },
+      // A record the size of the planted "b": written where the failed append was, it would
+      // leave the planted "z" whole right after it.
+      { cmd: "save", key: "c", text: "new", expected: null },
+    ]);
     expect(r[0]).toMatchObject({ ok: true });
     expect(r[2]).toMatchObject({ ok: false, code: "ENOSPC" });
     expect(r[3]).toEqual({ ok: true });
     expect(r[5]).toMatchObject({ ok: true });
-    writer.child.kill("SIGKILL");
-    await writer.exited;
 
     const store = openStore(dir);
     expect(await loadText(store, "a")).toEqual({ text: "one", version: r[0]?.version });
@@ -587,30 +582,21 @@ describe("embedded store: the commit log", () => {
 
   it("keeps an acknowledged write when the append that makes the log start again fails", async () => {
     const dir = await folder();
-    const writer = await storeProcess(dir, "exclusive");
-    expect(writer.opened).toMatchObject({ ok: true });
     // 272 appends of 15 KiB leave less than 15,000 bytes of the 4 MiB log: the write of
     // "big" below makes it start again, and that append fails. "k" = "small" was acknowledged
     // just before, and the failed write of "big" hid it from the log's restart.
-    const { results } = await writer.ask({
-      cmd: "steps",
-      freeze: true,
-      steps: [
-        { cmd: "fill", prefix: "f", n: 272, bytes: 15 * 1024 },
-        { cmd: "save", key: "k", text: "small", expected: null },
-        { cmd: "failDisk" },
-        { cmd: "save", key: "k", text: "x".repeat(15_000), expected: { step: 1 } },
-        { cmd: "healDisk" },
-        // Written over the start of the log under its new generation: the old records are gone.
-        { cmd: "save", key: "after", text: "after", expected: null },
-      ],
-    });
-    const r = results as Answer[];
+    const r = await stepsAndDie(dir, [
+      { cmd: "fill", prefix: "f", n: 272, bytes: 15 * 1024 },
+      { cmd: "save", key: "k", text: "small", expected: null },
+      { cmd: "failDisk" },
+      { cmd: "save", key: "k", text: "x".repeat(15_000), expected: { step: 1 } },
+      { cmd: "healDisk" },
+      // Written over the start of the log under its new generation: the old records are gone.
+      { cmd: "save", key: "after", text: "after", expected: null },
+    ]);
     expect(r[1]).toMatchObject({ ok: true });
     expect(r[3]).toMatchObject({ ok: false, code: "ENOSPC" });
     expect(r[5]).toMatchObject({ ok: true });
-    writer.child.kill("SIGKILL");
-    await writer.exited;
 
     const store = openStore(dir);
     expect(await loadText(store, "k")).toEqual({ text: "small", version: r[1]?.version });

@@ -62,17 +62,14 @@ export interface WiringHost {
 export function activationContext(host: WiringHost): ActivationHost {
   const { options, events } = host;
   let turns = 0;
+  const inCluster = options.cluster !== undefined;
+  // An embedded single silo always serves: no lookup at all on its hot path.
+  const servingError = inCluster ? () => host.dispatcher.cluster?.servingError() : alwaysServing;
+  const store = tracedStore(options.storage, () => host.siloId);
   return {
-    // An embedded single silo always serves: no lookup at all on its hot path.
-    servingError: options.cluster === undefined ? alwaysServing : () => host.dispatcher.cluster?.servingError(),
+    servingError,
     // In a cluster no write leaves while the silo is not serving (serving-store.ts).
-    store:
-      options.cluster === undefined
-        ? tracedStore(options.storage, () => host.siloId)
-        : servingStore(
-            tracedStore(options.storage, () => host.siloId),
-            () => host.dispatcher.cluster?.servingError(),
-          ),
+    store: inCluster ? servingStore(store, servingError) : store,
     clock: options.clock,
     nextTurnId: () => ++turns,
     makeRef: (cls, key, refOptions, caller) => host.makeRef(cls, key, refOptions, caller),

@@ -119,7 +119,6 @@ export class S3StateStore implements StateStore {
     try {
       etag = (await this.#write(id, (abortSignal) => this.#client.send(command, { abortSignal }))).ETag;
     } catch (err) {
-      if (err instanceof WriteAbandonedError) throw err;
       const status = statusOf(err);
       // 412: the precondition failed; 409: a concurrent conditional write won;
       // 404: If-Match named an object that no longer exists.
@@ -150,7 +149,6 @@ export class S3StateStore implements StateStore {
         ),
       );
     } catch (err) {
-      if (err instanceof WriteAbandonedError) throw err;
       if (isMissingKey(err)) return; // already gone
       const status = statusOf(err);
       if (status !== 412 && status !== 409) throw err;
