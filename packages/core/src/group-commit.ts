@@ -5,7 +5,11 @@
  * goes out at the end of the event-loop turn it was issued in (with every
  * other write of that turn) — or, with `start: "microtask"`, as soon as the
  * code that issued it yields (with every write that code issued), which saves
- * an event-loop phase where the commit itself is the wait (a local flush).
+ * an event-loop phase where the commit itself is the wait (a local flush) —
+ * or, with `start: "at once"`, inside `add` itself when no commit is running:
+ * the commit (an O_DSYNC write) is issued before the writer's call stack
+ * unwinds, so that unwinding overlaps the disk's wait instead of preceding it;
+ * writes issued right after it share the next commit.
  *
  * `commit` receives the batch and must settle every item in it (each item
  * carries its own resolve/reject); a commit that throws rejects the items it
@@ -19,7 +23,8 @@ export interface GroupItem {
 export class GroupCommit<T extends GroupItem> {
   readonly #commit: (batch: T[]) => Promise<void>;
   readonly #maxBatch: number;
-  readonly #startSoon: (start: () => void) => void;
+  /** Undefined: start a commit inside `add` itself when idle ("at once"). */
+  readonly #startSoon: ((start: () => void) => void) | undefined;
   #queue: T[] = [];
   #running = false;
   #scheduled = false;
@@ -27,17 +32,22 @@ export class GroupCommit<T extends GroupItem> {
 
   constructor(
     commit: (batch: T[]) => Promise<void>,
-    options?: { maxBatch?: number; start?: "end of turn" | "microtask" },
+    options?: { maxBatch?: number; start?: "end of turn" | "microtask" | "at once" },
   ) {
     this.#commit = commit;
     this.#maxBatch = options?.maxBatch ?? 1024;
-    this.#startSoon = options?.start === "microtask" ? queueMicrotask : setImmediate;
+    const start = options?.start ?? "end of turn";
+    this.#startSoon = start === "at once" ? undefined : start === "microtask" ? queueMicrotask : setImmediate;
   }
 
   /** Queue `item`; it is committed with the next batch. */
   add(item: T): void {
     this.#queue.push(item);
     if (this.#running || this.#scheduled) return;
+    if (this.#startSoon === undefined) {
+      void this.#drain();
+      return;
+    }
     this.#scheduled = true;
     // By default after the I/O callbacks of this loop turn: every write they issue joins the batch.
     this.#startSoon(() => {

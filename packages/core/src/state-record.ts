@@ -32,30 +32,39 @@ export function encodeStateRecord(record: StateRecord, sizeHint?: number): Uint8
   return encodeKept(out, sizeHint);
 }
 
-/** Decode and check a stored record; anything unexpected is a {@link CorruptStateError} naming `location`. */
-export function decodeStateRecord(bytes: Uint8Array, location: string): StateRecord {
+/**
+ * Decode and check a stored record; anything unexpected is a {@link CorruptStateError} naming
+ * `where` (a function is only called then: building the name costs on every swap-in).
+ */
+export function decodeStateRecord(bytes: Uint8Array, where: string | (() => string)): StateRecord {
+  const record = checkedRecord(bytes);
+  if (typeof record === "string") {
+    throw new CorruptStateError(typeof where === "string" ? where : where(), record);
+  }
+  return record;
+}
+
+/** The record, or what is wrong with it. */
+function checkedRecord(bytes: Uint8Array): StateRecord | string {
   let value: unknown;
   try {
     value = decode(bytes);
   } catch (err) {
-    throw new CorruptStateError(location, `not valid CBOR (${(err as Error).message})`);
+    return `not valid CBOR (${(err as Error).message})`;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value) || !(MARKER in value)) {
-    throw new CorruptStateError(location, "not a PraaS state record");
+    return "not a PraaS state record";
   }
   const r = value as Record<string, unknown>;
   if (r[MARKER] !== STATE_RECORD_FORMAT) {
-    throw new CorruptStateError(
-      location,
-      `record format ${String(r[MARKER])} is not supported (expected ${STATE_RECORD_FORMAT})`,
-    );
+    return `record format ${String(r[MARKER])} is not supported (expected ${STATE_RECORD_FORMAT})`;
   }
   if (typeof r.v !== "number" || !Number.isInteger(r.v) || r.v < 1) {
-    throw new CorruptStateError(location, "state version is missing or invalid");
+    return "state version is missing or invalid";
   }
-  if (r.m !== undefined && !Array.isArray(r.m)) throw new CorruptStateError(location, "inbox is not a list");
+  if (r.m !== undefined && !Array.isArray(r.m)) return "inbox is not a list";
   if (r.x !== undefined && (!Array.isArray(r.x) || r.x.some((id) => typeof id !== "string"))) {
-    throw new CorruptStateError(location, "delivered message ids are not a list of strings");
+    return "delivered message ids are not a list of strings";
   }
   const record: { -readonly [K in keyof StateRecord]: StateRecord[K] } = { stateVersion: r.v, state: r.s };
   if (r.m !== undefined) record.inbox = r.m;

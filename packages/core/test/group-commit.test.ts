@@ -111,3 +111,35 @@ describe("GroupCommit, start: microtask", () => {
     await Promise.all(writes);
   });
 });
+
+describe("GroupCommit, start: at once", () => {
+  it("starts a commit inside add() when idle; writes issued while it runs share the next one", async () => {
+    const batches: number[][] = [];
+    const commits: (() => void)[] = [];
+    const group = new GroupCommit<Write>(
+      (batch) => {
+        batches.push(batch.map((w) => w.n));
+        return new Promise<void>((finish) =>
+          commits.push(() => {
+            for (const w of batch) w.resolve("ok");
+            finish();
+          }),
+        );
+      },
+      { start: "at once" },
+    );
+    const add = (n: number) => new Promise<string>((resolve, reject) => group.add({ n, resolve, reject }));
+    const writes = [add(1)];
+    // Synchronously: the commit has begun before add() returned.
+    expect(batches).toEqual([[1]]);
+    writes.push(add(2), add(3));
+    expect(batches).toEqual([[1]]);
+    commits.shift()?.();
+    await writes[0];
+    await new Promise((r) => setImmediate(r));
+    expect(batches).toEqual([[1], [2, 3]]);
+    commits.shift()?.();
+    await Promise.all(writes);
+    await group.idle();
+  });
+});

@@ -93,7 +93,7 @@ function checkpointInbox(a: InboxHost, messages: readonly unknown[], delivered: 
     let stateVersion = a.info.stateVersion;
     let state: unknown;
     if (stored !== undefined) {
-      const record = decodeStateRecord(stored.data, store.describe(a.id));
+      const record = decodeStateRecord(stored.data, () => store.describe(a.id));
       stateVersion = record.stateVersion;
       state = record.state;
     } else {

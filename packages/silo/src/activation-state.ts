@@ -101,7 +101,7 @@ export class PersistentState {
       const { store } = host.ctx;
       const stored = await store.load(host.id);
       if (stored !== undefined) {
-        const record = decodeStateRecord(stored.data, store.describe(host.id));
+        const record = decodeStateRecord(stored.data, () => store.describe(host.id));
         if (record.stateVersion > info.stateVersion) {
           throw new StateVersionError(host.idString, record.stateVersion, info.stateVersion);
         }
