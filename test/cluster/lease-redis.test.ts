@@ -4,7 +4,7 @@
  * silos still see each other). Real Redis, real sockets, real time.
  */
 import { type ActorId, HashRing, MemoryStateStore, type PraasError, type StoredState } from "@praas/core/internal";
-import { redisMembership } from "@praas/redis";
+import { redisMembership, redisStateStore } from "@praas/redis";
 import { Actor, Silo } from "@praas/silo";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
@@ -133,5 +133,75 @@ describe("a silo cut off from Redis", () => {
     const down = log.filter((l) => /Redis at .* is unreachable/.test(l)).length;
     expect(down).toBeLessThanOrEqual(1);
     expect(log.filter((l) => /Redis at .* is reachable again/.test(l))).toHaveLength(down);
+  });
+});
+
+describe("a silo whose Redis state store is on its membership's server", () => {
+  it("has Redis refuse a turn's write that was held up in the network and lands after peers declared the silo dead", async () => {
+    const redisPort = Number(new URL(redisUrl()).port);
+    proxy = await startTcpProxy(redisPort);
+    const cluster = uniqueName("fence");
+    const keyPrefix = `${uniqueName("fence-state")}:`;
+    const logs: string[][] = [[], []];
+    const start = (i: number, url: string) => {
+      const log = (level: string, message: string) => logs[i]?.push(`${level} ${message}`);
+      return Silo.start({
+        actors: [Tally],
+        // Each silo its own connection: b's goes through the proxy, as its membership's does.
+        storage: redisStateStore({ url, keyPrefix, log }),
+        idleTimeoutMs: 600_000,
+        log,
+        cluster: {
+          name: cluster,
+          secret: "lease-redis-test-secret",
+          membership: redisMembership({ url, cluster, ...FAST, log }),
+        },
+      });
+    };
+    const a = await start(0, redisUrl());
+    silos.push(a);
+    const b = await start(1, `redis://127.0.0.1:${proxy.port}`);
+    silos.push(b);
+    for (const log of logs)
+      expect(log.filter((l) => /state writes are fenced by cluster membership/.test(l))).toHaveLength(1);
+    await expect
+      .poll(() => a.clusterView().silos.length === 2 && b.clusterView().silos.length === 2, {
+        message: "both in both views",
+        timeout: 20_000,
+        interval: 10,
+      })
+      .toBe(true);
+    const ring = HashRing.fromView({
+      version: 1,
+      silos: a.clusterView().silos.map((s) => ({ ...s, address: "", startedAt: 0, status: "active" as const })),
+    });
+    let key = "";
+    for (let i = 0; key === "" && i < 100_000; i++) if (ring.owner(`Tally/k${i}`) === b.siloId) key = `k${i}`;
+    expect(await b.ref(Tally, key).add(5)).toBe(5);
+    const oldId = b.siloId;
+
+    proxy.freeze();
+    // Still within its lease: b runs the turn, and its write to Redis is held in the cut.
+    const late = failure(b.ref(Tally, key, { timeoutMs: 60_000 }).add(10));
+    await expect
+      .poll(() => a.clusterView().silos.find((s) => s.id === oldId)?.status === "dead", {
+        message: "a to see b dead",
+        timeout: 20_000,
+        interval: 10,
+      })
+      .toBe(true);
+    // The new owner loads what Redis holds.
+    expect(await a.ref(Tally, key).get()).toBe(5);
+    proxy.thaw();
+    // The held write reaches Redis now, after b was declared dead: refused there, and the caller told so.
+    const err = await late;
+    expect(err.code).toBe("STORE_WRITE_FENCED");
+    expect(err.retryable).toBe(true);
+    // What a loaded is still what Redis holds: its own write goes through (a conflict, had the late write landed).
+    expect(await a.ref(Tally, key).add(1)).toBe(6);
+    const back = new Promise<string>((resolve) => b.once("rejoined", (id) => resolve(id)));
+    expect(await back).toBe(`${oldId}.1`);
+    // b's new incarnation writes again.
+    expect(await b.ref(Tally, key).add(1)).toBe(7);
   });
 });

@@ -192,8 +192,9 @@ export class SiloUnavailableError extends PraasError {
 
 /** An error thrown by user code in an actor method, as the caller sees it. */
 export class ActorError extends PraasError {
-  constructor(name: string, code: string, message: string, data?: unknown) {
-    super(code, message, data === undefined ? undefined : { data });
+  /** `retryable`: the thrower said so (a PraasError of a package this process has not loaded, say a store's). */
+  constructor(name: string, code: string, message: string, data?: unknown, retryable = false) {
+    super(code, message, data === undefined ? { retryable } : { data, retryable });
     this.name = name;
   }
 }
@@ -256,7 +257,7 @@ export function serializeError(err: unknown): SerializedError {
  */
 export function deserializeError(e: SerializedError): PraasError {
   const cls = e.name === "ActorError" ? undefined : frameworkClasses.get(e.code);
-  if (cls === undefined) return new ActorError(e.name, e.code, e.message, e.data);
+  if (cls === undefined) return new ActorError(e.name, e.code, e.message, e.data, e.retryable === true);
   const err = new PraasError(e.code, e.message, { retryable: e.retryable ?? false, data: e.data });
   Object.setPrototypeOf(err, cls.prototype);
   err.name = e.name;

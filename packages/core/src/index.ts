@@ -51,7 +51,7 @@ export {
 } from "./errors.js";
 export { type ActorId, formatActorId, parseActorId } from "./ids.js";
 export { consoleLog, type LogDetails, type LogFunction, type LogLevel } from "./log.js";
-export type { MembershipProvider, MembershipView, SiloInfo, SiloStatus } from "./membership.js";
+export type { MemberRecord, MembershipProvider, MembershipView, SiloInfo, SiloStatus } from "./membership.js";
 export {
   type MembershipTimings,
   type MemoryMembershipOptions,

@@ -62,6 +62,31 @@ export interface MembershipProvider {
    * leaves this out, and its silos must be given a secret.
    */
   localSecret?(): Uint8Array;
+  /**
+   * Optional: where the membership store records whether this silo is a
+   * member, for a state store on the same server to check on every write
+   * (`StateStore.fenceWrites`). Such a check runs on the server, at the moment
+   * the write is applied, so it also refuses a write that was held up in the
+   * network and lands after peers declared this silo dead — which a check in
+   * the silo cannot see.
+   */
+  memberRecord?(): MemberRecord;
+}
+
+/**
+ * Where a membership store keeps each silo's status: the hash `key` on
+ * `server` maps a silo id to "active", "leaving" or "dead" (or nothing, once
+ * pruned). A silo may write while its entry says "active" or "leaving".
+ */
+export interface MemberRecord {
+  /** The kind of server ("redis"): a state store only uses a record it can read. */
+  readonly kind: string;
+  /** The server, as "host:port/db" (or "path/db"): a state store only uses a record on its own server. */
+  readonly server: string;
+  /** The hash holding each silo's status. */
+  readonly key: string;
+  /** This silo's id in it now (it changes when the silo rejoins); undefined before its first join. */
+  member(): string | undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { ActorId } from "./ids.js";
+import type { MemberRecord } from "./membership.js";
 
 /** Bytes of one actor's stored state and the version token they were stored under. */
 export interface StoredState {
@@ -42,6 +43,14 @@ export interface StateStore {
    * state than the store holds.
    */
   abandonWrites?(): void;
+  /**
+   * Optional, for a store on the same server as the cluster's membership: from
+   * now on, refuse on the server every write (and delete) made while `record`
+   * does not list this silo as a member. Returns whether the store will (false:
+   * a record it cannot read, or on another server). A cluster silo calls it
+   * once, before it joins.
+   */
+  fenceWrites?(record: MemberRecord): boolean;
   /** Where `id` is kept, for error messages (a file path, an S3 URL, a Redis key). */
   describe(id: ActorId): string;
   /** Release connections and handles. */

@@ -87,6 +87,14 @@ export function redisAddress(client: Redis): string {
   return o.path !== undefined && o.path !== "" ? o.path : `${o.host ?? "127.0.0.1"}:${o.port ?? 6379}`;
 }
 
+/**
+ * Which server and database a client talks to, as "host:port/db" (or
+ * "path/db" on a Unix socket): two clients with the same one see the same keys.
+ */
+export function redisServer(client: Redis): string {
+  return `${redisAddress(client)}/${client.options.db ?? 0}`;
+}
+
 /** A source for evidence other than a connection's own events (the heartbeat). */
 export function healthSource(client: Redis, log: LogFunction): HealthSource {
   const tracker = trackerOf(redisAddress(client), log);

@@ -6,4 +6,5 @@ export {
   RedisStateStore,
   type RedisStateStoreOptions,
   redisStateStore,
+  WriteFencedError,
 } from "./redis-state-store.js";

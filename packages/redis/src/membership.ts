@@ -30,6 +30,7 @@ import {
   InvalidArgumentError,
   type LogFunction,
   leaseMarginMs,
+  type MemberRecord,
   MembershipListeners,
   type MembershipProvider,
   type MembershipTimings,
@@ -49,6 +50,7 @@ import {
   healthSource,
   RedisUnavailableError,
   redisAddress,
+  redisServer,
   watchRedis,
   whenReachable,
   withTimeout,
@@ -318,6 +320,11 @@ class RedisMembership implements MembershipProvider {
 
   leaseValidUntil(): number {
     return this.#leaseUntil;
+  }
+
+  /** The status hash, for a Redis state store on the same server to fence its writes with. */
+  memberRecord(): MemberRecord {
+    return { kind: "redis", server: redisServer(this.#client), key: this.#keys[1] as string, member: () => this.#self };
   }
 
   onChange(listener: (view: MembershipView) => void): () => void {

@@ -6,12 +6,15 @@ import {
   GroupCommit,
   InvalidArgumentError,
   type LogFunction,
+  type MemberRecord,
+  PraasError,
+  registerErrorClass,
   StateConflictError,
   type StateStore,
   type StoredState,
 } from "@praas/core/internal";
 import { Redis } from "ioredis";
-import { watchRedis } from "./health.js";
+import { redisServer, watchRedis } from "./health.js";
 import { defineScript, type LuaScript } from "./lua-script.js";
 
 /**
@@ -38,6 +41,14 @@ import { defineScript, type LuaScript } from "./lua-script.js";
  * A random token rather than a counter: a counter would repeat after a delete,
  * and a stale activation could then match it.
  *
+ * Fencing (`fenceWrites`, wired by a cluster silo whose membership is in the
+ * same Redis): every script that writes first checks, in the same atomic
+ * step, that the membership hash still lists this silo as "active" or
+ * "leaving", and refuses with {@link WriteFencedError} otherwise. A write held
+ * up in the network, or queued by ioredis while the connection was down, and
+ * applied after peers declared the silo dead can then no longer overwrite
+ * what the key's new owner stores.
+ *
  * Standalone Redis (or a primary with replicas); for Redis Cluster both keys
  * of a save would need one hash slot.
  */
@@ -61,49 +72,69 @@ export interface RedisStateStoreOptions {
   readonly log?: LogFunction;
 }
 
-// KEYS: state key, temporary key with the new value. ARGV: expected token (raw
+// The fence of every writing script: ARGV[1] is the writing silo's id in the
+// membership hash KEYS[1], or "" for an unfenced store (KEYS[1] is then the
+// first key of the script's own). Refuses with a PRAASFENCED error reply,
+// naming the status found, unless the silo is a member (after running
+// `cleanUp`). k0: how many keys the fence takes (0 or 1).
+const fence = (cleanUp = "") => `
+local k0 = 0
+if ARGV[1] ~= '' then
+  local st = redis.call('HGET', KEYS[1], ARGV[1])
+  if st ~= 'active' and st ~= 'leaving' then
+    ${cleanUp}
+    return redis.error_reply('PRAASFENCED silo ' .. ARGV[1] .. ' is ' .. (st or 'not in the membership'))
+  end
+  k0 = 1
+end
+`;
+
+// KEYS: [fence], state key, temporary key with the new value. ARGV: fence, expected token (raw
 // bytes; "" = nothing may be stored). Returns 1 when switched, 0 on a conflict,
 // -1 when the temporary key is gone (expired: the caller took too long).
-const SWITCH = `
-local kind = redis.call('TYPE', KEYS[1]).ok
+// A fenced refusal drops the temporary key (KEYS[3] when fenced).
+const SWITCH = `${fence("redis.call('DEL', KEYS[3])")}
+local key, temp, expected = KEYS[k0 + 1], KEYS[k0 + 2], ARGV[2]
+local kind = redis.call('TYPE', key).ok
 local ok
-if ARGV[1] == '' then
+if expected == '' then
   ok = kind == 'none'
 else
   ok = false
   if kind == 'string' then
-    local head = redis.call('GETRANGE', KEYS[1], 0, 23)
-    ok = string.sub(head, 1, 7) == 'PRAASRD' and string.sub(head, 9, 24) == ARGV[1]
+    local head = redis.call('GETRANGE', key, 0, 23)
+    ok = string.sub(head, 1, 7) == 'PRAASRD' and string.sub(head, 9, 24) == expected
   end
 end
 if not ok then
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', temp)
   return 0
 end
-if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
-redis.call('RENAME', KEYS[2], KEYS[1])
-redis.call('PERSIST', KEYS[1])
+if redis.call('EXISTS', temp) == 0 then return -1 end
+redis.call('RENAME', temp, key)
+redis.call('PERSIST', key)
 return 1
 `;
 
-// KEYS: the state keys of one batch. ARGV: per key, its expected token (raw
+// KEYS: [fence], the state keys of one batch. ARGV: fence, then per key its expected token (raw
 // bytes; "" = nothing may be stored) and its new value. Keys are checked and
 // set in order, each on its own. Returns per key: 1 when set; otherwise the
 // token found ("" when nothing is stored) or 0 when the key holds something
 // that is not ours.
-const BATCH_SAVE = `
+const BATCH_SAVE = `${fence()}
 local out = {}
-for i = 1, #KEYS do
-  local kind = redis.call('TYPE', KEYS[i]).ok
+for i = 1, #KEYS - k0 do
+  local key = KEYS[k0 + i]
+  local kind = redis.call('TYPE', key).ok
   local found = false
   if kind == 'none' then
     found = ''
   elseif kind == 'string' then
-    local head = redis.call('GETRANGE', KEYS[i], 0, 23)
+    local head = redis.call('GETRANGE', key, 0, 23)
     if string.sub(head, 1, 7) == 'PRAASRD' and string.len(head) == 24 then found = string.sub(head, 9, 24) end
   end
-  if found == ARGV[2 * i - 1] then
-    redis.call('SET', KEYS[i], ARGV[2 * i])
+  if found == ARGV[2 * i] then
+    redis.call('SET', key, ARGV[2 * i + 1])
     out[i] = 1
   elseif found then
     out[i] = found
@@ -114,14 +145,20 @@ end
 return out
 `;
 
-// KEYS: state key. ARGV: expected token. Returns 1 when deleted or absent, 0 on a conflict.
-const DELETE_IF = `
-local kind = redis.call('TYPE', KEYS[1]).ok
+// KEYS: [fence], state key. ARGV: fence, expected token ("*": delete whatever is there).
+// Returns 1 when deleted or absent, 0 on a conflict.
+const DELETE_IF = `${fence()}
+local key = KEYS[k0 + 1]
+if ARGV[2] == '*' then
+  redis.call('DEL', key)
+  return 1
+end
+local kind = redis.call('TYPE', key).ok
 if kind == 'none' then return 1 end
 if kind ~= 'string' then return 0 end
-local head = redis.call('GETRANGE', KEYS[1], 0, 23)
-if string.sub(head, 1, 7) ~= 'PRAASRD' or string.sub(head, 9, 24) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
+local head = redis.call('GETRANGE', key, 0, 23)
+if string.sub(head, 1, 7) ~= 'PRAASRD' or string.sub(head, 9, 24) ~= ARGV[2] then return 0 end
+redis.call('DEL', key)
 return 1
 `;
 
@@ -147,6 +184,8 @@ export class RedisStateStore implements StateStore {
   readonly #deleteIf: LuaScript;
   readonly #batchSave: LuaScript;
   readonly #batches = new GroupCommit<PendingSave>((batch) => this.#commit(batch), { maxBatch: 512 });
+  /** The membership record every write is checked against (fenceWrites), if any. */
+  #fence: MemberRecord | undefined;
 
   constructor(options: RedisStateStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -176,10 +215,33 @@ export class RedisStateStore implements StateStore {
       watchRedis(this.#client, options.log ?? consoleLog);
       this.#owned = true;
     }
-    this.#switch = defineScript(this.#client, "praasStateSwitch", SWITCH, 2);
-    this.#deleteIf = defineScript(this.#client, "praasStateDeleteIf", DELETE_IF, 1);
-    // Its key count varies with the batch: given first.
+    // Their key counts vary (the fence's key, the batch's keys): given first.
+    this.#switch = defineScript(this.#client, "praasStateSwitch", SWITCH);
+    this.#deleteIf = defineScript(this.#client, "praasStateDeleteIf", DELETE_IF);
     this.#batchSave = defineScript(this.#client, "praasStateBatchSave", BATCH_SAVE);
+  }
+
+  /**
+   * Check every write against `record` on the server (see the class comment):
+   * only a Redis membership record on this store's own server (same host,
+   * port and database). Returns whether writes are fenced from now on.
+   */
+  fenceWrites(record: MemberRecord): boolean {
+    if (record.kind !== "redis" || record.server !== redisServer(this.#client)) return false;
+    this.#fence = record;
+    return true;
+  }
+
+  /**
+   * The fence's leading key and argument for a writing script: none and "" when
+   * unfenced. Throws before this silo's first join (no write may go out yet).
+   */
+  #fenced(what: string): { keys: string[]; member: string } {
+    const fence = this.#fence;
+    if (fence === undefined) return UNFENCED;
+    const member = fence.member();
+    if (member === undefined) throw new WriteFencedError(what, "this silo has not joined its cluster yet");
+    return { keys: [fence.key], member };
   }
 
   /** The ioredis connection (for tests and diagnostics). */
@@ -243,11 +305,18 @@ export class RedisStateStore implements StateStore {
 
   /** Send one batch of saves: one script call, one round trip. */
   async #commit(batch: PendingSave[]): Promise<void> {
-    const keys = batch.map((p) => p.key);
-    const args: Buffer[] = [];
+    const fence = this.#fenced(`${batch.length} write(s) to ${this.keyPrefix}…`);
+    const keys = [...fence.keys];
+    for (const p of batch) keys.push(p.key);
+    const args: (Buffer | string)[] = [fence.member];
     for (const p of batch) args.push(p.expectedToken, p.value);
-    // Buffer replies: a token found instead is 16 raw bytes.
-    const reply = await this.#batchSave.runBuffer(keys.length, ...keys, ...args);
+    let reply: unknown;
+    try {
+      // Buffer replies: a token found instead is 16 raw bytes.
+      reply = await this.#batchSave.runBuffer(keys.length, ...keys, ...args);
+    } catch (err) {
+      throw fencedOr(err, `${batch.length} write(s) to ${this.keyPrefix}…`);
+    }
     if (!Array.isArray(reply) || reply.length !== batch.length) {
       throw new Error(`Redis answered a batch of ${batch.length} saves with ${JSON.stringify(reply)}`);
     }
@@ -266,10 +335,16 @@ export class RedisStateStore implements StateStore {
     // so the switch runs after the SET. (Not a pipeline: ioredis copies a
     // pipeline into one buffer, which costs a 10 MiB state another copy.)
     // (Should the server have lost the script, ioredis sends it again: the temporary key is still there.)
-    const [, result] = await Promise.all([
-      this.#client.set(temp, value, "PX", TEMP_TTL_MS),
-      this.#switch.run(key, temp, expectedToken),
-    ]);
+    const fence = this.#fenced(this.describe(id));
+    let result: unknown;
+    try {
+      [, result] = await Promise.all([
+        this.#client.set(temp, value, "PX", TEMP_TTL_MS),
+        this.#switch.run(fence.keys.length + 2, ...fence.keys, key, temp, fence.member, expectedToken),
+      ]);
+    } catch (err) {
+      throw fencedOr(err, this.describe(id));
+    }
     if (result === 1) return token.toString("hex");
     if (result === 0) throw new StateConflictError(this.describe(id), expected);
     throw new Error(`The write to ${this.describe(id)} timed out between its two steps; nothing was written`);
@@ -277,12 +352,24 @@ export class RedisStateStore implements StateStore {
 
   async delete(id: ActorId, expected?: string): Promise<void> {
     const key = this.keyOf(id);
-    if (expected === undefined) {
+    if (expected === undefined && this.#fence === undefined) {
       await this.#client.del(key);
       return;
     }
-    const deleted = await this.#deleteIf.run(key, tokenOf(expected));
-    if (deleted !== 1) throw new StateConflictError(this.describe(id), expected);
+    const fence = this.#fenced(this.describe(id));
+    let deleted: unknown;
+    try {
+      deleted = await this.#deleteIf.run(
+        fence.keys.length + 1,
+        ...fence.keys,
+        key,
+        fence.member,
+        expected === undefined ? ANY : tokenOf(expected),
+      );
+    } catch (err) {
+      throw fencedOr(err, this.describe(id));
+    }
+    if (deleted !== 1) throw new StateConflictError(this.describe(id), expected ?? null);
   }
 
   async close(): Promise<void> {
@@ -310,6 +397,36 @@ function tokenOf(version: string): Buffer {
 }
 const NEVER_MATCHES = Buffer.from("not-a-token");
 const EMPTY = Buffer.alloc(0);
+/** DELETE_IF's "whatever is there" (never a token: those are 16 bytes). */
+const ANY = "*";
+const UNFENCED: { keys: string[]; member: string } = { keys: [], member: "" };
+
+/**
+ * A write refused because this silo is not a member of its cluster (any more):
+ * peers may own its actors now. Checked by Redis itself when the write is
+ * applied, so it holds for a write that was delayed in the network too.
+ * Nothing was written. Retryable: the call belongs on the key's owner.
+ */
+export class WriteFencedError extends PraasError {
+  constructor(location: string, why: string) {
+    super(
+      "STORE_WRITE_FENCED",
+      `The write to ${location} was refused: ${why} (another silo may own its actors now); nothing was written`,
+      { retryable: true },
+    );
+  }
+}
+
+// Rebuilt as itself when it reaches a caller in this process.
+registerErrorClass("STORE_WRITE_FENCED", WriteFencedError);
+
+/** A PRAASFENCED error reply as a {@link WriteFencedError}; anything else as it is. */
+function fencedOr(err: unknown, location: string): unknown {
+  if (err instanceof Error && err.message.startsWith("PRAASFENCED ")) {
+    return new WriteFencedError(location, err.message.slice("PRAASFENCED ".length));
+  }
+  return err;
+}
 
 /** What a batch reply says was found instead: a token, nothing (""), or something not ours (0). */
 function foundVersion(result: unknown): string | null | undefined {

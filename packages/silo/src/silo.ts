@@ -215,6 +215,11 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       scope.defer(() => silo.#deadlines.close(new SiloStoppedError()));
       scope.defer(() => silo.#threads.close(0));
       if (resolved.cluster !== undefined) {
+        // Before the join: a store on the membership's own server checks every write against it.
+        const record = resolved.cluster.membership.memberRecord?.();
+        if (record !== undefined && resolved.storage.fenceWrites?.(record) === true) {
+          resolved.log("info", `state writes are fenced by cluster membership on ${record.server}`);
+        }
         const cluster = await Cluster.start(clusterHost(silo.#wiring), resolved.cluster, silo.#baseId);
         silo.#dispatcher.cluster = cluster;
         scope.defer(async () => {

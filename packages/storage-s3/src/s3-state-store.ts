@@ -13,6 +13,7 @@ import {
   CorruptStateError,
   InvalidArgumentError,
   PraasError,
+  registerErrorClass,
   StateConflictError,
   type StateStore,
   type StoredState,
@@ -223,6 +224,9 @@ export class WriteAbandonedError extends PraasError {
     );
   }
 }
+
+// Rebuilt as itself when it reaches a caller in this process.
+registerErrorClass("STORE_WRITE_ABANDONED", WriteAbandonedError);
 
 /** Close a socket with a TCP RST, dropping what it still holds to send; a plain close where that is not possible. */
 function resetSocket(socket: Duplex): void {
