@@ -41,6 +41,14 @@ describe("error serialization", () => {
     expect(deserializeError(serializeError(42)).message).toBe("non-Error value thrown");
   });
 
+  it("keeps the retryable flag of an error whose class this process does not know (a store's, in a client)", () => {
+    const storeError = new PraasError("SOME_STORE_REFUSAL", "refused; send it again", { retryable: true });
+    storeError.name = "SomeStoreError";
+    const copy = deserializeError(serializeError(storeError));
+    expect(copy).toMatchObject({ name: "SomeStoreError", code: "SOME_STORE_REFUSAL", retryable: true });
+    expect(deserializeError(serializeError(new Error("x"))).retryable).toBe(false);
+  });
+
   it("does not let a user error pose as a framework class by name", () => {
     const fake = Object.assign(new Error("pretend"), { name: "ActorError", code: "TIMEOUT" });
     expect(deserializeError(serializeError(fake))).toBeInstanceOf(ActorError);
