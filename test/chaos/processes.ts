@@ -111,6 +111,11 @@ export interface UnexpectedExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+/** Lines a scenario may count: a state write that Redis refused because its silo was no longer a member. */
+const NOTABLE: readonly { readonly kind: string; readonly pattern: RegExp }[] = [
+  { kind: "fenced write", pattern: /Redis refused state writes of silo/ },
+];
+
 const FORBIDDEN: readonly { readonly kind: string; readonly pattern: RegExp }[] = [
   { kind: "unhandled error event", pattern: /Unhandled error event/ },
   { kind: "unhandled rejection", pattern: /UnhandledPromiseRejection|unhandled rejection|fromPromise/i },
@@ -126,6 +131,8 @@ const FORBIDDEN: readonly { readonly kind: string; readonly pattern: RegExp }[] 
 export class LogWatcher {
   readonly problems: LogProblem[] = [];
   readonly exits: UnexpectedExit[] = [];
+  /** Lines that are no problem but show a mechanism at work (see NOTABLE), for the report. */
+  readonly notable: { readonly at: number; readonly slot: string; readonly kind: string }[] = [];
   /** Output lines of all silos so far, a measure of log noise. */
   lines = 0;
 
@@ -161,6 +168,7 @@ export class LogWatcher {
 
   #line(slot: string, siloId: string, line: string): void {
     this.lines++;
+    for (const n of NOTABLE) if (n.pattern.test(line)) this.notable.push({ at: this.now(), slot, kind: n.kind });
     for (const f of FORBIDDEN) {
       if (f.pattern.test(line)) {
         this.problems.push({ at: this.now(), slot, siloId, kind: f.kind, line: line.slice(0, 300) });
@@ -206,7 +214,8 @@ export class SiloSlot {
   constructor(
     readonly name: string,
     public port: number,
-    readonly flags: readonly string[],
+    /** The next start's flags (a harness may change them between starts: another store, say). */
+    public flags: readonly string[],
     readonly env: NodeJS.ProcessEnv,
     readonly registry: ProcessRegistry,
     readonly watcher: LogWatcher,

@@ -154,6 +154,11 @@ async function s3Store() {
   });
 }
 
+async function redisStore() {
+  const { redisStateStore } = await import("@praas/redis");
+  return redisStateStore({ url: need(config?.redisUrl, "redisUrl"), log: () => {} });
+}
+
 type Handler<C extends keyof Commands> = (args: Commands[C]["args"]) => Promise<Commands[C]["result"]>;
 
 const handlers: { [C in keyof Commands]: Handler<C> } = {
@@ -283,8 +288,8 @@ const handlers: { [C in keyof Commands]: Handler<C> } = {
     return out;
   },
 
-  async storeValues({ keys }) {
-    const store = await s3Store();
+  async storeValues({ keys, store: kind }) {
+    const store = kind === "redis" ? await redisStore() : await s3Store();
     try {
       const out: Record<string, number> = {};
       for (const key of keys) {

@@ -85,6 +85,8 @@ export interface ClusterOptions {
 
 export class MultiHostCluster {
   readonly name = `mh-${process.pid}-${Date.now().toString(36)}`;
+  /** Where the silos keep actor state (see useStorage). */
+  storage: "s3" | "redis" = "s3";
   readonly token = randomBytes(18).toString("base64url");
   readonly secret = randomBytes(18).toString("base64url");
   readonly silos = new Map<string, SiloHost>();
@@ -179,9 +181,26 @@ export class MultiHostCluster {
       ...["--host", "0.0.0.0", "--actors", ACTORS_MODULE],
       ...["--cluster", this.name, "--redis-url", redis.url],
       ...["--cluster-host", "0.0.0.0", "--cluster-port", String(CLUSTER_PORT), "--advertise", `${ip}:${CLUSTER_PORT}`],
-      ...["--storage", "s3", "--s3-bucket", this.name, "--s3-endpoint", s3.info.endpoint],
-      ...["--s3-region", s3.info.region, "--s3-path-style"],
+      ...(this.storage === "redis"
+        ? ["--storage", "redis"]
+        : [
+            ...["--storage", "s3", "--s3-bucket", this.name, "--s3-endpoint", s3.info.endpoint],
+            ...["--s3-region", s3.info.region, "--s3-path-style"],
+          ]),
     ];
+  }
+
+  /**
+   * Where the silos keep actor state: S3 (the default), or Redis — membership's own server, so
+   * every state write is fenced by membership there. Switching restarts every running silo.
+   */
+  async useStorage(storage: "s3" | "redis"): Promise<void> {
+    if (storage === this.storage) return;
+    this.storage = storage;
+    for (const s of this.running()) {
+      s.slot.flags = this.siloFlags(s.ip);
+      await this.restart(s.name);
+    }
   }
 
   /** The silo's environment: secrets from variables (never on a command line), no PRAAS_* of the runner's. */

@@ -81,8 +81,8 @@ export interface Commands {
     args: { keys: readonly CounterKey[] };
     result: Record<string, { via: string; value: number }[]>;
   };
-  /** Each key's value straight from the S3 store (0 when nothing is stored). */
-  storeValues: { args: { keys: readonly CounterKey[] }; result: Record<string, number> };
+  /** Each key's value straight from the state store, S3 or Redis (0 when nothing is stored). */
+  storeValues: { args: { keys: readonly CounterKey[]; store: "s3" | "redis" }; result: Record<string, number> };
   /** Ids the membership in Redis holds as active (undefined: Redis did not answer). */
   redisActive: { args: Record<string, never>; result: string[] | null };
   /** Where each key is active now (GET /v1/actors/T/k through a usable gateway): silo id, or null. */

@@ -98,6 +98,8 @@ export interface MultiHostScenario {
   readonly body: (run: MultiHostRun) => Promise<void>;
   /** Targets judged once the load stopped (e.g. on the callers' requests). */
   readonly after?: (run: MultiHostRun) => void;
+  /** Where the silos keep actor state (default S3); the runner restarts them to switch. */
+  readonly store?: "s3" | "redis";
 }
 
 /** What a scenario body works with. */
@@ -224,6 +226,11 @@ export async function runScenario(env: MultiHostEnv, spec: MultiHostScenario, in
   let allOps: Op[] = [];
   try {
     const load = cluster.loadAgent;
+    if (cluster.storage !== (spec.store ?? "s3")) {
+      env.log(`  restarting the silos with ${spec.store ?? "s3"} state`);
+      await cluster.useStorage(spec.store ?? "s3");
+      if (!(await cluster.settle(30_000))) throw new Error(`the silos did not settle after switching to ${spec.store}`);
+    }
     await load.request("startLoad", { ...spec.load(env.profile), keys, seed: env.seed + index });
     for (const [i, s] of locals.entries()) {
       await s.agent.request("startLoad", {
@@ -253,7 +260,7 @@ export async function runScenario(env: MultiHostEnv, spec: MultiHostScenario, in
       run.targetsMissed.push("end: the silos' views and Redis did not agree within 20 s");
     const finalsFrom = env.now();
     const reads = await load.request("finalReads", { keys }, 120_000);
-    const stored = await load.request("storeValues", { keys }, 60_000);
+    const stored = await load.request("storeValues", { keys, store: cluster.storage }, 60_000);
     const finals: FinalObservation[] = keys.map((k) => ({ key: k.id, stored: stored[k.id], reads: reads[k.id] ?? [] }));
     loadOps = await dumpOps(env, `${spec.name.replace(/\W+/g, "-")}-load.json`, load, t0);
     allOps = [...loadOps];
@@ -388,7 +395,7 @@ function summarize(
   }
   return {
     name: spec.name,
-    store: "s3",
+    store: spec.store ?? "s3",
     description: spec.description,
     seed: env.seed,
     durationMs,
@@ -673,14 +680,25 @@ function partition(ms: number): MultiHostScenario {
 }
 
 /** (2) One silo's host cut from Redis only (neighbour entries): it still reaches its peers, S3 and the clients. */
-function redisPartition(ms: number): MultiHostScenario {
+/**
+ * With `store` "redis" the state is in membership's own Redis, so the cut silo's writes are held
+ * in the same cut as its heartbeats and retransmitted after the heal, when its peers have long
+ * declared it dead: Redis must refuse them (fenced by membership), or they would land under the
+ * keys' new owners.
+ */
+function redisPartition(ms: number, store: "s3" | "redis" = "s3"): MultiHostScenario {
   return {
-    name: "redis-partition",
-    description: `3 silos on 3 hosts, S3 state, "turn": one silo's host cut from the Redis host only for ${secs(ms)} (it still reaches its peers, S3 and the clients), under load and a client on each silo's own host`,
+    name: store === "s3" ? "redis-partition" : "redis-partition/redis-state",
+    store,
+    description:
+      store === "s3"
+        ? `3 silos on 3 hosts, S3 state, "turn": one silo's host cut from the Redis host only for ${secs(ms)} (it still reaches its peers, S3 and the clients), under load and a client on each silo's own host`
+        : `3 silos on 3 hosts, Redis state (membership's server: writes fenced by membership), "turn": one silo's host cut from the Redis host for ${secs(ms)} (it still reaches its peers and the clients), under load and a client on each silo's own host`,
     local: true,
     load: balancedLoad,
     body: async (run) => {
       const { cluster } = run;
+      const notableBefore = cluster.watcher.notable.length;
       const victim = cluster.silo(pick(run.random, BASE_SILOS) as string);
       const peers = BASE_SILOS.filter((n) => n !== victim.name).map((n) => cluster.silo(n));
       const oldId = victim.latest?.self ?? "?";
@@ -706,6 +724,13 @@ function redisPartition(ms: number): MultiHostScenario {
         lbOut === undefined ? "never (stayed in service)" : `${secs(lbOut.t - cutAt)} after the cut`;
       run.isolated.push({ slot: victim.name, cutAt, healAt, peersDroppedAt: dropped, linkDown: false });
       await afterHeal(run, f, victim, oldId, peers);
+      if (store === "redis") {
+        // The writes the cut held, refused by Redis once delivered (one line per silo id that lost its membership).
+        const fenced = cluster.watcher.notable
+          .slice(notableBefore)
+          .filter((n) => n.kind === "fenced write" && n.slot === victim.name).length;
+        run.extra[`${victim.name}: incarnations whose late writes Redis refused as fenced`] = fenced;
+      }
     },
   };
 }
@@ -790,5 +815,11 @@ function scaleOutIn(): MultiHostScenario {
 
 /** The scenarios of a profile, in the order they run (the partitions first, the scale-out last). */
 export function allScenarios(p: MultiHostProfile): MultiHostScenario[] {
-  return [...p.partitionsMs.map(partition), redisPartition(p.redisPartitionMs), scaleOutIn()];
+  // Redis state last: switching restarts the silos, and nothing after it needs S3 state back.
+  return [
+    ...p.partitionsMs.map(partition),
+    redisPartition(p.redisPartitionMs),
+    scaleOutIn(),
+    redisPartition(p.redisPartitionMs, "redis"),
+  ];
 }

@@ -186,6 +186,10 @@ export class RedisStateStore implements StateStore {
   readonly #batches = new GroupCommit<PendingSave>((batch) => this.#commit(batch), { maxBatch: 512 });
   /** The membership record every write is checked against (fenceWrites), if any. */
   #fence: MemberRecord | undefined;
+  readonly #log: LogFunction;
+  /** Member ids whose refused writes were logged (one line per incarnation that lost its membership). */
+  readonly #fencedLogged = new Set<string>();
+  #fencedWrites = 0;
 
   constructor(options: RedisStateStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -199,6 +203,7 @@ export class RedisStateStore implements StateStore {
       throw new InvalidArgumentError(`RedisStateStore keyPrefix must be a string, got ${typeof keyPrefix}`);
     }
     this.keyPrefix = keyPrefix ?? "praas:state:";
+    this.#log = options.log ?? consoleLog;
     if (client !== undefined) {
       if (typeof client !== "object" || client === null || typeof (client as Redis).evalsha !== "function") {
         throw new InvalidArgumentError("RedisStateStore client must be an ioredis client");
@@ -242,6 +247,27 @@ export class RedisStateStore implements StateStore {
     const member = fence.member();
     if (member === undefined) throw new WriteFencedError(what, "this silo has not joined its cluster yet");
     return { keys: [fence.key], member };
+  }
+
+  /** Writes (and deletes) Redis refused as fenced so far: sent by this silo but applied after it lost its membership. */
+  get fencedWrites(): number {
+    return this.#fencedWrites;
+  }
+
+  /** A fenced refusal, from a script's error reply or before sending: count it, say so once per incarnation. */
+  #refused(err: unknown, location: string, writes: number): unknown {
+    if (!(err instanceof Error && err.message.startsWith("PRAASFENCED "))) return err;
+    const why = err.message.slice("PRAASFENCED ".length);
+    this.#fencedWrites += writes;
+    const member = this.#fence?.member() ?? "";
+    if (!this.#fencedLogged.has(member)) {
+      this.#fencedLogged.add(member);
+      this.#log(
+        "warn",
+        `Redis refused state writes of silo ${member} as fenced (${why}): they reached Redis after the silo lost its membership, and nothing of them was written; later refusals of this silo id are counted, not logged`,
+      );
+    }
+    return new WriteFencedError(location, why);
   }
 
   /** The ioredis connection (for tests and diagnostics). */
@@ -315,7 +341,7 @@ export class RedisStateStore implements StateStore {
       // Buffer replies: a token found instead is 16 raw bytes.
       reply = await this.#batchSave.runBuffer(keys.length, ...keys, ...args);
     } catch (err) {
-      throw fencedOr(err, `${batch.length} write(s) to ${this.keyPrefix}…`);
+      throw this.#refused(err, `${batch.length} write(s) to ${this.keyPrefix}…`, batch.length);
     }
     if (!Array.isArray(reply) || reply.length !== batch.length) {
       throw new Error(`Redis answered a batch of ${batch.length} saves with ${JSON.stringify(reply)}`);
@@ -343,7 +369,7 @@ export class RedisStateStore implements StateStore {
         this.#switch.run(fence.keys.length + 2, ...fence.keys, key, temp, fence.member, expectedToken),
       ]);
     } catch (err) {
-      throw fencedOr(err, this.describe(id));
+      throw this.#refused(err, this.describe(id), 1);
     }
     if (result === 1) return token.toString("hex");
     if (result === 0) throw new StateConflictError(this.describe(id), expected);
@@ -367,7 +393,7 @@ export class RedisStateStore implements StateStore {
         expected === undefined ? ANY : tokenOf(expected),
       );
     } catch (err) {
-      throw fencedOr(err, this.describe(id));
+      throw this.#refused(err, this.describe(id), 1);
     }
     if (deleted !== 1) throw new StateConflictError(this.describe(id), expected ?? null);
   }
@@ -419,14 +445,6 @@ export class WriteFencedError extends PraasError {
 
 // Rebuilt as itself when it reaches a caller in this process.
 registerErrorClass("STORE_WRITE_FENCED", WriteFencedError);
-
-/** A PRAASFENCED error reply as a {@link WriteFencedError}; anything else as it is. */
-function fencedOr(err: unknown, location: string): unknown {
-  if (err instanceof Error && err.message.startsWith("PRAASFENCED ")) {
-    return new WriteFencedError(location, err.message.slice("PRAASFENCED ".length));
-  }
-  return err;
-}
 
 /** What a batch reply says was found instead: a token, nothing (""), or something not ours (0). */
 function foundVersion(result: unknown): string | null | undefined {

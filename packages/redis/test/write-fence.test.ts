@@ -16,6 +16,7 @@ type Membership = ReturnType<typeof redisMembership>;
 
 let cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
+  warnings.length = 0;
   for (const undo of cleanup.reverse()) await undo().catch(() => {});
   cleanup = [];
 });
@@ -29,8 +30,9 @@ function member(url: string, cluster: string): Membership {
   return m;
 }
 
+const warnings: string[] = [];
 function store(url: string, keyPrefix: string): RedisStateStore {
-  const s = redisStateStore({ url, keyPrefix, log: () => {} });
+  const s = redisStateStore({ url, keyPrefix, log: (level, message) => level === "warn" && warnings.push(message) });
   cleanup.push(() => s.close());
   return s;
 }
@@ -115,6 +117,8 @@ describe("RedisStateStore fenced by Redis membership", () => {
     expect(error.code).toBe("STORE_WRITE_FENCED");
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/silo s1 is dead/);
+    expect(s.zombie.fencedWrites).toBe(1);
+    expect(warnings.filter((w) => /Redis refused state writes of silo s1 as fenced/.test(w))).toHaveLength(1);
     // What the new owner loaded is still what Redis holds: its conditional write goes through.
     const v1 = await s.owner.save(id, bytes("B"), v0);
     const now = await s.owner.load(id);
@@ -152,6 +156,9 @@ describe("RedisStateStore fenced by Redis membership", () => {
     await expect(s.save(small, bytes("y"), w0)).rejects.toBeInstanceOf(WriteFencedError);
     await expect(s.delete(small, w0)).rejects.toBeInstanceOf(WriteFencedError);
     await expect(s.delete(small)).rejects.toBeInstanceOf(WriteFencedError);
+    expect(s.fencedWrites).toBe(4);
+    // One line for the silo id, however many of its writes are refused.
+    expect(warnings.filter((w) => /Redis refused state writes of silo s1/.test(w))).toHaveLength(1);
     // Nothing changed, and the refused large write left no temporary key behind.
     expect((await s.load(id))?.version).toBe(v0);
     expect(text((await s.load(small))?.data)).toBe("x");
