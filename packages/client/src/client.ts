@@ -171,7 +171,7 @@ export class Client implements RefBackend {
     const span = traceClient(type, key, method);
     try {
       assertEncodableArgs(args, `arguments of ${type}.${method}`);
-      const frame = { t: "call", id, type, key, method, args };
+      const frame = { t: "call", id, type, key, method, args, sent: sentStamp() };
       bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
@@ -227,7 +227,7 @@ export class Client implements RefBackend {
       assertEncodableArgs([data], `message on channel "${channel}"`);
       span = traceClient(type, key, "send", channel);
       const frame: Record<string, unknown> = withTraceFields(
-        { t: "send", id, type, key, channel, data },
+        { t: "send", id, type, key, channel, data, sent: sentStamp() },
         span?.carrier,
       );
       if (options?.durable === true) frame.durable = true;
@@ -278,7 +278,7 @@ export class Client implements RefBackend {
       }
       assertEncodableArgs(args, `arguments of ${name}.${method}`);
       span = traceClient(name, "", method);
-      const frame = { t: "invoke", id, type: name, method, args };
+      const frame = { t: "invoke", id, type: name, method, args, sent: sentStamp() };
       bytes = encodeTrusted(withTraceFields(timeoutMs === undefined ? frame : { ...frame, timeoutMs }, span?.carrier));
     } catch (err) {
       return endWhenSettled(span?.span, Promise.reject(err));
@@ -361,4 +361,13 @@ export class Client implements RefBackend {
       }
     }
   }
+}
+
+/**
+ * A work frame's `sent` stamp: this process's monotonic clock, whole ms. The gateway compares the
+ * stamps of one connection's frames (never with its own clock) to tell a frame that arrives after
+ * its deadline — held in a send queue or a partition — and refuses it unrun.
+ */
+function sentStamp(): number {
+  return Math.floor(performance.now());
 }

@@ -72,4 +72,31 @@ describe("call deadlines", () => {
     proxy.thaw({ strand: true });
     expect(await counter.add(1)).toBe(2);
   });
+
+  test("a call held up in the network past its deadline is not run when it finally arrives", async () => {
+    const silo = await Silo.start({ actors: [Counter], storage: new MemoryStateStore() });
+    const gw = await startGateway(silo, { port: 0 });
+    const proxy = await startTcpProxy(Number(new URL(gw.url).port));
+    cleanup.push(async () => {
+      await proxy.close();
+      await gw.close({ drainTimeoutMs: 1000 });
+      await silo.stop();
+    });
+    // The connection outlives the cut: the held frames are delivered on it when it heals.
+    const c = await connect(`ws://127.0.0.1:${proxy.port}/ws`, { deadAfterSilenceMs: 60_000 });
+    cleanup.push(() => c.close());
+    const counter = c.ref<Counter>("Counter", "held");
+    expect(await counter.add(1)).toBe(1);
+    proxy.freeze();
+    // Both held in the cut; the add's caller gives up after 100 ms, the read's after 400 ms.
+    const add = c.ref<Counter>("Counter", "held", { timeoutMs: 100 }).add(10);
+    const read = c.ref<Counter>("Counter", "held", { timeoutMs: 400 }).get();
+    expect(await add.catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
+    expect(await read.catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
+    // Delivered now, some 400 ms after it was sent: the gateway refuses the add unrun.
+    proxy.thaw();
+    expect(await counter.get()).toBe(1);
+    expect(await counter.add(1)).toBe(2);
+  });
 });
+

@@ -20,6 +20,12 @@ export interface CallFrame {
   readonly args: readonly unknown[];
   /** Deadline in ms (the gateway clamps it to its maximum). */
   readonly timeoutMs?: number;
+  /**
+   * The caller's monotonic clock (ms) when it made the call. The gateway
+   * compares it with the connection's other frames and refuses, unrun, a frame
+   * that arrived later than its deadline (the caller gave up on it already).
+   */
+  readonly sent?: number;
   /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
   readonly traceparent?: string;
   readonly tracestate?: string;
@@ -62,6 +68,12 @@ export interface SendFrame {
   readonly durable?: boolean;
   /** Deadline in ms of the whole send, a durable one's retries included (the gateway clamps it to its maximum). */
   readonly timeoutMs?: number;
+  /**
+   * The caller's monotonic clock (ms) when it made the call. The gateway
+   * compares it with the connection's other frames and refuses, unrun, a frame
+   * that arrived later than its deadline (the caller gave up on it already).
+   */
+  readonly sent?: number;
   /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
   readonly traceparent?: string;
   readonly tracestate?: string;
@@ -76,6 +88,12 @@ export interface InvokeFrame {
   readonly args: readonly unknown[];
   /** Deadline in ms (the gateway clamps it to its maximum). */
   readonly timeoutMs?: number;
+  /**
+   * The caller's monotonic clock (ms) when it made the call. The gateway
+   * compares it with the connection's other frames and refuses, unrun, a frame
+   * that arrived later than its deadline (the caller gave up on it already).
+   */
+  readonly sent?: number;
   /** W3C trace context of the caller (docs/observability.md); `tracestate` only with `traceparent`. */
   readonly traceparent?: string;
   readonly tracestate?: string;

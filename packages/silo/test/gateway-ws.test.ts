@@ -54,6 +54,30 @@ describe("gateway WebSocket protocol", () => {
     expect(e.code).toBe("TIMEOUT");
   });
 
+  test("a frame stamped `sent` that arrives later than its deadline is answered TIMEOUT and never run", async () => {
+    const { gw } = await start();
+    const { peer } = await Peer.open(gw.wsUrl);
+    // The reference: a frame that arrived as fast as this connection's frames do.
+    expect(await peer.call("Counter", "late", "add", [1], { sent: 50_000 })).toMatchObject({ t: "ok", value: 1 });
+    // Stamped 5 s earlier on the caller's clock: it spent 5 s on the way, past its 1 s deadline.
+    const refused = errorOf(await peer.call("Counter", "late", "add", [10], { sent: 45_000, timeoutMs: 1_000 }));
+    expect(refused.code).toBe("TIMEOUT");
+    expect(refused.message).toMatch(/arrived \d+ ms after it was sent, past its 1000 ms deadline; not run/);
+    // Within its deadline: runs. Without the field: runs, as before.
+    expect(await peer.call("Counter", "late", "add", [100], { sent: 49_500, timeoutMs: 1_000 })).toMatchObject({
+      value: 101,
+    });
+    expect(await peer.call("Counter", "late", "add", [1000])).toMatchObject({ value: 1101 });
+    // Sends and stateless invocations are held to it too; the default deadline applies without timeoutMs.
+    const send = { t: "send", type: "Counter", key: "late", channel: "c", data: 1, sent: 0 };
+    peer.send({ ...send, id: 900 });
+    expect(errorOf(await peer.answer(900)).code).toBe("TIMEOUT");
+    // A bad stamp is a protocol error naming the field; the connection stays usable.
+    expect(errorOf(await peer.call("Counter", "late", "get", [], { sent: -1 })).message).toMatch(/sent must be/);
+    expect(errorOf(await peer.call("Counter", "late", "get", [], { sent: "x" })).code).toBe("PROTOCOL_ERROR");
+    expect(await peer.call("Counter", "late", "get", [])).toMatchObject({ value: 1101 });
+  });
+
   test("malformed CBOR, text frames and wrong shapes get errors and the connection stays usable", async () => {
     const { gw } = await start();
     const { peer } = await Peer.open(gw.wsUrl);

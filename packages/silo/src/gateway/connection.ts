@@ -17,10 +17,12 @@ import {
   SiloStoppedError,
   type Span,
   type SubFrame,
+  TimeoutError,
   validateKey,
 } from "@praas/core/internal";
 import { WebSocket } from "ws";
 import type { Silo } from "../silo.js";
+import { ArrivalDelay } from "./arrival-delay.js";
 import { traceGateway } from "../tracing.js";
 import type { Authenticator } from "./auth.js";
 import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from "./event-streams.js";
@@ -76,6 +78,8 @@ export class GatewayConnection<P> {
   #nextSub = 1;
   #closed = false;
   readonly #closeWaiters: (() => void)[] = [];
+  /** How late stamped frames arrive, against this connection's fastest (arrival-delay.ts). */
+  readonly #arrival = new ArrivalDelay();
   /** For the idle timeout and the heartbeat. */
   lastFrameAt = Date.now();
   alive = true;
@@ -184,6 +188,7 @@ export class GatewayConnection<P> {
       case "call":
       case "send":
       case "invoke":
+        if (frame.sent !== undefined && this.#arrivedTooLate(frame, frame.sent)) return;
         if (this.#inFlight.size < this.#ctx.limits.maxInFlightPerConnection) this.#startCall(frame);
         else if (this.#backlog.length < this.#ctx.limits.maxInFlightPerConnection) this.#backlog.push(frame);
         else this.#reject(frame.id, new OverloadedError("Too many calls in flight on this connection"));
@@ -195,6 +200,23 @@ export class GatewayConnection<P> {
         this.#unsubscribe(frame.id, frame.sub);
         return;
     }
+  }
+
+  /**
+   * A work frame that arrived after its deadline, counted from when its caller sent it (a TCP
+   * retransmission after a partition can deliver one many seconds late): its caller gave up on
+   * it, so it is answered TIMEOUT and never run. Not a malformed frame: it costs the client nothing.
+   */
+  #arrivedTooLate(frame: WorkFrame, sent: number): boolean {
+    const late = this.#arrival.lateness(sent, performance.now());
+    const deadline = frame.timeoutMs ?? Math.min(this.#ctx.silo.callTimeoutMs, this.#ctx.limits.maxCallTimeoutMs);
+    if (!(late > deadline)) return false;
+    this.#ctx.metrics?.rejectedFrame("TIMEOUT");
+    const error = new TimeoutError(
+      `${frame.t === "invoke" ? `${frame.type}.${frame.method}` : `${frame.type}/${frame.key}`}: the ${frame.t} arrived ${Math.round(late)} ms after it was sent, past its ${deadline} ms deadline; not run`,
+    );
+    this.send(errFrame(frame.id, error));
+    return true;
   }
 
   /** Answer a frame refused before reaching an actor; a flood of them closes the connection. */

@@ -60,9 +60,14 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
       const trace = readTrace("call", v);
       if (typeof trace === "string") return fail(id, trace);
+      const sent = readSent(v.sent);
+      if (sent === null) return fail(id, SENT_PROBLEM("call"));
       return {
         ok: true,
-        frame: withTrace({ t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs }, trace),
+        frame: withTrace(
+          { t: "call", id, type: v.type, key: v.key, method: v.method, args: v.args, timeoutMs, sent },
+          trace,
+        ),
       };
     }
     case "send": {
@@ -78,10 +83,12 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
       const trace = readTrace("send", v);
       if (typeof trace === "string") return fail(id, trace);
+      const sent = readSent(v.sent);
+      if (sent === null) return fail(id, SENT_PROBLEM("send"));
       const send = { t: "send", id, type: v.type, key: v.key, channel: v.channel, data: v.data } as const;
       return {
         ok: true,
-        frame: withTrace({ ...send, durable: v.durable, timeoutMs }, trace),
+        frame: withTrace({ ...send, durable: v.durable, timeoutMs, sent }, trace),
       };
     }
     case "invoke": {
@@ -94,9 +101,11 @@ export function parseClientFrame(v: unknown, maxCallTimeoutMs: number): ParsedFr
       if (timeoutMs instanceof InvalidArgumentError) return { ok: false, id, error: timeoutMs };
       const trace = readTrace("invoke", v);
       if (typeof trace === "string") return fail(id, trace);
+      const sent = readSent(v.sent);
+      if (sent === null) return fail(id, SENT_PROBLEM("invoke"));
       return {
         ok: true,
-        frame: withTrace({ t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs }, trace),
+        frame: withTrace({ t: "invoke", id, type: v.type, method: v.method, args: v.args, timeoutMs, sent }, trace),
       };
     }
     case "sub": {
@@ -147,6 +156,13 @@ function readTimeout(frame: string, v: unknown, max: number): number | undefined
   }
   return Math.min(v, max);
 }
+
+/** The optional `sent` stamp (ms on the caller's monotonic clock); null when it is not a non-negative finite number. */
+function readSent(v: unknown): number | undefined | null {
+  if (v === undefined) return undefined;
+  return typeof v === "number" && v >= 0 && v <= Number.MAX_SAFE_INTEGER ? v : null;
+}
+const SENT_PROBLEM = (frame: string) => `${frame} frame: sent must be a non-negative number (ms)`;
 
 /** `frame` with the trace fields, when it has some (the common case allocates nothing more). */
 function withTrace<F extends ClientFrame>(frame: F, trace: TraceCarrier | undefined): F {
