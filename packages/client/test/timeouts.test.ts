@@ -99,4 +99,3 @@ describe("call deadlines", () => {
     expect(await counter.add(1)).toBe(2);
   });
 });
-

@@ -22,8 +22,8 @@ import {
 } from "@praas/core/internal";
 import { WebSocket } from "ws";
 import type { Silo } from "../silo.js";
-import { ArrivalDelay } from "./arrival-delay.js";
 import { traceGateway } from "../tracing.js";
+import { ArrivalDelay } from "./arrival-delay.js";
 import type { Authenticator } from "./auth.js";
 import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from "./event-streams.js";
 import { BadFrameCounter, decodeLimitsOf, type GatewayLimits } from "./limits.js";
