@@ -1,4 +1,5 @@
 import type { ActorId } from "./ids.js";
+import type { MemberRecord } from "./membership.js";
 
 /** A durable reminder as stored. */
 export interface ReminderRecord {
@@ -28,6 +29,13 @@ export interface ReminderStore {
   get(actor: ActorId, name: string): Promise<ReminderRecord | undefined>;
   list(): Promise<ReminderRecord[]>;
   close(): Promise<void>;
+  /**
+   * Optional, as `StateStore.fenceWrites`: from now on refuse, on the server,
+   * every put and delete made while `record` does not list this silo as a
+   * member, so that a late write cannot bring back, drop or reschedule a
+   * reminder its actor's new owner changed. Returns whether it will.
+   */
+  fenceWrites?(record: MemberRecord): boolean;
 }
 
 /** Check a reminder read back from storage. */

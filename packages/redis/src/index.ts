@@ -6,5 +6,5 @@ export {
   RedisStateStore,
   type RedisStateStoreOptions,
   redisStateStore,
-  WriteFencedError,
 } from "./redis-state-store.js";
+export { WriteFencedError } from "./write-fence.js";

@@ -7,12 +7,25 @@ import {
   InvalidArgumentError,
   isReminderRecord,
   type LogFunction,
+  type MemberRecord,
   type ReminderRecord,
   type ReminderStore,
   reminderKey,
 } from "@praas/core/internal";
 import { Redis } from "ioredis";
 import { watchRedis } from "./health.js";
+import { defineScript, type LuaScript } from "./lua-script.js";
+import { fenceLua, WriteFence } from "./write-fence.js";
+
+// KEYS: [fence], the hash. ARGV: fence, field, value ("" deletes the field).
+const WRITE = `${fenceLua()}
+if ARGV[3] == '' then
+  redis.call('HDEL', KEYS[k0 + 1], ARGV[2])
+else
+  redis.call('HSET', KEYS[k0 + 1], ARGV[2], ARGV[3])
+end
+return 1
+`;
 
 export interface RedisReminderStoreOptions {
   /** `redis://…`; the store owns this connection and closes it. */
@@ -35,6 +48,9 @@ export class RedisReminderStore implements ReminderStore {
   readonly key: string;
   readonly #client: Redis;
   readonly #owned: boolean;
+  /** Membership's check on every put and delete (write-fence.ts), once a cluster silo turns it on. */
+  readonly #fence: WriteFence;
+  readonly #write: LuaScript;
 
   constructor(options: RedisReminderStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -54,14 +70,47 @@ export class RedisReminderStore implements ReminderStore {
     this.#owned = options.client === undefined;
     this.#client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
     if (this.#owned) watchRedis(this.#client, options.log ?? consoleLog);
+    this.#fence = new WriteFence(this.#client, options.log ?? consoleLog, "reminder");
+    this.#write = defineScript(this.#client, "praasReminderWrite", WRITE);
+  }
+
+  /** As RedisStateStore.fenceWrites: puts and deletes checked against membership, on the server. */
+  fenceWrites(record: MemberRecord): boolean {
+    return this.#fence.use(record);
+  }
+
+  /** Puts and deletes Redis refused as fenced so far. */
+  get fencedWrites(): number {
+    return this.#fence.refused;
   }
 
   async put(reminder: ReminderRecord): Promise<void> {
-    await this.#client.hset(this.key, reminderKey(reminder.actor, reminder.name), Buffer.from(encode(reminder)));
+    const field = reminderKey(reminder.actor, reminder.name);
+    const value = Buffer.from(encode(reminder));
+    if (!this.#fence.on) {
+      await this.#client.hset(this.key, field, value);
+      return;
+    }
+    await this.#fenced(field, value);
   }
 
   async delete(actor: ActorId, name: string): Promise<void> {
-    await this.#client.hdel(this.key, reminderKey(actor, name));
+    const field = reminderKey(actor, name);
+    if (!this.#fence.on) {
+      await this.#client.hdel(this.key, field);
+      return;
+    }
+    await this.#fenced(field, "");
+  }
+
+  async #fenced(field: string, value: Buffer | string): Promise<void> {
+    const where = `redis:${this.key}[${field}]`;
+    const fence = this.#fence.args(where);
+    try {
+      await this.#write.run(fence.keys.length + 1, ...fence.keys, this.key, fence.member, field, value);
+    } catch (err) {
+      throw this.#fence.failure(err, where, 1);
+    }
   }
 
   async get(actor: ActorId, name: string): Promise<ReminderRecord | undefined> {

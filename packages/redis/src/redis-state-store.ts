@@ -7,15 +7,14 @@ import {
   InvalidArgumentError,
   type LogFunction,
   type MemberRecord,
-  PraasError,
-  registerErrorClass,
   StateConflictError,
   type StateStore,
   type StoredState,
 } from "@praas/core/internal";
 import { Redis } from "ioredis";
-import { redisServer, watchRedis } from "./health.js";
+import { watchRedis } from "./health.js";
 import { defineScript, type LuaScript } from "./lua-script.js";
+import { fenceLua, WriteFence } from "./write-fence.js";
 
 /**
  * Actor state in Redis: one string key per actor, `<keyPrefix><Type>/<key>`,
@@ -72,28 +71,11 @@ export interface RedisStateStoreOptions {
   readonly log?: LogFunction;
 }
 
-// The fence of every writing script: ARGV[1] is the writing silo's id in the
-// membership hash KEYS[1], or "" for an unfenced store (KEYS[1] is then the
-// first key of the script's own). Refuses with a PRAASFENCED error reply,
-// naming the status found, unless the silo is a member (after running
-// `cleanUp`). k0: how many keys the fence takes (0 or 1).
-const fence = (cleanUp = "") => `
-local k0 = 0
-if ARGV[1] ~= '' then
-  local st = redis.call('HGET', KEYS[1], ARGV[1])
-  if st ~= 'active' and st ~= 'leaving' then
-    ${cleanUp}
-    return redis.error_reply('PRAASFENCED silo ' .. ARGV[1] .. ' is ' .. (st or 'not in the membership'))
-  end
-  k0 = 1
-end
-`;
-
 // KEYS: [fence], state key, temporary key with the new value. ARGV: fence, expected token (raw
 // bytes; "" = nothing may be stored). Returns 1 when switched, 0 on a conflict,
 // -1 when the temporary key is gone (expired: the caller took too long).
 // A fenced refusal drops the temporary key (KEYS[3] when fenced).
-const SWITCH = `${fence("redis.call('DEL', KEYS[3])")}
+const SWITCH = `${fenceLua("redis.call('DEL', KEYS[3])")}
 local key, temp, expected = KEYS[k0 + 1], KEYS[k0 + 2], ARGV[2]
 local kind = redis.call('TYPE', key).ok
 local ok
@@ -121,7 +103,7 @@ return 1
 // set in order, each on its own. Returns per key: 1 when set; otherwise the
 // token found ("" when nothing is stored) or 0 when the key holds something
 // that is not ours.
-const BATCH_SAVE = `${fence()}
+const BATCH_SAVE = `${fenceLua()}
 local out = {}
 for i = 1, #KEYS - k0 do
   local key = KEYS[k0 + i]
@@ -147,7 +129,7 @@ return out
 
 // KEYS: [fence], state key. ARGV: fence, expected token ("*": delete whatever is there).
 // Returns 1 when deleted or absent, 0 on a conflict.
-const DELETE_IF = `${fence()}
+const DELETE_IF = `${fenceLua()}
 local key = KEYS[k0 + 1]
 if ARGV[2] == '*' then
   redis.call('DEL', key)
@@ -184,12 +166,8 @@ export class RedisStateStore implements StateStore {
   readonly #deleteIf: LuaScript;
   readonly #batchSave: LuaScript;
   readonly #batches = new GroupCommit<PendingSave>((batch) => this.#commit(batch), { maxBatch: 512 });
-  /** The membership record every write is checked against (fenceWrites), if any. */
-  #fence: MemberRecord | undefined;
-  readonly #log: LogFunction;
-  /** Member ids whose refused writes were logged (one line per incarnation that lost its membership). */
-  readonly #fencedLogged = new Set<string>();
-  #fencedWrites = 0;
+  /** Membership's check on every write (write-fence.ts), once a cluster silo turns it on. */
+  readonly #fence: WriteFence;
 
   constructor(options: RedisStateStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -203,7 +181,6 @@ export class RedisStateStore implements StateStore {
       throw new InvalidArgumentError(`RedisStateStore keyPrefix must be a string, got ${typeof keyPrefix}`);
     }
     this.keyPrefix = keyPrefix ?? "praas:state:";
-    this.#log = options.log ?? consoleLog;
     if (client !== undefined) {
       if (typeof client !== "object" || client === null || typeof (client as Redis).evalsha !== "function") {
         throw new InvalidArgumentError("RedisStateStore client must be an ioredis client");
@@ -220,6 +197,7 @@ export class RedisStateStore implements StateStore {
       watchRedis(this.#client, options.log ?? consoleLog);
       this.#owned = true;
     }
+    this.#fence = new WriteFence(this.#client, options.log ?? consoleLog, "state");
     // Their key counts vary (the fence's key, the batch's keys): given first.
     this.#switch = defineScript(this.#client, "praasStateSwitch", SWITCH);
     this.#deleteIf = defineScript(this.#client, "praasStateDeleteIf", DELETE_IF);
@@ -232,42 +210,12 @@ export class RedisStateStore implements StateStore {
    * port and database). Returns whether writes are fenced from now on.
    */
   fenceWrites(record: MemberRecord): boolean {
-    if (record.kind !== "redis" || record.server !== redisServer(this.#client)) return false;
-    this.#fence = record;
-    return true;
-  }
-
-  /**
-   * The fence's leading key and argument for a writing script: none and "" when
-   * unfenced. Throws before this silo's first join (no write may go out yet).
-   */
-  #fenced(what: string): { keys: string[]; member: string } {
-    const fence = this.#fence;
-    if (fence === undefined) return UNFENCED;
-    const member = fence.member();
-    if (member === undefined) throw new WriteFencedError(what, "this silo has not joined its cluster yet");
-    return { keys: [fence.key], member };
+    return this.#fence.use(record);
   }
 
   /** Writes (and deletes) Redis refused as fenced so far: sent by this silo but applied after it lost its membership. */
   get fencedWrites(): number {
-    return this.#fencedWrites;
-  }
-
-  /** A fenced refusal, from a script's error reply or before sending: count it, say so once per incarnation. */
-  #refused(err: unknown, location: string, writes: number): unknown {
-    if (!(err instanceof Error && err.message.startsWith("PRAASFENCED "))) return err;
-    const why = err.message.slice("PRAASFENCED ".length);
-    this.#fencedWrites += writes;
-    const member = this.#fence?.member() ?? "";
-    if (!this.#fencedLogged.has(member)) {
-      this.#fencedLogged.add(member);
-      this.#log(
-        "warn",
-        `Redis refused state writes of silo ${member} as fenced (${why}): they reached Redis after the silo lost its membership, and nothing of them was written; later refusals of this silo id are counted, not logged`,
-      );
-    }
-    return new WriteFencedError(location, why);
+    return this.#fence.refused;
   }
 
   /** The ioredis connection (for tests and diagnostics). */
@@ -331,7 +279,7 @@ export class RedisStateStore implements StateStore {
 
   /** Send one batch of saves: one script call, one round trip. */
   async #commit(batch: PendingSave[]): Promise<void> {
-    const fence = this.#fenced(`${batch.length} write(s) to ${this.keyPrefix}…`);
+    const fence = this.#fence.args(`${batch.length} write(s) to ${this.keyPrefix}…`);
     const keys = [...fence.keys];
     for (const p of batch) keys.push(p.key);
     const args: (Buffer | string)[] = [fence.member];
@@ -341,7 +289,7 @@ export class RedisStateStore implements StateStore {
       // Buffer replies: a token found instead is 16 raw bytes.
       reply = await this.#batchSave.runBuffer(keys.length, ...keys, ...args);
     } catch (err) {
-      throw this.#refused(err, `${batch.length} write(s) to ${this.keyPrefix}…`, batch.length);
+      throw this.#fence.failure(err, `${batch.length} write(s) to ${this.keyPrefix}…`, batch.length);
     }
     if (!Array.isArray(reply) || reply.length !== batch.length) {
       throw new Error(`Redis answered a batch of ${batch.length} saves with ${JSON.stringify(reply)}`);
@@ -361,7 +309,7 @@ export class RedisStateStore implements StateStore {
     // so the switch runs after the SET. (Not a pipeline: ioredis copies a
     // pipeline into one buffer, which costs a 10 MiB state another copy.)
     // (Should the server have lost the script, ioredis sends it again: the temporary key is still there.)
-    const fence = this.#fenced(this.describe(id));
+    const fence = this.#fence.args(this.describe(id));
     let result: unknown;
     try {
       [, result] = await Promise.all([
@@ -369,7 +317,7 @@ export class RedisStateStore implements StateStore {
         this.#switch.run(fence.keys.length + 2, ...fence.keys, key, temp, fence.member, expectedToken),
       ]);
     } catch (err) {
-      throw this.#refused(err, this.describe(id), 1);
+      throw this.#fence.failure(err, this.describe(id), 1);
     }
     if (result === 1) return token.toString("hex");
     if (result === 0) throw new StateConflictError(this.describe(id), expected);
@@ -378,11 +326,11 @@ export class RedisStateStore implements StateStore {
 
   async delete(id: ActorId, expected?: string): Promise<void> {
     const key = this.keyOf(id);
-    if (expected === undefined && this.#fence === undefined) {
+    if (expected === undefined && !this.#fence.on) {
       await this.#client.del(key);
       return;
     }
-    const fence = this.#fenced(this.describe(id));
+    const fence = this.#fence.args(this.describe(id));
     let deleted: unknown;
     try {
       deleted = await this.#deleteIf.run(
@@ -393,7 +341,7 @@ export class RedisStateStore implements StateStore {
         expected === undefined ? ANY : tokenOf(expected),
       );
     } catch (err) {
-      throw this.#refused(err, this.describe(id), 1);
+      throw this.#fence.failure(err, this.describe(id), 1);
     }
     if (deleted !== 1) throw new StateConflictError(this.describe(id), expected ?? null);
   }
@@ -425,26 +373,6 @@ const NEVER_MATCHES = Buffer.from("not-a-token");
 const EMPTY = Buffer.alloc(0);
 /** DELETE_IF's "whatever is there" (never a token: those are 16 bytes). */
 const ANY = "*";
-const UNFENCED: { keys: string[]; member: string } = { keys: [], member: "" };
-
-/**
- * A write refused because this silo is not a member of its cluster (any more):
- * peers may own its actors now. Checked by Redis itself when the write is
- * applied, so it holds for a write that was delayed in the network too.
- * Nothing was written. Retryable: the call belongs on the key's owner.
- */
-export class WriteFencedError extends PraasError {
-  constructor(location: string, why: string) {
-    super(
-      "STORE_WRITE_FENCED",
-      `The write to ${location} was refused: ${why} (another silo may own its actors now); nothing was written`,
-      { retryable: true },
-    );
-  }
-}
-
-// Rebuilt as itself when it reaches a caller in this process.
-registerErrorClass("STORE_WRITE_FENCED", WriteFencedError);
 
 /** What a batch reply says was found instead: a token, nothing (""), or something not ours (0). */
 function foundVersion(result: unknown): string | null | undefined {

@@ -6,7 +6,13 @@
  * dead and the key's new owner loaded the state. Real Redis, real sockets.
  */
 import { type MemberRecord, StateConflictError } from "@praas/core";
-import { type RedisStateStore, redisMembership, redisStateStore, WriteFencedError } from "@praas/redis";
+import {
+  type RedisStateStore,
+  redisMembership,
+  redisReminderStore,
+  redisStateStore,
+  WriteFencedError,
+} from "@praas/redis";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterEach, describe, expect, it } from "vitest";
@@ -163,6 +169,32 @@ describe("RedisStateStore fenced by Redis membership", () => {
     expect((await s.load(id))?.version).toBe(v0);
     expect(text((await s.load(small))?.data)).toBe("x");
     expect((await s.client.keys(`${prefix}*`)).sort()).toEqual([s.keyOf(id), s.keyOf(small)].sort());
+  });
+
+  it("fences reminder puts and deletes the same way, so a late one cannot undo what the new owner set", async () => {
+    const cluster = uniqueName("fence");
+    const self = member(redisUrl(), cluster);
+    await self.join({ id: "s1", address: "127.0.0.1:1", startedAt: Date.now() });
+    const reminders = redisReminderStore({
+      url: redisUrl(),
+      key: uniqueName("reminders"),
+      log: (level, message) => level === "warn" && warnings.push(message),
+    });
+    cleanup.push(() => reminders.close());
+    expect(reminders.fenceWrites(recordOf(self))).toBe(true);
+    const actor = { type: "Counter", key: "r" };
+    const reminder = { actor, name: "tick", dueAt: 1_000, periodMs: 500, missedTotal: 0, failures: 0 };
+    await reminders.put(reminder);
+    await reminders.put({ ...reminder, name: "gone" });
+    await reminders.delete(actor, "gone");
+    expect((await reminders.list()).map((r) => r.name)).toEqual(["tick"]);
+    // Declared dead (as a peer's heartbeat script would: the status hash entry says so).
+    await store(redisUrl(), "unused:").client.hset(recordOf(self).key, "s1", "dead");
+    await expect(reminders.put({ ...reminder, dueAt: 9_000 })).rejects.toBeInstanceOf(WriteFencedError);
+    await expect(reminders.delete(actor, "tick")).rejects.toBeInstanceOf(WriteFencedError);
+    expect(await reminders.get(actor, "tick")).toEqual(reminder);
+    expect(reminders.fencedWrites).toBe(2);
+    expect(warnings.filter((w) => /Redis refused reminder writes of silo s1 as fenced/.test(w))).toHaveLength(1);
   });
 
   it("uses only a Redis record on its own server and database", async () => {

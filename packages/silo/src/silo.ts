@@ -217,8 +217,14 @@ export class Silo extends EventEmitter<SiloEvents> implements Invoker {
       if (resolved.cluster !== undefined) {
         // Before the join: a store on the membership's own server checks every write against it.
         const record = resolved.cluster.membership.memberRecord?.();
-        if (record !== undefined && resolved.storage.fenceWrites?.(record) === true) {
-          resolved.log("info", `state writes are fenced by cluster membership on ${record.server}`);
+        if (record !== undefined) {
+          const fenced = [
+            resolved.storage.fenceWrites?.(record) === true ? "state" : "",
+            resolved.reminders.fenceWrites?.(record) === true ? "reminder" : "",
+          ].filter((what) => what !== "");
+          if (fenced.length > 0) {
+            resolved.log("info", `${fenced.join(" and ")} writes are fenced by cluster membership on ${record.server}`);
+          }
         }
         const cluster = await Cluster.start(clusterHost(silo.#wiring), resolved.cluster, silo.#baseId);
         silo.#dispatcher.cluster = cluster;
