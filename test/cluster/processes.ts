@@ -70,13 +70,18 @@ export async function spawnSilo(env: ProcessEnv, readyTimeoutMs = 20_000): Promi
     );
     child.stdout?.on("data", (c: Buffer) => {
       out += c.toString();
-      const nl = out.indexOf("\n");
-      if (nl < 0) return;
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.slice(0, nl)));
-      } catch (err) {
-        reject(err);
+      // The silo's own log lines ("[praas] …", info goes to stdout) may come before the ready line.
+      for (let nl = out.indexOf("\n"); nl >= 0; nl = out.indexOf("\n")) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line.startsWith("[praas] ")) continue;
+        clearTimeout(timer);
+        try {
+          resolve(JSON.parse(line));
+        } catch (err) {
+          reject(err);
+        }
+        return;
       }
     });
     void exited.then((code) => {
