@@ -216,8 +216,8 @@ export class PersistentState {
         p = Promise.reject(err);
       }
     } else p = (this.#saving ?? RESOLVED).then(write);
-    p.then(done, done);
-    this.#saving = p.catch(() => {});
+    // Never rejects: the next write runs after this one, whatever its outcome (one promise, not two).
+    this.#saving = p.then(done, done);
     return p;
   }
 
@@ -231,20 +231,31 @@ export class PersistentState {
    * wrote. A conflict means someone wrote newer state: this activation is a
    * stale copy, so it goes (without saving) and the caller gets a retryable error.
    */
-  async saveFenced(bytes: Uint8Array, keepBytes = false): Promise<void> {
+  // Not async: a `then` on the store's promise is one promise and a reaction, where an async
+  // function adds its own promise and a resumption (this runs on every durable turn).
+  saveFenced(bytes: Uint8Array, keepBytes = false): Promise<void> {
     const host = this.#host;
     const expected = this.#version;
+    let saved: Promise<string>;
     try {
-      this.#version = await host.ctx.store.save(host.id, bytes, expected);
-      // What later writes compare with (only the runtime's own records: not an inbox checkpoint's).
-      if (keepBytes) this.#savedBytes = bytes;
+      saved = host.ctx.store.save(host.id, bytes, expected);
     } catch (err) {
-      if (!(err instanceof StateConflictError)) throw err;
-      host.stale = true;
-      void host.deactivate("stale");
-      this.#reportConflict(err, expected);
-      throw new StaleActivationError(host.idString);
+      saved = Promise.reject(err);
     }
+    return saved.then(
+      (version) => {
+        this.#version = version;
+        // What later writes compare with (only the runtime's own records: not an inbox checkpoint's).
+        if (keepBytes) this.#savedBytes = bytes;
+      },
+      (err: unknown) => {
+        if (!(err instanceof StateConflictError)) throw err;
+        host.stale = true;
+        void host.deactivate("stale");
+        this.#reportConflict(err, expected);
+        throw new StaleActivationError(host.idString);
+      },
+    );
   }
 
   /** A swap-out could not save: count it, and set when the next attempt may run. */

@@ -34,6 +34,8 @@ export interface Pending {
   readonly direct: boolean;
   /** The pending write this one replaced, put back if this one fails; dropped once this one is logged. */
   previous: Pending | undefined;
+  /** The version as the store gave it to its writer (`String(version)`), when it gave one. */
+  readonly token?: string;
 }
 
 /** A write waiting for its append: the record the log writes, and whom to tell. */
@@ -136,7 +138,7 @@ export class LoggedWrites {
    */
   write(table: LogTable, key: string, value: Uint8Array | null, version: number, result = ""): Promise<string> {
     const pending = this.#pending[table];
-    const entry: Pending = { version, value, logged: false, direct: false, previous: pending.get(key) };
+    const entry: Pending = { version, value, logged: false, direct: false, previous: pending.get(key), token: result };
     pending.set(key, entry);
     return new Promise((resolve, reject) =>
       this.#appends.add({ table, key, version, value, entry, result, resolve, reject }),

@@ -96,14 +96,21 @@ export class LmdbStateStore implements StateStore {
   save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string> {
     try {
       const key = lmdbKey(formatActorId(id));
-      const ifVersion = expected === null ? null : parseVersion(expected);
-      if (ifVersion === undefined) throw this.#conflict(id, key, expected);
-      if (this.#log?.takes(key, data.byteLength)) {
-        if (!this.#holds(key, ifVersion)) throw this.#conflict(id, key, expected);
+      const log = this.#log;
+      if (log?.takes(key, data.byteLength)) {
+        // The common case, an activation writing again on the version this store just gave it:
+        // that string is the key's newest write, so it holds, without parsing or another lookup.
+        const pending = log.pending("state", key);
+        if (expected === null || pending?.token !== expected || pending.value === null) {
+          const ifVersion = expected === null ? null : parseVersion(expected);
+          if (ifVersion === undefined || !this.#holds(key, ifVersion)) throw this.#conflict(id, key, expected);
+        }
         const version = this.#env.nextVersion();
         // No copy: the log keeps the one in its record (the caller leaves `data` alone until answered).
-        return this.#log.write("state", key, data, version, String(version));
+        return log.write("state", key, data, version, String(version));
       }
+      const ifVersion = expected === null ? null : parseVersion(expected);
+      if (ifVersion === undefined) throw this.#conflict(id, key, expected);
       return this.#direct(id, key, expected, ifVersion, data);
     } catch (err) {
       return Promise.reject(err);
