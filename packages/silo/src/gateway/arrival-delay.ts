@@ -19,6 +19,14 @@
  */
 export const CREEP = 0.01;
 
+/**
+ * A frame counts as late only beyond its deadline plus this much: browsers may
+ * coarsen `performance.now()` (to 100 ms with fingerprinting protection), and
+ * a frame must never be refused while its caller still waits for it. The
+ * frames this is for arrive seconds late.
+ */
+export const LATE_SLACK_MS = 100;
+
 export class ArrivalDelay {
   /** Smallest arrival − sent so far (undefined before the first stamped frame). */
   #base: number | undefined;

@@ -23,7 +23,7 @@ import {
 import { WebSocket } from "ws";
 import type { Silo } from "../silo.js";
 import { traceGateway } from "../tracing.js";
-import { ArrivalDelay } from "./arrival-delay.js";
+import { ArrivalDelay, LATE_SLACK_MS } from "./arrival-delay.js";
 import type { Authenticator } from "./auth.js";
 import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from "./event-streams.js";
 import { BadFrameCounter, decodeLimitsOf, type GatewayLimits } from "./limits.js";
@@ -210,7 +210,7 @@ export class GatewayConnection<P> {
   #arrivedTooLate(frame: WorkFrame, sent: number): boolean {
     const late = this.#arrival.lateness(sent, performance.now());
     const deadline = frame.timeoutMs ?? Math.min(this.#ctx.silo.callTimeoutMs, this.#ctx.limits.maxCallTimeoutMs);
-    if (!(late > deadline)) return false;
+    if (!(late > deadline + LATE_SLACK_MS)) return false;
     this.#ctx.metrics?.rejectedFrame("TIMEOUT");
     const error = new TimeoutError(
       `${frame.t === "invoke" ? `${frame.type}.${frame.method}` : `${frame.type}/${frame.key}`}: the ${frame.t} arrived ${Math.round(late)} ms after it was sent, past its ${deadline} ms deadline; not run`,
