@@ -86,7 +86,7 @@ export class GatewayMetrics implements CallObserver {
     });
     this.#rejectedFrames = new Counter({
       name: "praas_gateway_rejected_frames_total",
-      help: "Client frames refused before reaching an actor (malformed, too large, over limits), by error code",
+      help: "Client frames refused before reaching an actor (malformed, too large, over limits, or arrived after their deadline: TIMEOUT), by error code",
       labelNames: ["code"],
       registers,
     });
