@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ArrivalDelay, CREEP } from "../src/gateway/arrival-delay.js";
+import { ArrivalDelay, CREEP } from "../src/arrival-delay.js";
 
 describe("ArrivalDelay", () => {
   it("measures each frame against the connection's fastest, whatever the two clocks read", () => {

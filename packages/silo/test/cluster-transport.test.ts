@@ -9,7 +9,7 @@ import { type ChainLink, decode, encodeTrusted, type PraasError, systemClock } f
 import { afterEach, describe, expect, it } from "vitest";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { newNonce, proof } from "../src/cluster/auth.js";
-import { CALL, type CallEnvelope, decodeFrame, ERR, encodeFrame, OK } from "../src/cluster/frames.js";
+import { CALL, CAPS, type CallEnvelope, decodeFrame, ERR, encodeFrame, OK } from "../src/cluster/frames.js";
 import { encodeAuth, encodeHello, parseHello, SiloCloseCode } from "../src/cluster/handshake.js";
 import type { ConnectionLimits, OutboundCall, PeerConnection } from "../src/cluster/peer-connection.js";
 import { StrangerPool } from "../src/cluster/strangers.js";
@@ -459,6 +459,73 @@ describe("bad input from an authenticated peer", () => {
     expect(s.calls[0]?.env[5]).toEqual([42]);
     expect(s.transport.stats.dropped).toBeGreaterThanOrEqual(5);
     expect(r.ws.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('send stamps (feature "sent")', () => {
+  /** The envelopes of the raw peer's next frames, until `done` says it has what it wants. */
+  async function envelopes(r: { next(): Promise<Uint8Array> }, done: (seen: unknown[][]) => boolean) {
+    const seen: unknown[][] = [];
+    while (!done(seen)) seen.push(...(decodeFrame(await r.next()) as unknown[][]));
+    return seen;
+  }
+
+  it("announces the feature, refuses unrun a call stamped later than its deadline, and serves old-style calls", async () => {
+    const s = await node("silo-s");
+    members.set("silo-m", "127.0.0.1:1");
+    const r = await authenticate(members.get("silo-s") as string, "silo-m", "silo-s");
+    const caps = await envelopes(r, (seen) => seen.some((e) => e[0] === CAPS));
+    expect(caps.find((e) => e[0] === CAPS)).toEqual([CAPS, ["sent"]]);
+    const call = (id: number, n: number, timeoutMs: number, ...rest: unknown[]) => [
+      CALL,
+      id,
+      "Counter",
+      "k",
+      "add",
+      [n],
+      timeoutMs,
+      [],
+      0,
+      ...rest,
+    ];
+    r.ws.send(
+      encodeTrusted([
+        [CAPS, ["sent", "some-future-feature"]],
+        call(1, 1, 1000, null, null, 50_000), // the reference: as fast as this link goes
+        call(2, 2, 1000, null, null, 45_000), // sent 5 s before it: past its 1 s deadline
+        call(3, 3, 1000, null, null, 49_500), // 0.5 s: within it
+        call(4, 4, 1000), // no stamp (an older silo): as before
+        call(5, 5, 1000, null, null, -1), // a bad stamp
+      ]),
+    );
+    const replies = await envelopes(r, (seen) => [1, 2, 3, 4, 5].every((id) => seen.some((e) => e[1] === id)));
+    const late = replies.find((e) => e[1] === 2) as unknown[];
+    expect(late[0]).toBe(ERR);
+    expect(late[2]).toMatchObject({ code: "TIMEOUT" });
+    expect((late[2] as { message: string }).message).toMatch(
+      /arrived \d+ ms after it was sent, past its 1000 ms deadline; not run/,
+    );
+    expect(late[3]).toBe(true); // not run
+    const bad = replies.find((e) => e[1] === 5) as unknown[];
+    expect(bad[2]).toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect
+      .poll(() => s.calls.map((c) => c.env[1]).join(","), { message: "the calls served", timeout: 5_000, interval: 5 })
+      .toBe("1,3,4");
+    expect(r.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("stamps calls only to a peer that announced it reads stamps", async () => {
+    const a = await node("silo-a");
+    const b = await node("silo-b");
+    // The first call may leave before b's caps arrive; once a reply came back, they have.
+    const first = testCall([1]);
+    a.transport.send(b.id, first);
+    await first.outcome;
+    const second = testCall([2]);
+    a.transport.send(b.id, second);
+    expect(await second.outcome).toMatchObject({ ok: true, value: [2] });
+    expect(b.calls.at(-1)?.env).toHaveLength(12);
+    expect(typeof b.calls.at(-1)?.env[11]).toBe("number");
   });
 });
 

@@ -4,11 +4,13 @@
  * element says what it is. Arrays rather than maps: they are smaller and
  * cheaper to encode and check, and a frame of a thousand calls repeats no keys.
  *
- *   call   [0, id, type, key, method, args, timeoutMs, chain, hops, traceparent?, tracestate?]
+ *   call   [0, id, type, key, method, args, timeoutMs, chain, hops, traceparent?, tracestate?, sent?]
  *   ok     [1, id, value]
  *   error  [2, id, SerializedError, notRun]
  *   bye    [3]   the sender is draining: route nothing new to it
  *   byeAck [4]   answer to bye: everything sent before it is all there will be
+ *   caps   [5, features]   sent once each way when a connection opens: optional
+ *                          features the sender understands (older silos drop it unread)
  *
  * `id` numbers requests per connection; a reply goes back on the connection
  * its call came in on. `notRun` is set only by the router when it refused the
@@ -16,6 +18,12 @@
  * it again without breaking at-most-once. A call carries W3C trace context
  * only when the sending silo traces (docs/observability.md), so a cluster that
  * does not trace sends exactly the nine elements older silos expect.
+ *
+ * `sent` (feature "sent") is the sending silo's monotonic clock when it sent
+ * the call; with it the trace elements are present, null when there is no
+ * trace. It goes only to a peer whose caps list "sent", and lets that peer
+ * refuse, unrun, a call that reached it after its deadline (held up in a
+ * partition between the two silos: arrival-delay.ts).
  */
 import {
   type ChainLink,
@@ -35,6 +43,11 @@ export const OK = 1;
 export const ERR = 2;
 export const BYE = 3;
 export const BYE_ACK = 4;
+export const CAPS = 5;
+
+/** The optional features this silo understands (its caps envelope). */
+export const FEATURE_SENT = "sent";
+export const FEATURES: readonly string[] = [FEATURE_SENT];
 
 export type CallEnvelope = [
   kind: typeof CALL,
@@ -46,14 +59,16 @@ export type CallEnvelope = [
   timeoutMs: number,
   chain: ChainLink[],
   hops: number,
-  traceparent?: string,
-  tracestate?: string,
+  traceparent?: string | null,
+  tracestate?: string | null,
+  sent?: number,
 ];
 export type OkEnvelope = [kind: typeof OK, id: number, value: unknown];
 export type ErrEnvelope = [kind: typeof ERR, id: number, error: SerializedError, notRun: boolean];
 export type ByeEnvelope = [kind: typeof BYE];
 export type ByeAckEnvelope = [kind: typeof BYE_ACK];
-export type Envelope = CallEnvelope | OkEnvelope | ErrEnvelope | ByeEnvelope | ByeAckEnvelope;
+export type CapsEnvelope = [kind: typeof CAPS, features: string[]];
+export type Envelope = CallEnvelope | OkEnvelope | ErrEnvelope | ByeEnvelope | ByeAckEnvelope | CapsEnvelope;
 
 /** Longest deadline a peer may ask for (a day); longer is a bug or an attack on memory. */
 export const MAX_TIMEOUT_MS = 86_400_000;
@@ -71,10 +86,18 @@ export function addTrace(envelope: CallEnvelope, carrier: TraceCarrier): void {
   if (carrier.tracestate !== undefined) envelope.push(carrier.tracestate);
 }
 
+/** Stamp a call envelope with `sent` (for a peer that has the feature): the trace elements are filled in first. */
+export function addSent(envelope: CallEnvelope, sent: number): void {
+  while (envelope.length < 11) envelope.push(null);
+  envelope.push(sent);
+}
+
 /** The trace context a call envelope carries, if any (checked by parseEnvelope). */
 export function traceOf(envelope: CallEnvelope): TraceCarrier | undefined {
   const [, , , , , , , , , traceparent, tracestate] = envelope;
-  return traceparent === undefined ? undefined : { traceparent, tracestate };
+  return traceparent === undefined || traceparent === null
+    ? undefined
+    : { traceparent, tracestate: tracestate ?? undefined };
 }
 
 /** The envelopes of a frame, or undefined when the bytes are not a CBOR array. */
@@ -120,7 +143,7 @@ export function parseEnvelope(raw: unknown): Parsed {
   const id = isId(raw[1]) ? raw[1] : undefined;
   switch (kind) {
     case CALL: {
-      if (raw.length < 9 || raw.length > 11 || id === undefined) return bad(id, "call envelope has the wrong shape");
+      if (raw.length < 9 || raw.length > 12 || id === undefined) return bad(id, "call envelope has the wrong shape");
       if (!isName(raw[2]) || !isName(raw[3]) || !isName(raw[4])) return bad(id, "call names no actor or method");
       if (!Array.isArray(raw[5])) return bad(id, "call arguments are not an array");
       const timeoutMs = raw[6];
@@ -132,8 +155,20 @@ export function parseEnvelope(raw: unknown): Parsed {
       if (!Number.isInteger(hops) || (hops as number) < 0 || (hops as number) > MAX_WIRE_HOPS) {
         return bad(id, "call hop count is malformed");
       }
-      if (raw.length > 9 && !isTraceparent(raw[9])) return bad(id, "call traceparent is malformed");
-      if (raw.length > 10 && !isTracestate(raw[10])) return bad(id, "call tracestate is malformed");
+      // With `sent`, an absent trace is present as null.
+      const stamped = raw.length === 12;
+      if (raw.length > 9 && !(stamped && raw[9] === null) && !isTraceparent(raw[9])) {
+        return bad(id, "call traceparent is malformed");
+      }
+      if (raw.length > 10 && !(stamped && raw[10] === null) && !isTracestate(raw[10])) {
+        return bad(id, "call tracestate is malformed");
+      }
+      if (stamped) {
+        const sent = raw[11];
+        if (typeof sent !== "number" || !(sent >= 0) || sent > Number.MAX_SAFE_INTEGER) {
+          return bad(id, "call sent stamp is malformed");
+        }
+      }
       return { ok: true, envelope: raw as CallEnvelope };
     }
     case OK:
@@ -148,6 +183,18 @@ export function parseEnvelope(raw: unknown): Parsed {
     case BYE_ACK:
       if (raw.length !== 1) return bad(undefined, "control envelope has the wrong shape");
       return { ok: true, envelope: raw as ByeEnvelope | ByeAckEnvelope };
+    case CAPS: {
+      const features = raw[1];
+      if (
+        raw.length !== 2 ||
+        !Array.isArray(features) ||
+        features.length > 32 ||
+        !features.every((f) => typeof f === "string" && f.length > 0 && f.length <= 64)
+      ) {
+        return bad(undefined, "caps envelope has the wrong shape");
+      }
+      return { ok: true, envelope: raw as CapsEnvelope };
+    }
     default:
       // Replies never get replies: only a call's id is worth answering.
       return bad(undefined, `unknown envelope kind ${JSON.stringify(kind)}`);

@@ -22,11 +22,27 @@ import {
   type SerializedError,
   SiloUnavailableError,
   serializeError,
+  TimeoutError,
   type TraceCarrier,
 } from "@praas/core/internal";
 import type { RawData, WebSocket } from "ws";
+import { ArrivalDelay, LATE_SLACK_MS } from "../arrival-delay.js";
 import { ConnectionDrain } from "./connection-drain.js";
-import { addTrace, BYE, BYE_ACK, CALL, type CallEnvelope, decodeFrame, ERR, OK, parseEnvelope } from "./frames.js";
+import {
+  addSent,
+  addTrace,
+  BYE,
+  BYE_ACK,
+  CALL,
+  CAPS,
+  type CallEnvelope,
+  decodeFrame,
+  ERR,
+  FEATURE_SENT,
+  FEATURES,
+  OK,
+  parseEnvelope,
+} from "./frames.js";
 import { SiloCloseCode } from "./handshake.js";
 import { Keepalive } from "./keepalive.js";
 import { type Admission, PeerHandshake } from "./peer-handshake.js";
@@ -108,6 +124,10 @@ export class PeerConnection {
   readonly #sender: SendQueue;
   readonly #pending = new PendingCalls();
   readonly #drain = new ConnectionDrain(this);
+  /** The peer said it reads `sent` stamps (its caps): our calls to it carry one. */
+  #peerReadsSent = false;
+  /** How late the peer's stamped calls arrive, against this connection's fastest (arrival-delay.ts). */
+  readonly #arrival = new ArrivalDelay();
 
   private constructor(ws: WebSocket, host: PeerConnectionHost, dialedBySelf: boolean, peerId: string | undefined) {
     this.#ws = ws;
@@ -193,6 +213,8 @@ export class PeerConnection {
       call.hops,
     ];
     if (call.trace !== undefined) addTrace(envelope, call.trace);
+    // Whole ms, on the clock deadlines use: the peer compares stamps of this connection only.
+    if (this.#peerReadsSent) addSent(envelope, Math.floor(this.#host.clock.now()));
     this.#sender.push(envelope);
   }
 
@@ -268,6 +290,8 @@ export class PeerConnection {
     this.#state = "open";
     // Nothing can be queued before this (replies need an open connection): the order is free.
     this.#sender.start();
+    // What we understand; a silo too old to know this envelope drops it unread.
+    this.#sender.push([CAPS, [...FEATURES]]);
     this.#keepalive.start();
     this.#host.opened(this);
   }
@@ -298,11 +322,15 @@ export class PeerConnection {
       switch (env[0]) {
         case CALL:
           this.#drain.callArrived();
+          if (env.length === 12 && this.#arrivedTooLate(env, env[11] as number)) break;
           try {
             this.#host.onCall(this, env);
           } catch (err) {
             this.replyError(env[1], serializeError(err), true);
           }
+          break;
+        case CAPS:
+          this.#peerReadsSent = env[1].includes(FEATURE_SENT);
           break;
         case OK:
         case ERR:
@@ -320,6 +348,21 @@ export class PeerConnection {
           break;
       }
     }
+  }
+
+  /**
+   * A call that reached us later than its deadline, counted from when the peer sent it (held
+   * in a partition between the two silos): its caller has given up, so it is refused unrun.
+   */
+  #arrivedTooLate(env: CallEnvelope, sent: number): boolean {
+    const late = this.#arrival.lateness(sent, this.#host.clock.now());
+    const deadline = env[6];
+    if (!(late > deadline + LATE_SLACK_MS)) return false;
+    const error = new TimeoutError(
+      `${env[2]}/${env[3]}.${env[4]}: the call from silo ${this.peerId} arrived ${Math.round(late)} ms after it was sent, past its ${deadline} ms deadline; not run`,
+    );
+    this.replyError(env[1], serializeError(error), true);
+    return true;
   }
 
   #teardown(code: number, reason: string): void {

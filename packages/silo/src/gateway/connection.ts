@@ -21,9 +21,9 @@ import {
   validateKey,
 } from "@praas/core/internal";
 import { WebSocket } from "ws";
+import { ArrivalDelay, LATE_SLACK_MS } from "../arrival-delay.js";
 import type { Silo } from "../silo.js";
 import { traceGateway } from "../tracing.js";
-import { ArrivalDelay, LATE_SLACK_MS } from "./arrival-delay.js";
 import type { Authenticator } from "./auth.js";
 import type { EventStream, EventStreams, RecordedEvent, StreamSubscriber } from "./event-streams.js";
 import { BadFrameCounter, decodeLimitsOf, type GatewayLimits } from "./limits.js";

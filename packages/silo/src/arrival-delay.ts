@@ -1,8 +1,10 @@
 /**
- * How late a client's frame arrives, without synchronized clocks.
+ * How late a call arrives, without synchronized clocks: on a client's
+ * WebSocket (gateway/connection.ts) and on a connection from another silo
+ * (cluster/peer-connection.ts).
  *
- * A client stamps each work frame with `sent`: its own monotonic clock, in
- * ms, when the caller made the call. Arrival time (ours) minus `sent` (theirs)
+ * The sender stamps each call with `sent`: its own monotonic clock, in ms,
+ * when the call was made (or forwarded). Arrival time (ours) minus `sent` (theirs)
  * is the clocks' offset plus the frame's delay; the smallest such difference
  * seen on a connection is the offset plus the fastest delay. So a frame's
  * difference above that minimum is how much later than the fastest frame it
@@ -14,7 +16,7 @@
  * real hardware) can never make frames look late: the estimate errs towards
  * "on time". A stall of 10 s is still seen as 9.9 s.
  *
- * Only the connection's own frames are compared, so a client that lies about
+ * Only the connection's own frames are compared, so a sender that lies about
  * `sent` can only get its own calls refused (or let through as before).
  */
 export const CREEP = 0.01;
