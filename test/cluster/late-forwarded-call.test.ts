@@ -4,10 +4,11 @@
  * each reachable by the other only through a TCP proxy the test freezes
  * (`advertise` names the proxy). Real sockets, real time.
  */
-import { HashRing, MemoryMembershipRegistry, MemoryStateStore, memoryMembership } from "@praas/core/internal";
+import { MemoryMembershipRegistry, MemoryStateStore, memoryMembership } from "@praas/core/internal";
 import { Actor, Silo } from "@praas/silo";
 import { freePort, startTcpProxy, type TcpProxy } from "@praas/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { bothInBothViews, keyOwnedBy } from "./two-silos.js";
 
 class Tally extends Actor<{ value: number }> {
   static initialState() {
@@ -55,19 +56,8 @@ describe("a call forwarded between silos", () => {
     const store = new MemoryStateStore();
     const a = await siloBehindProxy(registry, store);
     const b = await siloBehindProxy(registry, store);
-    await expect
-      .poll(() => a.silo.clusterView().silos.length === 2 && b.silo.clusterView().silos.length === 2, {
-        message: "both in both views",
-        timeout: 10_000,
-        interval: 10,
-      })
-      .toBe(true);
-    const ring = HashRing.fromView({
-      version: 1,
-      silos: a.silo.clusterView().silos.map((s) => ({ ...s, address: "", startedAt: 0, status: "active" as const })),
-    });
-    let key = "";
-    for (let i = 0; key === "" && i < 100_000; i++) if (ring.owner(`Tally/k${i}`) === b.silo.siloId) key = `k${i}`;
+    await bothInBothViews(a.silo, b.silo, 10_000);
+    const key = keyOwnedBy(a.silo, b.silo, "Tally");
     // Through a: forwarded to b, the owner. The first calls open the link and tell each side
     // what the other understands; later ones carry their send time.
     expect(await a.silo.ref(Tally, key).add(1)).toBe(1);

@@ -3,12 +3,13 @@
  * through a TCP proxy the test freezes (a partition from Redis only: the
  * silos still see each other). Real Redis, real sockets, real time.
  */
-import { type ActorId, HashRing, MemoryStateStore, type PraasError, type StoredState } from "@praas/core/internal";
+import { type ActorId, MemoryStateStore, type PraasError, type StoredState } from "@praas/core/internal";
 import { redisMembership, redisStateStore } from "@praas/redis";
 import { Actor, Silo } from "@praas/silo";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterEach, describe, expect, it } from "vitest";
+import { bothInBothViews, keyOwnedBy } from "./two-silos.js";
 
 const FAST = { heartbeatMs: 200, deadAfterMs: 1000 } as const;
 
@@ -84,19 +85,8 @@ describe("a silo cut off from Redis", () => {
     silos.push(a);
     const b = await start(1, `redis://127.0.0.1:${proxy.port}`);
     silos.push(b);
-    await expect
-      .poll(() => a.clusterView().silos.length === 2 && b.clusterView().silos.length === 2, {
-        message: "both in both views",
-        timeout: 20_000,
-        interval: 10,
-      })
-      .toBe(true);
-    const ring = HashRing.fromView({
-      version: 1,
-      silos: a.clusterView().silos.map((s) => ({ ...s, address: "", startedAt: 0, status: "active" as const })),
-    });
-    let key = "";
-    for (let i = 0; key === "" && i < 100_000; i++) if (ring.owner(`Tally/k${i}`) === b.siloId) key = `k${i}`;
+    await bothInBothViews(a, b);
+    const key = keyOwnedBy(a, b, "Tally");
     expect(await b.ref(Tally, key).add(5)).toBe(5);
     const oldId = b.siloId;
 
@@ -164,19 +154,8 @@ describe("a silo whose Redis state store is on its membership's server", () => {
     silos.push(b);
     for (const log of logs)
       expect(log.filter((l) => /\bstate\b.*writes are fenced by cluster membership/.test(l))).toHaveLength(1);
-    await expect
-      .poll(() => a.clusterView().silos.length === 2 && b.clusterView().silos.length === 2, {
-        message: "both in both views",
-        timeout: 20_000,
-        interval: 10,
-      })
-      .toBe(true);
-    const ring = HashRing.fromView({
-      version: 1,
-      silos: a.clusterView().silos.map((s) => ({ ...s, address: "", startedAt: 0, status: "active" as const })),
-    });
-    let key = "";
-    for (let i = 0; key === "" && i < 100_000; i++) if (ring.owner(`Tally/k${i}`) === b.siloId) key = `k${i}`;
+    await bothInBothViews(a, b);
+    const key = keyOwnedBy(a, b, "Tally");
     expect(await b.ref(Tally, key).add(5)).toBe(5);
     const oldId = b.siloId;
 

@@ -1,0 +1,25 @@
+/** Shared steps of the in-process two-silo tests: wait until both agree, pick a key by owner. */
+import { HashRing } from "@praas/core/internal";
+import type { Silo } from "@praas/silo";
+import { expect } from "vitest";
+
+/** Resolves once each silo's view lists both. */
+export async function bothInBothViews(a: Silo, b: Silo, timeout = 20_000): Promise<void> {
+  await expect
+    .poll(() => a.clusterView().silos.length === 2 && b.clusterView().silos.length === 2, {
+      message: "both in both views",
+      timeout,
+      interval: 10,
+    })
+    .toBe(true);
+}
+
+/** A key of actor type `type` that `owner` owns in `viewer`'s view (`k0`, `k1`, … the first that fits). */
+export function keyOwnedBy(viewer: Silo, owner: Silo, type: string): string {
+  const ring = HashRing.fromView({
+    version: 1,
+    silos: viewer.clusterView().silos.map((s) => ({ ...s, address: "", startedAt: 0, status: "active" as const })),
+  });
+  for (let i = 0; i < 100_000; i++) if (ring.owner(`${type}/k${i}`) === owner.siloId) return `k${i}`;
+  throw new Error(`no key of ${type} owned by ${owner.siloId} among the first 100,000`);
+}
