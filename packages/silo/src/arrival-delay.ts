@@ -49,4 +49,15 @@ export class ArrivalDelay {
     }
     return delta - base;
   }
+
+  /**
+   * Why a call stamped `sent` must not run — it arrived more than its
+   * deadline (plus {@link LATE_SLACK_MS}) after it was sent — or undefined
+   * while it is on time. `what` names the call for the message.
+   */
+  refusal(sent: number, now: number, deadlineMs: number, what: string): string | undefined {
+    const late = this.lateness(sent, now);
+    if (!(late > deadlineMs + LATE_SLACK_MS)) return undefined;
+    return `${what} arrived ${Math.round(late)} ms after it was sent, past its ${deadlineMs} ms deadline; not run`;
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ArrivalDelay, CREEP } from "../src/arrival-delay.js";
+import { ArrivalDelay, CREEP, LATE_SLACK_MS } from "../src/arrival-delay.js";
 
 describe("ArrivalDelay", () => {
   it("measures each frame against the connection's fastest, whatever the two clocks read", () => {
@@ -29,5 +29,16 @@ describe("ArrivalDelay", () => {
     const next = d.lateness(0, 20);
     expect(Number.isFinite(next)).toBe(true);
     expect(next).toBeGreaterThan(0);
+  });
+
+  it("refuses only beyond the deadline plus the slack, and says by how much", () => {
+    const d = new ArrivalDelay();
+    expect(d.refusal(1_000, 1_010, 500, "x")).toBeUndefined();
+    // 500 ms deadline: 550 ms late is within the slack; 2 s late is not.
+    expect(d.refusal(1_000 - 550, 1_020, 500, "x")).toBeUndefined();
+    expect(500 + LATE_SLACK_MS).toBeLessThan(2_000);
+    expect(d.refusal(1_000 - 2_000, 1_030, 500, "Counter/k.add: the call")).toMatch(
+      /^Counter\/k\.add: the call arrived 20\d\d ms after it was sent, past its 500 ms deadline; not run$/,
+    );
   });
 });

@@ -26,7 +26,7 @@ import {
   type TraceCarrier,
 } from "@praas/core/internal";
 import type { RawData, WebSocket } from "ws";
-import { ArrivalDelay, LATE_SLACK_MS } from "../arrival-delay.js";
+import { ArrivalDelay } from "../arrival-delay.js";
 import { ConnectionDrain } from "./connection-drain.js";
 import {
   addSent,
@@ -355,13 +355,10 @@ export class PeerConnection {
    * in a partition between the two silos): its caller has given up, so it is refused unrun.
    */
   #arrivedTooLate(env: CallEnvelope, sent: number): boolean {
-    const late = this.#arrival.lateness(sent, this.#host.clock.now());
-    const deadline = env[6];
-    if (!(late > deadline + LATE_SLACK_MS)) return false;
-    const error = new TimeoutError(
-      `${env[2]}/${env[3]}.${env[4]}: the call from silo ${this.peerId} arrived ${Math.round(late)} ms after it was sent, past its ${deadline} ms deadline; not run`,
-    );
-    this.replyError(env[1], serializeError(error), true);
+    const what = `${env[2]}/${env[3]}.${env[4]}: the call from silo ${this.peerId}`;
+    const why = this.#arrival.refusal(sent, this.#host.clock.now(), env[6], what);
+    if (why === undefined) return false;
+    this.replyError(env[1], serializeError(new TimeoutError(why)), true);
     return true;
   }
 

@@ -21,7 +21,7 @@ import {
   validateKey,
 } from "@praas/core/internal";
 import { WebSocket } from "ws";
-import { ArrivalDelay, LATE_SLACK_MS } from "../arrival-delay.js";
+import { ArrivalDelay } from "../arrival-delay.js";
 import type { Silo } from "../silo.js";
 import { traceGateway } from "../tracing.js";
 import type { Authenticator } from "./auth.js";
@@ -208,14 +208,12 @@ export class GatewayConnection<P> {
    * it, so it is answered TIMEOUT and never run. Not a malformed frame: it costs the client nothing.
    */
   #arrivedTooLate(frame: WorkFrame, sent: number): boolean {
-    const late = this.#arrival.lateness(sent, performance.now());
     const deadline = frame.timeoutMs ?? Math.min(this.#ctx.silo.callTimeoutMs, this.#ctx.limits.maxCallTimeoutMs);
-    if (!(late > deadline + LATE_SLACK_MS)) return false;
+    const target = frame.t === "invoke" ? `${frame.type}.${frame.method}` : `${frame.type}/${frame.key}`;
+    const why = this.#arrival.refusal(sent, performance.now(), deadline, `${target}: the ${frame.t}`);
+    if (why === undefined) return false;
     this.#ctx.metrics?.rejectedFrame("TIMEOUT");
-    const error = new TimeoutError(
-      `${frame.t === "invoke" ? `${frame.type}.${frame.method}` : `${frame.type}/${frame.key}`}: the ${frame.t} arrived ${Math.round(late)} ms after it was sent, past its ${deadline} ms deadline; not run`,
-    );
-    this.send(errFrame(frame.id, error));
+    this.send(errFrame(frame.id, new TimeoutError(why)));
     return true;
   }
 
