@@ -64,13 +64,14 @@ describe("a call forwarded between silos", () => {
     expect(await a.silo.ref(Tally, key).add(1)).toBe(2);
     const proxies: TcpProxy[] = [a.proxy, b.proxy];
     for (const p of proxies) p.freeze();
-    // Both held in the cut; the add's caller gives up after 100 ms, the read's after 400 ms.
+    // Both held in the cut; the add's caller gives up after 100 ms, the read's after 1 s. The add
+    // is then about 1 s late: refused even if a stalled event loop had made the reference slow.
     const add = a.silo.ref(Tally, key, { timeoutMs: 100 }).add(10);
-    const read = a.silo.ref(Tally, key, { timeoutMs: 400 }).get();
+    const read = a.silo.ref(Tally, key, { timeoutMs: 1_000 }).get();
     expect(await add.catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
     expect(await read.catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
     for (const p of proxies) p.thaw();
-    // Delivered to b now, some 400 ms after a sent it: refused there, unrun.
+    // Delivered to b now, some 1 s after a sent it: refused there, unrun.
     expect(await a.silo.ref(Tally, key).get()).toBe(2);
     expect(await b.silo.ref(Tally, key).add(1)).toBe(3);
   });

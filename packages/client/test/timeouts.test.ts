@@ -88,12 +88,13 @@ describe("call deadlines", () => {
     const counter = c.ref<Counter>("Counter", "held");
     expect(await counter.add(1)).toBe(1);
     proxy.freeze();
-    // Both held in the cut; the add's caller gives up after 100 ms, the read's after 400 ms.
+    // Both held in the cut; the add's caller gives up after 100 ms, the read's after 1 s (so the
+    // add is about 1 s late, far past its deadline plus the gateway's 100 ms slack).
     const add = c.ref<Counter>("Counter", "held", { timeoutMs: 100 }).add(10);
-    const read = c.ref<Counter>("Counter", "held", { timeoutMs: 400 }).get();
+    const read = c.ref<Counter>("Counter", "held", { timeoutMs: 1_000 }).get();
     expect(await add.catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
     expect(await read.catch((e: unknown) => e)).toMatchObject({ code: "TIMEOUT" });
-    // Delivered now, some 400 ms after it was sent: the gateway refuses the add unrun.
+    // Delivered now, some 1 s after it was sent: the gateway refuses the add unrun.
     proxy.thaw();
     expect(await counter.get()).toBe(1);
     expect(await counter.add(1)).toBe(2);
