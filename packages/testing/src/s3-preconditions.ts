@@ -4,7 +4,7 @@ import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { finished, pipeline } from "node:stream/promises";
 
 /**
  * s3rver 3.7.1 ignores `If-Match` / `If-None-Match` on writes, and its
@@ -66,12 +66,12 @@ export function preconditionMiddleware(): (ctx: KoaContext, next: Next) => Promi
       if (isPlainRequest(ctx) && (ctx.method === "PUT" || ctx.method === "DELETE")) {
         const failed = await failedCondition(ctx, target.bucket, target.key);
         if (failed !== undefined) {
-          // Read the upload we refuse, so the client's connection stays usable.
+          // Read the upload we refuse, so the client's connection stays usable. Until it ends, or
+          // the client gives up on it: an upload reset mid-body (a silo abandoning its writes) ends
+          // with neither "end" nor "error", and waiting for those held this key's queue, and every
+          // later request on the object, for ever.
           ctx.req.resume();
-          await new Promise<void>((resolve) => {
-            if (ctx.req.readableEnded) resolve();
-            else ctx.req.once("end", resolve).once("error", () => resolve());
-          });
+          await finished(ctx.req).catch(() => {});
           if (failed === "absent") {
             ctx.status = 204; // deleting nothing is not an error, conditional or not
             return;

@@ -80,6 +80,42 @@ describe("local S3 server preconditions", () => {
     expect(Buffer.from((await res.Body?.transformToByteArray()) ?? []).equals(data)).toBe(true);
   });
 
+  it.each([
+    ["a plain upload", undefined],
+    ["an upload refused by its condition", '"not-it"'],
+  ])("keeps serving an object after %s is cut off mid-body", async (_what, IfMatch) => {
+    await put("cut", "first");
+    // The client gives up while sending the body (as a silo abandoning its writes does).
+    let reads = 0;
+    let taken!: () => void;
+    const firstChunkTaken = new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+    // One chunk, then nothing: the upload stays open until the client gives up.
+    const body = new Readable({
+      read() {
+        if (++reads === 1) this.push(Buffer.alloc(64 * 1024, 1));
+        else taken();
+      },
+    });
+    const abort = new AbortController();
+    const refused = client
+      .send(new PutObjectCommand({ Bucket, Key: "cut", Body: body, ContentLength: 10 * 2 ** 20, IfMatch }), {
+        abortSignal: abort.signal,
+      })
+      .catch((e: unknown) => e);
+    await firstChunkTaken;
+    abort.abort();
+    expect(await refused).toBeInstanceOf(Error);
+    // The object is as it was, and the cut upload holds nothing: later requests are answered.
+    const read = await client.send(new GetObjectCommand({ Bucket, Key: "cut" }), {
+      abortSignal: AbortSignal.timeout(5_000),
+    });
+    expect(await read.Body?.transformToString()).toBe("first");
+    await put("cut", "second");
+    expect(await text("cut")).toBe("second");
+  });
+
   it("honours If-Match on delete, and a conditional delete of nothing is a no-op", async () => {
     const v1 = (await put("del", "one")).ETag as string;
     await put("del", "two", { IfMatch: v1 });
