@@ -9,7 +9,7 @@ import { Actor, Silo } from "@praas/silo";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterEach, describe, expect, it } from "vitest";
-import { bothInBothViews, keyOwnedBy } from "./two-silos.js";
+import { bothInBothViews, keyOwnedBy, seesDead } from "./two-silos.js";
 
 const FAST = { heartbeatMs: 200, deadAfterMs: 1000 } as const;
 
@@ -101,13 +101,7 @@ describe("a silo cut off from Redis", () => {
       expect(err.retryable).toBe(true);
     }
     // Its peer declares it dead and takes over its key, from the stored state.
-    await expect
-      .poll(() => a.clusterView().silos.find((s) => s.id === oldId)?.status === "dead", {
-        message: "a to see b dead",
-        timeout: 20_000,
-        interval: 10,
-      })
-      .toBe(true);
+    await seesDead(a, oldId);
     expect(await a.ref(Tally, key).add(1)).toBe(6);
 
     const back = new Promise<string>((resolve) => b.once("rejoined", (id) => resolve(id)));
@@ -162,13 +156,7 @@ describe("a silo whose Redis state store is on its membership's server", () => {
     proxy.freeze();
     // Still within its lease: b runs the turn, and its write to Redis is held in the cut.
     const late = failure(b.ref(Tally, key, { timeoutMs: 60_000 }).add(10));
-    await expect
-      .poll(() => a.clusterView().silos.find((s) => s.id === oldId)?.status === "dead", {
-        message: "a to see b dead",
-        timeout: 20_000,
-        interval: 10,
-      })
-      .toBe(true);
+    await seesDead(a, oldId);
     // The new owner loads what Redis holds.
     expect(await a.ref(Tally, key).get()).toBe(5);
     proxy.thaw();

@@ -23,3 +23,14 @@ export function keyOwnedBy(viewer: Silo, owner: Silo, type: string): string {
   for (let i = 0; i < 100_000; i++) if (ring.owner(`${type}/k${i}`) === owner.siloId) return `k${i}`;
   throw new Error(`no key of ${type} owned by ${owner.siloId} among the first 100,000`);
 }
+
+/** Resolves once `watcher`'s view lists silo `id` as dead. */
+export async function seesDead(watcher: Silo, id: string): Promise<void> {
+  await expect
+    .poll(() => watcher.clusterView().silos.find((s) => s.id === id)?.status === "dead", {
+      message: `${watcher.siloId} to see ${id} dead`,
+      timeout: 20_000,
+      interval: 10,
+    })
+    .toBe(true);
+}

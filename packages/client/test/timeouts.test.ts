@@ -1,6 +1,6 @@
 import { MemoryStateStore } from "@praas/core";
 import { Silo, startGateway } from "@praas/silo";
-import { startTcpProxy } from "@praas/testing";
+import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { afterEach, describe, expect, test } from "vitest";
 import { connect } from "../src/index.js";
 import { Counter, openGate } from "./helpers.js";
@@ -20,6 +20,19 @@ async function serveWithCallTimeout(callTimeoutMs: number, gate: string): Promis
     await silo.stop();
   });
   return gw.wsUrl;
+}
+
+/** A silo and its gateway, reached through a TCP proxy the test can freeze. */
+async function gatewayBehindProxy(): Promise<TcpProxy> {
+  const silo = await Silo.start({ actors: [Counter], storage: new MemoryStateStore() });
+  const gw = await startGateway(silo, { port: 0 });
+  const proxy = await startTcpProxy(Number(new URL(gw.url).port));
+  cleanup.push(async () => {
+    await proxy.close();
+    await gw.close({ drainTimeoutMs: 1000 });
+    await silo.stop();
+  });
+  return proxy;
 }
 
 describe("call deadlines", () => {
@@ -52,14 +65,7 @@ describe("call deadlines", () => {
   });
 
   test("a connection silent through a timed-out call is dropped, and the next call connects afresh", async () => {
-    const silo = await Silo.start({ actors: [Counter], storage: new MemoryStateStore() });
-    const gw = await startGateway(silo, { port: 0 });
-    const proxy = await startTcpProxy(Number(new URL(gw.url).port));
-    cleanup.push(async () => {
-      await proxy.close();
-      await gw.close({ drainTimeoutMs: 1000 });
-      await silo.stop();
-    });
+    const proxy = await gatewayBehindProxy();
     const c = await connect(`ws://127.0.0.1:${proxy.port}/ws`, { timeoutMs: 400, deadAfterSilenceMs: 300 });
     cleanup.push(() => c.close());
     const counter = c.ref<Counter>("Counter", "silent");
@@ -74,14 +80,7 @@ describe("call deadlines", () => {
   });
 
   test("a call held up in the network past its deadline is not run when it finally arrives", async () => {
-    const silo = await Silo.start({ actors: [Counter], storage: new MemoryStateStore() });
-    const gw = await startGateway(silo, { port: 0 });
-    const proxy = await startTcpProxy(Number(new URL(gw.url).port));
-    cleanup.push(async () => {
-      await proxy.close();
-      await gw.close({ drainTimeoutMs: 1000 });
-      await silo.stop();
-    });
+    const proxy = await gatewayBehindProxy();
     // The connection outlives the cut: the held frames are delivered on it when it heals.
     const c = await connect(`ws://127.0.0.1:${proxy.port}/ws`, { deadAfterSilenceMs: 60_000 });
     cleanup.push(() => c.close());
