@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Agent } from "node:http";
 import { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
@@ -114,6 +115,73 @@ describe("local S3 server preconditions", () => {
     expect(await read.Body?.transformToString()).toBe("first");
     await put("cut", "second");
     expect(await text("cut")).toBe("second");
+  });
+
+  it.each([
+    ["a plain upload", undefined],
+    ["an upload refused by its condition", '"not-it"'],
+  ])("keeps serving an object after %s is reset (TCP RST) while it waits for its turn", async (_what, IfMatch) => {
+    await put("queued", "first");
+    // An upload that holds the object's queue: one chunk of its body, then nothing.
+    let reads = 0;
+    let taken!: () => void;
+    const firstChunkTaken = new Promise<void>((resolve) => {
+      taken = resolve;
+    });
+    const body = new Readable({
+      read() {
+        if (++reads === 1) this.push(Buffer.alloc(64 * 1024, 1));
+        else taken();
+      },
+    });
+    const holder = new AbortController();
+    const holding = client
+      .send(new PutObjectCommand({ Bucket, Key: "queued", Body: body, ContentLength: 4 * 2 ** 20 }), {
+        abortSignal: holder.signal,
+      })
+      .catch((e: unknown) => e);
+    await firstChunkTaken;
+    // A complete upload on its own connection queues behind it; then its connection is reset, as a
+    // silo abandoning its writes resets them (no retry: the SDK would resend it on a new connection).
+    const agent = new Agent({ keepAlive: true });
+    const waiting = new S3Client({
+      ...s3ClientConfig(s3Server()),
+      requestHandler: { httpAgent: agent },
+      maxAttempts: 1,
+    });
+    try {
+      const sent = new Promise<void>((resolve) => {
+        const check = (): void => {
+          const sockets = Object.values(agent.sockets).flat();
+          if (
+            sockets.length > 0 &&
+            sockets.every((s) => s !== undefined && s.writableLength === 0 && s.bytesWritten > 0)
+          )
+            resolve();
+          else setImmediate(check);
+        };
+        check();
+      });
+      const queued = waiting
+        .send(new PutObjectCommand({ Bucket, Key: "queued", Body: "second", IfMatch }))
+        .catch((e: unknown) => e);
+      await sent;
+      // A round trip on a third connection, about another object: the server has read the queued
+      // request by its end.
+      await put("queued-probe", "x");
+      for (const s of Object.values(agent.sockets).flat()) s?.resetAndDestroy();
+      expect(await queued).toBeInstanceOf(Error);
+      holder.abort();
+      expect(await holding).toBeInstanceOf(Error);
+      // Neither upload took effect, and the object answers.
+      const read = await client.send(new GetObjectCommand({ Bucket, Key: "queued" }), {
+        abortSignal: AbortSignal.timeout(5_000),
+      });
+      expect(await read.Body?.transformToString()).toBe("first");
+    } finally {
+      waiting.destroy();
+      agent.destroy();
+    }
   });
 
   it("honours If-Match on delete, and a conditional delete of nothing is a no-op", async () => {
