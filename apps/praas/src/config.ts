@@ -211,7 +211,9 @@ function checkCombinations(out: Record<string, unknown>, source: Map<string, str
     ["s3Endpoint", ["s3"]],
     ["s3Region", ["s3"]],
     ["s3PathStyle", ["s3"]],
+    ["s3RequestTimeoutMs", ["s3"]],
     ["redisKeyPrefix", ["redis"]],
+    ["redisCommandTimeoutMs", ["redis"]],
     ["stateDir", ["lmdb", "fs"]],
   ];
   for (const [key, kinds] of only) {

@@ -11,6 +11,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_REDIS_KEY_PREFIX,
   DEFAULT_STATE_DIR,
+  DEFAULT_STORE_TIMEOUT_MS,
   defaultText,
   type OptionSpec,
   Options,
@@ -61,7 +62,9 @@ export interface StartConfig {
   readonly s3Endpoint: string | undefined;
   readonly s3Region: string | undefined;
   readonly s3PathStyle: boolean | undefined;
+  readonly s3RequestTimeoutMs: number | undefined;
   readonly redisKeyPrefix: string | undefined;
+  readonly redisCommandTimeoutMs: number | undefined;
   /** Where reminders live: "redis" (default in a cluster) or "local" (beside lmdb/fs state, else memory). */
   readonly reminders: RemindersKind;
   /** Run this many silo processes on this host as one cluster (`--silos N|auto`; see docs/workers.md). */
@@ -404,11 +407,34 @@ export const SETTINGS: readonly Setting[] = [
     spec: s3(S3_OPTIONS.forcePathStyle, "; credentials: the AWS SDK default chain (AWS_ACCESS_KEY_ID, …)"),
   },
   {
+    key: "s3RequestTimeoutMs",
+    group: "storage",
+    input: "number",
+    arg: "<n>",
+    spec: s3({
+      ...S3_OPTIONS.requestTimeoutMs,
+      default: undefined,
+      defaultText: String(S3_OPTIONS.requestTimeoutMs.default),
+    }),
+  },
+  {
     key: "redisKeyPrefix",
     group: "storage",
     input: "string",
     arg: "<prefix>",
     spec: Options.text({ doc: "redis: key prefix", defaultText: DEFAULT_REDIS_KEY_PREFIX }),
+  },
+  {
+    key: "redisCommandTimeoutMs",
+    group: "storage",
+    input: "number",
+    arg: "<n>",
+    spec: Options.integer({
+      doc: "redis: ms a state read or write may wait for Redis before it fails with STORE_TIMEOUT",
+      min: 1,
+      max: 600_000,
+      defaultText: String(DEFAULT_STORE_TIMEOUT_MS),
+    }),
   },
   {
     key: "logLevel",

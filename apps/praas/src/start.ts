@@ -145,7 +145,12 @@ function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): P
   } else if (config.storage === "memory") storage = new MemoryStateStore();
   else if (config.storage === "fs") storage = new FileStateStore(stateDirOf(config));
   else if (config.storage === "redis")
-    storage = redisStateStore({ url: redisUrl, keyPrefix: config.redisKeyPrefix, log });
+    storage = redisStateStore({
+      url: redisUrl,
+      keyPrefix: config.redisKeyPrefix,
+      log,
+      commandTimeoutMs: config.redisCommandTimeoutMs,
+    });
   else if (config.storage === "s3") {
     try {
       storage = s3Storage({
@@ -154,6 +159,7 @@ function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): P
         endpoint: config.s3Endpoint,
         region: config.s3Region,
         forcePathStyle: config.s3PathStyle,
+        requestTimeoutMs: config.s3RequestTimeoutMs,
       });
     } catch (err) {
       // Whatever the S3 store refuses here is one of its options, each an --s3-* setting.

@@ -79,6 +79,21 @@ export class DuplicateActorTypeError extends PraasError {
   }
 }
 
+/**
+ * A state store did not answer in time (the S3 store's `requestTimeoutMs`, the
+ * Redis store's `commandTimeoutMs`). The request was given up; a write or delete
+ * may or may not have been applied (a `"turn"` activation whose write this was
+ * is reset, and its next call loads what the store holds). Retryable.
+ */
+export class StoreTimeoutError extends PraasError {
+  constructor(store: string, what: "read" | "write" | "delete", location: string, timeoutMs: number) {
+    const outcome = what === "read" ? "" : "; it may or may not have been applied";
+    super("STORE_TIMEOUT", `${store} did not answer the ${what} of ${location} within ${timeoutMs} ms${outcome}`, {
+      retryable: true,
+    });
+  }
+}
+
 /** A conditional save found a different version than the one it expected. */
 export class StateConflictError extends PraasError {
   /** The version the write was conditional on (null: nothing may be stored). */
@@ -208,6 +223,7 @@ const frameworkClasses = new Map<string, { prototype: PraasError }>([
   ["INVALID_ARGUMENT", InvalidArgumentError],
   ["DUPLICATE_ACTOR_TYPE", DuplicateActorTypeError],
   ["STATE_CONFLICT", StateConflictError],
+  ["STORE_TIMEOUT", StoreTimeoutError],
   ["STALE_ACTIVATION", StaleActivationError],
   ["STATE_DIR_LOCKED", StateDirLockedError],
   ["CORRUPT_STATE", CorruptStateError],

@@ -46,6 +46,7 @@ export {
   StateConflictError,
   StateDirLockedError,
   StateVersionError,
+  StoreTimeoutError,
   StuckTurnError,
   TimeoutError,
 } from "./errors.js";

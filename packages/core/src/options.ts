@@ -22,6 +22,8 @@ import { InvalidArgumentError } from "./errors.js";
 export const DEFAULT_STATE_DIR = ".praas-state";
 /** Prefix of every key the Redis state store writes when none is given. */
 export const DEFAULT_REDIS_KEY_PREFIX = "praas:state:";
+/** How long the networked state stores (S3, Redis) wait for one request before STORE_TIMEOUT, in ms. */
+export const DEFAULT_STORE_TIMEOUT_MS = 10_000;
 
 /** The Redis hash holding a cluster's reminders (one per cluster; a lone silo's is `praas:reminders`). */
 export function remindersKey(cluster: string | undefined): string {

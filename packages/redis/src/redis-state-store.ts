@@ -3,6 +3,7 @@ import {
   type ActorId,
   CorruptStateError,
   consoleLog,
+  DEFAULT_STORE_TIMEOUT_MS,
   GroupCommit,
   InvalidArgumentError,
   type LogFunction,
@@ -10,8 +11,10 @@ import {
   StateConflictError,
   type StateStore,
   type StoredState,
+  StoreTimeoutError,
 } from "@praas/core/internal";
 import { Redis } from "ioredis";
+import { withinDeadline } from "./deadline.js";
 import { watchRedis } from "./health.js";
 import { defineScript, type LuaScript } from "./lua-script.js";
 import { fenceLua, WriteFence } from "./write-fence.js";
@@ -69,6 +72,13 @@ export interface RedisStateStoreOptions {
   readonly keyPrefix?: string;
   /** Where "Redis unreachable / reachable again" goes, once per outage (default: the console). */
   readonly log?: LogFunction;
+  /**
+   * How long a read, a batch of writes or a delete may wait for Redis, in ms, before it fails with
+   * the retryable `StoreTimeoutError` (`STORE_TIMEOUT`). Without it a connection the network
+   * black-holes would hold the writes, and the actors behind them, until TCP gives up (minutes).
+   * A write given up on may still be applied later. Default 10,000.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 // KEYS: [fence], state key, temporary key with the new value. ARGV: fence, expected token (raw
@@ -168,6 +178,7 @@ export class RedisStateStore implements StateStore {
   readonly #batches = new GroupCommit<PendingSave>((batch) => this.#commit(batch), { maxBatch: 512 });
   /** Membership's check on every write (write-fence.ts), once a cluster silo turns it on. */
   readonly #fence: WriteFence;
+  readonly #timeoutMs: number;
 
   constructor(options: RedisStateStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -181,6 +192,13 @@ export class RedisStateStore implements StateStore {
       throw new InvalidArgumentError(`RedisStateStore keyPrefix must be a string, got ${typeof keyPrefix}`);
     }
     this.keyPrefix = keyPrefix ?? "praas:state:";
+    const timeout = options.commandTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 600_000) {
+      throw new InvalidArgumentError(
+        `RedisStateStore commandTimeoutMs must be an integer 1…600000 (ms), got ${String(options.commandTimeoutMs)}`,
+      );
+    }
+    this.#timeoutMs = timeout;
     if (client !== undefined) {
       if (typeof client !== "object" || client === null || typeof (client as Redis).evalsha !== "function") {
         throw new InvalidArgumentError("RedisStateStore client must be an ioredis client");
@@ -236,7 +254,7 @@ export class RedisStateStore implements StateStore {
     const key = this.keyOf(id);
     let value: Buffer | null;
     try {
-      value = await this.#client.getBuffer(key);
+      value = await this.#within(this.#client.getBuffer(key), "read", id);
     } catch (err) {
       if (!(err instanceof Error && err.message.startsWith("WRONGTYPE"))) throw err;
       const kind = await this.#client.type(key);
@@ -287,7 +305,7 @@ export class RedisStateStore implements StateStore {
     let reply: unknown;
     try {
       // Buffer replies: a token found instead is 16 raw bytes.
-      reply = await this.#batchSave.runBuffer(keys.length, ...keys, ...args);
+      reply = await this.#within(this.#batchSave.runBuffer(keys.length, ...keys, ...args), "write", batch);
     } catch (err) {
       throw this.#fence.failure(err, `${batch.length} write(s) to ${this.keyPrefix}…`, batch.length);
     }
@@ -312,10 +330,14 @@ export class RedisStateStore implements StateStore {
     const fence = this.#fence.args(this.describe(id));
     let result: unknown;
     try {
-      [, result] = await Promise.all([
-        this.#client.set(temp, value, "PX", TEMP_TTL_MS),
-        this.#switch.run(fence.keys.length + 2, ...fence.keys, key, temp, fence.member, expectedToken),
-      ]);
+      [, result] = await this.#within(
+        Promise.all([
+          this.#client.set(temp, value, "PX", TEMP_TTL_MS),
+          this.#switch.run(fence.keys.length + 2, ...fence.keys, key, temp, fence.member, expectedToken),
+        ]),
+        "write",
+        id,
+      );
     } catch (err) {
       throw this.#fence.failure(err, this.describe(id), 1);
     }
@@ -327,23 +349,38 @@ export class RedisStateStore implements StateStore {
   async delete(id: ActorId, expected?: string): Promise<void> {
     const key = this.keyOf(id);
     if (expected === undefined && !this.#fence.on) {
-      await this.#client.del(key);
+      await this.#within(this.#client.del(key), "delete", id);
       return;
     }
     const fence = this.#fence.args(this.describe(id));
     let deleted: unknown;
     try {
-      deleted = await this.#deleteIf.run(
-        fence.keys.length + 1,
-        ...fence.keys,
-        key,
-        fence.member,
-        expected === undefined ? ANY : tokenOf(expected),
+      deleted = await this.#within(
+        this.#deleteIf.run(
+          fence.keys.length + 1,
+          ...fence.keys,
+          key,
+          fence.member,
+          expected === undefined ? ANY : tokenOf(expected),
+        ),
+        "delete",
+        id,
       );
     } catch (err) {
       throw this.#fence.failure(err, this.describe(id), 1);
     }
     if (deleted !== 1) throw new StateConflictError(this.describe(id), expected ?? null);
+  }
+
+  /** `op` under the command timeout; `about`: the actor, or a batch of saves (named by its first). */
+  #within<T>(op: Promise<T>, what: "read" | "write" | "delete", about: ActorId | readonly PendingSave[]): Promise<T> {
+    return withinDeadline(op, this.#timeoutMs, () => {
+      if (!isBatch(about)) return new StoreTimeoutError("Redis", what, this.describe(about), this.#timeoutMs);
+      const batch = about;
+      const first = this.describe((batch[0] as PendingSave).id);
+      const where = batch.length === 1 ? first : `${first} and ${batch.length - 1} more key(s) in one batch`;
+      return new StoreTimeoutError("Redis", what, where, this.#timeoutMs);
+    });
   }
 
   async close(): Promise<void> {
@@ -359,6 +396,10 @@ export class RedisStateStore implements StateStore {
       this.#client.disconnect();
     }
   }
+}
+
+function isBatch(about: ActorId | readonly PendingSave[]): about is readonly PendingSave[] {
+  return Array.isArray(about);
 }
 
 /**

@@ -1,7 +1,13 @@
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { InvalidArgumentError, type OptionSpec, Options, readOption } from "@praas/core/internal";
+import {
+  DEFAULT_STORE_TIMEOUT_MS,
+  InvalidArgumentError,
+  type OptionSpec,
+  Options,
+  readOption,
+} from "@praas/core/internal";
 
 export interface S3StorageOptions {
   /** The bucket holding the state objects (it must exist). */
@@ -24,6 +30,13 @@ export interface S3StorageOptions {
    * give your own `client` at least as many sockets.
    */
   readonly writeConcurrency?: number;
+  /**
+   * How long one operation (a read with its body, a write, a delete) may take, in ms, before the
+   * store gives up on it with the retryable `StoreTimeoutError` (`STORE_TIMEOUT`). Without it a
+   * request black-holed by the network would hold its actor's writes, and the actor, for ever.
+   * A write given up on may or may not have been stored. Default 10,000.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** Options checked and defaults applied. */
@@ -34,6 +47,7 @@ export interface ResolvedS3Options {
   /** True when the store built the client and must destroy it on close. */
   readonly ownsClient: boolean;
   readonly writeConcurrency: number;
+  readonly requestTimeoutMs: number;
   /** The socket pools of a client the store built (none for a client given to it). */
   readonly agents: readonly HttpAgent[];
 }
@@ -67,6 +81,12 @@ export const S3_OPTIONS = {
     max: 1024,
     default: DEFAULT_WRITE_CONCURRENCY,
   }),
+  requestTimeoutMs: Options.integer({
+    doc: "ms one S3 request may take before it fails with STORE_TIMEOUT",
+    min: 1,
+    max: 600_000,
+    default: DEFAULT_STORE_TIMEOUT_MS,
+  }),
 } as const;
 
 const read = <T>(spec: OptionSpec<T>, name: string, value: unknown): T | undefined =>
@@ -79,6 +99,7 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
   }
   const { credentials, client } = options;
   const writeConcurrency = read(S3_OPTIONS.writeConcurrency, "writeConcurrency", options.writeConcurrency) as number;
+  const requestTimeoutMs = read(S3_OPTIONS.requestTimeoutMs, "requestTimeoutMs", options.requestTimeoutMs) as number;
   const bucket = read(S3_OPTIONS.bucket, "bucket", options.bucket ?? "") as string;
   const prefix = read(S3_OPTIONS.prefix, "prefix", options.prefix);
   const endpoint = read(S3_OPTIONS.endpoint, "endpoint", options.endpoint);
@@ -102,7 +123,15 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
         `S3 option client cannot be combined with ${clash.join(", ")}: configure the client`,
       );
     }
-    return { bucket, prefix: normalizedPrefix, client, ownsClient: false, writeConcurrency, agents: [] };
+    return {
+      bucket,
+      prefix: normalizedPrefix,
+      client,
+      ownsClient: false,
+      writeConcurrency,
+      requestTimeoutMs,
+      agents: [],
+    };
   }
   const config: S3ClientConfig = {
     // Checksums only where an operation requires them: with the SDK defaults
@@ -127,6 +156,7 @@ export function resolveS3Options(options: S3StorageOptions): ResolvedS3Options {
     client: new S3Client(config),
     ownsClient: true,
     writeConcurrency,
+    requestTimeoutMs,
     agents: [httpAgent, httpsAgent],
   };
 }

@@ -17,6 +17,7 @@ import {
   StateConflictError,
   type StateStore,
   type StoredState,
+  StoreTimeoutError,
 } from "@praas/core/internal";
 import { decodeObject, encodeObject, S3_OBJECT_FORMAT } from "./object-format.js";
 import { resolveS3Options, type S3StorageOptions } from "./options.js";
@@ -42,6 +43,7 @@ export class S3StateStore implements StateStore {
   readonly #ownsClient: boolean;
   readonly #writes: WriteWindow;
   readonly #agents: readonly Agent[];
+  readonly #requestTimeoutMs: number;
   /** Writes accepted and not settled (queued in the window or in flight): what `abandonWrites` fails. */
   readonly #pending = new Set<AbortController>();
 
@@ -53,6 +55,7 @@ export class S3StateStore implements StateStore {
     this.#ownsClient = resolved.ownsClient;
     this.#writes = new WriteWindow(resolved.writeConcurrency);
     this.#agents = resolved.agents;
+    this.#requestTimeoutMs = resolved.requestTimeoutMs;
   }
 
   /** Writes in flight now (at most `writeConcurrency`). */
@@ -85,11 +88,16 @@ export class S3StateStore implements StateStore {
     let etag: string | undefined;
     let format: string | undefined;
     try {
-      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(id) }));
-      etag = res.ETag;
-      format = res.Metadata?.["praas-format"];
-      if (res.Body === undefined) throw new CorruptStateError(this.describe(id), "S3 returned no body");
-      body = await res.Body.transformToByteArray();
+      // The deadline covers the body too: a read can stall after its headers as well as before.
+      body = await this.#timed(id, "read", undefined, async (abortSignal) => {
+        const res = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(id) }), {
+          abortSignal,
+        });
+        etag = res.ETag;
+        format = res.Metadata?.["praas-format"];
+        if (res.Body === undefined) throw new CorruptStateError(this.describe(id), "S3 returned no body");
+        return res.Body.transformToByteArray();
+      });
     } catch (err) {
       if (isMissingKey(err)) return undefined;
       throw err;
@@ -118,7 +126,7 @@ export class S3StateStore implements StateStore {
     });
     let etag: string | undefined;
     try {
-      etag = (await this.#write(id, (abortSignal) => this.#client.send(command, { abortSignal }))).ETag;
+      etag = (await this.#write(id, "write", (abortSignal) => this.#client.send(command, { abortSignal }))).ETag;
     } catch (err) {
       const status = statusOf(err);
       // 412: the precondition failed; 409: a concurrent conditional write won;
@@ -139,7 +147,7 @@ export class S3StateStore implements StateStore {
   async delete(id: ActorId, expected?: string): Promise<void> {
     const Key = this.keyOf(id);
     try {
-      await this.#write(id, (abortSignal) =>
+      await this.#write(id, "delete", (abortSignal) =>
         this.#client.send(
           new DeleteObjectCommand({
             Bucket: this.bucket,
@@ -154,7 +162,7 @@ export class S3StateStore implements StateStore {
       const status = statusOf(err);
       if (status !== 412 && status !== 409) throw err;
       // Some servers answer 412 for a conditional delete of nothing: deleting nothing is fine.
-      if (!(await this.#exists(Key))) return;
+      if (!(await this.#exists(id, Key))) return;
       throw new StateConflictError(this.describe(id), expected ?? null);
     }
   }
@@ -182,26 +190,55 @@ export class S3StateStore implements StateStore {
     this.#pending.clear();
   }
 
-  /** A write through the window that `abandonWrites` can fail. */
-  async #write<T>(id: ActorId, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /** A write through the window that `abandonWrites` can fail, timed from when it leaves the window's queue. */
+  async #write<T>(id: ActorId, what: Operation, send: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     this.#pending.add(ac);
     try {
       return await this.#writes.run(() => {
         if (ac.signal.aborted) throw new WriteAbandonedError(this.describe(id));
-        return send(ac.signal);
+        return this.#timed(id, what, ac, send);
       });
     } catch (err) {
-      if (ac.signal.aborted) throw new WriteAbandonedError(this.describe(id));
+      if (ac.signal.aborted && !(err instanceof StoreTimeoutError)) throw new WriteAbandonedError(this.describe(id));
       throw err;
     } finally {
       this.#pending.delete(ac);
     }
   }
 
-  async #exists(Key: string): Promise<boolean> {
+  /**
+   * Run one operation under the request timeout: past it the operation is aborted (the SDK closes
+   * its socket and makes no further attempt) and fails with `StoreTimeoutError`. `ac`: the
+   * operation's own controller, when something else (abandonWrites) may abort it too.
+   */
+  async #timed<T>(
+    id: ActorId,
+    what: Operation,
+    ac: AbortController | undefined,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const controller = ac ?? new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#requestTimeoutMs);
     try {
-      await this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return await run(controller.signal);
+    } catch (err) {
+      if (timedOut) throw new StoreTimeoutError("S3", what, this.describe(id), this.#requestTimeoutMs);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #exists(id: ActorId, Key: string): Promise<boolean> {
+    try {
+      await this.#timed(id, "read", undefined, (abortSignal) =>
+        this.#client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal }),
+      );
       return true;
     } catch (err) {
       if (isMissingKey(err)) return false;
@@ -227,6 +264,8 @@ export class WriteAbandonedError extends PraasError {
 
 // Rebuilt as itself when it reaches a caller in this process.
 registerErrorClass("STORE_WRITE_ABANDONED", WriteAbandonedError);
+
+type Operation = "read" | "write" | "delete";
 
 /** Close a socket with a TCP RST, dropping what it still holds to send; a plain close where that is not possible. */
 function resetSocket(socket: Duplex): void {

@@ -38,7 +38,10 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   SILO_STOPPED: 503,
   SILO_UNAVAILABLE: 503,
   DEACTIVATED: 503,
+  STORE_WRITE_ABANDONED: 503,
+  STORE_WRITE_FENCED: 503,
   TIMEOUT: 504,
+  STORE_TIMEOUT: 504,
 };
 
 export function httpStatusOf(code: string): number {
