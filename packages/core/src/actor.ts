@@ -66,11 +66,22 @@ let constructing: ActorHost | undefined;
 /** @internal Build an actor instance bound to `host` (the base constructor picks it up). */
 export function constructActor<T extends Actor<unknown>>(cls: new () => T, host: ActorHost): T {
   constructing = host;
+  let actor: T;
   try {
-    return new cls();
+    actor = new cls();
   } finally {
     constructing = undefined;
   }
+  // A class field `state = …` (JavaScript, or TypeScript with define semantics) is an own property
+  // of the instance that hides the state accessor: the actor's changes would never reach the
+  // runtime, which would go on storing the initial state. Refuse it rather than lose them quietly.
+  if (Object.hasOwn(actor, "state")) {
+    throw new TypeError(
+      `${cls.name} declares "state" as a class field, which hides the state the runtime stores: ` +
+        `its changes would never be saved. Give the first state with "static initialState() { return …; }" instead`,
+    );
+  }
+  return actor;
 }
 
 /**

@@ -411,6 +411,25 @@ describe("configuration", () => {
     await expect(ref.add(1)).rejects.toMatchObject({ code: "SILO_STOPPED", retryable: true });
   });
 
+  it("refuses a class that declares state as a class field, which would hide its changes from the store", async () => {
+    class FieldState extends Actor<{ value: number }> {
+      // @ts-expect-error: the mistake under test (TypeScript flags it; JavaScript does not)
+      state = { value: 0 };
+      add(n: number): number {
+        this.state.value += n;
+        return this.state.value;
+      }
+    }
+    const silo = await Silo.start({ actors: [FieldState] });
+    try {
+      await expect(silo.ref(FieldState, "k").add(1)).rejects.toThrow(
+        /FieldState declares "state" as a class field.*static initialState\(\)/,
+      );
+    } finally {
+      await silo.stop();
+    }
+  });
+
   it("does not let actors be constructed outside a silo", () => {
     expect(() => new Counter()).toThrow(/created by a silo/);
   });
