@@ -1,3 +1,14 @@
+import { DEFAULT_STORE_TIMEOUT_MS, InvalidArgumentError } from "@praas/core/internal";
+
+/** A store's `commandTimeoutMs` option checked (whole ms, 1…600000), or the default. */
+export function commandTimeoutOf(value: unknown, store: string): number {
+  if (value === undefined) return DEFAULT_STORE_TIMEOUT_MS;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 600_000) {
+    throw new InvalidArgumentError(`${store} commandTimeoutMs must be an integer 1…600000 (ms), got ${String(value)}`);
+  }
+  return value;
+}
+
 /**
  * Settle with `op`, or with `timeout()` once `ms` have passed, whichever is
  * first. The command behind `op` is not withdrawn: ioredis still holds it and

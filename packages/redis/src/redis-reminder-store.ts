@@ -11,8 +11,10 @@ import {
   type ReminderRecord,
   type ReminderStore,
   reminderKey,
+  StoreTimeoutError,
 } from "@praas/core/internal";
 import { Redis } from "ioredis";
+import { commandTimeoutOf, withinDeadline } from "./deadline.js";
 import { watchRedis } from "./health.js";
 import { defineScript, type LuaScript } from "./lua-script.js";
 import { fenceLua, WriteFence } from "./write-fence.js";
@@ -36,6 +38,8 @@ export interface RedisReminderStoreOptions {
   readonly key?: string;
   /** Where "Redis unreachable / reachable again" goes, once per outage (default: the console). */
   readonly log?: LogFunction;
+  /** How long a read or write may wait for Redis before it fails with `StoreTimeoutError` (ms; default 10,000). */
+  readonly commandTimeoutMs?: number;
 }
 
 /**
@@ -51,6 +55,7 @@ export class RedisReminderStore implements ReminderStore {
   /** Membership's check on every put and delete (write-fence.ts), once a cluster silo turns it on. */
   readonly #fence: WriteFence;
   readonly #write: LuaScript;
+  readonly #timeoutMs: number;
 
   constructor(options: RedisReminderStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -67,6 +72,7 @@ export class RedisReminderStore implements ReminderStore {
     this.key = options.key ?? "praas:reminders";
     if (typeof this.key !== "string" || this.key.length === 0)
       throw new InvalidArgumentError("RedisReminderStore key must be a non-empty string");
+    this.#timeoutMs = commandTimeoutOf(options.commandTimeoutMs, "RedisReminderStore");
     this.#owned = options.client === undefined;
     this.#client = options.client ?? new Redis(options.url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
     if (this.#owned) watchRedis(this.#client, options.log ?? consoleLog);
@@ -88,7 +94,7 @@ export class RedisReminderStore implements ReminderStore {
     const field = reminderKey(reminder.actor, reminder.name);
     const value = Buffer.from(encode(reminder));
     if (!this.#fence.on) {
-      await this.#client.hset(this.key, field, value);
+      await this.#within(this.#client.hset(this.key, field, value), "write", field);
       return;
     }
     await this.#fenced(field, value);
@@ -97,7 +103,7 @@ export class RedisReminderStore implements ReminderStore {
   async delete(actor: ActorId, name: string): Promise<void> {
     const field = reminderKey(actor, name);
     if (!this.#fence.on) {
-      await this.#client.hdel(this.key, field);
+      await this.#within(this.#client.hdel(this.key, field), "delete", field);
       return;
     }
     await this.#fenced(field, "");
@@ -107,7 +113,11 @@ export class RedisReminderStore implements ReminderStore {
     const where = `redis:${this.key}[${field}]`;
     const fence = this.#fence.args(where);
     try {
-      await this.#write.run(fence.keys.length + 1, ...fence.keys, this.key, fence.member, field, value);
+      await this.#within(
+        this.#write.run(fence.keys.length + 1, ...fence.keys, this.key, fence.member, field, value),
+        value === "" ? "delete" : "write",
+        field,
+      );
     } catch (err) {
       throw this.#fence.failure(err, where, 1);
     }
@@ -115,13 +125,21 @@ export class RedisReminderStore implements ReminderStore {
 
   async get(actor: ActorId, name: string): Promise<ReminderRecord | undefined> {
     const field = reminderKey(actor, name);
-    const bytes = await this.#client.hgetBuffer(this.key, field);
+    const bytes = await this.#within(this.#client.hgetBuffer(this.key, field), "read", field);
     return bytes === null ? undefined : this.#decode(field, bytes);
   }
 
   async list(): Promise<ReminderRecord[]> {
-    const all = await this.#client.hgetallBuffer(this.key);
+    const all = await this.#within(this.#client.hgetallBuffer(this.key), "read");
     return Object.entries(all).map(([field, bytes]) => this.#decode(field, bytes));
+  }
+
+  /** `op` under the command timeout (see deadline.ts); `field`: the reminder, or none for the whole hash. */
+  #within<T>(op: Promise<T>, what: "read" | "write" | "delete", field?: string): Promise<T> {
+    return withinDeadline(op, this.#timeoutMs, () => {
+      const where = field === undefined ? `redis:${this.key}` : `redis:${this.key}[${field}]`;
+      return new StoreTimeoutError("Redis", what, where, this.#timeoutMs);
+    });
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,6 @@ import {
   type ActorId,
   CorruptStateError,
   consoleLog,
-  DEFAULT_STORE_TIMEOUT_MS,
   GroupCommit,
   InvalidArgumentError,
   type LogFunction,
@@ -14,7 +13,7 @@ import {
   StoreTimeoutError,
 } from "@praas/core/internal";
 import { Redis } from "ioredis";
-import { withinDeadline } from "./deadline.js";
+import { commandTimeoutOf, withinDeadline } from "./deadline.js";
 import { watchRedis } from "./health.js";
 import { defineScript, type LuaScript } from "./lua-script.js";
 import { fenceLua, WriteFence } from "./write-fence.js";
@@ -192,13 +191,7 @@ export class RedisStateStore implements StateStore {
       throw new InvalidArgumentError(`RedisStateStore keyPrefix must be a string, got ${typeof keyPrefix}`);
     }
     this.keyPrefix = keyPrefix ?? "praas:state:";
-    const timeout = options.commandTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 600_000) {
-      throw new InvalidArgumentError(
-        `RedisStateStore commandTimeoutMs must be an integer 1…600000 (ms), got ${String(options.commandTimeoutMs)}`,
-      );
-    }
-    this.#timeoutMs = timeout;
+    this.#timeoutMs = commandTimeoutOf(options.commandTimeoutMs, "RedisStateStore");
     if (client !== undefined) {
       if (typeof client !== "object" || client === null || typeof (client as Redis).evalsha !== "function") {
         throw new InvalidArgumentError("RedisStateStore client must be an ioredis client");

@@ -1,5 +1,5 @@
 import { StoreTimeoutError } from "@praas/core";
-import { RedisStateStore } from "@praas/redis";
+import { RedisReminderStore, RedisStateStore } from "@praas/redis";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterEach, describe, expect, it } from "vitest";
@@ -76,11 +76,47 @@ describe("Redis command timeout", () => {
     expect([...(v?.data ?? [])]).toEqual([1]);
   });
 
+  it("the reminder store's puts, reads, lists and deletes Redis does not answer fail with STORE_TIMEOUT", async () => {
+    const proxy = await startTcpProxy(Number(new URL(redisUrl()).port));
+    const reminders = new RedisReminderStore({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      key: uniqueName("reminders"),
+      commandTimeoutMs: 300,
+    });
+    cleanups.push(
+      async () => {
+        proxy.thaw();
+        await proxy.close();
+      },
+      () => reminders.close(),
+    );
+    const record = { actor: id, name: "tick", dueAt: 1_000, missedTotal: 0, failures: 0 };
+    await reminders.put(record);
+    proxy.freeze();
+    const failures = await Promise.all(
+      [
+        reminders.put({ ...record, dueAt: 2_000 }),
+        reminders.get(id, "tick"),
+        reminders.list(),
+        reminders.delete(id, "tick"),
+      ].map((p) =>
+        (p as Promise<unknown>).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    for (const err of failures) expect(err).toMatchObject({ code: "STORE_TIMEOUT", retryable: true });
+    proxy.thaw();
+    // Given up on, not withdrawn: the put and the delete after it reach Redis in order once it answers.
+    expect(await reminders.get(id, "tick")).toBeUndefined();
+  });
+
   it("rejects a command timeout that is not a whole number of ms in 1…600000", () => {
     for (const commandTimeoutMs of [0, -5, 2.5, 600_001, Number.NaN, "100"]) {
-      expect(() => new RedisStateStore({ url: redisUrl(), commandTimeoutMs: commandTimeoutMs as number })).toThrow(
-        /commandTimeoutMs must be an integer 1…600000/,
-      );
+      const options = { url: redisUrl(), commandTimeoutMs: commandTimeoutMs as number };
+      expect(() => new RedisStateStore(options)).toThrow(/commandTimeoutMs must be an integer 1…600000/);
+      expect(() => new RedisReminderStore(options)).toThrow(/commandTimeoutMs must be an integer 1…600000/);
     }
   });
 });
