@@ -29,6 +29,13 @@ import {
 
 export type StoreKind = "s3" | "redis" | "embedded";
 
+/**
+ * The silos' S3 request timeout here: shorter than the default (10 s), so that the scenario that
+ * freezes the S3 server outlasts it in a few seconds, and shorter than the load's call deadline,
+ * so that callers see the store's STORE_TIMEOUT rather than their own TIMEOUT.
+ */
+export const CHAOS_S3_REQUEST_TIMEOUT_MS = 1_500;
+
 export interface SystemOptions {
   /** Unique per run: cluster name, bucket, folder names. */
   readonly name: string;
@@ -98,6 +105,7 @@ export class SystemUnderTest {
         await createS3Bucket(o.s3, o.name);
         flags.push(...["--storage", "s3", "--s3-bucket", o.name, "--s3-endpoint", o.s3.endpoint]);
         flags.push(...["--s3-region", o.s3.region, "--s3-path-style"]);
+        flags.push("--s3-request-timeout-ms", String(CHAOS_S3_REQUEST_TIMEOUT_MS));
         extra.AWS_ACCESS_KEY_ID = o.s3.credentials.accessKeyId;
         extra.AWS_SECRET_ACCESS_KEY = o.s3.credentials.secretAccessKey;
       } else {

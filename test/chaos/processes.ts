@@ -520,7 +520,7 @@ export async function startS3Process(
   registry: ProcessRegistry,
   timeoutMs = 30_000,
   placement: Placement & { readonly port?: number } = {},
-): Promise<{ info: S3Info; stop(): Promise<void> }> {
+): Promise<{ info: S3Info; stop(): Promise<void>; pause(): void; resume(): void }> {
   const where = [...(placement.host === undefined ? [] : [placement.host, String(placement.port ?? 0)])];
   const [command, args] = (placement.launch ?? launchHere)(process.execPath, [S3_CHILD, ...where]);
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
@@ -551,7 +551,11 @@ export async function startS3Process(
   });
   return {
     info,
+    // SIGSTOP: the server's kernel still accepts connections and bytes, nothing answers.
+    pause: () => signal(child, "SIGSTOP"),
+    resume: () => signal(child, "SIGCONT"),
     stop: async () => {
+      signal(child, "SIGCONT");
       child.stdin?.end();
       const timer = setTimeout(() => signal(child, "SIGKILL"), 5_000);
       await exited;

@@ -160,6 +160,7 @@ async function main(): Promise<number> {
       seed,
       workDir,
       s3: s3.info,
+      s3Server: s3,
       registry,
       fullHistory: args.history,
       deadline: t0 + profile.budgetMs,

@@ -9,7 +9,7 @@
  */
 import { DEFAULT_DEAD_AFTER_MS, DEFAULT_HEARTBEAT_MS } from "@praas/core/internal";
 import { SOAK_IDLE_TIMEOUT_MS } from "./actors.js";
-import { type StoreKind, SystemUnderTest } from "./cluster.js";
+import { CHAOS_S3_REQUEST_TIMEOUT_MS, type StoreKind, SystemUnderTest } from "./cluster.js";
 import { type CheckResult, checkHistory, type FinalObservation, History } from "./history.js";
 import { type CounterKey, counterKeys, LoadGenerator, pick, rng } from "./load.js";
 import {
@@ -91,6 +91,8 @@ export interface RunEnv {
   readonly seed: number;
   readonly workDir: string;
   readonly s3: S3Info;
+  /** The S3 server's process, for the scenario that freezes it. */
+  readonly s3Server?: { pause(): void; resume(): void };
   readonly registry: ProcessRegistry;
   /** Keep every call of every key in the JSON report (default: the keys with violations). */
   readonly fullHistory: boolean;
@@ -104,6 +106,7 @@ export type FaultKind =
   | "silo-pause"
   | "redis-restart"
   | "redis-empty"
+  | "s3-freeze"
   /** Multi-host suite: a host cut from the network, a host cut from Redis only, silos added or drained. */
   | "partition"
   | "redis-partition"
@@ -737,6 +740,54 @@ function redisFaults(store: "s3" | "redis"): ScenarioSpec {
 }
 
 /**
+ * (5) The S3 server frozen (SIGSTOP: connections and bytes are still accepted, nothing answers)
+ * for longer than the silos' S3 request timeout, then SIGCONT. Reads and writes in flight must
+ * fail with STORE_TIMEOUT within that timeout, not hold their actors until S3 answers: "turn"
+ * activations whose write timed out are reset, and every key serves again once S3 does. Writes
+ * given up on may still land when the server wakes (it reads what its kernel buffered), which
+ * the checker allows: their calls failed, so they may or may not have happened.
+ */
+function s3Freeze(): ScenarioSpec {
+  const freezeMs = 3 * CHAOS_S3_REQUEST_TIMEOUT_MS;
+  return {
+    name: "s3-freeze/s3",
+    description: `3 silos, S3 state, "turn": the S3 server SIGSTOPped for ${freezeMs / 1000} s (the silos' S3 request timeout: ${CHAOS_S3_REQUEST_TIMEOUT_MS / 1000} s), then SIGCONT`,
+    body: async (run) => {
+      const server = run.env.s3Server;
+      if (server === undefined) throw new Error("no S3 server process to freeze");
+      const f = run.fault("s3-freeze", `SIGSTOP the S3 server for ${freezeMs / 1000} s`);
+      server.pause();
+      run.probe();
+      try {
+        await sleep(freezeMs);
+      } finally {
+        server.resume();
+      }
+      const thawed = run.now();
+      await run.awaitRecovery(f, freezeMs);
+      await run.steady(f);
+      // The calls that met the frozen store failed with the store's timeout, none with the
+      // caller's own (which would mean a store request held its actor past the store timeout).
+      const during = run.history.ops.filter((op) => op.start >= f.at && op.start < thawed && op.outcome !== undefined);
+      const codes = new Map<string, number>();
+      for (const op of during) {
+        if (op.outcome?.ok === false) codes.set(op.outcome.code, (codes.get(op.outcome.code) ?? 0) + 1);
+      }
+      const summary = [...codes].map(([c, n]) => `${c} ${n}`).join(", ") || "none";
+      run.notes.push(`"${f.label}": calls started during the freeze failed with: ${summary}`);
+      if ((codes.get("STORE_TIMEOUT") ?? 0) === 0) {
+        run.targetsMissed.push(`"${f.label}": no call failed with STORE_TIMEOUT while S3 was frozen (${summary})`);
+      }
+      if ((codes.get("TIMEOUT") ?? 0) > 0) {
+        run.targetsMissed.push(
+          `"${f.label}": ${codes.get("TIMEOUT")} call(s) waited out their own deadline while S3 was frozen: a store request outlived its timeout`,
+        );
+      }
+    },
+  };
+}
+
+/**
  * (4) Soak: keys go idle in turns (their types' idle timeout is 1 s: swapped
  * out, then reactivated under load), no faults. Half the keys "turn", half
  * "deactivate" persistence.
@@ -832,6 +883,11 @@ export function allCampaigns(): Campaign[] {
       silos: 3,
       scenarios: [soak("redis"), killLoop("redis"), pauseLoop("redis"), redisFaults("redis")],
     },
-    { name: "s3", store: "s3", silos: 3, scenarios: [soak("s3"), killLoop("s3"), pauseLoop("s3"), redisFaults("s3")] },
+    {
+      name: "s3",
+      store: "s3",
+      silos: 3,
+      scenarios: [soak("s3"), killLoop("s3"), pauseLoop("s3"), s3Freeze(), redisFaults("s3")],
+    },
   ];
 }
