@@ -17,6 +17,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * The local S3 server answers conditional writes as AWS S3 does; the stores'
  * fencing depends on it, so it is tested on its own, through the real SDK.
  */
+/** An upload body of one chunk, then nothing: the upload stays open until its client gives up. */
+function stalledBody(): { body: Readable; firstChunkTaken: Promise<void> } {
+  let reads = 0;
+  let taken!: () => void;
+  const firstChunkTaken = new Promise<void>((resolve) => {
+    taken = resolve;
+  });
+  const body = new Readable({
+    read() {
+      if (++reads === 1) this.push(Buffer.alloc(64 * 1024, 1));
+      else taken();
+    },
+  });
+  return { body, firstChunkTaken };
+}
+
 describe("local S3 server preconditions", () => {
   let client: S3Client;
   let Bucket: string;
@@ -87,18 +103,7 @@ describe("local S3 server preconditions", () => {
   ])("keeps serving an object after %s is cut off mid-body", async (_what, IfMatch) => {
     await put("cut", "first");
     // The client gives up while sending the body (as a silo abandoning its writes does).
-    let reads = 0;
-    let taken!: () => void;
-    const firstChunkTaken = new Promise<void>((resolve) => {
-      taken = resolve;
-    });
-    // One chunk, then nothing: the upload stays open until the client gives up.
-    const body = new Readable({
-      read() {
-        if (++reads === 1) this.push(Buffer.alloc(64 * 1024, 1));
-        else taken();
-      },
-    });
+    const { body, firstChunkTaken } = stalledBody();
     const abort = new AbortController();
     const refused = client
       .send(new PutObjectCommand({ Bucket, Key: "cut", Body: body, ContentLength: 10 * 2 ** 20, IfMatch }), {
@@ -122,18 +127,8 @@ describe("local S3 server preconditions", () => {
     ["an upload refused by its condition", '"not-it"'],
   ])("keeps serving an object after %s is reset (TCP RST) while it waits for its turn", async (_what, IfMatch) => {
     await put("queued", "first");
-    // An upload that holds the object's queue: one chunk of its body, then nothing.
-    let reads = 0;
-    let taken!: () => void;
-    const firstChunkTaken = new Promise<void>((resolve) => {
-      taken = resolve;
-    });
-    const body = new Readable({
-      read() {
-        if (++reads === 1) this.push(Buffer.alloc(64 * 1024, 1));
-        else taken();
-      },
-    });
+    // An upload that holds the object's queue.
+    const { body, firstChunkTaken } = stalledBody();
     const holder = new AbortController();
     const holding = client
       .send(new PutObjectCommand({ Bucket, Key: "queued", Body: body, ContentLength: 4 * 2 ** 20 }), {
