@@ -213,7 +213,6 @@ function checkCombinations(out: Record<string, unknown>, source: Map<string, str
     ["s3PathStyle", ["s3"]],
     ["s3RequestTimeoutMs", ["s3"]],
     ["redisKeyPrefix", ["redis"]],
-    ["redisCommandTimeoutMs", ["redis"]],
     ["stateDir", ["lmdb", "fs"]],
   ];
   for (const [key, kinds] of only) {
@@ -221,6 +220,12 @@ function checkCombinations(out: Record<string, unknown>, source: Map<string, str
       const now = source.has("storage") ? `storage is ${storage} (${source.get("storage")})` : `storage is ${storage}`;
       throw new ConfigError(`${at(key)} only applies to --storage ${kinds.join(" or ")}, but ${now}`);
     }
+  }
+  // The Redis command timeout covers what this silo keeps in Redis: state, reminders, or both.
+  if (given("redisCommandTimeoutMs") && storage !== "redis" && out.reminders !== "redis") {
+    throw new ConfigError(
+      `${at("redisCommandTimeoutMs")} only applies where Redis holds state or reminders (--storage redis, or --reminders redis: the default in a cluster), but storage is ${storage} and reminders are ${String(out.reminders)}`,
+    );
   }
   const silos = out.silos as number | undefined;
   if (silos !== undefined) {

@@ -430,7 +430,7 @@ export const SETTINGS: readonly Setting[] = [
     input: "number",
     arg: "<n>",
     spec: Options.integer({
-      doc: "redis: ms a state read or write may wait for Redis before it fails with STORE_TIMEOUT",
+      doc: "redis: ms a read or write of state or reminders may wait for Redis before it fails with STORE_TIMEOUT",
       min: 1,
       max: 600_000,
       defaultText: String(DEFAULT_STORE_TIMEOUT_MS),

@@ -170,8 +170,14 @@ function buildParts(config: StartConfig, log: LogFunction, local?: LocalSilo): P
     }
   }
   let reminders: ReminderStore | undefined;
-  if (config.reminders === "redis") reminders = redisReminderStore({ url: redisUrl, key: remindersKey(config), log });
-  else if (config.storage === "fs") reminders = new FileReminderStore(stateDirOf(config));
+  if (config.reminders === "redis") {
+    reminders = redisReminderStore({
+      url: redisUrl,
+      key: remindersKey(config),
+      log,
+      commandTimeoutMs: config.redisCommandTimeoutMs,
+    });
+  } else if (config.storage === "fs") reminders = new FileReminderStore(stateDirOf(config));
   let cluster: ClusterOptions | undefined;
   if (config.cluster !== undefined) {
     const membership: MembershipProvider = redisMembership({

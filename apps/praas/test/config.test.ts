@@ -142,4 +142,25 @@ describe("praas start configuration", () => {
     );
     expect(() => resolve({ ...cluster }, { PRAAS_DEAD_AFTER_MS: "0" })).toThrow(/must be an integer ≥ 1, got "0"/);
   });
+
+  test("store timeouts: each only where its store is used, whole ms in 1…600000", () => {
+    const redis = "redis://127.0.0.1:6379";
+    const s3 = { actors: ["a"], storage: "s3", "s3-bucket": "bucket" };
+    expect(resolve({ ...s3, "s3-request-timeout-ms": "2500" })).toMatchObject({ s3RequestTimeoutMs: 2500 });
+    expect(() => resolve({ actors: ["a"], "s3-request-timeout-ms": "2500" })).toThrow(
+      /s3RequestTimeoutMs \(--s3-request-timeout-ms\) only applies to --storage s3, but storage is lmdb/,
+    );
+    expect(() => resolve({ ...s3, "s3-request-timeout-ms": "0" })).toThrow(/must be an integer 1…600000, got "0"/);
+    // Redis holds state (--storage redis) or reminders (a cluster's default): both take the timeout.
+    expect(
+      resolve({ actors: ["a"], storage: "redis", "redis-url": redis, "redis-command-timeout-ms": "700" }),
+    ).toMatchObject({ redisCommandTimeoutMs: 700 });
+    expect(resolve({ ...s3, cluster: "c", "redis-url": redis, "redis-command-timeout-ms": "700" })).toMatchObject({
+      redisCommandTimeoutMs: 700,
+      reminders: "redis",
+    });
+    expect(() => resolve({ actors: ["a"], "redis-command-timeout-ms": "700" })).toThrow(
+      /redisCommandTimeoutMs \(--redis-command-timeout-ms\) only applies where Redis holds state or reminders.*storage is lmdb and reminders are local/,
+    );
+  });
 });
