@@ -5,23 +5,10 @@
  * (`advertise` names the proxy). Real sockets, real time.
  */
 import { MemoryMembershipRegistry, MemoryStateStore, memoryMembership } from "@praas/core/internal";
-import { Actor, Silo } from "@praas/silo";
+import { Silo } from "@praas/silo";
 import { freePort, startTcpProxy, type TcpProxy } from "@praas/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { bothInBothViews, keyOwnedBy } from "./two-silos.js";
-
-class Tally extends Actor<{ value: number }> {
-  static initialState() {
-    return { value: 0 };
-  }
-  add(n: number): number {
-    this.state.value += n;
-    return this.state.value;
-  }
-  get(): number {
-    return this.state.value;
-  }
-}
+import { bothInBothViews, keyOwnedBy, Tally } from "./two-silos.js";
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -5,27 +5,13 @@
  */
 import { type ActorId, MemoryStateStore, type PraasError, type StoredState } from "@praas/core/internal";
 import { redisMembership, redisStateStore } from "@praas/redis";
-import { Actor, Silo } from "@praas/silo";
+import { Silo } from "@praas/silo";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { redisUrl, uniqueName } from "@praas/testing/vitest";
 import { afterEach, describe, expect, it } from "vitest";
-import { bothInBothViews, keyOwnedBy, seesDead } from "./two-silos.js";
+import { bothInBothViews, keyOwnedBy, seesDead, TurnTally } from "./two-silos.js";
 
 const FAST = { heartbeatMs: 200, deadAfterMs: 1000 } as const;
-
-class Tally extends Actor<{ value: number }> {
-  static persistence = "turn" as const;
-  static initialState() {
-    return { value: 0 };
-  }
-  add(n: number): number {
-    this.state.value += n;
-    return this.state.value;
-  }
-  get(): number {
-    return this.state.value;
-  }
-}
 
 /** One store for both silos (as S3 would be); stopping a silo does not close it. */
 class SharedStore extends MemoryStateStore {
@@ -66,7 +52,7 @@ describe("a silo cut off from Redis", () => {
     const logs: string[][] = [[], []];
     const start = (i: number, url: string) =>
       Silo.start({
-        actors: [Tally],
+        actors: [TurnTally],
         storage: store,
         idleTimeoutMs: 600_000,
         log: (level, message) => logs[i]?.push(`${level} ${message}`),
@@ -87,7 +73,7 @@ describe("a silo cut off from Redis", () => {
     silos.push(b);
     await bothInBothViews(a, b);
     const key = keyOwnedBy(a, b, "Tally");
-    expect(await b.ref(Tally, key).add(5)).toBe(5);
+    expect(await b.ref(TurnTally, key).add(5)).toBe(5);
     const oldId = b.siloId;
 
     proxy.freeze();
@@ -95,20 +81,23 @@ describe("a silo cut off from Redis", () => {
       .poll(() => b.servingError() !== undefined, { message: "b to stop serving", timeout: 20_000, interval: 10 })
       .toBe(true);
     // Not served while the lease is out: a call with a short deadline gets no answer but its timeout.
-    for (const call of [b.ref(Tally, key, { timeoutMs: 300 }).get(), b.ref(Tally, key, { timeoutMs: 300 }).add(1)]) {
+    for (const call of [
+      b.ref(TurnTally, key, { timeoutMs: 300 }).get(),
+      b.ref(TurnTally, key, { timeoutMs: 300 }).add(1),
+    ]) {
       const err = await failure(call);
       expect(["SILO_UNAVAILABLE", "TIMEOUT"]).toContain(err.code);
       expect(err.retryable).toBe(true);
     }
     // Its peer declares it dead and takes over its key, from the stored state.
     await seesDead(a, oldId);
-    expect(await a.ref(Tally, key).add(1)).toBe(6);
+    expect(await a.ref(TurnTally, key).add(1)).toBe(6);
 
     const back = new Promise<string>((resolve) => b.once("rejoined", (id) => resolve(id)));
     proxy.thaw();
     expect(await back).toBe(`${oldId}.1`);
-    expect(await b.ref(Tally, key).get()).toBe(6);
-    expect(await b.ref(Tally, key).add(1)).toBe(7);
+    expect(await b.ref(TurnTally, key).get()).toBe(6);
+    expect(await b.ref(TurnTally, key).add(1)).toBe(7);
     const log = logs[1] as string[];
     expect(log.filter((l) => /membership lease expired/.test(l))).toHaveLength(1);
     expect(log.filter((l) => /lost its membership of cluster .*: peers declared silo .* dead/.test(l))).toHaveLength(1);
@@ -130,7 +119,7 @@ describe("a silo whose Redis state store is on its membership's server", () => {
     const start = (i: number, url: string) => {
       const log = (level: string, message: string) => logs[i]?.push(`${level} ${message}`);
       return Silo.start({
-        actors: [Tally],
+        actors: [TurnTally],
         // Each silo its own connection: b's goes through the proxy, as its membership's does.
         storage: redisStateStore({ url, keyPrefix, log }),
         idleTimeoutMs: 600_000,
@@ -150,25 +139,25 @@ describe("a silo whose Redis state store is on its membership's server", () => {
       expect(log.filter((l) => /\bstate\b.*writes are fenced by cluster membership/.test(l))).toHaveLength(1);
     await bothInBothViews(a, b);
     const key = keyOwnedBy(a, b, "Tally");
-    expect(await b.ref(Tally, key).add(5)).toBe(5);
+    expect(await b.ref(TurnTally, key).add(5)).toBe(5);
     const oldId = b.siloId;
 
     proxy.freeze();
     // Still within its lease: b runs the turn, and its write to Redis is held in the cut.
-    const late = failure(b.ref(Tally, key, { timeoutMs: 60_000 }).add(10));
+    const late = failure(b.ref(TurnTally, key, { timeoutMs: 60_000 }).add(10));
     await seesDead(a, oldId);
     // The new owner loads what Redis holds.
-    expect(await a.ref(Tally, key).get()).toBe(5);
+    expect(await a.ref(TurnTally, key).get()).toBe(5);
     proxy.thaw();
     // The held write reaches Redis now, after b was declared dead: refused there, and the caller told so.
     const err = await late;
     expect(err.code).toBe("STORE_WRITE_FENCED");
     expect(err.retryable).toBe(true);
     // What a loaded is still what Redis holds: its own write goes through (a conflict, had the late write landed).
-    expect(await a.ref(Tally, key).add(1)).toBe(6);
+    expect(await a.ref(TurnTally, key).add(1)).toBe(6);
     const back = new Promise<string>((resolve) => b.once("rejoined", (id) => resolve(id)));
     expect(await back).toBe(`${oldId}.1`);
     // b's new incarnation writes again.
-    expect(await b.ref(Tally, key).add(1)).toBe(7);
+    expect(await b.ref(TurnTally, key).add(1)).toBe(7);
   });
 });

@@ -1,7 +1,27 @@
 /** Shared steps of the in-process two-silo tests: wait until both agree, pick a key by owner. */
 import { HashRing } from "@praas/core/internal";
-import type { Silo } from "@praas/silo";
+import { Actor, type Silo } from "@praas/silo";
 import { expect } from "vitest";
+
+/** The counter both two-silo tests call (saved on swap-out). */
+export class Tally extends Actor<{ value: number }> {
+  static initialState() {
+    return { value: 0 };
+  }
+  add(n: number): number {
+    this.state.value += n;
+    return this.state.value;
+  }
+  get(): number {
+    return this.state.value;
+  }
+}
+
+/** The same counter, written after every turn; same type name, so keys and stored state match. */
+export class TurnTally extends Tally {
+  static readonly actorType = "Tally";
+  static readonly persistence = "turn";
+}
 
 /** Resolves once each silo's view lists both. */
 export async function bothInBothViews(a: Silo, b: Silo, timeout = 20_000): Promise<void> {

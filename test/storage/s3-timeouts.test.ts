@@ -1,9 +1,10 @@
-import { Actor, type ActorId, decodeStateRecord, StoreTimeoutError } from "@praas/core";
+import { type ActorId, decodeStateRecord, StoreTimeoutError } from "@praas/core";
 import { ManualClock, Silo } from "@praas/silo";
 import { S3StateStore } from "@praas/storage-s3";
 import { startTcpProxy, type TcpProxy } from "@praas/testing";
 import { freshBucket, s3Server, uniqueName } from "@praas/testing/vitest";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TurnAccount } from "./actors.js";
 
 /**
  * The S3 store gives up on a request S3 does not answer (`requestTimeoutMs`),
@@ -11,20 +12,6 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
  * the actor, for ever. The requests go through a TCP proxy that swallows them:
  * S3 never sees them, and nobody is told.
  */
-
-class TurnCounter extends Actor<{ value: number }> {
-  static readonly persistence = "turn";
-  static initialState(): { value: number } {
-    return { value: 0 };
-  }
-  add(n: number): number {
-    this.state.value += n;
-    return this.state.value;
-  }
-  get(): number {
-    return this.state.value;
-  }
-}
 
 let bucket: string;
 beforeAll(async () => {
@@ -61,7 +48,7 @@ async function storesBehindProxy(requestTimeoutMs: number): Promise<{
   return { slow, direct, proxy };
 }
 
-const id: ActorId = { type: "TurnCounter", key: "k" };
+const id: ActorId = { type: "TurnAccount", key: "k" };
 const bytes = (...b: number[]) => new Uint8Array(b);
 
 describe("S3 request timeout", () => {
@@ -128,18 +115,18 @@ describe("S3 request timeout", () => {
 
   it('a "turn" actor whose write S3 never answers fails that call, then serves the next from what S3 holds', async () => {
     const { slow, direct, proxy } = await storesBehindProxy(300);
-    const silo = await Silo.start({ actors: [TurnCounter], storage: slow, clock: new ManualClock() });
+    const silo = await Silo.start({ actors: [TurnAccount], storage: slow, clock: new ManualClock() });
     cleanups.push(() => silo.stop());
-    const ref = silo.ref(TurnCounter, "k");
-    expect(await ref.add(1)).toBe(1);
+    const ref = silo.ref(TurnAccount, "k");
+    expect(await ref.deposit(1)).toBe(1);
     const held = proxy.holdWhen(/^PUT /m);
-    const lost = ref.add(10);
+    const lost = ref.deposit(10);
     await held;
     await expect(lost).rejects.toMatchObject({ code: "STORE_TIMEOUT", retryable: true });
     proxy.stopHolding();
     // The activation dropped the change it could not write; the key is not stuck behind the lost write.
-    expect(await ref.add(100)).toBe(101);
+    expect(await ref.deposit(100)).toBe(101);
     const stored = await direct.load(id);
-    expect(decodeStateRecord(stored?.data ?? bytes(), "s3").state).toEqual({ value: 101 });
+    expect(decodeStateRecord(stored?.data ?? bytes(), "s3").state).toEqual({ balance: 101 });
   });
 });
