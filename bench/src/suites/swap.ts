@@ -216,20 +216,42 @@ interface Figures {
 }
 
 /**
- * Untimed cycles before the timed ones, by state size: enough of them, for
- * long enough, that V8 has optimized the framework's path (the raw side is
- * mostly native code and needs little), and the store's scripts, connections
- * and files are warm. Without this the framework's side was timed half cold:
- * 30 cycles at 1 KiB showed +26 % where warm cycles show about half that.
+ * Untimed cycles before the timed ones, by state size: enough of them that V8
+ * has optimized the framework's path (the raw side is mostly native code and
+ * needs little), and the store's scripts, connections and files are warm.
+ * At least `min` cycles; then on until `cycles` or `ms`, whichever comes first
+ * (a slow store, S3 or the file store, stops on time).
+ *
+ * A swap runs each function of the path once, so V8 optimizes them late:
+ * with `node --trace-opt`, the activation's constructor, the commit log's
+ * append, the store's load and save, the record check and cbor-x's encoder
+ * finished optimizing between the 1,300th and the 2,000th cycle at 1 KiB on
+ * the embedded store. Timed before that (1,000 warm-up cycles, as this suite
+ * used to do), the overhead read +19 … +31 %; after, +4 … +14 %. A long-running
+ * silo runs the optimized code; the first cycles of a fresh process are
+ * reported apart (see {@link COLD_CYCLES}).
  */
-function warmUpFor(bytes: number): { cycles: number; ms: number } {
-  if (bytes <= 64 * KiB) return { cycles: 1000, ms: 1000 };
-  if (bytes <= MiB) return { cycles: 30, ms: 300 };
-  return { cycles: 2, ms: 0 };
+function warmUpFor(bytes: number): { min: number; cycles: number; ms: number } {
+  if (bytes <= 64 * KiB) return { min: 1000, cycles: 4000, ms: 4000 };
+  if (bytes <= MiB) return { min: 30, cycles: 30, ms: 300 };
+  return { min: 2, cycles: 2, ms: 0 };
 }
 
+/**
+ * The first cycles of the process (the first store and size measured): timed
+ * apart, before V8 has optimized the framework's path, so the table also says
+ * what a freshly started silo pays.
+ */
+const COLD_CYCLES = 300;
+
 /** Median ms of swap-out, swap-in, raw put and raw get for one backend and size, interleaved A B A B. */
-async function measureSize(silo: Silo, backend: Backend, bytes: number, rounds: number): Promise<Figures> {
+async function measureSize(
+  silo: Silo,
+  backend: Backend,
+  bytes: number,
+  rounds: number,
+  timeCold: boolean,
+): Promise<Figures & { coldOverhead?: number }> {
   const ref = silo.ref(SwapBlob, `blob-${bytes}`);
   await ref.fill(bytes);
   const raw = randomBytes(bytes);
@@ -238,8 +260,18 @@ async function measureSize(silo: Silo, backend: Backend, bytes: number, rounds: 
   let record: Uint8Array = new Uint8Array();
   const warm = warmUpFor(bytes);
   const warmUntil = performance.now() + warm.ms;
-  for (let i = 0; i < warm.cycles || performance.now() < warmUntil; i++) {
+  const cold: Figures[] = [];
+  for (let i = 0; i < warm.min || (i < warm.cycles && performance.now() < warmUntil); i++) {
     await ref.touch();
+    if (timeCold && i < COLD_CYCLES) {
+      const swapOut = await measure(() => silo.deactivate(ref));
+      const swapIn = await measure(() => ref.size());
+      raw[0] = ((raw[0] ?? 0) + 1) & 0xff;
+      const put = await measure(() => backend.put(raw));
+      const get = await measure(() => backend.get());
+      cold.push({ swapOut, swapIn, put, get, encode: 0, digest: 0 });
+      continue;
+    }
     await silo.deactivate(ref);
     await ref.size();
     raw[0] = ((raw[0] ?? 0) + 1) & 0xff;
@@ -265,7 +297,10 @@ async function measureSize(silo: Silo, backend: Backend, bytes: number, rounds: 
     }
   }
   const ms = (k: keyof Figures) => median(samples.map((s) => s[k])) / 1e6;
+  const coldMs = (k: keyof Figures) => median(cold.map((s) => s[k]));
   return {
+    coldOverhead:
+      cold.length === 0 ? undefined : (coldMs("swapOut") + coldMs("swapIn")) / (coldMs("put") + coldMs("get")) - 1,
     swapOut: ms("swapOut"),
     swapIn: ms("swapIn"),
     put: ms("put"),
@@ -291,6 +326,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const rows: Row[] = [];
   const summary: Record<string, number | string> = {};
   let worst = Number.NEGATIVE_INFINITY;
+  /** The store and size whose first cycles were timed apart (the process's first). */
+  let cold = "";
   try {
     for (const backend of [embeddedBackend(dir), fsBackend(dir), redisBackend(redis.url), s3Backend(s3)]) {
       // The silo owns the store and closes it (and its client) on stop.
@@ -299,7 +336,11 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         for (const bytes of sizes) {
           if (bytes > backend.maxBytes) continue;
           ctx.log(`${backend.name} ${sizeLabel(bytes)}`);
-          const f = await measureSize(silo, backend, bytes, rounds);
+          const f = await measureSize(silo, backend, bytes, rounds, rows.length === 0);
+          if (f.coldOverhead !== undefined) {
+            cold = `${backend.name} ${sizeLabel(bytes)}`;
+            summary.firstCyclesOverheadPct = Number((f.coldOverhead * 100).toFixed(1));
+          }
           const overhead = (f.swapOut + f.swapIn) / (f.put + f.get) - 1;
           worst = Math.max(worst, overhead);
           const praas = backend.name === "s3" ? PRAAS_S3_SWAP_OUT_MS[bytes] : undefined;
@@ -328,6 +369,11 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     await Promise.all([redis.stop(), s3.stop(), rm(dir, { recursive: true, force: true })]);
   }
   summary.worstOverheadPct = Number((worst * 100).toFixed(1));
+  const target = summary.embedded_1KiB_overhead_pct;
+  const targetLine =
+    typeof target === "number"
+      ? `${pct(target / 100)}, ${target <= TARGET_OVERHEAD * 100 ? "met" : "NOT met"}`
+      : "not measured";
   summary.targetOverheadPct = TARGET_OVERHEAD * 100;
   return {
     tables: [
@@ -335,7 +381,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         title: "Swap-out and swap-in of one actor's state vs raw put/get of the same bytes (median ms)",
         rows,
         notes: [
-          `Target: the framework adds ≤ ${TARGET_OVERHEAD * 100} % over the raw store operations (column "out+in vs put+get"); worst here ${pct(worst)}.`,
+          `Target: the framework adds ≤ ${TARGET_OVERHEAD * 100} % over the raw store operations at 1 KiB on the embedded store (column "out+in vs put+get"): ${targetLine}; worst of all rows ${pct(worst)}.`,
+          `Timed after warm-up (V8 has optimized the framework's path). A fresh process's first ${COLD_CYCLES} cycles (${cold}), timed apart: ${pct((summary.firstCyclesOverheadPct as number) / 100)}.`,
           "swap-out = silo.deactivate(ref) after a change (encode, compare with the bytes last stored, conditional write); swap-in = the next call (load, decode, activate, run).",
           "Raw = the least the same store must do: embedded = one O_DSYNC append to a pre-written file for a state its commit log takes (≤ 16 KiB), else an lmdb-js durable put, and an lmdb-js get; fs atomic durable replace (temp file, fsync, rename, fsync folder) / readFile, Redis SET / GET, S3 PutObject / GetObject. Redis and S3 are local servers on loopback (redis-server, s3rver).",
           "encode / digest = the framework's own CPU work per swap, timed alone on the same bytes: the state record encoding (one copy) and the byte comparison with the record last loaded or written that skips unchanged writes.",

@@ -10,11 +10,15 @@ export class MemoryStateStore implements StateStore {
 
   async load(id: ActorId): Promise<StoredState | undefined> {
     const stored = this.#objects.get(formatActorId(id));
-    // Copy: decoded state is made of views into these bytes, and an actor
-    // changing its state in place must not change what is stored.
+    // Copy: the caller may change what it loaded, and that must not change what is stored.
     return stored === undefined
       ? undefined
       : { data: Uint8Array.prototype.slice.call(stored.data), version: stored.version };
+  }
+
+  /** The stored bytes themselves (see StateStore.loadShared): the caller never changes them. */
+  async loadShared(id: ActorId): Promise<StoredState | undefined> {
+    return this.#objects.get(formatActorId(id));
   }
 
   async save(id: ActorId, data: Uint8Array, expected: string | null): Promise<string> {

@@ -19,8 +19,19 @@ export interface StoredState {
 export interface StateStore {
   /** Short name for logs and metrics ("memory", "fs", "s3", "redis"). */
   readonly kind: string;
-  /** Load the current bytes and version, or undefined when nothing is stored. */
+  /**
+   * Load the current bytes and version, or undefined when nothing is stored.
+   * The bytes are the caller's: changing them changes nothing stored.
+   */
   load(id: ActorId): Promise<StoredState | undefined>;
+  /**
+   * Optional: {@link load} without its defensive copy, for a store that keeps
+   * recent bytes in memory. The bytes may be the store's own, so the caller
+   * must never change them. The runtime loads through it on every swap-in: it
+   * only decodes the bytes (decoding copies what the state keeps) and compares
+   * later records with them.
+   */
+  loadShared?(id: ActorId): Promise<StoredState | undefined>;
   /**
    * Write `data` if the stored version is still `expected` (`null`: only if
    * nothing is stored). Returns the new version. Throws `StateConflictError`

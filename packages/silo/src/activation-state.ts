@@ -72,9 +72,9 @@ export class PersistentState {
   saveRetryAt = 0;
   /**
    * The record last loaded or written, to skip writes of unchanged state with a
-   * byte comparison. Decoded byte strings in the state are views of these bytes,
-   * so keeping them often costs no extra memory. `PRISTINE` for a never-stored
-   * actor: its initial state is only encoded if it is ever about to be written.
+   * byte comparison; never changed (it may be the store's own bytes: see
+   * StateStore.loadShared). `PRISTINE` for a never-stored actor: its initial
+   * state is only encoded if it is ever about to be written.
    */
   #savedBytes: Uint8Array | typeof PRISTINE | undefined;
   /** The last write queued (its failure swallowed): the next one runs after it. */
@@ -99,7 +99,9 @@ export class PersistentState {
     const cls = info.cls;
     if (info.persistence !== "none") {
       const { store } = host.ctx;
-      const stored = await store.load(host.id);
+      // Shared where the store offers it: nothing here changes the bytes (decoding copies what
+      // the state keeps), and a swap-in saves the copy.
+      const stored = await (store.loadShared?.(host.id) ?? store.load(host.id));
       if (stored !== undefined) {
         const record = decodeStateRecord(stored.data, () => store.describe(host.id));
         if (record.stateVersion > info.stateVersion) {

@@ -56,8 +56,11 @@ import { Call } from "./call.js";
 import { Inbox } from "./inbox.js";
 import type { ActorTypeInfo } from "./registry.js";
 
-/** Resolves when `abandon()` takes over a deactivation that waits on turns which may never end. */
-const ABANDONED: unique symbol = Symbol("abandoned");
+/** Settles a promise from outside its executor. */
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
 const ACTIVATED: Promise<void> = Promise.resolve();
 
 export class Activation {
@@ -82,8 +85,8 @@ export class Activation {
   inbox: Inbox | undefined = undefined;
   #deactivation: Promise<DeactivationOutcome> | undefined;
   #activation: Promise<void> | undefined;
-  /** Set by `abandon()`: wakes a deactivation waiting on turns that may never finish. */
-  #abandoned: { promise: Promise<typeof ABANDONED>; resolve: () => void } | undefined;
+  /** Answers the deactivation under way (`abandon()` may answer it first). */
+  #outcome: Settle<DeactivationOutcome> | undefined;
   #abandoning: Promise<AbandonedActivation> | undefined;
   /** Made when a turn first runs past its deadline. */
   #stuck: StuckTurnWatch | undefined;
@@ -165,7 +168,10 @@ export class Activation {
       await this.persistence.load();
       const instance = constructActor(this.info.cls, this.facade);
       this.turns.instance = instance;
-      await instance.onActivate();
+      // Awaited only when it returns a promise: the base class's no-op would cost a promise hop
+      // on every swap-in, before the waiting calls run.
+      const hook = instance.onActivate();
+      if (isThenable(hook)) await hook;
     } catch (err) {
       this.#setStatus("deactivated");
       this.ctx.release(this);
@@ -196,71 +202,96 @@ export class Activation {
    * and an explicit request rejects with the error.
    */
   deactivate(reason: DeactivationReason): Promise<DeactivationOutcome> {
-    this.#deactivation ??= this.#deactivate(reason);
+    if (this.#deactivation === undefined) {
+      let outcome!: Settle<DeactivationOutcome>;
+      this.#deactivation = new Promise<DeactivationOutcome>((resolve, reject) => {
+        outcome = { resolve, reject };
+      });
+      this.#outcome = outcome;
+      void this.#deactivate(reason, outcome);
+    }
     return this.#deactivation;
   }
 
-  async #deactivate(reason: DeactivationReason): Promise<DeactivationOutcome> {
-    if (this.#status === "activating") await this.start();
-    if (this.#status === "deactivated") return "discarded";
-    this.#setStatus("deactivating");
-    cancelTimers(this);
-    // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
-    this.inbox?.failWaiters(this.idString);
-    // Each wait below is skipped when there is nothing to wait for: a swap-out is a hot path
-    // (idle collection, maxActivations, drains), and every await is a promise hop.
-    if (!this.mailbox.idle && (await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) {
-      return "abandoned";
-    }
-    let saveError: unknown;
-    const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
-    if (!discard) {
-      try {
-        const hook = this.turns.instance?.onDeactivate();
-        if (isThenable(hook) && (await this.#unlessAbandoned(hook)) === ABANDONED) return "abandoned";
-      } catch (err) {
-        this.ctx.report("deactivate", this.idString, err);
-        this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
+  /**
+   * The steps of a swap-out. It answers through `outcome`, not by returning: `abandon()` may
+   * answer first, while a step here still waits (a turn that never ends, a store that does not
+   * answer), and after every wait this gives up if it did. A race per wait would do the same at
+   * the price of a promise hop each, on every swap-out.
+   */
+  async #deactivate(reason: DeactivationReason, outcome: Settle<DeactivationOutcome>): Promise<void> {
+    try {
+      if (this.#status === "activating") await this.start();
+      if (this.#abandoning !== undefined) return outcome.resolve("abandoned");
+      if (this.#status === "deactivated") return outcome.resolve("discarded");
+      this.#setStatus("deactivating");
+      cancelTimers(this);
+      // A turn blocked in recv would never let the mailbox drain: fail it with a clear error.
+      this.inbox?.failWaiters(this.idString);
+      // Each wait below is skipped when there is nothing to wait for: a swap-out is a hot path
+      // (idle collection, maxActivations, drains), and every await is a promise hop.
+      if (!this.mailbox.idle) {
+        await this.mailbox.whenIdle();
+        if (this.#abandoning !== undefined) return;
       }
-      try {
-        if ((await this.#unlessAbandoned(this.persistence.persist())) === ABANDONED) return "abandoned";
-      } catch (err) {
-        saveError = err;
+      let saveError: unknown;
+      const discard = reason === "stale" || reason === "delete" || reason === "lost" || this.stale;
+      if (!discard) {
+        try {
+          const hook = this.turns.instance?.onDeactivate();
+          if (isThenable(hook)) await hook;
+        } catch (err) {
+          this.ctx.report("deactivate", this.idString, err);
+          this.ctx.log("warn", `${this.idString}: onDeactivate failed: ${describeError(err)}`, this.idString, err);
+        }
+        if (this.#abandoning !== undefined) return;
+        try {
+          await this.persistence.persist();
+        } catch (err) {
+          saveError = err;
+        }
+        if (this.#abandoning !== undefined) return;
+        if (!this.mailbox.idle) {
+          await this.mailbox.whenIdle();
+          if (this.#abandoning !== undefined) return;
+        }
       }
-      if (!this.mailbox.idle && (await this.#unlessAbandoned(this.mailbox.whenIdle())) === ABANDONED) {
-        return "abandoned";
+      if (saveError !== undefined && !this.stale && reason !== "stop") {
+        // Keep the state in memory rather than lose it; try again later.
+        this.persistence.saveFailed(saveError);
+        if (reason !== "request") this.ctx.retryLater(this, reason);
+        this.#setStatus("active");
+        this.#deactivation = undefined;
+        this.#outcome = undefined;
+        const parked = this.#waiting;
+        this.#waiting = undefined;
+        for (const call of parked ?? []) this.accept(call);
+        if (reason === "request") return outcome.reject(saveError);
+        return outcome.resolve("discarded");
       }
-    }
-    if (saveError !== undefined && !this.stale && reason !== "stop") {
-      // Keep the state in memory rather than lose it; try again later.
-      this.persistence.saveFailed(saveError);
-      if (reason !== "request") this.ctx.retryLater(this, reason);
-      this.#setStatus("active");
-      this.#deactivation = undefined;
-      const parked = this.#waiting;
-      this.#waiting = undefined;
-      for (const call of parked ?? []) this.accept(call);
-      if (reason === "request") throw saveError;
-      return "discarded";
-    }
-    if (saveError === undefined && this.persistence.saveFailures > 0) {
-      this.ctx.log(
-        "info",
-        `${this.idString}: saved after ${this.persistence.saveFailures} failed attempt(s)`,
-        this.idString,
-      );
-    }
-    if (reason === "delete") {
-      // Delete before anyone waiting can activate afresh, so they start from nothing.
-      try {
-        await this.ctx.store.delete(this.id);
-      } catch (err) {
-        saveError = err;
+      if (saveError === undefined && this.persistence.saveFailures > 0) {
+        this.ctx.log(
+          "info",
+          `${this.idString}: saved after ${this.persistence.saveFailures} failed attempt(s)`,
+          this.idString,
+        );
       }
+      if (reason === "delete") {
+        // Delete before anyone waiting can activate afresh, so they start from nothing.
+        try {
+          await this.ctx.store.delete(this.id);
+        } catch (err) {
+          saveError = err;
+        }
+        if (this.#abandoning !== undefined) return;
+      }
+      this.#end(this.stale && reason !== "lost" ? "stale" : reason);
+      if (saveError !== undefined && !(saveError instanceof StaleActivationError)) return outcome.reject(saveError);
+      outcome.resolve(discard ? "discarded" : "saved");
+    } catch (err) {
+      // Nothing above throws by design; should something, the caller hears of it rather than waiting for ever.
+      outcome.reject(err);
     }
-    this.#end(this.stale && reason !== "lost" ? "stale" : reason);
-    if (saveError !== undefined && !(saveError instanceof StaleActivationError)) throw saveError;
-    return discard ? "discarded" : "saved";
   }
 
   /** Leave the table for good; calls parked meanwhile are routed afresh. */
@@ -273,12 +304,6 @@ export class Activation {
     const parked = this.#waiting;
     this.#waiting = undefined;
     for (const call of parked ?? []) this.ctx.dispatch(call);
-  }
-
-  /** `p`, unless `abandon()` takes over first. */
-  #unlessAbandoned<T>(p: Promise<T> | T): Promise<T | typeof ABANDONED> {
-    this.#abandoned ??= abandonSignal();
-    return Promise.race([p, this.#abandoned.promise]);
   }
 
   /** A turn outlived its deadline (its call's, or the call timeout for a timer): watch it for being stuck. */
@@ -312,7 +337,8 @@ export class Activation {
     const report = (saved: boolean): AbandonedActivation => ({ actor: this.idString, method, saved });
     if (this.#status === "deactivated") return report(false);
     this.#setStatus("deactivating");
-    (this.#abandoned ??= abandonSignal()).resolve();
+    // Whoever waits for the swap-out under way hears now; its steps give up after their current wait.
+    this.#outcome?.resolve("abandoned");
     cancelTimers(this);
     this.inbox?.failWaiters(this.idString);
     const queued = this.mailbox.drainQueued();
@@ -332,14 +358,6 @@ export class Activation {
     for (const turn of queued) if (turn instanceof Call) this.ctx.dispatch(turn);
     return report(saved);
   }
-}
-
-function abandonSignal(): { promise: Promise<typeof ABANDONED>; resolve: () => void } {
-  let resolve!: () => void;
-  const promise = new Promise<typeof ABANDONED>((r) => {
-    resolve = () => r(ABANDONED);
-  });
-  return { promise, resolve };
 }
 
 /** `p`, or a TimeoutError after `ms` on `clock`. */

@@ -75,13 +75,27 @@ export class LmdbStateStore implements StateStore {
     return `${this.#env.path} key ${JSON.stringify(formatActorId(id))}`;
   }
 
-  async load(id: ActorId): Promise<StoredState | undefined> {
+  load(id: ActorId): Promise<StoredState | undefined> {
+    return this.#load(id, true);
+  }
+
+  /**
+   * A write LMDB does not hold yet is answered with the bytes in the commit log's record, not a
+   * copy (see StateStore.loadShared); what LMDB holds is copied out of its memory map either way.
+   */
+  loadShared(id: ActorId): Promise<StoredState | undefined> {
+    return this.#load(id, false);
+  }
+
+  async #load(id: ActorId, copy: boolean): Promise<StoredState | undefined> {
     const key = lmdbKey(formatActorId(id));
     const pending = this.#log?.pending("state", key);
     if (pending !== undefined) {
-      return pending.value === null
-        ? undefined
-        : { data: new Uint8Array(pending.value), version: String(pending.version) };
+      // The record's bytes never change, but the log hands them to LMDB later: a caller that may
+      // change what it loaded gets a copy.
+      const value = pending.value;
+      if (value === null) return undefined;
+      return { data: copy ? new Uint8Array(value) : value, version: String(pending.version) };
     }
     let entry = this.#env.state.getEntry(key);
     if (entry === undefined && (await adoptHashedFileState(this.#env, id, key))) {

@@ -16,11 +16,13 @@
 import type { ActorId, PraasError, StateStore, StoredState } from "@praas/core/internal";
 
 export function servingStore(store: StateStore, servingError: () => PraasError | undefined): StateStore {
+  const loadShared = store.loadShared?.bind(store);
   return {
     get kind() {
       return store.kind;
     },
     load: (id: ActorId): Promise<StoredState | undefined> => store.load(id),
+    ...(loadShared !== undefined ? { loadShared } : {}),
     save: (id: ActorId, data: Uint8Array, expected: string | null): Promise<string> => {
       const refused = servingError();
       return refused === undefined ? store.save(id, data, expected) : Promise.reject(refused);

@@ -29,6 +29,16 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   return { promise, resolve };
 }
 
+/** Whether `p` has settled yet (either way), for tests that check something is still waiting. */
+export function settledFlag(p: Promise<unknown>): () => boolean {
+  let settled = false;
+  const mark = (): void => {
+    settled = true;
+  };
+  p.then(mark, mark);
+  return () => settled;
+}
+
 export interface CounterState {
   value: number;
 }

@@ -13,10 +13,11 @@ import {
   MemoryStateStore,
   Silo,
   type SiloFailure,
+  type StateStore,
   startGateway,
 } from "@praas/silo";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Counter, deferred, testSilo } from "./fixtures.js";
+import { Counter, deferred, settledFlag, testSilo } from "./fixtures.js";
 
 class TurnCounter extends Actor<{ value: number }> {
   static readonly persistence = "turn";
@@ -272,17 +273,9 @@ describe("nothing hangs", () => {
       .hang()
       .catch(() => {});
     const stopping = silo.stop();
-    let settled = false;
-    void stopping.then(
-      () => {
-        settled = true;
-      },
-      () => {
-        settled = true;
-      },
-    );
+    const settled = settledFlag(stopping);
     await clock.advance(3_000);
-    expect(settled).toBe(false);
+    expect(settled()).toBe(false);
     await clock.advance(2_000);
     const report = await stopping;
     expect(report.saved).toBe(2);
@@ -292,6 +285,38 @@ describe("nothing hangs", () => {
     stops.push(() => restarted.stop());
     expect(await restarted.ref(Hanging, "h").add(0)).toBe(1007);
     expect(await restarted.ref(Counter, "fine").get()).toBe(3);
+  });
+});
+
+describe("a swap-out whose write never comes back", () => {
+  it("stop() abandons it at the drain deadline, reports it unsaved, and saves the others", async () => {
+    const clock = new ManualClock();
+    const memory = new MemoryStateStore();
+    // The write of one key is swallowed: neither answered nor failed (a store past its own timeouts).
+    const storage: StateStore = {
+      kind: "swallowing",
+      load: (id) => memory.load(id),
+      save: (id, data, expected) =>
+        id.key === "stuck" ? new Promise<string>(() => {}) : memory.save(id, data, expected),
+      delete: (id, expected) => memory.delete(id, expected),
+      describe: (id) => memory.describe(id),
+      close: () => memory.close(),
+    };
+    const { silo } = await testSilo([Counter], { clock, storage, drainTimeoutMs: 4_000 });
+    await silo.ref(Counter, "fine").add(3);
+    await silo.ref(Counter, "stuck").add(5);
+    const stopping = silo.stop();
+    const settled = settledFlag(stopping);
+    await clock.advance(2_999);
+    expect(settled()).toBe(false);
+    // 3 s: the graceful share is over, and the rest of the drain goes to saving the abandoned.
+    await clock.advance(1_001);
+    const report = await stopping;
+    expect(report.saved).toBe(1);
+    expect(report.abandoned).toEqual([{ actor: "Counter/stuck", method: "(saving)", saved: false }]);
+    expect(report.failed).toEqual([]);
+    expect((await memory.load({ type: "Counter", key: "fine" }))?.data).toBeDefined();
+    expect(await memory.load({ type: "Counter", key: "stuck" })).toBeUndefined();
   });
 });
 

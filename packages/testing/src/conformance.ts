@@ -274,6 +274,30 @@ export function describeStateStoreConformance(name: string, options: StateStoreC
       expect([...((await store.load(id))?.data ?? [])]).toEqual([1, 2, 3]);
     });
 
+    it("loadShared, where the store has it, answers as load does: nothing, then each write's bytes and version", async () => {
+      const loadShared = store.loadShared?.bind(store);
+      if (loadShared === undefined) {
+        // Optional: a store without it is loaded through load, which the tests above cover.
+        expect(store.loadShared).toBeUndefined();
+        return;
+      }
+      const id = freshId();
+      expect(await loadShared(id)).toBeUndefined();
+      const v1 = await store.save(id, bytes("one"), null);
+      let shared = await loadShared(id);
+      expect(shared?.version).toBe(v1);
+      expect(new TextDecoder().decode(shared?.data)).toBe("one");
+      const v2 = await store.save(id, bytes("two, longer"), v1);
+      shared = await loadShared(id);
+      expect(shared?.version).toBe(v2);
+      expect(shared?.version).toBe((await store.load(id))?.version);
+      expect(new TextDecoder().decode(shared?.data)).toBe("two, longer");
+      // Its version is the one a conditional save names.
+      await store.save(id, bytes("three"), shared?.version ?? null);
+      await store.delete(id);
+      expect(await loadShared(id)).toBeUndefined();
+    });
+
     it("stores what a record decoder rejects as corrupt, naming the location", async () => {
       const cases: [Uint8Array, RegExp][] = [
         [new Uint8Array([0xff, 0x00, 0x13]), /not valid CBOR|not a PraaS state record/],
