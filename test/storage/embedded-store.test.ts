@@ -604,6 +604,31 @@ describe("embedded store: the commit log", () => {
     expect((await store.load(id("f271")))?.data.byteLength).toBe(15 * 1024);
   });
 
+  it("loadShared hands out a logged record's own bytes only where they are most of their buffer", async () => {
+    const dir = await folder();
+    const store = openStore(dir);
+    // 32 writes issued together share appends: each record is a small part of its batch's buffer.
+    const keys = Array.from({ length: 32 }, (_, i) => `batch${i}`);
+    await Promise.all(keys.map((k) => store.save(id(k), text(`value of ${k}`), null)));
+    // One 12 KiB write alone: its append's buffer is the record (a header and the key besides).
+    await store.save(id("alone"), new Uint8Array(12 * 1024).fill(3), null);
+    for (const k of [...keys, "alone"]) {
+      const shared = await store.loadShared(id(k));
+      const bytes = shared?.data ?? new Uint8Array();
+      expect(bytes.byteLength).toBeGreaterThan(0);
+      // What a caller keeps never holds more than twice its size alive.
+      expect(bytes.buffer.byteLength).toBeLessThanOrEqual(2 * bytes.byteLength);
+      expect(bytes.constructor).toBe(Uint8Array);
+      expect(bytes).toEqual((await store.load(id(k)))?.data);
+    }
+    // The lone record is its own bytes (no copy); the batched ones are copies.
+    const alone = await store.loadShared(id("alone"));
+    expect(alone?.data.buffer).toBe((await store.loadShared(id("alone")))?.data.buffer);
+    const batched = await store.loadShared(id("batch0"));
+    expect(batched?.data.buffer).not.toBe((await store.loadShared(id("batch0")))?.data.buffer);
+    await store.close();
+  });
+
   it("serves the newest write before LMDB has it: loads, conditions and deletions see it", async () => {
     const dir = await folder();
     const store = openStore(dir);

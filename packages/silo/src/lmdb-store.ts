@@ -81,7 +81,8 @@ export class LmdbStateStore implements StateStore {
 
   /**
    * A write LMDB does not hold yet is answered with the bytes in the commit log's record, not a
-   * copy (see StateStore.loadShared); what LMDB holds is copied out of its memory map either way.
+   * copy (see StateStore.loadShared), where that record has its append's buffer mostly to itself;
+   * what LMDB holds is copied out of its memory map either way.
    */
   loadShared(id: ActorId): Promise<StoredState | undefined> {
     return this.#load(id, false);
@@ -91,11 +92,16 @@ export class LmdbStateStore implements StateStore {
     const key = lmdbKey(formatActorId(id));
     const pending = this.#log?.pending("state", key);
     if (pending !== undefined) {
-      // The record's bytes never change, but the log hands them to LMDB later: a caller that may
-      // change what it loaded gets a copy.
       const value = pending.value;
       if (value === null) return undefined;
-      return { data: copy ? new Uint8Array(value) : value, version: String(pending.version) };
+      // The record's bytes never change, but the log hands them to LMDB later: a caller that may
+      // change what it loaded gets a copy. So does one whose record shares its append's buffer
+      // with others (a batch, Node's 8 KiB pool for a small append): the runtime keeps what it
+      // loads while the actor is active, and a view would keep the whole buffer alive with it.
+      // (A plain Uint8Array either way, as load gives: the log's record is a Buffer.)
+      const shareable = !copy && value.byteLength * 2 >= value.buffer.byteLength;
+      const data = shareable ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : new Uint8Array(value);
+      return { data, version: String(pending.version) };
     }
     let entry = this.#env.state.getEntry(key);
     if (entry === undefined && (await adoptHashedFileState(this.#env, id, key))) {
